@@ -1,0 +1,92 @@
+package desk
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"time"
+)
+
+// TokenStore maps bearer tokens to the principal they were issued to.
+//
+// Keys follow the seed's layout, "agent:token:{token}" → agent id and
+// "employee:token:{token}" → employee id, so a login service that writes
+// Redis directly keeps working against us.
+//
+// Contract, shared by every implementation and checked by one test suite:
+//   - Lookup of a missing, expired or deleted token fails with ENotFound.
+//   - Any failure of the store itself (unreachable, erroring, too slow for
+//     ctx) fails with EUnavailable, never ENotFound: callers fail closed.
+//   - Delete of a missing token succeeds.
+//   - All methods are safe for concurrent use.
+type TokenStore interface {
+	Put(ctx context.Context, role Role, token, id string, ttl time.Duration) error
+	Lookup(ctx context.Context, role Role, token string) (id string, err error)
+	Delete(ctx context.Context, role Role, token string) error
+}
+
+// TokenKey is the seed's storage key for a token.
+func TokenKey(role Role, token string) string { return string(role) + ":token:" + token }
+
+// TokenFingerprint names a token where the token itself must not go: the
+// event bus, the hub's index, metrics. It is a one-way hash, so a
+// fingerprint in a log or on the wire cannot be replayed as a credential.
+func TokenFingerprint(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(sum[:12])
+}
+
+// AudienceKind says how an Event picks its connections.
+type AudienceKind uint8
+
+// Audience kinds.
+const (
+	ToUser      AudienceKind = iota + 1 // every connection of one principal
+	ToAllAgents                         // every agent connection
+	ToToken                             // every connection opened with one token
+)
+
+// Audience selects the live connections an Event goes to, on every node.
+type Audience struct {
+	Kind        AudienceKind
+	User        Principal // for ToUser
+	Fingerprint string    // for ToToken, see TokenFingerprint
+}
+
+// Close asks the receiving connections to close with a WebSocket close code.
+type Close struct {
+	Code   int
+	Reason string
+}
+
+// Event is one thing for the gateway to do to live connections: send Frame
+// (a JSON text frame, delivered byte for byte) or, when Close is set, close
+// them.
+type Event struct {
+	To    Audience
+	Frame []byte
+	Close *Close
+}
+
+// Bus carries events to the connections they address, wherever they live.
+//
+// Contract, shared by every implementation and checked by one test suite:
+//   - Publish never blocks on a slow receiver; it returns once the event is
+//     handed to the transport (memory: delivered; Redis: published).
+//   - Events published by one goroutine are delivered in the order published.
+//   - A failure to publish is EUnavailable; the event may be lost, and the
+//     caller decides whether that matters.
+//   - Safe for concurrent use.
+type Bus interface {
+	Publish(ctx context.Context, ev Event) error
+}
+
+// AgentStore keeps agent accounts.
+//
+// Contract: lookups of unknown agents fail with ENotFound (never a zero
+// Agent and nil); creating a username that exists fails with EConflict.
+type AgentStore interface {
+	CreateAgent(ctx context.Context, a Agent) error
+	AgentByUsername(ctx context.Context, username string) (Agent, error)
+	AgentByID(ctx context.Context, id string) (Agent, error)
+}
