@@ -1,0 +1,176 @@
+// Package config holds servicedesk's settings: one typed struct, defaults as
+// named constants with their reasons, flags overriding SERVICEDESK_*
+// environment variables, and Validate run once at start.
+package config
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// Defaults. Each says its unit and why it is what it is.
+const (
+	// DefaultAddr is the seed's port, so its front ends' proxy settings keep working.
+	DefaultAddr = ":8000"
+	// DefaultDBPath keeps data beside the binary's working directory, created on first start.
+	DefaultDBPath = "./data/servicedesk.db"
+	// DefaultTokenTTL is one working day: agents log in once per shift.
+	DefaultTokenTTL = 12 * time.Hour
+	// DefaultStoreTimeout bounds every token-store call. The seed waited
+	// forever on a hung Redis; two seconds fails closed while a healthy
+	// store answers in well under a millisecond.
+	DefaultStoreTimeout = 2 * time.Second
+	// DefaultPingInterval matches Centrifugo's and sits under the 60 s idle
+	// timeout of common proxies (nginx proxy_read_timeout), so a quiet
+	// connection is never cut by a middlebox.
+	DefaultPingInterval = 25 * time.Second
+	// DefaultMaxMessageBytes (64 KiB) is far above any chat frame and low
+	// enough that a hostile client cannot make us buffer much.
+	DefaultMaxMessageBytes = 64 << 10
+	// DefaultSendQueueBytes (1 MiB) lets a client on a poor mobile link fall
+	// seconds behind without being dropped; past it, it is closed as slow.
+	DefaultSendQueueBytes = 1 << 20
+	// DefaultMsgRate (frames per second per connection) and DefaultMsgBurst
+	// leave room for typing events on every keystroke and a burst of sends
+	// after a reconnect, while a flooding client is cut off at once.
+	DefaultMsgRate  = 20.0
+	DefaultMsgBurst = 60
+	// DefaultShutdownTimeout bounds a graceful stop; orchestrators usually
+	// send SIGKILL 30 s after SIGTERM.
+	DefaultShutdownTimeout = 10 * time.Second
+)
+
+// Config is every setting of the server.
+type Config struct {
+	Addr            string
+	Dev             bool
+	DBPath          string
+	RedisURL        string
+	AllowedOrigins  []string
+	AllowQueryToken bool
+	TokenTTL        time.Duration
+	StoreTimeout    time.Duration
+	PingInterval    time.Duration
+	MaxMessageBytes int64
+	SendQueueBytes  int
+	MsgRate         float64
+	MsgBurst        int
+	ShutdownTimeout time.Duration
+	LogLevel        string
+	LogFormat       string
+}
+
+// EnvPrefix is prepended to a flag's name, upper-cased with "-" as "_", to
+// form its environment variable: --redis-url ↔ SERVICEDESK_REDIS_URL.
+const EnvPrefix = "SERVICEDESK_"
+
+// Parse reads the server's settings from args, falling back to getenv, then
+// to the defaults, and validates them. It returns flag.ErrHelp after
+// printing usage for -h/--help.
+func Parse(name string, args []string, getenv func(string) string, output io.Writer) (Config, error) {
+	var c Config
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(output)
+	var origins string
+	fs.StringVar(&c.Addr, "addr", DefaultAddr, "listen address (host:port)")
+	fs.BoolVar(&c.Dev, "dev", false, "development mode: demo agent demo/demo, mock employee login, localhost origins allowed")
+	fs.StringVar(&c.DBPath, "db", DefaultDBPath, "SQLite database file (its folder is created on first start)")
+	fs.StringVar(&c.RedisURL, "redis-url", "", "Redis URL (redis://host:6379/0); when set, tokens live in Redis, otherwise in process")
+	fs.StringVar(&origins, "allowed-origins", "", "comma-separated browser origins allowed to open WebSockets (e.g. https://desk.example.com); same-origin pages are always allowed")
+	fs.BoolVar(&c.AllowQueryToken, "allow-query-token", true, "accept the deprecated ?token= query parameter on WebSocket URLs (old clients)")
+	fs.DurationVar(&c.TokenTTL, "token-ttl", DefaultTokenTTL, "lifetime of a login token")
+	fs.DurationVar(&c.StoreTimeout, "store-timeout", DefaultStoreTimeout, "timeout of each token-store call; past it, handshakes fail closed")
+	fs.DurationVar(&c.PingInterval, "ping-interval", DefaultPingInterval, "WebSocket ping interval; a peer silent for two intervals is closed")
+	fs.Int64Var(&c.MaxMessageBytes, "max-message-bytes", DefaultMaxMessageBytes, "largest inbound WebSocket message; larger ones close the connection with 1009")
+	fs.IntVar(&c.SendQueueBytes, "send-queue-bytes", DefaultSendQueueBytes, "outbound bytes queued per connection before it is closed as slow (1013)")
+	fs.Float64Var(&c.MsgRate, "msg-rate", DefaultMsgRate, "inbound frames per second allowed per connection; more closes it with 1008")
+	fs.IntVar(&c.MsgBurst, "msg-burst", DefaultMsgBurst, "inbound frames allowed in a burst above --msg-rate")
+	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", DefaultShutdownTimeout, "longest graceful shutdown after SIGINT/SIGTERM")
+	fs.StringVar(&c.LogLevel, "log-level", "info", "log level: debug, info, warn, error")
+	fs.StringVar(&c.LogFormat, "log-format", "text", "log format: text or json")
+	fs.Usage = func() {
+		fmt.Fprintf(output, "Usage: %s [flags]\n       %s agent add --username U --name N   (password from stdin or prompt)\n\nEvery flag can also be set as %s<FLAG>, e.g. --redis-url as SERVICEDESK_REDIS_URL; flags win.\n\nFlags:\n", name, name, EnvPrefix)
+		fs.PrintDefaults()
+	}
+	if err := applyEnv(fs, getenv); err != nil {
+		return c, err
+	}
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	c.AllowedOrigins = splitList(origins)
+	return c, c.Validate()
+}
+
+// applyEnv sets each flag from its environment variable before the command
+// line is parsed, so flags given explicitly still win.
+func applyEnv(fs *flag.FlagSet, getenv func(string) string) error {
+	var err error
+	fs.VisitAll(func(f *flag.Flag) {
+		key := EnvPrefix + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		if v := getenv(key); v != "" && err == nil {
+			if e := fs.Set(f.Name, v); e != nil {
+				err = fmt.Errorf("%s: %w", key, e)
+			}
+		}
+	})
+	return err
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, part := range strings.Split(s, ",") {
+		if p := strings.TrimSpace(part); p != "" {
+			out = append(out, strings.TrimRight(p, "/"))
+		}
+	}
+	return out
+}
+
+// Validate reports every setting that cannot work, all at once.
+func (c Config) Validate() error {
+	var errs []error
+	check := func(ok bool, format string, args ...any) {
+		if !ok {
+			errs = append(errs, fmt.Errorf(format, args...))
+		}
+	}
+	check(c.Addr != "", "--addr must not be empty")
+	check(c.DBPath != "", "--db must not be empty")
+	check(c.TokenTTL >= time.Minute, "--token-ttl must be at least 1m")
+	check(c.StoreTimeout > 0, "--store-timeout must be positive")
+	check(c.PingInterval >= 10*time.Millisecond, "--ping-interval must be at least 10ms")
+	check(c.MaxMessageBytes >= 256, "--max-message-bytes must be at least 256")
+	check(c.SendQueueBytes >= 1024, "--send-queue-bytes must be at least 1024")
+	check(c.MsgRate > 0, "--msg-rate must be positive")
+	check(c.MsgBurst >= 1, "--msg-burst must be at least 1")
+	check(c.ShutdownTimeout > 0, "--shutdown-timeout must be positive")
+	check(validLevel(c.LogLevel), "--log-level must be debug, info, warn or error")
+	check(c.LogFormat == "text" || c.LogFormat == "json", "--log-format must be text or json")
+	for _, o := range c.AllowedOrigins {
+		u, err := url.Parse(o)
+		check(err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" && u.Path == "",
+			"--allowed-origins: %q is not an origin like https://desk.example.com", o)
+	}
+	if c.RedisURL != "" {
+		u, err := url.Parse(c.RedisURL)
+		check(err == nil && (u.Scheme == "redis" || u.Scheme == "rediss"), "--redis-url must be a redis:// or rediss:// URL")
+	}
+	return errors.Join(errs...)
+}
+
+func validLevel(s string) bool {
+	switch s {
+	case "debug", "info", "warn", "error":
+		return true
+	}
+	return false
+}

@@ -1,0 +1,148 @@
+package gateway
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/servicedesk/servicedesk/internal/desk"
+	"github.com/servicedesk/servicedesk/internal/hub"
+)
+
+func TestPingPong(t *testing.T) {
+	d := newTestDesk(t, nil)
+	for _, role := range []desk.Role{desk.RoleAgent, desk.RoleEmployee} {
+		c := d.connect(role, "u1")
+		c.send(`{"type":"ping"}`)
+		if got := string(c.nextRaw()); got != `{"type":"pong"}` {
+			t.Errorf("%s: got %s, want {\"type\":\"pong\"}", role, got)
+		}
+	}
+}
+
+func TestTypingReachesEveryAgentInTheSeedsShape(t *testing.T) {
+	d := newTestDesk(t, nil)
+	sender := d.connect(desk.RoleAgent, "a1")
+	senderTab2 := d.connect(desk.RoleAgent, "a1")
+	other := d.connect(desk.RoleAgent, "a2")
+	employee := d.connect(desk.RoleEmployee, "e1")
+
+	cases := []struct{ in, want string }{
+		{`{"type":"typing","conversation_id":"c1","sender_name":"张三"}`,
+			`{"type":"typing","data":{"conversation_id":"c1","sender_id":"a1","sender_name":"张三","sender_type":"agent"}}`},
+		{`{"type":"typing","conversation_id":42}`,
+			`{"type":"typing","data":{"conversation_id":42,"sender_id":"a1","sender_name":"a1","sender_type":"agent"}}`},
+	}
+	for _, tc := range cases {
+		sender.send(tc.in)
+		for name, c := range map[string]*client{"sender": sender, "sender's second tab": senderTab2, "other agent": other} {
+			if got := string(c.nextRaw()); got != tc.want {
+				t.Errorf("%s got %s\nwant %s", name, got, tc.want)
+			}
+		}
+	}
+	employee.send(`{"type":"ping"}`)
+	if m := employee.next(); m["type"] != "pong" {
+		t.Errorf("employee received %v; agents' typing must not reach employees", m)
+	}
+}
+
+func TestBadFramesGetAnErrorAndTheConnectionStays(t *testing.T) {
+	d := newTestDesk(t, nil)
+	agent := d.connect(desk.RoleAgent, "a1")
+	employee := d.connect(desk.RoleEmployee, "e1")
+	cases := []struct {
+		name string
+		c    *client
+		in   string
+		code string
+	}{
+		{"invalid JSON", agent, `{"type":`, codeInvalidJSON},
+		{"not JSON at all", agent, `hello`, codeInvalidJSON},
+		{"JSON array", agent, `[{"type":"ping"}]`, codeInvalidJSON},
+		{"JSON string", agent, `"ping"`, codeInvalidJSON},
+		{"no type", agent, `{}`, codeInvalidFrame},
+		{"type not a string", agent, `{"type":1}`, codeInvalidFrame},
+		{"unknown type", agent, `{"type":"dance"}`, codeUnknownType},
+		{"typing without conversation", agent, `{"type":"typing"}`, codeInvalidFrame},
+		{"typing with empty conversation", agent, `{"type":"typing","conversation_id":""}`, codeInvalidFrame},
+		{"typing with object conversation", agent, `{"type":"typing","conversation_id":{}}`, codeInvalidFrame},
+		{"sender_name not a string", agent, `{"type":"typing","conversation_id":"c","sender_name":5}`, codeInvalidFrame},
+		{"sender_name too long", agent, `{"type":"typing","conversation_id":"c","sender_name":"` + strings.Repeat("名", 101) + `"}`, codeInvalidFrame},
+		{"employee typing (not yet theirs)", employee, `{"type":"typing","conversation_id":"c"}`, codeUnknownType},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.c.send(tc.in)
+			m := tc.c.next()
+			if m["type"] != "error" || m["code"] != tc.code || m["message"] == "" {
+				t.Fatalf("got %v, want an error frame with code %s and a message", m, tc.code)
+			}
+			tc.c.send(`{"type":"ping"}`)
+			if m := tc.c.next(); m["type"] != "pong" {
+				t.Fatalf("connection did not survive: got %v", m)
+			}
+		})
+	}
+}
+
+func TestBinaryFrameClosesWith1003(t *testing.T) {
+	d := newTestDesk(t, nil)
+	c := d.connect(desk.RoleAgent, "a1")
+	c.ws.WriteMessage(websocket.BinaryMessage, []byte{1, 2, 3})
+	if code, _ := c.closed(); code != websocket.CloseUnsupportedData {
+		t.Errorf("closed with %d, want 1003", code)
+	}
+	waitFor(t, "unregistered", func() bool { return d.hub.Count() == 0 })
+}
+
+func TestOversizedFrameClosesWith1009(t *testing.T) {
+	d := newTestDesk(t, nil)
+	c := d.connect(desk.RoleAgent, "a1")
+	other := d.connect(desk.RoleAgent, "a2")
+	big := `{"type":"typing","conversation_id":"` + strings.Repeat("x", 4<<20) + `"}`
+	go c.ws.WriteMessage(websocket.TextMessage, []byte(big)) // may fail once we close
+	if code, _ := c.closed(); code != websocket.CloseMessageTooBig {
+		t.Errorf("closed with %d, want 1009", code)
+	}
+	waitFor(t, "unregistered", func() bool { return d.hub.Count() == 1 })
+	other.send(`{"type":"ping"}`)
+	if m := other.next(); m["type"] != "pong" {
+		t.Errorf("other connection affected: %v", m)
+	}
+}
+
+func TestFloodClosesWith1008(t *testing.T) {
+	d := newTestDesk(t, nil, func(o *Options, _ *hub.Options) { o.MsgRate, o.MsgBurst = 1, 5 })
+	c := d.connect(desk.RoleAgent, "a1")
+	for range 20 {
+		if c.ws.WriteMessage(websocket.TextMessage, []byte(`{"type":"ping"}`)) != nil {
+			break
+		}
+	}
+	if code, _ := c.closed(); code != websocket.ClosePolicyViolation {
+		t.Errorf("closed with %d, want 1008", code)
+	}
+}
+
+func TestPanicInAHandlerIsContained(t *testing.T) {
+	d := newTestDesk(t, nil)
+	d.gw.handlers[desk.RoleAgent]["boom"] = func(context.Context, *session, *inbound) error { panic("boom") }
+	c := d.connect(desk.RoleAgent, "a1")
+	other := d.connect(desk.RoleAgent, "a2")
+	c.send(`{"type":"boom"}`)
+	if m := c.next(); m["type"] != "error" || m["code"] != codeInternal || m["message"] != "internal error" {
+		t.Fatalf("got %v, want an internal_error frame", m)
+	}
+	for _, cl := range []*client{c, other} {
+		cl.send(`{"type":"ping"}`)
+		if m := cl.next(); m["type"] != "pong" {
+			t.Fatalf("server stopped serving after a panic: %v", m)
+		}
+	}
+	if !strings.Contains(d.logs.String(), "frame handler panicked") {
+		t.Error("panic not logged")
+	}
+}

@@ -1,0 +1,17 @@
+package gateway
+
+import (
+	"testing"
+
+	"go.uber.org/goleak"
+)
+
+// TestMain fails the package if any goroutine outlives its test: every
+// reader, writer and pinger must have an owner that stops it.
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m,
+		// go-redis keeps a pool reaper per client until Close, which the
+		// tests' cleanups call; the reaper may still be winding down.
+		goleak.IgnoreTopFunction("github.com/redis/go-redis/v9/internal/pool.(*ConnPool).reaper"),
+	)
+}

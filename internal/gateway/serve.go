@@ -1,0 +1,165 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"golang.org/x/time/rate"
+
+	"github.com/servicedesk/servicedesk/internal/desk"
+	"github.com/servicedesk/servicedesk/internal/hub"
+)
+
+// serve returns the handler of one endpoint. Authentication happens before
+// the upgrade, but a refused client still gets the handshake completed and a
+// 4001 close frame: the seed's front ends read the reason from it.
+func (g *Gateway) serve(role desk.Role, pathKey string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		id := r.PathValue(pathKey)
+		log := g.log.With(idAttr(role, id))
+		if !g.originAllowed(r) {
+			log.Warn("websocket origin refused", "origin", r.Header.Get("Origin"))
+			http.Error(w, "origin not allowed", http.StatusForbidden)
+			return
+		}
+		cred := credentialFrom(r, g.opts.AllowQueryToken)
+		reason, err := g.authenticate(r.Context(), role, id, cred)
+		var header http.Header
+		if cred.subprotocol != "" {
+			header = http.Header{"Sec-Websocket-Protocol": {cred.subprotocol}}
+		}
+		ws, uerr := g.upgrader.Upgrade(w, r, header)
+		if uerr != nil {
+			// Upgrade has already answered with an HTTP error.
+			log.Debug("websocket upgrade failed", "error", uerr)
+			return
+		}
+		if reason != "" {
+			if err != nil {
+				log.Error("websocket rejected", "reason", reason, "token_source", cred.source, "error", err)
+			} else {
+				log.Warn("websocket rejected", "reason", reason, "token_source", cred.source)
+			}
+			reject(ws, reason)
+			return
+		}
+		c, err := g.hub.Register(ws, desk.Principal{Role: role, ID: id}, desk.TokenFingerprint(cred.token))
+		if err != nil {
+			ws.WriteControl(websocket.CloseMessage,
+				websocket.FormatCloseMessage(hub.CloseServiceRestart, reasonServerShuttingDown), time.Now().Add(time.Second))
+			ws.Close()
+			return
+		}
+		log.Info("websocket connected", "conn_id", c.ID, "token_source", cred.source)
+		// The read loop runs in a goroutine of its own so this handler's
+		// goroutine, with the request and net/http's per-connection state on
+		// its stack, ends now instead of living as long as the socket.
+		go g.readLoop(c, ws, log.With("conn_id", c.ID))
+	}
+}
+
+// session is what a frame handler knows of its connection.
+type session struct {
+	g      *Gateway
+	out    sender
+	connID string
+	user   desk.Principal
+}
+
+// sender queues a frame for the session's own connection; *hub.Conn is one.
+type sender interface{ Send(frame []byte) bool }
+
+// readLoop reads the client's frames until the connection ends, enforcing
+// liveness, size, type and rate limits, then unregisters it.
+func (g *Gateway) readLoop(c *hub.Conn, ws *websocket.Conn, log *slog.Logger) {
+	defer g.hub.Unregister(c)
+	s := &session{g: g, out: c, connID: c.ID, user: c.User}
+	ws.SetReadLimit(g.opts.MaxMessageBytes)
+	// A peer that answers neither our pings nor sends anything for two
+	// intervals is gone (half-open TCP): the read times out and we unregister.
+	alive := func() { ws.SetReadDeadline(time.Now().Add(2 * g.opts.PingInterval)) }
+	alive()
+	ws.SetPongHandler(func(string) error {
+		if !c.Closing() {
+			alive()
+		}
+		return nil
+	})
+	limiter := rate.NewLimiter(rate.Limit(g.opts.MsgRate), g.opts.MsgBurst)
+	for {
+		mt, r, err := ws.NextReader()
+		if err != nil {
+			g.logEnd(log, c, err)
+			if errors.Is(err, websocket.ErrReadLimit) {
+				// gorilla has sent 1009; discard (never buffer) what the
+				// client is still sending so it reads the close frame
+				// instead of a TCP reset.
+				linger(ws.NetConn())
+			}
+			return
+		}
+		if c.Closing() {
+			// Closed by us (revoked, slow, shutting down): act on nothing
+			// more, only wait for the client's close reply.
+			continue
+		}
+		alive()
+		switch {
+		case !limiter.Allow():
+			log.Warn("websocket closed", "reason", "rate_limited")
+			c.Close(websocket.ClosePolicyViolation, reasonRateExceeded)
+		case mt != websocket.TextMessage:
+			log.Warn("websocket closed", "reason", "binary_frame")
+			c.Close(websocket.CloseUnsupportedData, reasonBinary)
+		default:
+			data, err := io.ReadAll(r)
+			if err != nil {
+				continue // the next NextReader reports the failure
+			}
+			s.handle(context.Background(), data)
+		}
+	}
+}
+
+// logEnd records why a connection ended, quietly for ordinary closes.
+func (g *Gateway) logEnd(log interface {
+	Info(string, ...any)
+	Warn(string, ...any)
+	Error(string, ...any)
+}, c *hub.Conn, err error) {
+	var ce *websocket.CloseError
+	var ne net.Error
+	switch {
+	case errors.As(err, &ce):
+		log.Info("websocket disconnected", "close_code", ce.Code)
+	case errors.Is(err, websocket.ErrReadLimit):
+		log.Warn("websocket closed", "reason", "message_too_big")
+	case errors.As(err, &ne) && ne.Timeout() && !c.Closing():
+		log.Info("websocket closed", "reason", "peer_unresponsive")
+	default:
+		log.Info("websocket disconnected", "error", err.Error())
+	}
+}
+
+// linger discards the rest of an oversized frame for a short while, then
+// lets the caller close the socket.
+func linger(nc net.Conn) {
+	if tc, ok := nc.(*net.TCPConn); ok {
+		tc.CloseWrite()
+	}
+	nc.SetReadDeadline(time.Now().Add(closeLinger))
+	io.Copy(io.Discard, io.LimitReader(nc, lingerBytes))
+}
+
+// closeLinger and lingerBytes bound what an oversized frame can cost us
+// after we have refused it.
+const (
+	closeLinger = time.Second
+	lingerBytes = 16 << 20
+)

@@ -1,0 +1,198 @@
+package hub
+
+import (
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/servicedesk/servicedesk/internal/desk"
+)
+
+// Close codes the hub itself sends. Clients reconnect (and resume) after
+// either; see the README's table of close codes.
+const (
+	// CloseSlowConsumer: the connection's outbound queue overflowed. 1013
+	// "Try Again Later" tells the client the fault is transient.
+	CloseSlowConsumer = 1013
+	// CloseServiceRestart is sent to every connection on shutdown.
+	CloseServiceRestart = websocket.CloseServiceRestart
+)
+
+// closeGrace bounds the closing handshake: how long a close frame may take to
+// write, and how long we wait for the peer's reply before dropping TCP.
+const closeGrace = time.Second
+
+// item is one queued outbound frame. A nil msg is a ping.
+type item struct {
+	msg  *websocket.PreparedMessage
+	size int
+}
+
+// Conn is the outbound side of one live WebSocket connection: a bounded queue
+// and the writer that drains it.
+//
+// The writer goroutine exists only while the queue is non-empty: an idle
+// connection costs no goroutine and no write buffer, which is most of what
+// keeps memory per connection low (see docs/benchmarks.md). At most one
+// writer runs at a time, so it alone owns the socket's write side; Send and
+// Close never block on the network.
+type Conn struct {
+	ID          string
+	User        desk.Principal
+	Fingerprint string // desk.TokenFingerprint of the token it was opened with
+
+	ws  *websocket.Conn
+	hub *Hub
+
+	// Positions in the hub's slices, for O(1) removal; guarded by hub.mu.
+	allIdx, agentIdx int
+
+	mu      sync.Mutex
+	queue   []item
+	queued  int         // bytes in queue plus the batch being written
+	writing bool        // a writer goroutine is running
+	closing *desk.Close // set once; the writer sends it after the current batch
+	done    bool        // unregistered: nothing more is queued
+}
+
+// Send queues a text frame for this connection alone. It reports false if
+// the connection is closing. Overflowing the queue closes the connection as
+// a slow consumer.
+func (c *Conn) Send(frame []byte) bool {
+	pm, err := websocket.NewPreparedMessage(websocket.TextMessage, frame)
+	if err != nil {
+		return false
+	}
+	return c.enqueue(item{msg: pm, size: len(frame)})
+}
+
+func (c *Conn) enqueue(it item) bool {
+	c.mu.Lock()
+	if c.closing != nil || c.done {
+		c.mu.Unlock()
+		return false
+	}
+	if c.queued+it.size > c.hub.opts.SendQueueBytes {
+		c.mu.Unlock()
+		c.hub.log.Warn("closing slow consumer", "conn_id", c.ID, string(c.User.Role)+"_id", c.User.ID, "queued_bytes", c.queued)
+		c.Close(CloseSlowConsumer, "slow consumer: outbound queue full")
+		return false
+	}
+	c.queue = append(c.queue, it)
+	c.queued += it.size
+	c.startWriterLocked()
+	c.mu.Unlock()
+	return true
+}
+
+// Close asks the connection to close with code and reason. Frames still
+// queued are dropped: whoever closes wants the client to reconnect and
+// resume, not to read stale frames. It never blocks.
+func (c *Conn) Close(code int, reason string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closing != nil || c.done {
+		return
+	}
+	c.closing = &desk.Close{Code: code, Reason: reason}
+	c.queue = nil
+	if c.writing {
+		// The writer may be stuck on a peer that stopped reading: make its
+		// current write give up soon so the close frame can follow.
+		c.ws.NetConn().SetWriteDeadline(time.Now().Add(closeGrace))
+	}
+	c.startWriterLocked()
+}
+
+func (c *Conn) startWriterLocked() {
+	if c.writing {
+		return
+	}
+	c.writing = true
+	c.hub.writers.Add(1)
+	go c.writeLoop()
+}
+
+// writeLoop drains the queue in batches, then sends a pending close frame,
+// then exits. Any write error ends the connection: the reader sees the
+// closed socket and unregisters it.
+func (c *Conn) writeLoop() {
+	defer c.hub.writers.Done()
+	for {
+		c.mu.Lock()
+		batch, closing := c.queue, c.closing
+		c.queue = nil
+		if len(batch) == 0 && closing == nil {
+			c.writing = false
+			c.mu.Unlock()
+			return
+		}
+		c.mu.Unlock()
+
+		for i, it := range batch {
+			if err := c.write(it); err != nil {
+				c.ws.NetConn().Close()
+				c.finishWriting()
+				return
+			}
+			c.mu.Lock()
+			c.queued -= it.size
+			stop := c.closing != nil
+			c.mu.Unlock()
+			batch[i] = item{} // let the prepared message go as soon as it is written
+			if stop {
+				break
+			}
+		}
+		if closing != nil || c.isClosing() {
+			c.sendClose()
+			c.finishWriting()
+			return
+		}
+	}
+}
+
+func (c *Conn) write(it item) error {
+	deadline := time.Now().Add(c.hub.opts.WriteTimeout)
+	if it.msg == nil {
+		return c.ws.WriteControl(websocket.PingMessage, nil, deadline)
+	}
+	c.ws.SetWriteDeadline(deadline)
+	return c.ws.WritePreparedMessage(it.msg)
+}
+
+// Closing reports whether Close was called: the reader then stops acting on
+// the client's frames and only waits for its close reply.
+func (c *Conn) Closing() bool { return c.isClosing() }
+
+func (c *Conn) isClosing() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.closing != nil
+}
+
+// sendClose writes the close frame, stops delivery to this connection at
+// once, and gives the peer closeGrace to answer before the reader gives up.
+func (c *Conn) sendClose() {
+	c.mu.Lock()
+	cl := c.closing
+	c.mu.Unlock()
+	c.hub.remove(c)
+	msg := websocket.FormatCloseMessage(cl.Code, cl.Reason)
+	if err := c.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(closeGrace)); err != nil {
+		c.ws.NetConn().Close()
+		return
+	}
+	c.ws.SetReadDeadline(time.Now().Add(closeGrace))
+}
+
+func (c *Conn) finishWriting() {
+	c.mu.Lock()
+	c.writing = false
+	c.queue = nil
+	c.mu.Unlock()
+}
+
+// Ping queues a protocol-level ping, the server's liveness probe.
+func (c *Conn) ping() { c.enqueue(item{}) }

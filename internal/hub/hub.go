@@ -1,0 +1,255 @@
+// Package hub keeps the live WebSocket connections of one node and fans
+// events out to them.
+//
+// Delivery never waits on a client: each connection has a bounded outbound
+// queue drained by its own writer, and a connection whose queue overflows is
+// closed as a slow consumer while everyone else keeps receiving. A broadcast
+// is encoded once (one websocket.PreparedMessage) however many connections
+// receive it.
+package hub
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/servicedesk/servicedesk/internal/desk"
+)
+
+// Options tune a Hub.
+type Options struct {
+	// SendQueueBytes caps the outbound bytes queued per connection.
+	SendQueueBytes int
+	// PingInterval is how often each connection is pinged.
+	PingInterval time.Duration
+	// WriteTimeout bounds one frame's write to the socket.
+	WriteTimeout time.Duration
+}
+
+// pingBuckets spreads pings over the interval, so 10,000 connections get
+// 10,000/pingBuckets pings per tick instead of one burst.
+const pingBuckets = 8
+
+// ErrShuttingDown is returned by Register once Shutdown has begun.
+var ErrShuttingDown = errors.New("hub: shutting down")
+
+// Hub is the registry of live connections on this node. Its zero value is
+// not usable; call New.
+type Hub struct {
+	opts Options
+	log  *slog.Logger
+
+	mu     sync.RWMutex
+	all    []*Conn
+	agents []*Conn
+	users  map[desk.Principal][]*Conn
+	closed bool
+
+	nextID  atomic.Uint64
+	writers sync.WaitGroup // writer goroutines, so Shutdown can wait for them
+	live    sync.WaitGroup // connections registered and not yet unregistered
+}
+
+// New returns an empty hub.
+func New(opts Options, log *slog.Logger) *Hub {
+	if opts.WriteTimeout <= 0 {
+		opts.WriteTimeout = 10 * time.Second
+	}
+	return &Hub{opts: opts, log: log, users: make(map[desk.Principal][]*Conn)}
+}
+
+// Register adds a connection that passed authentication. The caller owns the
+// read side and must call Unregister when its read loop ends.
+func (h *Hub) Register(ws *websocket.Conn, user desk.Principal, fingerprint string) (*Conn, error) {
+	c := &Conn{
+		ID:          fmt.Sprintf("c%d", h.nextID.Add(1)),
+		User:        user,
+		Fingerprint: fingerprint,
+		ws:          ws,
+		hub:         h,
+		agentIdx:    -1,
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		return nil, ErrShuttingDown
+	}
+	c.allIdx = len(h.all)
+	h.all = append(h.all, c)
+	if user.Role == desk.RoleAgent {
+		c.agentIdx = len(h.agents)
+		h.agents = append(h.agents, c)
+	}
+	h.users[user] = append(h.users[user], c)
+	h.live.Add(1)
+	return c, nil
+}
+
+// Unregister removes c, if still registered, and closes its socket. The
+// reader calls it once its loop ends; it is idempotent.
+func (h *Hub) Unregister(c *Conn) {
+	c.mu.Lock()
+	already := c.done
+	c.done = true
+	c.queue = nil
+	c.mu.Unlock()
+	if already {
+		return
+	}
+	h.remove(c)
+	c.ws.Close()
+	h.live.Done()
+}
+
+// remove takes c out of every index, so no later event is queued for it.
+func (h *Hub) remove(c *Conn) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if c.allIdx < 0 {
+		return
+	}
+	h.all = removeAt(h.all, c.allIdx, func(m *Conn, i int) { m.allIdx = i })
+	c.allIdx = -1
+	if c.agentIdx >= 0 {
+		h.agents = removeAt(h.agents, c.agentIdx, func(m *Conn, i int) { m.agentIdx = i })
+		c.agentIdx = -1
+	}
+	conns := h.users[c.User]
+	for i, m := range conns {
+		if m == c {
+			conns = append(conns[:i:i], conns[i+1:]...)
+			break
+		}
+	}
+	if len(conns) == 0 {
+		delete(h.users, c.User)
+	} else {
+		h.users[c.User] = conns
+	}
+}
+
+// removeAt swap-removes s[i] and tells the moved element its new index.
+func removeAt(s []*Conn, i int, setIdx func(*Conn, int)) []*Conn {
+	last := len(s) - 1
+	if i != last {
+		s[i] = s[last]
+		setIdx(s[i], i)
+	}
+	s[last] = nil
+	return s[:last]
+}
+
+// Deliver hands ev to the matching local connections: it queues the frame
+// (encoded once for all of them) or closes them. It never blocks on a
+// client, so a bus may call it inline.
+func (h *Hub) Deliver(ev desk.Event) int {
+	var pm *websocket.PreparedMessage
+	if ev.Close == nil {
+		var err error
+		if pm, err = websocket.NewPreparedMessage(websocket.TextMessage, ev.Frame); err != nil {
+			h.log.Error("prepare frame", "error", err)
+			return 0
+		}
+	}
+	n := 0
+	act := func(c *Conn) {
+		if ev.Close != nil {
+			c.Close(ev.Close.Code, ev.Close.Reason)
+			n++
+		} else if c.enqueue(item{msg: pm, size: len(ev.Frame)}) {
+			n++
+		}
+	}
+	// Holding the read lock while acting is safe: queueing and closing never
+	// take h.mu; the writer goroutine removes connections later, on its own.
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	switch ev.To.Kind {
+	case desk.ToAllAgents:
+		for _, c := range h.agents {
+			act(c)
+		}
+	case desk.ToUser:
+		for _, c := range h.users[ev.To.User] {
+			act(c)
+		}
+	case desk.ToToken:
+		for _, c := range h.all {
+			if c.Fingerprint == ev.To.Fingerprint {
+				act(c)
+			}
+		}
+	}
+	return n
+}
+
+// UserConns returns the number of connections user has on this node.
+func (h *Hub) UserConns(user desk.Principal) int {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	return len(h.users[user])
+}
+
+// Count returns the number of registered connections.
+func (h *Hub) Count() int {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	return len(h.all)
+}
+
+// Run pings every connection once per PingInterval until ctx is done. The
+// reader side closes connections whose peer stays silent; see gateway.
+func (h *Hub) Run(ctx context.Context) {
+	t := time.NewTicker(h.opts.PingInterval / pingBuckets)
+	defer t.Stop()
+	for bucket := 0; ; bucket = (bucket + 1) % pingBuckets {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		h.mu.RLock()
+		due := make([]*Conn, 0, len(h.all)/pingBuckets+1)
+		for i := bucket; i < len(h.all); i += pingBuckets {
+			due = append(due, h.all[i])
+		}
+		h.mu.RUnlock()
+		for _, c := range due {
+			c.ping()
+		}
+	}
+}
+
+// Shutdown refuses new connections, closes every open one with code and
+// reason, and waits until all are gone or ctx ends; then it drops the rest.
+func (h *Hub) Shutdown(ctx context.Context, code int, reason string) error {
+	h.mu.Lock()
+	h.closed = true
+	conns := append([]*Conn(nil), h.all...)
+	h.mu.Unlock()
+	for _, c := range conns {
+		c.Close(code, reason)
+	}
+	done := make(chan struct{})
+	go func() {
+		h.live.Wait()
+		h.writers.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		for _, c := range conns {
+			c.ws.NetConn().Close()
+		}
+		<-done
+		return ctx.Err()
+	}
+}

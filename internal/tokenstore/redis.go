@@ -1,0 +1,120 @@
+package tokenstore
+
+import (
+	"context"
+	"errors"
+	"net/url"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/servicedesk/servicedesk/internal/desk"
+)
+
+var _ desk.TokenStore = (*Redis)(nil)
+
+// DefaultRedisTimeout bounds each token store call when NewRedis is given
+// no timeout. Every request and WebSocket upgrade waits on a lookup, and a
+// healthy Redis answers in about a millisecond, so one second only ever
+// runs out when Redis is in trouble; then we fail closed rather than pile up.
+const DefaultRedisTimeout = time.Second
+
+// redisIOTimeout bounds dials, reads and writes of clients from OpenRedis,
+// for callers whose context has no deadline (go-redis's default is 5 s).
+const redisIOTimeout = 2 * time.Second
+
+// Redis is a desk.TokenStore in Redis, in the seed's layout: the plain
+// string key desk.TokenKey(role, token) holds the principal's id and
+// expires with the token.
+type Redis struct {
+	client  *redis.Client
+	timeout time.Duration
+}
+
+// NewRedis returns a store over client whose calls each give up after
+// timeout (DefaultRedisTimeout if timeout <= 0). The client must honour
+// context deadlines, as clients from OpenRedis do; otherwise a hung Redis
+// holds callers for the client's own read timeout.
+func NewRedis(client *redis.Client, timeout time.Duration) *Redis {
+	if timeout <= 0 {
+		timeout = DefaultRedisTimeout
+	}
+	return &Redis{client: client, timeout: timeout}
+}
+
+// OpenRedis returns a client for a redis:// or rediss:// URL with short
+// I/O timeouts unless the URL sets its own. It does not connect: callers
+// decide whether a Redis that is down at start is fatal.
+func OpenRedis(rawURL string) (*redis.Client, error) {
+	opts, err := redis.ParseURL(rawURL)
+	if err != nil {
+		// url.Error quotes the whole URL, password included; keep only its cause.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return nil, desk.Wrap(desk.EInvalid, err, "invalid redis URL")
+	}
+	if opts.DialTimeout == 0 {
+		opts.DialTimeout = redisIOTimeout
+	}
+	if opts.ReadTimeout == 0 {
+		opts.ReadTimeout = redisIOTimeout
+	}
+	if opts.WriteTimeout == 0 {
+		opts.WriteTimeout = redisIOTimeout
+	}
+	// Without this go-redis ignores the context once a command is on the
+	// wire, and NewRedis's per-call timeout would not stop a hung server.
+	opts.ContextTimeoutEnabled = true
+	return redis.NewClient(opts), nil
+}
+
+// Ping checks that Redis answers within the store's timeout.
+func (r *Redis) Ping(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, r.timeout)
+	defer cancel()
+	return unavailable(r.client.Ping(ctx).Err())
+}
+
+// Put stores token for id with a Redis TTL of ttl (PX when ttl has a
+// fraction of a second, EX otherwise), replacing any earlier entry.
+func (r *Redis) Put(ctx context.Context, role desk.Role, token, id string, ttl time.Duration) error {
+	if err := checkPut(role, token, id, ttl); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, r.timeout)
+	defer cancel()
+	return unavailable(r.client.Set(ctx, desk.TokenKey(role, token), id, ttl).Err())
+}
+
+// Lookup returns the id token was issued to, or ENotFound.
+func (r *Redis) Lookup(ctx context.Context, role desk.Role, token string) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, r.timeout)
+	defer cancel()
+	id, err := r.client.Get(ctx, desk.TokenKey(role, token)).Result()
+	// An empty value names no one; only a hand-written key could hold it.
+	if errors.Is(err, redis.Nil) || (err == nil && id == "") {
+		return "", errNotFound()
+	}
+	if err != nil {
+		return "", unavailable(err)
+	}
+	return id, nil
+}
+
+// Delete forgets token; deleting a missing token succeeds.
+func (r *Redis) Delete(ctx context.Context, role desk.Role, token string) error {
+	ctx, cancel := context.WithTimeout(ctx, r.timeout)
+	defer cancel()
+	return unavailable(r.client.Del(ctx, desk.TokenKey(role, token)).Err())
+}
+
+// unavailable reports any failure of Redis itself as EUnavailable, so that
+// callers refuse the token rather than mistake an outage for "not found".
+func unavailable(err error) error {
+	if err == nil {
+		return nil
+	}
+	return desk.Wrap(desk.EUnavailable, err, "token store unavailable")
+}
