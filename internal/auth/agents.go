@@ -1,0 +1,95 @@
+package auth
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"regexp"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/servicedesk/servicedesk/internal/desk"
+)
+
+// Account rules.
+const (
+	// minPasswordBytes is NIST SP 800-63B's floor for user-chosen passwords.
+	minPasswordBytes = 8
+	// maxNameRunes fits a display name in the console's agent list.
+	maxNameRunes = 64
+)
+
+// The demo agent, created in dev mode only so a fresh checkout can log in.
+const (
+	DemoUsername = "demo"
+	DemoPassword = "demo"
+	DemoName     = "Demo Agent"
+)
+
+// usernamePattern matches the characters of a WeCom UserID, so an agent can
+// use theirs, and nothing that needs escaping in a log line or a key.
+var usernamePattern = regexp.MustCompile(`^[A-Za-z0-9_.@-]{1,64}$`)
+
+// CreateAgent validates and stores a new agent account: username 1-64 of
+// letters, digits and _ . @ -; name 1-64 characters; password 8-72 bytes.
+// A taken username fails with EConflict.
+func (s *Service) CreateAgent(ctx context.Context, username, name, password string) (desk.Agent, error) {
+	return s.createAgent(ctx, username, name, password, minPasswordBytes)
+}
+
+// EnsureDemoAgent creates the demo agent (username and password "demo")
+// unless it exists. Its password is below the minimum, so call it only in
+// dev mode.
+func (s *Service) EnsureDemoAgent(ctx context.Context) error {
+	_, err := s.agents.AgentByUsername(ctx, DemoUsername)
+	if desk.ErrorCode(err) != desk.ENotFound {
+		return err
+	}
+	a, err := s.createAgent(ctx, DemoUsername, DemoName, DemoPassword, len(DemoPassword))
+	if desk.ErrorCode(err) == desk.EConflict {
+		// Another node created it between our lookup and insert, or it
+		// exists but is disabled; either way it is not ours to recreate.
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	s.log.Warn("demo agent created; dev mode only", slog.String("agent_id", a.ID))
+	return nil
+}
+
+func (s *Service) createAgent(ctx context.Context, username, name, password string, minPassword int) (desk.Agent, error) {
+	if !usernamePattern.MatchString(username) {
+		return desk.Agent{}, desk.Errorf(desk.EInvalid, "username must be 1-64 letters, digits or _ . @ -")
+	}
+	if err := checkName(name); err != nil {
+		return desk.Agent{}, err
+	}
+	if len(password) < minPassword || len(password) > maxPasswordBytes {
+		return desk.Agent{}, desk.Errorf(desk.EInvalid, "password must be %d-%d bytes", minPassword, maxPasswordBytes)
+	}
+	id, err := newAgentID()
+	if err != nil {
+		return desk.Agent{}, fmt.Errorf("new agent id: %w", err)
+	}
+	hash, err := hashPassword(password, s.cost)
+	if err != nil {
+		return desk.Agent{}, err
+	}
+	a := desk.Agent{ID: id, Username: username, Name: name, PasswordHash: hash}
+	if err := s.agents.CreateAgent(ctx, a); err != nil {
+		return desk.Agent{}, fmt.Errorf("create agent %q: %w", username, err)
+	}
+	return a, nil
+}
+
+// checkName accepts a display name of 1-64 characters of valid UTF-8,
+// not blank and without control characters that would garble a console.
+func checkName(name string) error {
+	if !utf8.ValidString(name) || strings.TrimSpace(name) == "" ||
+		utf8.RuneCountInString(name) > maxNameRunes || strings.IndexFunc(name, unicode.IsControl) >= 0 {
+		return desk.Errorf(desk.EInvalid, "name must be 1-%d characters, not blank, without control characters", maxNameRunes)
+	}
+	return nil
+}

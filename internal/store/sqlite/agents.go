@@ -1,0 +1,66 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/servicedesk/servicedesk/internal/desk"
+)
+
+var _ desk.AgentStore = (*DB)(nil)
+
+// CreateAgent stores a new agent. The caller has validated the fields and
+// hashed the password; a taken username or id fails with EConflict.
+func (db *DB) CreateAgent(ctx context.Context, a desk.Agent) error {
+	_, err := db.write.ExecContext(ctx,
+		`INSERT INTO agents (id, username, name, password_hash) VALUES (?, ?, ?, ?)`,
+		a.ID, a.Username, a.Name, a.PasswordHash)
+	var serr *sqlite.Error
+	if errors.As(err, &serr) {
+		switch serr.Code() {
+		case sqlite3.SQLITE_CONSTRAINT_UNIQUE:
+			// username is the table's only UNIQUE column.
+			return desk.Wrap(desk.EConflict, err, "username already taken")
+		case sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
+			return desk.Wrap(desk.EConflict, err, "agent id already exists")
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("create agent: %w", err)
+	}
+	return nil
+}
+
+// AgentByUsername returns the agent with exactly this username. Disabled
+// agents are not found: desk.Agent has no field to say so, and every caller
+// today (login, the WebSocket handshake) must turn them away.
+func (db *DB) AgentByUsername(ctx context.Context, username string) (desk.Agent, error) {
+	return db.agentWhere(ctx, "username", username)
+}
+
+// AgentByID returns the agent with this id; disabled agents are not found.
+func (db *DB) AgentByID(ctx context.Context, id string) (desk.Agent, error) {
+	return db.agentWhere(ctx, "id", id)
+}
+
+// agentWhere looks one agent up by a unique column. column is always a
+// constant from this file, never caller input.
+func (db *DB) agentWhere(ctx context.Context, column, value string) (desk.Agent, error) {
+	var a desk.Agent
+	err := db.read.QueryRowContext(ctx,
+		`SELECT id, username, name, password_hash FROM agents
+		 WHERE `+column+` = ? AND disabled_at IS NULL`, value,
+	).Scan(&a.ID, &a.Username, &a.Name, &a.PasswordHash)
+	if errors.Is(err, sql.ErrNoRows) {
+		return desk.Agent{}, desk.Errorf(desk.ENotFound, "agent not found")
+	}
+	if err != nil {
+		return desk.Agent{}, fmt.Errorf("look up agent by %s: %w", column, err)
+	}
+	return a, nil
+}

@@ -1,0 +1,142 @@
+// Package storetest is the contract test suite every desk store runs, so
+// the SQLite and PostgreSQL stores cannot drift apart.
+package storetest
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+
+	"github.com/servicedesk/servicedesk/internal/desk"
+)
+
+// RunAgentStore checks desk.AgentStore's contract. open must return an
+// empty store; it is called once per subtest and owns the cleanup.
+func RunAgentStore(t *testing.T, open func(t *testing.T) desk.AgentStore) {
+	ctx := context.Background()
+	alice := desk.Agent{ID: "agt_alice", Username: "alice", Name: "Alice 张", PasswordHash: "$2a$04$hash-a"}
+
+	t.Run("create then look up", func(t *testing.T) {
+		s := open(t)
+		if err := s.CreateAgent(ctx, alice); err != nil {
+			t.Fatalf("CreateAgent: %v", err)
+		}
+		byName, err := s.AgentByUsername(ctx, alice.Username)
+		if err != nil || byName != alice {
+			t.Errorf("AgentByUsername = %+v, %v; want %+v", byName, err, alice)
+		}
+		byID, err := s.AgentByID(ctx, alice.ID)
+		if err != nil || byID != alice {
+			t.Errorf("AgentByID = %+v, %v; want %+v", byID, err, alice)
+		}
+	})
+
+	t.Run("unknown agents are not found", func(t *testing.T) {
+		s := open(t)
+		if err := s.CreateAgent(ctx, alice); err != nil {
+			t.Fatalf("CreateAgent: %v", err)
+		}
+		lookups := []struct {
+			name   string
+			lookup func() (desk.Agent, error)
+		}{
+			{"username", func() (desk.Agent, error) { return s.AgentByUsername(ctx, "bob") }},
+			{"id", func() (desk.Agent, error) { return s.AgentByID(ctx, "agt_bob") }},
+			{"username is not an id", func() (desk.Agent, error) { return s.AgentByID(ctx, alice.Username) }},
+			{"empty username", func() (desk.Agent, error) { return s.AgentByUsername(ctx, "") }},
+		}
+		for _, tt := range lookups {
+			t.Run(tt.name, func(t *testing.T) {
+				a, err := tt.lookup()
+				if code := desk.ErrorCode(err); code != desk.ENotFound {
+					t.Errorf("error = %v (code %q), want code %q", err, code, desk.ENotFound)
+				}
+				if a != (desk.Agent{}) {
+					t.Errorf("agent = %+v, want the zero Agent", a)
+				}
+			})
+		}
+	})
+
+	t.Run("duplicates conflict", func(t *testing.T) {
+		tests := []struct {
+			name string
+			dup  desk.Agent
+		}{
+			{"same username", desk.Agent{ID: "agt_other", Username: alice.Username, Name: "Other", PasswordHash: "x"}},
+			{"same id", desk.Agent{ID: alice.ID, Username: "other", Name: "Other", PasswordHash: "x"}},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				s := open(t)
+				if err := s.CreateAgent(ctx, alice); err != nil {
+					t.Fatalf("CreateAgent: %v", err)
+				}
+				err := s.CreateAgent(ctx, tt.dup)
+				if code := desk.ErrorCode(err); code != desk.EConflict {
+					t.Fatalf("CreateAgent(duplicate) = %v (code %q), want code %q", err, code, desk.EConflict)
+				}
+				// The first agent is untouched.
+				got, err := s.AgentByUsername(ctx, alice.Username)
+				if err != nil || got != alice {
+					t.Errorf("after conflict AgentByUsername = %+v, %v; want %+v", got, err, alice)
+				}
+			})
+		}
+	})
+
+	t.Run("concurrent creates", func(t *testing.T) {
+		s := open(t)
+		const n = 16
+		var wg sync.WaitGroup
+		errs := make([]error, n)
+		for i := range n {
+			wg.Go(func() {
+				errs[i] = s.CreateAgent(ctx, desk.Agent{
+					ID: fmt.Sprintf("agt_%02d", i), Username: fmt.Sprintf("user%02d", i),
+					Name: "N", PasswordHash: "h",
+				})
+			})
+		}
+		wg.Wait()
+		for i, err := range errs {
+			if err != nil {
+				t.Errorf("CreateAgent #%d: %v", i, err)
+			}
+		}
+		for i := range n {
+			if _, err := s.AgentByID(ctx, fmt.Sprintf("agt_%02d", i)); err != nil {
+				t.Errorf("AgentByID #%d: %v", i, err)
+			}
+		}
+	})
+
+	t.Run("concurrent creates of one username", func(t *testing.T) {
+		s := open(t)
+		const n = 8
+		var wg sync.WaitGroup
+		errs := make([]error, n)
+		for i := range n {
+			wg.Go(func() {
+				errs[i] = s.CreateAgent(ctx, desk.Agent{
+					ID: fmt.Sprintf("agt_%02d", i), Username: "same", Name: "N", PasswordHash: "h",
+				})
+			})
+		}
+		wg.Wait()
+		won := 0
+		for i, err := range errs {
+			switch desk.ErrorCode(err) {
+			case "":
+				won++
+			case desk.EConflict:
+			default:
+				t.Errorf("CreateAgent #%d: %v, want success or conflict", i, err)
+			}
+		}
+		if won != 1 {
+			t.Errorf("%d creates succeeded, want exactly 1", won)
+		}
+	})
+}
