@@ -3,10 +3,12 @@ package gateway
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"runtime/debug"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -79,6 +81,13 @@ type sender interface{ Send(frame []byte) bool }
 // liveness, size, type and rate limits, then unregisters it.
 func (g *Gateway) readLoop(c *hub.Conn, ws *websocket.Conn, log *slog.Logger) {
 	defer g.hub.Unregister(c)
+	defer func() {
+		// Frame handlers recover on their own; this guards the loop itself.
+		if v := recover(); v != nil {
+			log.Error("read loop panicked", "error", fmt.Sprint(v), "stack", string(debug.Stack()))
+			c.Close(CloseInternal, "internal error")
+		}
+	}()
 	s := &session{g: g, out: c, connID: c.ID, user: c.User}
 	ws.SetReadLimit(g.opts.MaxMessageBytes)
 	// A peer that answers neither our pings nor sends anything for two
