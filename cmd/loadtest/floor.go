@@ -1,0 +1,221 @@
+package main
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// floorWriteTimeout bounds one write, so a client that stops reading
+// cannot stall a broadcast for long.
+const floorWriteTimeout = 5 * time.Second
+
+// floor is a deliberately bare server speaking the servicedesk agent wire
+// contract: no authentication, no queues, every broadcast written to every
+// connection straight from the sender's read loop. What the load test
+// measures against it is what this machine can do at best.
+type floor struct {
+	upgrader websocket.Upgrader
+	pong     *websocket.PreparedMessage
+
+	mu    sync.Mutex
+	conns []*floorConn
+}
+
+// floorConn is one connection; mu serialises its writers (the broadcast
+// loop and its own pong replies).
+type floorConn struct {
+	ws  *websocket.Conn
+	id  string
+	idx int // position in floor.conns, guarded by floor.mu
+
+	mu sync.Mutex
+}
+
+// runFloor serves the floor until ctx ends.
+func runFloor(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("floor", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	addr := fs.String("addr", "127.0.0.1:8001", "listen address")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if _, err := raiseFileLimit(); err != nil {
+		return err
+	}
+	pong, err := websocket.NewPreparedMessage(websocket.TextMessage, []byte(`{"type":"pong"}`))
+	if err != nil {
+		return err
+	}
+	f := &floor{
+		upgrader: websocket.Upgrader{ReadBufferSize: 1024, WriteBufferSize: 1024, WriteBufferPool: &sync.Pool{}},
+		pong:     pong,
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /ws/{agent_id}", f.serveWS)
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	fmt.Fprintf(stdout, "floor: listening on %s, pid %d\n", ln.Addr(), os.Getpid())
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err = <-errc:
+	case <-ctx.Done():
+		srv.Close() // hijacked connections are not the server's to close
+		f.closeAll()
+	}
+	if err == http.ErrServerClosed {
+		err = nil
+	}
+	return err
+}
+
+// serveWS upgrades, selecting the offered bearer subprotocol unchecked,
+// and hands the connection to its own read loop. Returning from the
+// handler matters: while it runs, net/http keeps its request buffers
+// (about 10 KiB) alive for the whole life of the WebSocket.
+func (f *floor) serveWS(w http.ResponseWriter, r *http.Request) {
+	up := f.upgrader
+	for _, p := range websocket.Subprotocols(r) {
+		if strings.HasPrefix(p, "bearer.") {
+			up.Subprotocols = []string{p}
+			break
+		}
+	}
+	ws, err := up.Upgrade(w, r, nil)
+	if err != nil {
+		return
+	}
+	ws.SetReadLimit(64 << 10)
+	c := &floorConn{ws: ws, id: r.PathValue("agent_id")}
+	f.add(c)
+	go f.read(c)
+}
+
+// read handles c's frames until the connection ends.
+func (f *floor) read(c *floorConn) {
+	defer func() {
+		f.remove(c)
+		c.ws.Close()
+	}()
+	var buf []byte
+	for {
+		_, rd, err := c.ws.NextReader()
+		if err != nil {
+			return
+		}
+		if buf, err = readInto(rd, buf[:0]); err != nil {
+			return
+		}
+		var m struct {
+			Type           string `json:"type"`
+			ConversationID string `json:"conversation_id"`
+			SenderName     string `json:"sender_name"`
+		}
+		if json.Unmarshal(buf, &m) != nil {
+			return
+		}
+		switch m.Type {
+		case "ping":
+			c.write(f.pong, time.Now().Add(floorWriteTimeout))
+		case "typing":
+			if m.ConversationID != "" {
+				f.broadcast(c, m.ConversationID, m.SenderName)
+			}
+		}
+	}
+}
+
+// broadcast encodes the typing frame once and writes it to every
+// connection in turn.
+func (f *floor) broadcast(from *floorConn, conv, name string) {
+	type data struct {
+		ConversationID string `json:"conversation_id"`
+		SenderID       string `json:"sender_id"`
+		SenderName     string `json:"sender_name"`
+		SenderType     string `json:"sender_type"`
+	}
+	b, err := json.Marshal(struct {
+		Type string `json:"type"`
+		Data data   `json:"data"`
+	}{"typing", data{conv, from.id, cmp.Or(name, from.id), "agent"}})
+	if err != nil {
+		return
+	}
+	pm, err := websocket.NewPreparedMessage(websocket.TextMessage, b)
+	if err != nil {
+		return
+	}
+	f.mu.Lock()
+	conns := slices.Clone(f.conns)
+	f.mu.Unlock()
+	deadline := time.Now().Add(floorWriteTimeout)
+	for _, c := range conns {
+		c.write(pm, deadline)
+	}
+}
+
+// write sends pm; a failed connection is closed, which ends its reader.
+func (c *floorConn) write(pm *websocket.PreparedMessage, deadline time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.ws.SetWriteDeadline(deadline)
+	if c.ws.WritePreparedMessage(pm) != nil {
+		c.ws.Close()
+	}
+}
+
+func (f *floor) add(c *floorConn) {
+	f.mu.Lock()
+	c.idx = len(f.conns)
+	f.conns = append(f.conns, c)
+	f.mu.Unlock()
+}
+
+func (f *floor) remove(c *floorConn) {
+	f.mu.Lock()
+	last := f.conns[len(f.conns)-1]
+	f.conns[c.idx], last.idx = last, c.idx
+	f.conns = f.conns[:len(f.conns)-1]
+	f.mu.Unlock()
+}
+
+func (f *floor) closeAll() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, c := range f.conns {
+		c.ws.Close()
+	}
+}
+
+// readInto appends a whole message to buf.
+func readInto(rd io.Reader, buf []byte) ([]byte, error) {
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := rd.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
+		}
+	}
+}

@@ -1,0 +1,39 @@
+// Command loadtest measures a servicedesk server from outside, as its
+// clients would: idle memory per connection, handshake rate and typing
+// fan-out latency. "loadtest floor" runs a deliberately bare WebSocket
+// server that speaks the same wire contract, so the same measurements
+// give this machine's physical floor to compare against.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	if err != nil && !errors.Is(err, flag.ErrHelp) {
+		fmt.Fprintln(os.Stderr, "loadtest:", err)
+		os.Exit(1)
+	}
+}
+
+// run dispatches to the floor server or the load test proper.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "floor" {
+		return runFloor(ctx, args[1:], stdout, stderr)
+	}
+	cfg, err := parseConfig(args, stderr)
+	if err != nil {
+		return err
+	}
+	return runLoad(ctx, cfg, stdout)
+}
