@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -23,10 +24,12 @@ import (
 	"github.com/servicedesk/servicedesk/internal/auth"
 	"github.com/servicedesk/servicedesk/internal/bus"
 	"github.com/servicedesk/servicedesk/internal/config"
+	"github.com/servicedesk/servicedesk/internal/conversation"
 	"github.com/servicedesk/servicedesk/internal/desk"
 	"github.com/servicedesk/servicedesk/internal/gateway"
 	"github.com/servicedesk/servicedesk/internal/httpapi"
 	"github.com/servicedesk/servicedesk/internal/hub"
+	"github.com/servicedesk/servicedesk/internal/store/postgres"
 	"github.com/servicedesk/servicedesk/internal/store/sqlite"
 	"github.com/servicedesk/servicedesk/internal/tokenstore"
 )
@@ -56,9 +59,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	}
 	log := newLogger(cfg, stderr)
 
-	db, err := sqlite.Open(ctx, cfg.DBPath)
+	db, err := openStore(ctx, cfg.DBPath, cfg.DatabaseURL)
 	if err != nil {
-		return fmt.Errorf("open database: %w", err)
+		return err
 	}
 	defer db.Close()
 
@@ -68,8 +71,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	}
 	defer closeTokens()
 
-	h := hub.New(hub.Options{SendQueueBytes: cfg.SendQueueBytes, PingInterval: cfg.PingInterval}, log)
+	var desks *conversation.Service // the hub reports agents coming online to it
+	h := hub.New(hub.Options{
+		SendQueueBytes:  cfg.SendQueueBytes,
+		PingInterval:    cfg.PingInterval,
+		OnAgentsChanged: func() { desks.QueueChanged() },
+	}, log)
 	events := bus.NewMemory(func(ev desk.Event) { h.Deliver(ev) })
+	desks = conversation.New(conversation.Config{
+		Store: db, Agents: db, Bus: events, AgentsOnline: h.AgentsOnline, Log: log, MaxBodyBytes: cfg.MaxBodyBytes,
+	})
 	authSvc := auth.New(auth.Config{Agents: db, Tokens: tokens, Bus: events, TokenTTL: cfg.TokenTTL, Log: log})
 	if cfg.Dev {
 		if err := authSvc.EnsureDemoAgent(ctx); err != nil {
@@ -87,8 +98,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		MaxMessageBytes: cfg.MaxMessageBytes,
 		MsgRate:         cfg.MsgRate,
 		MsgBurst:        cfg.MsgBurst,
-	}, tokens, events, h, log).Routes(mux)
-	(&httpapi.API{Auth: authSvc, Dev: cfg.Dev, Log: log}).Routes(mux)
+	}, tokens, events, desks, h, log).Routes(mux)
+	(&httpapi.API{Auth: authSvc, Tokens: tokens, StoreTimeout: cfg.StoreTimeout, Conversations: desks, Dev: cfg.Dev, Log: log}).Routes(mux)
 
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
@@ -106,9 +117,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	printBanner(stdout, cfg, ln.Addr())
 	log.Info("listening", "addr", ln.Addr().String(), "dev", cfg.Dev, "token_store", storeName(cfg))
 
-	hubCtx, stopHub := context.WithCancel(context.Background())
-	defer stopHub()
-	go h.Run(hubCtx)
+	// The hub and the desk's writer outlive ctx: they stop only after the
+	// servers have, so in-flight requests still commit.
+	bgCtx, stopBackground := context.WithCancel(context.Background())
+	defer stopBackground()
+	var background sync.WaitGroup
+	background.Add(2)
+	go func() { defer background.Done(); h.Run(bgCtx) }()
+	go func() { defer background.Done(); desks.Run(bgCtx) }()
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 
@@ -123,7 +139,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	// Stop accepting first, so no handshake lands after the hub has closed.
 	herr := srv.Shutdown(sctx)
 	werr := h.Shutdown(sctx, hub.CloseServiceRestart, "server restarting")
-	stopHub()
+	stopBackground()
+	background.Wait()
 	<-serveErr
 	if err := errors.Join(herr, werr); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
@@ -131,6 +148,34 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	log.Info("stopped")
 	return nil
 }
+
+// storage is everything the desk keeps in its database.
+type storage interface {
+	desk.AgentStore
+	desk.ConversationStore
+	Close() error
+}
+
+// openStore opens PostgreSQL when a URL is given, else the SQLite file.
+func openStore(ctx context.Context, path, url string) (storage, error) {
+	if url != "" {
+		db, err := postgres.Open(ctx, url)
+		if err != nil {
+			return nil, fmt.Errorf("open PostgreSQL: %w", err)
+		}
+		return pgStorage{db}, nil
+	}
+	db, err := sqlite.Open(ctx, path)
+	if err != nil {
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	return db, nil
+}
+
+// pgStorage gives the pool's Close the error result storage asks for.
+type pgStorage struct{ *postgres.DB }
+
+func (p pgStorage) Close() error { p.DB.Close(); return nil }
 
 func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
 	var level slog.Level
@@ -196,9 +241,11 @@ func runAgentAdd(ctx context.Context, args []string, getenv func(string) string,
 	username := fs.String("username", "", "login name (required)")
 	name := fs.String("name", "", "display name (required)")
 	dbPath := fs.String("db", config.DefaultDBPath, "SQLite database file (also "+config.EnvPrefix+"DB)")
+	dbURL := fs.String("database-url", "", "PostgreSQL URL instead of --db (also "+config.EnvPrefix+"DATABASE_URL)")
 	if v := getenv(config.EnvPrefix + "DB"); v != "" {
 		*dbPath = v
 	}
+	*dbURL = getenv(config.EnvPrefix + "DATABASE_URL")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -210,9 +257,9 @@ func runAgentAdd(ctx context.Context, args []string, getenv func(string) string,
 	if err != nil {
 		return fmt.Errorf("agent add: %w", err)
 	}
-	db, err := sqlite.Open(ctx, *dbPath)
+	db, err := openStore(ctx, *dbPath, *dbURL)
 	if err != nil {
-		return fmt.Errorf("open database: %w", err)
+		return err
 	}
 	defer db.Close()
 	svc := auth.New(auth.Config{Agents: db, Log: slog.New(slog.NewTextHandler(stderr, nil))})

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -310,7 +311,7 @@ func TestLogout(t *testing.T) {
 				To:    desk.Audience{Kind: desk.ToToken, Fingerprint: desk.TokenFingerprint(tt.token)},
 				Close: &desk.Close{Code: 4001, Reason: "Token revoked"},
 			}
-			if len(evs) != 1 || evs[0].To != want.To || evs[0].Close == nil || *evs[0].Close != *want.Close || evs[0].Frame != nil {
+			if len(evs) != 1 || !reflect.DeepEqual(evs[0].To, want.To) || evs[0].Close == nil || *evs[0].Close != *want.Close || evs[0].Frame != nil {
 				t.Errorf("published %+v, want one %+v", evs, want)
 			}
 

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -208,8 +209,11 @@ func mustPublish(t *testing.T, b desk.Bus, ev desk.Event) {
 // Frame both mean "nothing to send".
 func wantEvent(t *testing.T, got, want desk.Event) {
 	t.Helper()
-	if got.To != want.To {
+	if !reflect.DeepEqual(got.To, want.To) {
 		t.Errorf("To = %+v, want %+v", got.To, want.To)
+	}
+	if got.ConversationID != want.ConversationID || got.Seq != want.Seq {
+		t.Errorf("conversation %q seq %d, want %q %d", got.ConversationID, got.Seq, want.ConversationID, want.Seq)
 	}
 	if !bytes.Equal(got.Frame, want.Frame) {
 		t.Errorf("Frame = %q, want %q", got.Frame, want.Frame)

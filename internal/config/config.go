@@ -40,6 +40,9 @@ const (
 	// after a reconnect, while a flooding client is cut off at once.
 	DefaultMsgRate  = 20.0
 	DefaultMsgBurst = 60
+	// DefaultMaxBodyBytes bounds a message or note. WeCom's own text
+	// messages stop at 2,048 bytes; twice that fits a pasted error log.
+	DefaultMaxBodyBytes = 4096
 	// DefaultShutdownTimeout bounds a graceful stop; orchestrators usually
 	// send SIGKILL 30 s after SIGTERM.
 	DefaultShutdownTimeout = 10 * time.Second
@@ -50,6 +53,7 @@ type Config struct {
 	Addr            string
 	Dev             bool
 	DBPath          string
+	DatabaseURL     string
 	RedisURL        string
 	AllowedOrigins  []string
 	AllowQueryToken bool
@@ -61,6 +65,7 @@ type Config struct {
 	MsgRate         float64
 	MsgBurst        int
 	ShutdownTimeout time.Duration
+	MaxBodyBytes    int
 	LogLevel        string
 	LogFormat       string
 }
@@ -80,6 +85,7 @@ func Parse(name string, args []string, getenv func(string) string, output io.Wri
 	fs.StringVar(&c.Addr, "addr", DefaultAddr, "listen address (host:port)")
 	fs.BoolVar(&c.Dev, "dev", false, "development mode: demo agent demo/demo, mock employee login, localhost origins allowed")
 	fs.StringVar(&c.DBPath, "db", DefaultDBPath, "SQLite database file (its folder is created on first start)")
+	fs.StringVar(&c.DatabaseURL, "database-url", "", "PostgreSQL URL (postgres://user@host:5432/db); when set, data lives there instead of --db")
 	fs.StringVar(&c.RedisURL, "redis-url", "", "Redis URL (redis://host:6379/0); when set, tokens live in Redis, otherwise in process")
 	fs.StringVar(&origins, "allowed-origins", "", "comma-separated browser origins allowed to open WebSockets (e.g. https://desk.example.com); same-origin pages are always allowed")
 	fs.BoolVar(&c.AllowQueryToken, "allow-query-token", true, "accept the deprecated ?token= query parameter on WebSocket URLs (old clients)")
@@ -90,6 +96,7 @@ func Parse(name string, args []string, getenv func(string) string, output io.Wri
 	fs.IntVar(&c.SendQueueBytes, "send-queue-bytes", DefaultSendQueueBytes, "outbound bytes queued per connection before it is closed as slow (1013)")
 	fs.Float64Var(&c.MsgRate, "msg-rate", DefaultMsgRate, "inbound frames per second allowed per connection; more closes it with 1008")
 	fs.IntVar(&c.MsgBurst, "msg-burst", DefaultMsgBurst, "inbound frames allowed in a burst above --msg-rate")
+	fs.IntVar(&c.MaxBodyBytes, "max-body-bytes", DefaultMaxBodyBytes, "largest message or note body, in bytes")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", DefaultShutdownTimeout, "longest graceful shutdown after SIGINT/SIGTERM")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "log format: text or json")
@@ -153,12 +160,17 @@ func (c Config) Validate() error {
 	check(c.MsgRate > 0, "--msg-rate must be positive")
 	check(c.MsgBurst >= 1, "--msg-burst must be at least 1")
 	check(c.ShutdownTimeout > 0, "--shutdown-timeout must be positive")
+	check(c.MaxBodyBytes >= 1 && int64(c.MaxBodyBytes) < c.MaxMessageBytes, "--max-body-bytes must be positive and below --max-message-bytes")
 	check(validLevel(c.LogLevel), "--log-level must be debug, info, warn or error")
 	check(c.LogFormat == "text" || c.LogFormat == "json", "--log-format must be text or json")
 	for _, o := range c.AllowedOrigins {
 		u, err := url.Parse(o)
 		check(err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" && u.Path == "",
 			"--allowed-origins: %q is not an origin like https://desk.example.com", o)
+	}
+	if c.DatabaseURL != "" {
+		u, err := url.Parse(c.DatabaseURL)
+		check(err == nil && (u.Scheme == "postgres" || u.Scheme == "postgresql"), "--database-url must be a postgres:// URL")
 	}
 	if c.RedisURL != "" {
 		u, err := url.Parse(c.RedisURL)

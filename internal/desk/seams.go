@@ -44,13 +44,15 @@ const (
 	ToUser      AudienceKind = iota + 1 // every connection of one principal
 	ToAllAgents                         // every agent connection
 	ToToken                             // every connection opened with one token
+	ToUsers                             // every connection of each of several principals
 )
 
 // Audience selects the live connections an Event goes to, on every node.
 type Audience struct {
 	Kind        AudienceKind
-	User        Principal // for ToUser
-	Fingerprint string    // for ToToken, see TokenFingerprint
+	User        Principal   // for ToUser
+	Users       []Principal // for ToUsers
+	Fingerprint string      // for ToToken, see TokenFingerprint
 }
 
 // Close asks the receiving connections to close with a WebSocket close code.
@@ -66,6 +68,11 @@ type Event struct {
 	To    Audience
 	Frame []byte
 	Close *Close
+	// ConversationID and Seq are set when Frame is a conversation event, so
+	// a connection that is resuming that conversation can hold it back and
+	// drop what it has already been sent.
+	ConversationID string
+	Seq            int64
 }
 
 // Bus carries events to the connections they address, wherever they live.

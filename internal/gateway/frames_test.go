@@ -22,30 +22,46 @@ func TestPingPong(t *testing.T) {
 	}
 }
 
-func TestTypingReachesEveryAgentInTheSeedsShape(t *testing.T) {
+func TestTypingReachesTheOtherParticipantsInTheSeedsShape(t *testing.T) {
 	d := newTestDesk(t, nil)
+	conv := d.conversation("e1", "a1", "a2")
 	sender := d.connect(desk.RoleAgent, "a1")
 	senderTab2 := d.connect(desk.RoleAgent, "a1")
 	other := d.connect(desk.RoleAgent, "a2")
 	employee := d.connect(desk.RoleEmployee, "e1")
+	outsider := d.connect(desk.RoleAgent, "a3")
 
-	cases := []struct{ in, want string }{
-		{`{"type":"typing","conversation_id":"c1","sender_name":"张三"}`,
-			`{"type":"typing","data":{"conversation_id":"c1","sender_id":"a1","sender_name":"张三","sender_type":"agent"}}`},
-		{`{"type":"typing","conversation_id":42}`,
-			`{"type":"typing","data":{"conversation_id":42,"sender_id":"a1","sender_name":"a1","sender_type":"agent"}}`},
-	}
-	for _, tc := range cases {
-		sender.send(tc.in)
-		for name, c := range map[string]*client{"sender": sender, "sender's second tab": senderTab2, "other agent": other} {
-			if got := string(c.nextRaw()); got != tc.want {
-				t.Errorf("%s got %s\nwant %s", name, got, tc.want)
-			}
+	sender.send(`{"type":"typing","conversation_id":"` + conv + `","sender_name":"张三"}`)
+	want := `{"type":"typing","data":{"conversation_id":"` + conv + `","sender_id":"a1","sender_name":"张三","sender_type":"agent"}}`
+	for name, c := range map[string]*client{"other agent": other, "employee": employee} {
+		if got := string(c.nextRaw()); got != want {
+			t.Errorf("%s got %s\nwant %s", name, got, want)
 		}
 	}
-	employee.send(`{"type":"ping"}`)
-	if m := employee.next(); m["type"] != "pong" {
-		t.Errorf("employee received %v; agents' typing must not reach employees", m)
+	employee.send(`{"type":"typing","conversation_id":"` + conv + `"}`)
+	want = `{"type":"typing","data":{"conversation_id":"` + conv + `","sender_id":"e1","sender_name":"e1","sender_type":"employee"}}`
+	for name, c := range map[string]*client{"sender": sender, "sender's second tab": senderTab2, "other agent": other} {
+		if got := string(c.nextRaw()); got != want {
+			t.Errorf("%s got %s\nwant %s", name, got, want)
+		}
+	}
+	// The sender's own tabs and agents outside the conversation saw nothing
+	// of a1's typing: their next frame is the pong to their own ping.
+	for name, c := range map[string]*client{"sender": sender, "sender's second tab": senderTab2, "outsider": outsider} {
+		c.send(`{"type":"ping"}`)
+		if m := c.next(); m["type"] != "pong" {
+			t.Errorf("%s received %v", name, m)
+		}
+	}
+	// Someone outside the conversation may not type into it.
+	outsider.send(`{"type":"typing","conversation_id":"` + conv + `"}`)
+	if m := outsider.next(); m["type"] != "error" || m["code"] != desk.EForbidden {
+		t.Errorf("outsider typing: got %v, want a forbidden error", m)
+	}
+	stranger := d.connect(desk.RoleEmployee, "e2")
+	stranger.send(`{"type":"typing","conversation_id":"` + conv + `"}`)
+	if m := stranger.next(); m["type"] != "error" || m["code"] != desk.ENotFound {
+		t.Errorf("another employee typing: got %v, want not_found", m)
 	}
 }
 
@@ -69,9 +85,16 @@ func TestBadFramesGetAnErrorAndTheConnectionStays(t *testing.T) {
 		{"typing without conversation", agent, `{"type":"typing"}`, codeInvalidFrame},
 		{"typing with empty conversation", agent, `{"type":"typing","conversation_id":""}`, codeInvalidFrame},
 		{"typing with object conversation", agent, `{"type":"typing","conversation_id":{}}`, codeInvalidFrame},
+		{"typing with numeric conversation", agent, `{"type":"typing","conversation_id":42}`, codeInvalidFrame},
+		{"typing into an unknown conversation", agent, `{"type":"typing","conversation_id":"cv_nope"}`, desk.ENotFound},
+		{"message without body", agent, `{"type":"message","conversation_id":"cv_nope"}`, desk.EInvalid},
+		{"message to an unknown conversation", employee, `{"type":"message","conversation_id":"cv_nope","body":"hi"}`, desk.ENotFound},
+		{"resume without after_seq", employee, `{"type":"resume","conversation_id":"cv_nope"}`, codeInvalidFrame},
+		{"resume of an unknown conversation", employee, `{"type":"resume","conversation_id":"cv_nope","after_seq":0}`, desk.ENotFound},
+		{"read without seq", employee, `{"type":"read","conversation_id":"cv_nope"}`, codeInvalidFrame},
 		{"sender_name not a string", agent, `{"type":"typing","conversation_id":"c","sender_name":5}`, codeInvalidFrame},
 		{"sender_name too long", agent, `{"type":"typing","conversation_id":"c","sender_name":"` + strings.Repeat("名", 101) + `"}`, codeInvalidFrame},
-		{"employee typing (not yet theirs)", employee, `{"type":"typing","conversation_id":"c"}`, codeUnknownType},
+		{"employee unknown type", employee, `{"type":"claim"}`, codeUnknownType},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -5,10 +5,15 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"path/filepath"
+	"sync"
 	"testing"
 
 	"github.com/servicedesk/servicedesk/internal/bus"
+	"github.com/servicedesk/servicedesk/internal/conversation"
 	"github.com/servicedesk/servicedesk/internal/desk"
+	"github.com/servicedesk/servicedesk/internal/hub"
+	"github.com/servicedesk/servicedesk/internal/store/sqlite"
 )
 
 // collector is a session's connection in the fuzz target: it keeps what the
@@ -17,9 +22,19 @@ type collector struct{ frames [][]byte }
 
 func (c *collector) Send(frame []byte) bool { c.frames = append(c.frames, frame); return true }
 
+func (c *collector) BeginResume(string, int64) {}
+
+func (c *collector) EndResume(_ string, replay []hub.Replayed, done []byte) bool {
+	for _, r := range replay {
+		c.Send(r.Frame)
+	}
+	return c.Send(done)
+}
+
 // FuzzDispatch feeds arbitrary frames to parsing and dispatch, without the
-// panic guard, for both roles. Whatever arrives, the server answers with
-// at most one well-formed frame, publishes only the seed's typing shape, and
+// panic guard, for both roles, against a real desk. Whatever arrives, the
+// server answers only with well-formed frames, publishes only the seed's
+// typing shape and conversation events, never an internal error, and
 // never panics. Its seed corpus runs with every go test.
 func FuzzDispatch(f *testing.F) {
 	for _, seed := range []string{
@@ -35,12 +50,48 @@ func FuzzDispatch(f *testing.F) {
 		f.Add(seed, true)
 		f.Add(seed, false)
 	}
+	// One real desk for all inputs, with a conversation both fuzzed users
+	// are in, so typing, messages, reads and resumes reach the store.
+	var mu sync.Mutex // the queue updater publishes from its own goroutine
+	var published []desk.Event
+	b := bus.NewMemory(func(ev desk.Event) { mu.Lock(); published = append(published, ev); mu.Unlock() })
+	db, err := sqlite.Open(context.Background(), filepath.Join(f.TempDir(), "fuzz.db"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	svc := conversation.New(conversation.Config{Store: db, Agents: db, Bus: b})
+	ctx, cancel := context.WithCancel(context.Background())
+	stopped := make(chan struct{})
+	go func() { defer close(stopped); svc.Run(ctx) }()
+	f.Cleanup(func() { cancel(); <-stopped; db.Close() })
+	if err := db.CreateAgent(ctx, desk.Agent{ID: "u1", Username: "u1", Name: "U1", PasswordHash: "x"}); err != nil {
+		f.Fatal(err)
+	}
+	c, _, err := svc.Create(ctx, desk.Principal{Role: desk.RoleEmployee, ID: "u1"}, conversation.NewConversation{Subject: "s", Body: "b"})
+	if err != nil {
+		f.Fatal(err)
+	}
+	if _, err := svc.Claim(ctx, desk.Principal{Role: desk.RoleAgent, ID: "u1"}, c.ID); err != nil {
+		f.Fatal(err)
+	}
+	for _, seed := range []string{
+		`{"type":"typing","conversation_id":"` + c.ID + `"}`,
+		`{"type":"message","conversation_id":"` + c.ID + `","body":"hi","client_msg_id":"m1"}`,
+		`{"type":"resume","conversation_id":"` + c.ID + `","after_seq":1}`,
+		`{"type":"read","conversation_id":"` + c.ID + `","seq":3}`,
+	} {
+		f.Add(seed, true)
+		f.Add(seed, false)
+	}
 	f.Fuzz(func(t *testing.T, frame string, agent bool) {
-		var published []desk.Event
+		mu.Lock()
+		published = published[:0]
+		mu.Unlock()
 		g := &Gateway{
-			bus:      bus.NewMemory(func(ev desk.Event) { published = append(published, ev) }),
-			log:      slog.New(slog.NewTextHandler(io.Discard, nil)),
-			handlers: defaultHandlers(),
+			bus:           b,
+			conversations: svc,
+			log:           slog.New(slog.NewTextHandler(io.Discard, nil)),
+			handlers:      defaultHandlers(),
 		}
 		role := desk.RoleEmployee
 		if agent {
@@ -51,16 +102,14 @@ func FuzzDispatch(f *testing.F) {
 		if reply := s.dispatch(context.Background(), []byte(frame)); reply != nil {
 			out.Send(reply)
 		}
-		if len(out.frames) > 1 {
-			t.Fatalf("%d replies to one frame", len(out.frames))
-		}
 		for _, raw := range out.frames {
 			var m struct{ Type, Code, Message string }
 			if err := json.Unmarshal(raw, &m); err != nil {
 				t.Fatalf("reply is not JSON: %s", raw)
 			}
 			switch m.Type {
-			case "pong":
+			case "pong", "ack", "resumed":
+			case string(desk.EventCreated), string(desk.EventMessage), string(desk.EventClaimed), string(desk.EventRead):
 			case "error":
 				if m.Code == "" || m.Message == "" {
 					t.Fatalf("error frame without code or message: %s", raw)
@@ -72,21 +121,27 @@ func FuzzDispatch(f *testing.F) {
 				t.Fatalf("unexpected reply %s", raw)
 			}
 		}
+		mu.Lock()
+		defer mu.Unlock()
 		for _, ev := range published {
 			var m struct {
-				Type string
-				Data struct {
-					ConversationID json.RawMessage `json:"conversation_id"`
-					SenderID       string          `json:"sender_id"`
-					SenderType     string          `json:"sender_type"`
+				Type           string
+				ConversationID string `json:"conversation_id"`
+				Data           struct {
+					ConversationID string `json:"conversation_id"`
+					SenderID       string `json:"sender_id"`
+					SenderType     string `json:"sender_type"`
 				}
 			}
-			if err := json.Unmarshal(ev.Frame, &m); err != nil || m.Type != "typing" || m.Data.SenderID != "u1" ||
-				m.Data.SenderType != "agent" || !validConversationID(m.Data.ConversationID) {
-				t.Fatalf("published a malformed event %s for input %q", ev.Frame, frame)
+			if err := json.Unmarshal(ev.Frame, &m); err != nil {
+				t.Fatalf("published a malformed frame %s for input %q", ev.Frame, frame)
 			}
-			if !agent || ev.To.Kind != desk.ToAllAgents {
-				t.Fatalf("published %s to %v for role %s", ev.Frame, ev.To, role)
+			switch {
+			case m.Type == "queue.position":
+			case m.Type == "typing" && m.Data.ConversationID == c.ID && m.Data.SenderID == "u1" && m.Data.SenderType == string(role):
+			case m.ConversationID == c.ID && ev.Seq > 0 && ev.ConversationID == c.ID:
+			default:
+				t.Fatalf("published %s to %v for input %q", ev.Frame, ev.To, frame)
 			}
 		}
 	})

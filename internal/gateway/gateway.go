@@ -51,18 +51,19 @@ type Options struct {
 
 // Gateway holds the WebSocket endpoints' dependencies.
 type Gateway struct {
-	opts     Options
-	tokens   desk.TokenStore
-	bus      desk.Bus
-	hub      *hub.Hub
-	log      *slog.Logger
-	upgrader websocket.Upgrader
-	handlers map[desk.Role]map[string]handler
+	opts          Options
+	tokens        desk.TokenStore
+	bus           desk.Bus
+	conversations Conversations
+	hub           *hub.Hub
+	log           *slog.Logger
+	upgrader      websocket.Upgrader
+	handlers      map[desk.Role]map[string]handler
 }
 
 // New returns a gateway delivering through h and publishing through bus.
-func New(opts Options, tokens desk.TokenStore, bus desk.Bus, h *hub.Hub, log *slog.Logger) *Gateway {
-	g := &Gateway{opts: opts, tokens: tokens, bus: bus, hub: h, log: log}
+func New(opts Options, tokens desk.TokenStore, bus desk.Bus, conversations Conversations, h *hub.Hub, log *slog.Logger) *Gateway {
+	g := &Gateway{opts: opts, tokens: tokens, bus: bus, conversations: conversations, hub: h, log: log}
 	g.upgrader = websocket.Upgrader{
 		HandshakeTimeout: 10 * time.Second,
 		// A 1 KiB read buffer holds any ping or typing frame in one read;

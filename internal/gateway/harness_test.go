@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -18,8 +19,10 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/servicedesk/servicedesk/internal/bus"
+	"github.com/servicedesk/servicedesk/internal/conversation"
 	"github.com/servicedesk/servicedesk/internal/desk"
 	"github.com/servicedesk/servicedesk/internal/hub"
+	"github.com/servicedesk/servicedesk/internal/store/sqlite"
 	"github.com/servicedesk/servicedesk/internal/tokenstore"
 )
 
@@ -31,6 +34,8 @@ type testDesk struct {
 	gw     *Gateway
 	hub    *hub.Hub
 	tokens desk.TokenStore
+	desk   *conversation.Service
+	db     *sqlite.DB
 	logs   *syncBuffer
 }
 
@@ -63,13 +68,23 @@ func newTestDesk(t *testing.T, tokens desk.TokenStore, opts ...deskOption) *test
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	h := hub.New(hopts, log)
 	b := bus.NewMemory(func(ev desk.Event) { h.Deliver(ev) })
-	gw := New(gopts, tokens, b, h, log)
+	db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "desk.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := conversation.New(conversation.Config{Store: db, Agents: db, Bus: b, Log: log})
+	gw := New(gopts, tokens, b, svc, h, log)
 	mux := http.NewServeMux()
 	gw.Routes(mux)
 	srv := httptest.NewServer(mux)
 	ctx, cancel := context.WithCancel(context.Background())
-	go h.Run(ctx)
+	var running sync.WaitGroup
+	running.Add(2)
+	go func() { defer running.Done(); h.Run(ctx) }()
+	go func() { defer running.Done(); svc.Run(ctx) }()
 	t.Cleanup(func() {
+		defer db.Close()
+		defer running.Wait()
 		cancel()
 		sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer scancel()
@@ -81,7 +96,37 @@ func newTestDesk(t *testing.T, tokens desk.TokenStore, opts ...deskOption) *test
 			t.Logf("server log:\n%s", logs)
 		}
 	})
-	return &testDesk{t: t, srv: srv, gw: gw, hub: h, tokens: tokens, logs: logs}
+	return &testDesk{t: t, srv: srv, gw: gw, hub: h, tokens: tokens, desk: svc, db: db, logs: logs}
+}
+
+// conversation opens a conversation for employee, claimed by the first
+// agent and joined by the others, and returns its id.
+func (d *testDesk) conversation(employee string, agents ...string) string {
+	d.t.Helper()
+	ctx := context.Background()
+	for _, a := range agents {
+		err := d.db.CreateAgent(ctx, desk.Agent{ID: a, Username: a, Name: "Agent " + a, PasswordHash: "x"})
+		if err != nil && desk.ErrorCode(err) != desk.EConflict {
+			d.t.Fatal(err)
+		}
+	}
+	emp := desk.Principal{Role: desk.RoleEmployee, ID: employee}
+	c, _, err := d.desk.Create(ctx, emp, conversation.NewConversation{Subject: "VPN down", Body: "VPN 连不上"})
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	for i, a := range agents {
+		p := desk.Principal{Role: desk.RoleAgent, ID: a}
+		if i == 0 {
+			_, err = d.desk.Claim(ctx, p, c.ID)
+		} else {
+			_, err = d.desk.Invite(ctx, desk.Principal{Role: desk.RoleAgent, ID: agents[0]}, c.ID, a)
+		}
+		if err != nil {
+			d.t.Fatal(err)
+		}
+	}
+	return c.ID
 }
 
 // login stores a fresh token for user, as the login service would.

@@ -74,8 +74,12 @@ type session struct {
 	user   desk.Principal
 }
 
-// sender queues a frame for the session's own connection; *hub.Conn is one.
-type sender interface{ Send(frame []byte) bool }
+// sender is the session's own connection: *hub.Conn.
+type sender interface {
+	Send(frame []byte) bool
+	BeginResume(conversationID string, afterSeq int64)
+	EndResume(conversationID string, replay []hub.Replayed, done []byte) bool
+}
 
 // readLoop reads the client's frames until the connection ends, enforcing
 // liveness, size, type and rate limits, then unregisters it.

@@ -1,14 +1,23 @@
 // Package httpapi is the desk's JSON-over-HTTP surface: login, the
-// development mock login and logout. WebSocket endpoints live in gateway.
+// development mock login, logout and the conversations. WebSocket
+// endpoints live in gateway.
 package httpapi
 
 import (
 	"log/slog"
 	"net"
 	"net/http"
+	"time"
 
 	"github.com/servicedesk/servicedesk/internal/auth"
+	"github.com/servicedesk/servicedesk/internal/conversation"
+	"github.com/servicedesk/servicedesk/internal/desk"
 )
+
+// defaultStoreTimeout bounds each token lookup when API.StoreTimeout is
+// zero. It matches config's default, so a caller that forgets the field
+// gets the documented behaviour.
+const defaultStoreTimeout = 2 * time.Second
 
 // API serves the JSON endpoints. Its fields must be set before Routes.
 type API struct {
@@ -17,6 +26,14 @@ type API struct {
 	// who asks and so must never be reachable in production.
 	Dev bool
 	Log *slog.Logger
+	// Tokens authenticates the conversation endpoints' bearer tokens.
+	Tokens desk.TokenStore
+	// StoreTimeout bounds each token lookup; past it the request fails
+	// closed with 503. Zero means defaultStoreTimeout.
+	StoreTimeout time.Duration
+	// Conversations serves the conversation endpoints; when nil they are
+	// not registered and mock login does not record employees' names.
+	Conversations *conversation.Service
 }
 
 // Routes registers the API's endpoints on mux.
@@ -28,6 +45,9 @@ func (a *API) Routes(mux *http.ServeMux) {
 		mux.HandleFunc("POST /api/h5/mock-login", a.mockLogin)
 	}
 	mux.HandleFunc("POST /api/logout", a.logout)
+	if a.Conversations != nil {
+		a.conversationRoutes(mux)
+	}
 }
 
 // clientAddr is the caller's IP address, for rate limits and logs. Behind

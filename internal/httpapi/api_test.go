@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -299,7 +300,7 @@ func TestLogout(t *testing.T) {
 	}
 	evs := ts.published()
 	want := desk.Audience{Kind: desk.ToToken, Fingerprint: desk.TokenFingerprint(lr.Token)}
-	if len(evs) != 1 || evs[0].To != want || evs[0].Close == nil || evs[0].Close.Code != 4001 {
+	if len(evs) != 1 || !reflect.DeepEqual(evs[0].To, want) || evs[0].Close == nil || evs[0].Close.Code != 4001 {
 		t.Errorf("published %+v, want one close (4001) to %+v", evs, want)
 	}
 

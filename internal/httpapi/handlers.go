@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"log/slog"
 	"net/http"
 	"strings"
 
@@ -57,6 +58,14 @@ func (a *API) mockLogin(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		a.writeError(w, r, err)
 		return
+	}
+	// Agents' lists show the name. Without one there is nothing to record,
+	// and storing "" would erase a name given at an earlier login.
+	if a.Conversations != nil && req.Name != "" {
+		if err := a.Conversations.RememberEmployee(r.Context(), req.EmployeeID, req.Name); err != nil {
+			// The token is issued either way; only the name is missing.
+			a.Log.Warn("employee name not recorded", slog.String("employee_id", req.EmployeeID), slog.Any("error", err))
+		}
 	}
 	writeJSON(w, http.StatusOK, mockLoginResponse{Token: token, EmployeeID: req.EmployeeID, ExpiresIn: int64(ttl.Seconds())})
 }

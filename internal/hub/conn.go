@@ -23,10 +23,13 @@ const (
 // write, and how long we wait for the peer's reply before dropping TCP.
 const closeGrace = time.Second
 
-// item is one queued outbound frame. A nil msg is a ping.
+// item is one queued outbound frame. A nil msg is a ping. Conversation
+// events carry their conversation and seq, for resuming.
 type item struct {
 	msg  *websocket.PreparedMessage
 	size int
+	conv string
+	seq  int64
 }
 
 // Conn is the outbound side of one live WebSocket connection: a bounded queue
@@ -54,6 +57,9 @@ type Conn struct {
 	writing bool        // a writer goroutine is running
 	closing *desk.Close // set once; the writer sends it after the current batch
 	done    bool        // unregistered: nothing more is queued
+	// resumed tracks the conversations this connection asked to resume;
+	// nil for most connections. See resume.go.
+	resumed map[string]*resumeState
 }
 
 // Send queues a text frame for this connection alone. It reports false if
@@ -69,21 +75,32 @@ func (c *Conn) Send(frame []byte) bool {
 
 func (c *Conn) enqueue(it item) bool {
 	c.mu.Lock()
+	ok, overflow := c.enqueueLocked(it)
+	c.mu.Unlock()
+	if overflow {
+		c.closeSlow()
+	}
+	return ok
+}
+
+// enqueueLocked queues it unless the connection is closing or its queue
+// would overflow; on overflow the caller, once unlocked, calls closeSlow.
+func (c *Conn) enqueueLocked(it item) (ok, overflow bool) {
 	if c.closing != nil || c.done {
-		c.mu.Unlock()
-		return false
+		return false, false
 	}
 	if c.queued+it.size > c.hub.opts.SendQueueBytes {
-		c.mu.Unlock()
-		c.hub.log.Warn("closing slow consumer", "conn_id", c.ID, string(c.User.Role)+"_id", c.User.ID, "queued_bytes", c.queued)
-		c.Close(CloseSlowConsumer, "slow consumer: outbound queue full")
-		return false
+		return false, true
 	}
 	c.queue = append(c.queue, it)
 	c.queued += it.size
 	c.startWriterLocked()
-	c.mu.Unlock()
-	return true
+	return true, false
+}
+
+func (c *Conn) closeSlow() {
+	c.hub.log.Warn("closing slow consumer", "conn_id", c.ID, string(c.User.Role)+"_id", c.User.ID)
+	c.Close(CloseSlowConsumer, "slow consumer: outbound queue full")
 }
 
 // Close asks the connection to close with code and reason. Frames still

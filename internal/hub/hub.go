@@ -30,6 +30,10 @@ type Options struct {
 	PingInterval time.Duration
 	// WriteTimeout bounds one frame's write to the socket.
 	WriteTimeout time.Duration
+	// OnAgentsChanged, if set, is called when an agent comes online or goes
+	// offline on this node. It is called with the hub locked, so it must
+	// return at once and not call back into the hub.
+	OnAgentsChanged func()
 }
 
 // pingBuckets spreads pings over the interval, so 10,000 connections get
@@ -49,6 +53,7 @@ type Hub struct {
 	all    []*Conn
 	agents []*Conn
 	users  map[desk.Principal][]*Conn
+	online int // agents with at least one connection
 	closed bool
 
 	nextID  atomic.Uint64
@@ -87,6 +92,10 @@ func (h *Hub) Register(ws *websocket.Conn, user desk.Principal, fingerprint stri
 		h.agents = append(h.agents, c)
 	}
 	h.users[user] = append(h.users[user], c)
+	if user.Role == desk.RoleAgent && len(h.users[user]) == 1 {
+		h.online++
+		h.agentsChanged()
+	}
 	h.live.Add(1)
 	return c, nil
 }
@@ -129,6 +138,10 @@ func (h *Hub) remove(c *Conn) {
 	}
 	if len(conns) == 0 {
 		delete(h.users, c.User)
+		if c.User.Role == desk.RoleAgent {
+			h.online--
+			h.agentsChanged()
+		}
 	} else {
 		h.users[c.User] = conns
 	}
@@ -158,11 +171,12 @@ func (h *Hub) Deliver(ev desk.Event) int {
 		}
 	}
 	n := 0
+	it := item{msg: pm, size: len(ev.Frame), conv: ev.ConversationID, seq: ev.Seq}
 	act := func(c *Conn) {
 		if ev.Close != nil {
 			c.Close(ev.Close.Code, ev.Close.Reason)
 			n++
-		} else if c.enqueue(item{msg: pm, size: len(ev.Frame)}) {
+		} else if c.deliver(it) {
 			n++
 		}
 	}
@@ -179,6 +193,12 @@ func (h *Hub) Deliver(ev desk.Event) int {
 		for _, c := range h.users[ev.To.User] {
 			act(c)
 		}
+	case desk.ToUsers:
+		for _, u := range ev.To.Users {
+			for _, c := range h.users[u] {
+				act(c)
+			}
+		}
 	case desk.ToToken:
 		for _, c := range h.all {
 			if c.Fingerprint == ev.To.Fingerprint {
@@ -194,6 +214,19 @@ func (h *Hub) UserConns(user desk.Principal) int {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
 	return len(h.users[user])
+}
+
+func (h *Hub) agentsChanged() {
+	if h.opts.OnAgentsChanged != nil {
+		h.opts.OnAgentsChanged()
+	}
+}
+
+// AgentsOnline returns how many agents have a live connection here.
+func (h *Hub) AgentsOnline() int {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	return h.online
 }
 
 // Count returns the number of registered connections.

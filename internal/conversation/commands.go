@@ -1,0 +1,449 @@
+package conversation
+
+import (
+	"context"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/servicedesk/servicedesk/internal/desk"
+)
+
+// NewConversation is what an employee submits to ask for help.
+type NewConversation struct {
+	Subject     string
+	Category    string
+	Body        string
+	ClientMsgID string
+}
+
+// Create opens a conversation with its first message and puts it in the
+// queue. A retry with the same ClientMsgID returns the original, with
+// created false.
+func (s *Service) Create(ctx context.Context, employee desk.Principal, in NewConversation) (desk.Conversation, bool, error) {
+	in.Subject = strings.TrimSpace(in.Subject)
+	if in.Category == "" {
+		in.Category = "other"
+	}
+	switch {
+	case employee.Role != desk.RoleEmployee:
+		return desk.Conversation{}, false, desk.Errorf(desk.EForbidden, "only employees start conversations")
+	case in.Subject == "":
+		return desk.Conversation{}, false, desk.Errorf(desk.EInvalid, "subject is required")
+	case utf8.RuneCountInString(in.Subject) > maxSubjectRunes:
+		return desk.Conversation{}, false, desk.Errorf(desk.EInvalid, "subject must be at most %d characters", maxSubjectRunes)
+	case !desk.ValidCategory(in.Category):
+		return desk.Conversation{}, false, desk.Errorf(desk.EInvalid, "category must be one of %s", strings.Join(desk.Categories, ", "))
+	}
+	if err := s.checkBody(in.Body); err != nil {
+		return desk.Conversation{}, false, err
+	}
+	if err := checkClientMsgID(in.ClientMsgID); err != nil {
+		return desk.Conversation{}, false, err
+	}
+	id, err := newID("cv_")
+	if err != nil {
+		return desk.Conversation{}, false, err
+	}
+	type created struct {
+		conv desk.Conversation
+		new  bool
+	}
+	v, err := s.exec(ctx, func(tx desk.ConversationTx) (outcome, error) {
+		if in.ClientMsgID != "" {
+			c, err := tx.ConversationByClientMsgID(ctx, employee.ID, in.ClientMsgID)
+			if err == nil {
+				return outcome{value: created{c, false}}, nil
+			} else if desk.ErrorCode(err) != desk.ENotFound {
+				return outcome{}, err
+			}
+		}
+		now := s.now().UTC()
+		c := desk.Conversation{
+			ID: id, EmployeeID: employee.ID, Subject: in.Subject, Category: in.Category,
+			Status: desk.StatusQueued, CreatedAt: now, UpdatedAt: now, QueuedAt: &now, ClientMsgID: in.ClientMsgID,
+		}
+		if err := tx.CreateConversation(ctx, c); err != nil {
+			return outcome{}, err
+		}
+		w := s.writer(ctx, tx, &c, nil)
+		w.join(employee)
+		w.append(desk.EventCreated, employee, map[string]string{
+			"employee_id": c.EmployeeID, "subject": c.Subject, "category": c.Category, "status": string(c.Status),
+		}, "")
+		msg := w.message(desk.EventMessage, employee, in.Body, in.ClientMsgID)
+		w.readUpTo(employee, msg.Seq)
+		if err := w.save(); err != nil {
+			return outcome{}, err
+		}
+		return outcome{events: w.deliveries(true), value: created{c, true}, queueChanged: true}, nil
+	})
+	if err != nil {
+		return desk.Conversation{}, false, err
+	}
+	r := v.(created)
+	return r.conv, r.new, nil
+}
+
+// Send adds a message from an employee or an agent. A retry with the same
+// ClientMsgID returns the stored message with created false. An employee's
+// message reopens a resolved conversation.
+func (s *Service) Send(ctx context.Context, actor desk.Principal, conversationID, body, clientMsgID string) (desk.ConvEvent, bool, error) {
+	if err := s.checkBody(body); err != nil {
+		return desk.ConvEvent{}, false, err
+	}
+	if err := checkClientMsgID(clientMsgID); err != nil {
+		return desk.ConvEvent{}, false, err
+	}
+	type sent struct {
+		ev  desk.ConvEvent
+		new bool
+	}
+	v, err := s.exec(ctx, func(tx desk.ConversationTx) (outcome, error) {
+		c, parts, err := s.load(ctx, tx, conversationID, actor)
+		if err != nil {
+			return outcome{}, err
+		}
+		if clientMsgID != "" { // a retry gets its original, even if the sender has left since
+			ev, err := tx.EventByClientMsgID(ctx, c.ID, actor, clientMsgID)
+			if err == nil {
+				return outcome{value: sent{ev, false}}, nil
+			} else if desk.ErrorCode(err) != desk.ENotFound {
+				return outcome{}, err
+			}
+		}
+		if actor.Role == desk.RoleAgent && !isActive(parts, actor) {
+			return outcome{}, notParticipant(c)
+		}
+		wasQueued := c.Status == desk.StatusQueued
+		w := s.writer(ctx, tx, &c, parts)
+		queueChanged := false
+		if c.Status == desk.StatusResolved {
+			if actor.Role != desk.RoleEmployee {
+				return outcome{}, desk.Errorf(desk.EConflict, "conversation is resolved")
+			}
+			queueChanged = w.reopen(actor)
+		}
+		ev := w.message(desk.EventMessage, actor, body, clientMsgID)
+		w.readUpTo(actor, ev.Seq)
+		if err := w.save(); err != nil {
+			return outcome{}, err
+		}
+		return outcome{events: w.deliveries(wasQueued || queueChanged), value: sent{ev, true}, queueChanged: queueChanged}, nil
+	})
+	if err != nil {
+		return desk.ConvEvent{}, false, err
+	}
+	r := v.(sent)
+	return r.ev, r.new, nil
+}
+
+// Note adds a private note that agents see and the employee never does.
+func (s *Service) Note(ctx context.Context, agent desk.Principal, conversationID, body string) (desk.ConvEvent, error) {
+	if err := s.checkBody(body); err != nil {
+		return desk.ConvEvent{}, err
+	}
+	v, err := s.exec(ctx, func(tx desk.ConversationTx) (outcome, error) {
+		c, parts, err := s.load(ctx, tx, conversationID, agent)
+		if err != nil {
+			return outcome{}, err
+		}
+		if agent.Role != desk.RoleAgent || !isActive(parts, agent) {
+			return outcome{}, notParticipant(c)
+		}
+		w := s.writer(ctx, tx, &c, parts)
+		ev := w.message(desk.EventNote, agent, body, "")
+		if err := w.save(); err != nil {
+			return outcome{}, err
+		}
+		return outcome{events: w.deliveries(false), value: ev}, nil
+	})
+	if err != nil {
+		return desk.ConvEvent{}, err
+	}
+	return v.(desk.ConvEvent), nil
+}
+
+// Claim makes agent the assignee of a queued conversation. Of two agents
+// claiming at once exactly one wins; the other gets EConflict.
+func (s *Service) Claim(ctx context.Context, agent desk.Principal, conversationID string) (desk.Conversation, error) {
+	if agent.Role != desk.RoleAgent {
+		return desk.Conversation{}, desk.Errorf(desk.EForbidden, "only agents claim conversations")
+	}
+	name := s.agentName(ctx, agent.ID)
+	return s.update(ctx, agent, conversationID, func(w *eventWriter, parts []desk.Participant) (bool, error) {
+		if w.c.Status != desk.StatusQueued {
+			return false, alreadyTaken(*w.c)
+		}
+		w.c.Status, w.c.AssigneeID, w.c.QueuedAt = desk.StatusOpen, agent.ID, nil
+		w.join(agent)
+		w.append(desk.EventClaimed, agent, map[string]string{"agent_id": agent.ID, "agent_name": name}, "")
+		return true, nil
+	})
+}
+
+// Invite adds another agent to a conversation; only its assignee may.
+func (s *Service) Invite(ctx context.Context, assignee desk.Principal, conversationID, agentID string) (desk.Conversation, error) {
+	return s.update(ctx, assignee, conversationID, func(w *eventWriter, parts []desk.Participant) (bool, error) {
+		if err := mustAssign(*w.c, assignee, "invite"); err != nil {
+			return false, err
+		}
+		invitee, err := s.agents.AgentByID(ctx, agentID)
+		if err != nil {
+			return false, err
+		}
+		p := desk.Principal{Role: desk.RoleAgent, ID: invitee.ID}
+		if isActive(parts, p) {
+			return false, desk.Errorf(desk.EConflict, "%s is already in this conversation", invitee.Name)
+		}
+		w.join(p)
+		w.append(desk.EventJoined, assignee, map[string]any{
+			"participant": participantRef{Role: desk.RoleAgent, ID: invitee.ID, Name: invitee.Name},
+			"invited_by":  assignee.ID,
+		}, "")
+		return false, nil
+	})
+}
+
+// Transfer hands a conversation from its assignee to another agent; the
+// previous assignee leaves it.
+func (s *Service) Transfer(ctx context.Context, assignee desk.Principal, conversationID, agentID string) (desk.Conversation, error) {
+	if agentID == assignee.ID {
+		return desk.Conversation{}, desk.Errorf(desk.EInvalid, "cannot transfer a conversation to yourself")
+	}
+	return s.update(ctx, assignee, conversationID, func(w *eventWriter, parts []desk.Participant) (bool, error) {
+		if err := mustAssign(*w.c, assignee, "transfer"); err != nil {
+			return false, err
+		}
+		to, err := s.agents.AgentByID(ctx, agentID)
+		if err != nil {
+			return false, err
+		}
+		p := desk.Principal{Role: desk.RoleAgent, ID: to.ID}
+		w.c.AssigneeID = to.ID
+		w.join(p)
+		w.leave(assignee)
+		w.append(desk.EventTransferred, assignee, map[string]string{
+			"from_agent_id": assignee.ID, "to_agent_id": to.ID, "to_agent_name": to.Name,
+		}, "")
+		return false, nil
+	})
+}
+
+// Leave takes an agent out of a conversation. When its assignee leaves,
+// the longest-present remaining agent takes over, or, with none left, the
+// conversation goes back to the queue.
+func (s *Service) Leave(ctx context.Context, agent desk.Principal, conversationID string) (desk.Conversation, error) {
+	return s.update(ctx, agent, conversationID, func(w *eventWriter, parts []desk.Participant) (bool, error) {
+		if agent.Role != desk.RoleAgent || !isActive(parts, agent) {
+			return false, notParticipant(*w.c)
+		}
+		w.leave(agent)
+		requeued := false
+		if w.c.AssigneeID == agent.ID {
+			w.c.AssigneeID = ""
+			for _, p := range parts {
+				if p.Role == desk.RoleAgent && p.Active && p.ID != agent.ID {
+					w.c.AssigneeID = p.ID
+					break
+				}
+			}
+			if w.c.AssigneeID == "" && w.c.Status == desk.StatusOpen {
+				now := w.now
+				w.c.Status, w.c.QueuedAt, requeued = desk.StatusQueued, &now, true
+			}
+		}
+		w.append(desk.EventLeft, agent, map[string]any{
+			"participant": participantRef{Role: desk.RoleAgent, ID: agent.ID, Name: s.agentName(ctx, agent.ID)},
+			"assignee_id": w.c.AssigneeID,
+			"status":      w.c.Status,
+		}, "")
+		return requeued, nil
+	})
+}
+
+// Resolve marks an open conversation done.
+func (s *Service) Resolve(ctx context.Context, agent desk.Principal, conversationID string) (desk.Conversation, error) {
+	return s.update(ctx, agent, conversationID, func(w *eventWriter, parts []desk.Participant) (bool, error) {
+		if agent.Role != desk.RoleAgent || !isActive(parts, agent) {
+			return false, notParticipant(*w.c)
+		}
+		if w.c.Status != desk.StatusOpen {
+			return false, desk.Errorf(desk.EConflict, "only an open conversation can be resolved (it is %s)", w.c.Status)
+		}
+		now := w.now
+		w.c.Status, w.c.ResolvedAt = desk.StatusResolved, &now
+		w.append(desk.EventResolved, agent, map[string]string{"by": agent.ID}, "")
+		return false, nil
+	})
+}
+
+// Read records that a participant has read up to seq. Reading backwards
+// changes nothing.
+func (s *Service) Read(ctx context.Context, actor desk.Principal, conversationID string, seq int64) (int64, error) {
+	if seq < 0 {
+		return 0, desk.Errorf(desk.EInvalid, "seq must not be negative")
+	}
+	v, err := s.exec(ctx, func(tx desk.ConversationTx) (outcome, error) {
+		c, parts, err := s.load(ctx, tx, conversationID, actor)
+		if err != nil {
+			return outcome{}, err
+		}
+		if !isActive(parts, actor) {
+			return outcome{}, notParticipant(c)
+		}
+		seq := min(seq, c.Seq)
+		from := lastRead(parts, actor)
+		if seq <= from {
+			return outcome{value: from}, nil
+		}
+		// Reading past nothing but other people's read receipts records
+		// nothing: otherwise two clients that mark everything read would
+		// answer each other's receipts forever.
+		if news, err := onlyReceipts(ctx, tx, c.ID, from, seq); err != nil || news {
+			return outcome{value: from}, err
+		}
+		w := s.writer(ctx, tx, &c, parts)
+		w.readUpTo(actor, seq)
+		w.append(desk.EventRead, actor, map[string]any{"reader": participantRef{Role: actor.Role, ID: actor.ID}, "seq": seq}, "")
+		if err := w.save(); err != nil {
+			return outcome{}, err
+		}
+		return outcome{events: w.deliveries(false), value: seq}, nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	return v.(int64), nil
+}
+
+// onlyReceipts reports whether the events in (from, to] are all read
+// receipts. It looks at a bounded window: a long stretch of receipts alone
+// is not worth reading through.
+func onlyReceipts(ctx context.Context, tx desk.ConversationTx, id string, from, to int64) (bool, error) {
+	events, err := tx.Events(ctx, id, from, 32, true)
+	if err != nil {
+		return false, err
+	}
+	for _, ev := range events {
+		if ev.Seq > to {
+			break
+		}
+		if ev.Type != desk.EventRead {
+			return false, nil
+		}
+	}
+	return len(events) > 0 || from < to, nil
+}
+
+// RememberEmployee stores an employee's display name, for agents' lists.
+func (s *Service) RememberEmployee(ctx context.Context, id, name string) error {
+	_, err := s.exec(ctx, func(tx desk.ConversationTx) (outcome, error) {
+		return outcome{}, tx.SaveEmployee(ctx, desk.Employee{ID: id, Name: name, UpdatedAt: s.now().UTC()})
+	})
+	return err
+}
+
+// update runs a lifecycle change on one conversation: change edits the
+// writer's conversation and appends events, and reports whether the queue
+// changed. It returns the conversation as saved.
+func (s *Service) update(ctx context.Context, actor desk.Principal, conversationID string,
+	change func(w *eventWriter, parts []desk.Participant) (bool, error)) (desk.Conversation, error) {
+	v, err := s.exec(ctx, func(tx desk.ConversationTx) (outcome, error) {
+		c, parts, err := s.load(ctx, tx, conversationID, actor)
+		if err != nil {
+			return outcome{}, err
+		}
+		wasQueued := c.Status == desk.StatusQueued
+		w := s.writer(ctx, tx, &c, parts)
+		queueChanged, err := change(w, parts)
+		if err != nil {
+			return outcome{}, err
+		}
+		if err := w.save(); err != nil {
+			return outcome{}, err
+		}
+		return outcome{events: w.deliveries(wasQueued || queueChanged), value: c, queueChanged: queueChanged || wasQueued}, nil
+	})
+	if err != nil {
+		return desk.Conversation{}, err
+	}
+	return v.(desk.Conversation), nil
+}
+
+// load reads a conversation for update with its participants, hiding other
+// employees' conversations entirely.
+func (s *Service) load(ctx context.Context, tx desk.ConversationTx, id string, actor desk.Principal) (desk.Conversation, []desk.Participant, error) {
+	c, err := tx.ConversationForUpdate(ctx, id)
+	if err != nil {
+		return c, nil, err
+	}
+	if actor.Role == desk.RoleEmployee && c.EmployeeID != actor.ID {
+		return c, nil, desk.Errorf(desk.ENotFound, "conversation not found")
+	}
+	parts, err := tx.Participants(ctx, id)
+	return c, parts, err
+}
+
+func (s *Service) checkBody(body string) error {
+	switch {
+	case strings.TrimSpace(body) == "":
+		return desk.Errorf(desk.EInvalid, "body must not be empty")
+	case len(body) > s.maxBody:
+		return desk.Errorf(desk.EInvalid, "body must be at most %d bytes", s.maxBody)
+	case !utf8.ValidString(body):
+		return desk.Errorf(desk.EInvalid, "body must be valid UTF-8")
+	}
+	return nil
+}
+
+// checkClientMsgID accepts what clients generate for ids (UUIDs, ULIDs,
+// counters) and nothing that could confuse a log line or a key.
+func checkClientMsgID(id string) error {
+	if len(id) > 64 {
+		return desk.Errorf(desk.EInvalid, "client_msg_id must be at most 64 characters")
+	}
+	for _, r := range id {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_.:", r)) {
+			return desk.Errorf(desk.EInvalid, "client_msg_id may contain only letters, digits and - _ . :")
+		}
+	}
+	return nil
+}
+
+func (s *Service) agentName(ctx context.Context, id string) string {
+	if a, err := s.agents.AgentByID(ctx, id); err == nil {
+		return a.Name
+	}
+	return id
+}
+
+func mustAssign(c desk.Conversation, actor desk.Principal, what string) error {
+	if actor.Role != desk.RoleAgent || c.AssigneeID != actor.ID {
+		return desk.Errorf(desk.EForbidden, "only the assignee can %s", what)
+	}
+	if c.Status != desk.StatusOpen {
+		return desk.Errorf(desk.EConflict, "only an open conversation can be changed (it is %s)", c.Status)
+	}
+	return nil
+}
+
+func notParticipant(c desk.Conversation) error {
+	if c.Status == desk.StatusQueued {
+		return desk.Errorf(desk.EForbidden, "claim the conversation first")
+	}
+	return desk.Errorf(desk.EForbidden, "you are not a participant of this conversation")
+}
+
+func alreadyTaken(c desk.Conversation) error {
+	if c.Status == desk.StatusOpen {
+		return desk.Errorf(desk.EConflict, "conversation already claimed by %s", c.AssigneeID)
+	}
+	return desk.Errorf(desk.EConflict, "conversation is %s", c.Status)
+}
+
+// participantRef names a participant inside event data.
+type participantRef struct {
+	Role desk.Role `json:"role"`
+	ID   string    `json:"id"`
+	Name string    `json:"name,omitempty"`
+}

@@ -1,0 +1,195 @@
+package conversation
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/servicedesk/servicedesk/internal/desk"
+)
+
+// View is one conversation as its viewer may see it.
+type View struct {
+	desk.Conversation
+	Participants  []desk.Participant `json:"participants"`
+	QueuePosition int                `json:"queue_position,omitempty"`
+	AgentsOnline  int                `json:"agents_online,omitempty"`
+}
+
+// Get returns a conversation the viewer may read.
+func (s *Service) Get(ctx context.Context, viewer desk.Principal, id string) (View, error) {
+	c, parts, err := s.readable(ctx, viewer, id)
+	if err != nil {
+		return View{}, err
+	}
+	v := View{Conversation: c, Participants: parts}
+	if c.Status == desk.StatusQueued {
+		positions, _, err := s.queuePositions(ctx)
+		if err != nil {
+			return View{}, err
+		}
+		v.QueuePosition, v.AgentsOnline = positions[c.ID], s.agentsOnline()
+	}
+	return v, nil
+}
+
+// Events returns up to limit events after afterSeq, in order. Employees
+// never see private notes; their seq numbers simply skip them.
+func (s *Service) Events(ctx context.Context, viewer desk.Principal, id string, afterSeq int64, limit int) ([]desk.ConvEvent, error) {
+	if afterSeq < 0 {
+		return nil, desk.Errorf(desk.EInvalid, "after_seq must not be negative")
+	}
+	if limit <= 0 || limit > MaxPageSize {
+		limit = MaxPageSize
+	}
+	if _, _, err := s.readable(ctx, viewer, id); err != nil {
+		return nil, err
+	}
+	return s.store.Events(ctx, id, afterSeq, limit, viewer.Role == desk.RoleAgent)
+}
+
+// readable applies the read rule: an employee reads only their own
+// conversations (others do not exist for them); an agent reads the queue and
+// conversations they are or were a participant of.
+func (s *Service) readable(ctx context.Context, viewer desk.Principal, id string) (desk.Conversation, []desk.Participant, error) {
+	c, err := s.store.Conversation(ctx, id)
+	if err != nil {
+		return c, nil, err
+	}
+	if viewer.Role == desk.RoleEmployee && c.EmployeeID != viewer.ID {
+		return c, nil, desk.Errorf(desk.ENotFound, "conversation not found")
+	}
+	parts, err := s.store.Participants(ctx, id)
+	if err != nil {
+		return c, nil, err
+	}
+	if viewer.Role == desk.RoleAgent && c.Status != desk.StatusQueued && !wasParticipant(parts, viewer) {
+		return c, nil, desk.Errorf(desk.EForbidden, "you are not a participant of this conversation")
+	}
+	return c, parts, nil
+}
+
+func wasParticipant(parts []desk.Participant, who desk.Principal) bool {
+	for _, p := range parts {
+		if p.Principal() == who {
+			return true
+		}
+	}
+	return false
+}
+
+// TypingAudience returns who should see sender typing in a conversation:
+// its other active participants. Only an active participant may type.
+func (s *Service) TypingAudience(ctx context.Context, sender desk.Principal, id string) ([]desk.Principal, error) {
+	c, err := s.store.Conversation(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if sender.Role == desk.RoleEmployee && c.EmployeeID != sender.ID {
+		return nil, desk.Errorf(desk.ENotFound, "conversation not found")
+	}
+	parts, err := s.store.Participants(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if !isActive(parts, sender) {
+		return nil, desk.Errorf(desk.EForbidden, "you are not a participant of this conversation")
+	}
+	var out []desk.Principal
+	for _, p := range parts {
+		if p.Active && p.Principal() != sender {
+			out = append(out, p.Principal())
+		}
+	}
+	return out, nil
+}
+
+// List names one of the conversation lists.
+type List string
+
+// The lists.
+const (
+	ListEmployee List = "employee" // an employee's own conversations
+	ListQueue    List = "queue"    // every queued conversation, oldest first
+	ListAgent    List = "agent"    // an agent's conversations with one status
+)
+
+// Summary is one row of a list.
+type Summary struct {
+	desk.ConversationSummary
+	QueuePosition int `json:"queue_position,omitempty"`
+}
+
+// Page is one page of a list; pass NextCursor back for the next.
+type Page struct {
+	Conversations []Summary `json:"conversations"`
+	NextCursor    string    `json:"next_cursor,omitempty"`
+}
+
+// Conversations returns one page of a list for viewer.
+func (s *Service) Conversations(ctx context.Context, viewer desk.Principal, list List, status desk.Status, cursor string, limit int) (Page, error) {
+	if limit <= 0 {
+		limit = 50
+	}
+	limit = min(limit, MaxPageSize)
+	q := desk.ConversationQuery{Viewer: viewer, Limit: limit}
+	switch {
+	case list == ListEmployee && viewer.Role == desk.RoleEmployee:
+		q.EmployeeID = viewer.ID
+	case list == ListQueue && viewer.Role == desk.RoleAgent:
+		q.Statuses = []desk.Status{desk.StatusQueued}
+	case list == ListAgent && viewer.Role == desk.RoleAgent:
+		if status != desk.StatusOpen && status != desk.StatusResolved {
+			return Page{}, desk.Errorf(desk.EInvalid, "status must be open or resolved")
+		}
+		q.Statuses, q.ParticipantAgentID = []desk.Status{status}, viewer.ID
+	default:
+		return Page{}, desk.Errorf(desk.EForbidden, "this list is not yours")
+	}
+	var err error
+	if q.AfterTime, q.AfterID, err = parseCursor(cursor); err != nil {
+		return Page{}, err
+	}
+	rows, err := s.store.ListConversations(ctx, q)
+	if err != nil {
+		return Page{}, err
+	}
+	page := Page{Conversations: make([]Summary, 0, len(rows))}
+	var positions map[string]int
+	for _, r := range rows {
+		sum := Summary{ConversationSummary: r}
+		if r.Status == desk.StatusQueued {
+			if positions == nil {
+				if positions, _, err = s.queuePositions(ctx); err != nil {
+					return Page{}, err
+				}
+			}
+			sum.QueuePosition = positions[r.ID]
+		}
+		page.Conversations = append(page.Conversations, sum)
+	}
+	if len(rows) == limit {
+		last := rows[len(rows)-1]
+		t := last.UpdatedAt
+		if list == ListQueue && last.QueuedAt != nil {
+			t = *last.QueuedAt
+		}
+		page.NextCursor = fmt.Sprintf("%d.%s", t.UnixMilli(), last.ID)
+	}
+	return page, nil
+}
+
+// parseCursor reads a NextCursor: "<unix ms>.<id>".
+func parseCursor(cursor string) (time.Time, string, error) {
+	if cursor == "" {
+		return time.Time{}, "", nil
+	}
+	ms, id, ok := strings.Cut(cursor, ".")
+	n, err := strconv.ParseInt(ms, 10, 64)
+	if !ok || err != nil || id == "" {
+		return time.Time{}, "", desk.Errorf(desk.EInvalid, "cursor is not one this server returned")
+	}
+	return time.UnixMilli(n).UTC(), id, nil
+}

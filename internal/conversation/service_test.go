@@ -1,0 +1,273 @@
+package conversation_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	"go.uber.org/goleak"
+
+	"github.com/servicedesk/servicedesk/internal/bus"
+	"github.com/servicedesk/servicedesk/internal/conversation"
+	"github.com/servicedesk/servicedesk/internal/desk"
+	"github.com/servicedesk/servicedesk/internal/store/postgres/pgtest"
+	"github.com/servicedesk/servicedesk/internal/store/sqlite"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+type store interface {
+	desk.ConversationStore
+	desk.AgentStore
+}
+
+// harness is a running Service on a real store, with every published event
+// recorded.
+type harness struct {
+	t    *testing.T
+	svc  *conversation.Service
+	db   store
+	mu   sync.Mutex
+	sent []desk.Event
+	n    int
+}
+
+// stores runs fn against SQLite and, when configured, PostgreSQL.
+func stores(t *testing.T, fn func(t *testing.T, h *harness)) {
+	t.Run("sqlite", func(t *testing.T) {
+		db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "desk.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		fn(t, newHarness(t, db))
+	})
+	t.Run("postgres", func(t *testing.T) {
+		fn(t, newHarness(t, pgtest.Open(t)))
+	})
+}
+
+func newHarness(t *testing.T, db store) *harness {
+	h := &harness{t: t, db: db}
+	b := bus.NewMemory(func(ev desk.Event) { h.mu.Lock(); h.sent = append(h.sent, ev); h.mu.Unlock() })
+	h.svc = conversation.New(conversation.Config{Store: db, Agents: db, Bus: b})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); h.svc.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	for _, id := range []string{"a1", "a2", "a3"} {
+		if err := db.CreateAgent(ctx, desk.Agent{ID: id, Username: id, Name: "Agent " + id, PasswordHash: "x"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return h
+}
+
+var (
+	emp = desk.Principal{Role: desk.RoleEmployee, ID: "e1"}
+	a1  = desk.Principal{Role: desk.RoleAgent, ID: "a1"}
+	a2  = desk.Principal{Role: desk.RoleAgent, ID: "a2"}
+	a3  = desk.Principal{Role: desk.RoleAgent, ID: "a3"}
+)
+
+func (h *harness) create() desk.Conversation {
+	h.t.Helper()
+	h.n++
+	c, created, err := h.svc.Create(context.Background(), emp, conversation.NewConversation{
+		Subject: "邮箱登不上", Category: "account", Body: "密码过期了", ClientMsgID: fmt.Sprint("first-", h.n)})
+	if err != nil || !created {
+		h.t.Fatalf("create: %v %v", created, err)
+	}
+	return c
+}
+
+func wantCode(t *testing.T, err error, code string) {
+	t.Helper()
+	if got := desk.ErrorCode(err); got != code {
+		t.Fatalf("error %v (code %q), want code %q", err, got, code)
+	}
+}
+
+func TestClaimRaceHasOneWinner(t *testing.T) {
+	stores(t, func(t *testing.T, h *harness) {
+		for range 5 {
+			c := h.create()
+			var wg sync.WaitGroup
+			errs := make([]error, 3)
+			for i, a := range []desk.Principal{a1, a2, a3} {
+				wg.Add(1)
+				go func() { defer wg.Done(); _, errs[i] = h.svc.Claim(context.Background(), a, c.ID) }()
+			}
+			wg.Wait()
+			wins := 0
+			for _, err := range errs {
+				if err == nil {
+					wins++
+				} else {
+					wantCode(t, err, desk.EConflict)
+				}
+			}
+			if wins != 1 {
+				t.Fatalf("%d winners", wins)
+			}
+		}
+	})
+}
+
+func TestLifecycle(t *testing.T) {
+	stores(t, func(t *testing.T, h *harness) {
+		ctx := context.Background()
+		c := h.create()
+		again, created, err := h.svc.Create(ctx, emp, conversation.NewConversation{Subject: "x", Body: "y", ClientMsgID: "first-1"})
+		if err != nil || created || again.ID != c.ID {
+			t.Fatalf("retried create: %v %v %v", again.ID, created, err)
+		}
+		if _, err := h.svc.Claim(ctx, emp, c.ID); desk.ErrorCode(err) != desk.EForbidden {
+			t.Fatalf("employee claim: %v", err)
+		}
+		_, _, err = h.svc.Send(ctx, a1, c.ID, "hi", "")
+		wantCode(t, err, desk.EForbidden) // claim first
+		if _, err := h.svc.Claim(ctx, a1, c.ID); err != nil {
+			t.Fatal(err)
+		}
+		_, err = h.svc.Invite(ctx, a2, c.ID, "a3")
+		wantCode(t, err, desk.EForbidden) // only the assignee invites
+		if _, err := h.svc.Invite(ctx, a1, c.ID, "a2"); err != nil {
+			t.Fatal(err)
+		}
+		_, err = h.svc.Invite(ctx, a1, c.ID, "a2")
+		wantCode(t, err, desk.EConflict)
+		_, err = h.svc.Invite(ctx, a1, c.ID, "nobody")
+		wantCode(t, err, desk.ENotFound)
+		if _, err := h.svc.Note(ctx, a2, c.ID, "checked AD: account locked"); err != nil {
+			t.Fatal(err)
+		}
+		_, err = h.svc.Note(ctx, emp, c.ID, "let me see")
+		wantCode(t, err, desk.EForbidden)
+		conv, err := h.svc.Transfer(ctx, a1, c.ID, "a3")
+		if err != nil || conv.AssigneeID != "a3" {
+			t.Fatalf("transfer: %v %v", conv.AssigneeID, err)
+		}
+		_, _, err = h.svc.Send(ctx, a1, c.ID, "still here?", "")
+		wantCode(t, err, desk.EForbidden) // a1 left on transfer
+		if _, err := h.svc.Resolve(ctx, a3, c.ID); err != nil {
+			t.Fatal(err)
+		}
+		_, _, err = h.svc.Send(ctx, a2, c.ID, "one more thing", "")
+		wantCode(t, err, desk.EConflict) // agents cannot write into a resolved conversation
+		// The employee writes again: back to the assignee, who is still in.
+		if _, _, err := h.svc.Send(ctx, emp, c.ID, "又不行了", "m2"); err != nil {
+			t.Fatal(err)
+		}
+		v, err := h.svc.Get(ctx, emp, c.ID)
+		if err != nil || v.Status != desk.StatusOpen || v.AssigneeID != "a3" {
+			t.Fatalf("after reopen: %+v %v", v.Conversation, err)
+		}
+		// Everyone leaves: it goes back to the queue.
+		for _, a := range []desk.Principal{a2, a3} {
+			if _, err := h.svc.Leave(ctx, a, c.ID); err != nil {
+				t.Fatal(err)
+			}
+		}
+		v, err = h.svc.Get(ctx, emp, c.ID)
+		if err != nil || v.Status != desk.StatusQueued || v.AssigneeID != "" || v.QueuePosition != 1 {
+			t.Fatalf("after everyone left: %+v pos %d %v", v.Conversation, v.QueuePosition, err)
+		}
+		// The employee's history never shows the note; the agents' does.
+		empEvents, _ := h.svc.Events(ctx, emp, c.ID, 0, 0)
+		agentEvents, _ := h.svc.Events(ctx, a2, c.ID, 0, 0)
+		if len(agentEvents) != len(empEvents)+1 {
+			t.Errorf("agent sees %d events, employee %d; want exactly the note between them", len(agentEvents), len(empEvents))
+		}
+		for i, ev := range agentEvents {
+			if ev.Seq != int64(i+1) {
+				t.Fatalf("agent history has a gap at %d", i)
+			}
+		}
+		want := []desk.EventType{desk.EventCreated, desk.EventMessage, desk.EventClaimed, desk.EventJoined, desk.EventNote,
+			desk.EventTransferred, desk.EventResolved, desk.EventReopened, desk.EventMessage, desk.EventLeft, desk.EventLeft}
+		for i, ev := range agentEvents {
+			if i >= len(want) || ev.Type != want[i] {
+				t.Fatalf("event %d is %s, want %v", i, ev.Type, want)
+			}
+		}
+	})
+}
+
+func TestAccessRules(t *testing.T) {
+	stores(t, func(t *testing.T, h *harness) {
+		ctx := context.Background()
+		c := h.create()
+		other := desk.Principal{Role: desk.RoleEmployee, ID: "e2"}
+		_, err := h.svc.Get(ctx, other, c.ID)
+		wantCode(t, err, desk.ENotFound)
+		_, err = h.svc.Events(ctx, other, c.ID, 0, 10)
+		wantCode(t, err, desk.ENotFound)
+		_, _, err = h.svc.Send(ctx, other, c.ID, "hi", "")
+		wantCode(t, err, desk.ENotFound)
+		if _, err := h.svc.Get(ctx, a2, c.ID); err != nil {
+			t.Fatalf("agents read queued conversations: %v", err)
+		}
+		if _, err := h.svc.Claim(ctx, a1, c.ID); err != nil {
+			t.Fatal(err)
+		}
+		_, err = h.svc.Get(ctx, a2, c.ID)
+		wantCode(t, err, desk.EForbidden) // no longer queued, a2 never took part
+		_, err = h.svc.TypingAudience(ctx, a2, c.ID)
+		wantCode(t, err, desk.EForbidden)
+		aud, err := h.svc.TypingAudience(ctx, a1, c.ID)
+		if err != nil || len(aud) != 1 || aud[0] != emp {
+			t.Fatalf("typing audience %v %v", aud, err)
+		}
+		_, _, err = h.svc.Send(ctx, emp, c.ID, "", "")
+		wantCode(t, err, desk.EInvalid)
+		_, _, err = h.svc.Send(ctx, emp, c.ID, string(make([]byte, conversation.DefaultMaxBodyBytes+1)), "")
+		wantCode(t, err, desk.EInvalid)
+		_, _, err = h.svc.Send(ctx, emp, c.ID, "ok", "bad id with spaces")
+		wantCode(t, err, desk.EInvalid)
+		_, _, err = h.svc.Create(ctx, emp, conversation.NewConversation{Subject: "x", Category: "cooking", Body: "y"})
+		wantCode(t, err, desk.EInvalid)
+	})
+}
+
+// TestEventsArePublishedInOrderToTheRightPeople follows who receives what.
+func TestEventsArePublishedInOrderToTheRightPeople(t *testing.T) {
+	stores(t, func(t *testing.T, h *harness) {
+		ctx := context.Background()
+		c := h.create()
+		h.svc.Claim(ctx, a1, c.ID)
+		h.svc.Note(ctx, a1, c.ID, "secret")
+		h.svc.Send(ctx, emp, c.ID, "hello", "")
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		var last int64
+		sawNoteToEmployee := false
+		toAll := map[desk.EventType]bool{}
+		for _, ev := range h.sent {
+			if ev.ConversationID != c.ID {
+				continue
+			}
+			if ev.Seq < last {
+				t.Fatalf("seq %d published after %d", ev.Seq, last)
+			}
+			last = ev.Seq
+			var f struct{ Type desk.EventType }
+			json.Unmarshal(ev.Frame, &f)
+			if f.Type == desk.EventNote && ev.To.Kind == desk.ToUser && ev.To.User == emp {
+				sawNoteToEmployee = true
+			}
+			if ev.To.Kind == desk.ToAllAgents {
+				toAll[f.Type] = true
+			}
+		}
+		if sawNoteToEmployee {
+			t.Error("a note was published to the employee")
+		}
+		if !toAll[desk.EventCreated] || !toAll[desk.EventClaimed] || toAll[desk.EventNote] {
+			t.Errorf("events published to all agents: %v; want the queue changes only", toAll)
+		}
+	})
+}

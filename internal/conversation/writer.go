@@ -1,0 +1,207 @@
+package conversation
+
+import (
+	"context"
+	"encoding/json"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/servicedesk/servicedesk/internal/desk"
+)
+
+// eventWriter records one command's changes to a conversation inside the
+// writer's transaction: each event gets the next seq and is stored at once;
+// participant changes and the conversation row are saved by save.
+type eventWriter struct {
+	s   *Service
+	ctx context.Context
+	tx  desk.ConversationTx
+	c   *desk.Conversation
+	now time.Time
+
+	parts   []desk.Participant // as loaded, then as changed
+	changed map[desk.Principal]bool
+	before  []desk.Principal // active agents before the change: they hear of it too
+	events  []desk.ConvEvent
+	err     error // the first failure; later calls do nothing
+}
+
+func (s *Service) writer(ctx context.Context, tx desk.ConversationTx, c *desk.Conversation, parts []desk.Participant) *eventWriter {
+	return &eventWriter{
+		s: s, ctx: ctx, tx: tx, c: c, now: s.now().UTC().Truncate(time.Millisecond),
+		parts: slices.Clone(parts), changed: map[desk.Principal]bool{}, before: activeAgents(parts),
+	}
+}
+
+// append stores an event with the conversation's next seq.
+func (w *eventWriter) append(typ desk.EventType, actor desk.Principal, data any, clientMsgID string) desk.ConvEvent {
+	if w.err != nil {
+		return desk.ConvEvent{}
+	}
+	raw, err := json.Marshal(data)
+	if err != nil {
+		w.err = desk.Wrap(desk.EInternal, err, "encode event")
+		return desk.ConvEvent{}
+	}
+	w.c.Seq++
+	if typ != desk.EventRead {
+		// A read receipt is not news: it must not lift the conversation
+		// to the top of anyone's list.
+		w.c.UpdatedAt = w.now
+	}
+	ev := desk.ConvEvent{
+		ConversationID: w.c.ID, Seq: w.c.Seq, Type: typ, Data: raw, Actor: actor,
+		Private: typ == desk.EventNote, ClientMsgID: clientMsgID, CreatedAt: w.now,
+	}
+	if w.err = w.tx.AppendEvent(w.ctx, ev); w.err != nil {
+		return desk.ConvEvent{}
+	}
+	w.events = append(w.events, ev)
+	return ev
+}
+
+// message appends a message or note; its data is a desk.Message.
+func (w *eventWriter) message(typ desk.EventType, actor desk.Principal, body, clientMsgID string) desk.ConvEvent {
+	m := desk.Message{
+		ID: w.c.ID + ":" + strconv.FormatInt(w.c.Seq+1, 10), Body: body,
+		SenderType: actor.Role, SenderID: actor.ID, SenderName: w.name(actor),
+		ClientMsgID: clientMsgID, CreatedAt: w.now,
+	}
+	return w.append(typ, actor, m, clientMsgID)
+}
+
+func (w *eventWriter) name(p desk.Principal) string {
+	for _, q := range w.parts {
+		if q.Principal() == p && q.Name != "" {
+			return q.Name
+		}
+	}
+	if p.Role == desk.RoleAgent {
+		return w.s.agentName(w.ctx, p.ID)
+	}
+	if e, err := w.tx.Employee(w.ctx, p.ID); err == nil {
+		return e.Name
+	}
+	return ""
+}
+
+// participant returns p's entry, adding it if new.
+func (w *eventWriter) participant(p desk.Principal) *desk.Participant {
+	w.changed[p] = true
+	for i := range w.parts {
+		if w.parts[i].Principal() == p {
+			return &w.parts[i]
+		}
+	}
+	w.parts = append(w.parts, desk.Participant{Role: p.Role, ID: p.ID, JoinedAt: w.now, LastReadSeq: w.c.Seq})
+	return &w.parts[len(w.parts)-1]
+}
+
+// join makes p an active participant; an agent joining has read what came
+// before, so only what follows counts as unread.
+func (w *eventWriter) join(p desk.Principal) {
+	q := w.participant(p)
+	if !q.Active {
+		q.Active, q.JoinedAt, q.LastReadSeq = true, w.now, max(q.LastReadSeq, w.c.Seq)
+	}
+}
+
+func (w *eventWriter) leave(p desk.Principal) { w.participant(p).Active = false }
+
+func (w *eventWriter) readUpTo(p desk.Principal, seq int64) {
+	q := w.participant(p)
+	q.LastReadSeq = max(q.LastReadSeq, seq)
+}
+
+// reopen brings a resolved conversation back: to its assignee if they are
+// still in it, otherwise to the queue (reported true).
+func (w *eventWriter) reopen(by desk.Principal) bool {
+	requeued := w.c.AssigneeID == "" || !isActive(w.parts, desk.Principal{Role: desk.RoleAgent, ID: w.c.AssigneeID})
+	w.c.ResolvedAt = nil
+	if requeued {
+		now := w.now
+		w.c.Status, w.c.AssigneeID, w.c.QueuedAt = desk.StatusQueued, "", &now
+	} else {
+		w.c.Status = desk.StatusOpen
+	}
+	w.append(desk.EventReopened, by, map[string]string{"by": by.ID, "status": string(w.c.Status), "assignee_id": w.c.AssigneeID}, "")
+	return requeued
+}
+
+// save writes the changed participants and the conversation row.
+func (w *eventWriter) save() error {
+	if w.err != nil {
+		return w.err
+	}
+	for _, p := range w.parts {
+		if w.changed[p.Principal()] {
+			if err := w.tx.SaveParticipant(w.ctx, w.c.ID, p); err != nil {
+				return err
+			}
+		}
+	}
+	return w.tx.SaveConversation(w.ctx, *w.c)
+}
+
+// delivery is one event and who gets it.
+type delivery struct {
+	ev desk.ConvEvent
+	to []desk.Audience
+}
+
+// deliveries addresses the events: the employee gets all but private ones;
+// agents in the conversation before or after the change get all; every
+// agent gets them while the conversation is (or was) in the queue.
+func (w *eventWriter) deliveries(allAgents bool) []delivery {
+	agents := activeAgents(w.parts)
+	for _, p := range w.before {
+		if !slices.Contains(agents, p) {
+			agents = append(agents, p)
+		}
+	}
+	employee := desk.Audience{Kind: desk.ToUser, User: desk.Principal{Role: desk.RoleEmployee, ID: w.c.EmployeeID}}
+	out := make([]delivery, 0, len(w.events))
+	for _, ev := range w.events {
+		var to []desk.Audience
+		switch {
+		case allAgents && !ev.Private:
+			to = append(to, desk.Audience{Kind: desk.ToAllAgents})
+		case len(agents) > 0:
+			to = append(to, desk.Audience{Kind: desk.ToUsers, Users: agents})
+		}
+		if !ev.Private {
+			to = append(to, employee)
+		}
+		out = append(out, delivery{ev: ev, to: to})
+	}
+	return out
+}
+
+func activeAgents(parts []desk.Participant) []desk.Principal {
+	var out []desk.Principal
+	for _, p := range parts {
+		if p.Active && p.Role == desk.RoleAgent {
+			out = append(out, p.Principal())
+		}
+	}
+	return out
+}
+
+func isActive(parts []desk.Participant, who desk.Principal) bool {
+	for _, p := range parts {
+		if p.Principal() == who {
+			return p.Active
+		}
+	}
+	return false
+}
+
+func lastRead(parts []desk.Participant, who desk.Principal) int64 {
+	for _, p := range parts {
+		if p.Principal() == who {
+			return p.LastReadSeq
+		}
+	}
+	return 0
+}

@@ -1,0 +1,106 @@
+package desk
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Status is where a conversation is in its life.
+type Status string
+
+// Conversation statuses.
+const (
+	StatusQueued   Status = "queued"   // waiting for an agent to claim it
+	StatusOpen     Status = "open"     // an agent is assigned
+	StatusResolved Status = "resolved" // done; the employee's next message reopens it
+)
+
+// Categories an employee may file a conversation under. The list is the IT
+// desk's usual triage buckets; anything else is refused so reports stay clean.
+var Categories = []string{"account", "network", "hardware", "software", "other"}
+
+// ValidCategory reports whether c is one of Categories.
+func ValidCategory(c string) bool {
+	for _, k := range Categories {
+		if c == k {
+			return true
+		}
+	}
+	return false
+}
+
+// Conversation is one employee's request for help.
+type Conversation struct {
+	ID         string     `json:"id"`
+	EmployeeID string     `json:"employee_id"`
+	Subject    string     `json:"subject"`
+	Category   string     `json:"category"`
+	Status     Status     `json:"status"`
+	AssigneeID string     `json:"assignee_id,omitempty"`
+	Seq        int64      `json:"seq"` // the last event's sequence number
+	CreatedAt  time.Time  `json:"created_at"`
+	UpdatedAt  time.Time  `json:"updated_at"`
+	QueuedAt   *time.Time `json:"queued_at,omitempty"`
+	ResolvedAt *time.Time `json:"resolved_at,omitempty"`
+	// ClientMsgID is the first message's client id: a retried create
+	// returns the same conversation.
+	ClientMsgID string `json:"-"`
+}
+
+// Participant is someone in a conversation: its employee, or an agent who
+// claimed it or was invited. Agents who left are kept with Active false.
+type Participant struct {
+	Role        Role      `json:"role"`
+	ID          string    `json:"id"`
+	Name        string    `json:"name,omitempty"`
+	Active      bool      `json:"active"`
+	LastReadSeq int64     `json:"last_read_seq"`
+	JoinedAt    time.Time `json:"joined_at"`
+}
+
+// Principal returns who the participant is.
+func (p Participant) Principal() Principal { return Principal{Role: p.Role, ID: p.ID} }
+
+// EventType names a persisted change to a conversation.
+type EventType string
+
+// Event types. Each is stored with the conversation's next sequence number
+// in the same transaction as the change it records; the lifecycle ones are
+// the conversation's system messages.
+const (
+	EventCreated     EventType = "conversation.created"
+	EventMessage     EventType = "message.created"
+	EventNote        EventType = "note.created" // agents only, never the employee
+	EventClaimed     EventType = "conversation.claimed"
+	EventJoined      EventType = "participant.joined"
+	EventLeft        EventType = "participant.left"
+	EventTransferred EventType = "conversation.transferred"
+	EventResolved    EventType = "conversation.resolved"
+	EventReopened    EventType = "conversation.reopened"
+	EventRead        EventType = "conversation.read"
+)
+
+// ConvEvent is one entry of a conversation's ordered, persisted history, as
+// both the polling endpoint and the WebSocket deliver it.
+type ConvEvent struct {
+	ConversationID string          `json:"conversation_id"`
+	Seq            int64           `json:"seq"`
+	Type           EventType       `json:"type"`
+	Data           json.RawMessage `json:"data"`
+	Actor          Principal       `json:"-"`
+	// Private events (notes) are for agents only.
+	Private     bool      `json:"-"`
+	ClientMsgID string    `json:"-"`
+	CreatedAt   time.Time `json:"created_at"`
+}
+
+// Message is the data of an EventMessage or EventNote.
+type Message struct {
+	ID          string    `json:"id"` // "{conversation_id}:{seq}"
+	Body        string    `json:"body"`
+	SenderType  Role      `json:"sender_type"`
+	SenderID    string    `json:"sender_id"`
+	SenderName  string    `json:"sender_name,omitempty"`
+	ClientMsgID string    `json:"client_msg_id,omitempty"`
+	CreatedAt   time.Time `json:"created_at"`
+}

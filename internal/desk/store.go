@@ -1,0 +1,103 @@
+package desk
+
+import (
+	"context"
+	"time"
+)
+
+// ConversationStore keeps conversations, their participants, their ordered
+// event history and the employees behind them. SQLite and PostgreSQL
+// implement it, and one contract suite (internal/store/storetest) runs
+// unchanged against both.
+//
+// Contract:
+//   - Update runs fn in one read-write transaction and commits only if fn
+//     returns nil. Writers are serialised per conversation at least (SQLite:
+//     one writer; PostgreSQL: the conversation row is locked by
+//     ConversationForUpdate), so seq numbers never collide.
+//   - Lookups of unknown rows fail with ENotFound, never (zero, nil).
+//   - Times are UTC with millisecond precision.
+//   - Safe for concurrent use.
+type ConversationStore interface {
+	ConversationReader
+	Update(ctx context.Context, fn func(tx ConversationTx) error) error
+}
+
+// ConversationReader is every read, inside or outside a transaction.
+type ConversationReader interface {
+	Conversation(ctx context.Context, id string) (Conversation, error)
+	// ConversationByClientMsgID finds the conversation an employee created
+	// with that first-message client id, so a retried create is stored once.
+	ConversationByClientMsgID(ctx context.Context, employeeID, clientMsgID string) (Conversation, error)
+	// Participants returns active and former participants, oldest first,
+	// with names filled in from agents and employees where known.
+	Participants(ctx context.Context, conversationID string) ([]Participant, error)
+	// EventByClientMsgID finds the event an actor stored with a client id
+	// in a conversation (ENotFound if none).
+	EventByClientMsgID(ctx context.Context, conversationID string, actor Principal, clientMsgID string) (ConvEvent, error)
+	// Events returns up to limit events with seq > afterSeq in ascending
+	// seq; private events only when includePrivate.
+	Events(ctx context.Context, conversationID string, afterSeq int64, limit int, includePrivate bool) ([]ConvEvent, error)
+	// ListConversations returns conversations matching q, most recently
+	// updated first (queued: oldest queued first), with the viewer's unread
+	// count.
+	ListConversations(ctx context.Context, q ConversationQuery) ([]ConversationSummary, error)
+	// Queue returns every queued conversation, oldest queued first: the
+	// order agents should take them in and employees' queue positions.
+	Queue(ctx context.Context) ([]Conversation, error)
+	Employee(ctx context.Context, id string) (Employee, error)
+}
+
+// ConversationTx is what a transaction can do besides reading.
+type ConversationTx interface {
+	ConversationReader
+	// ConversationForUpdate reads a conversation and locks it until the
+	// transaction ends.
+	ConversationForUpdate(ctx context.Context, id string) (Conversation, error)
+	// CreateConversation inserts c (its ID is set by the caller).
+	CreateConversation(ctx context.Context, c Conversation) error
+	// SaveConversation writes c's mutable fields: status, assignee, seq,
+	// updated, queued and resolved times.
+	SaveConversation(ctx context.Context, c Conversation) error
+	// SaveParticipant inserts or updates one participant (active flag,
+	// last-read seq).
+	SaveParticipant(ctx context.Context, conversationID string, p Participant) error
+	// AppendEvent stores ev. An existing (conversation, seq) or (conversation,
+	// actor, client id) is EConflict.
+	AppendEvent(ctx context.Context, ev ConvEvent) error
+	SaveEmployee(ctx context.Context, e Employee) error
+	// Savepoint runs fn inside a savepoint and rolls back just fn's writes
+	// if it fails, so one refused command does not undo a whole batch.
+	Savepoint(ctx context.Context, fn func() error) error
+}
+
+// ConversationQuery selects conversations for a list.
+type ConversationQuery struct {
+	Statuses   []Status // any of these; empty means all
+	EmployeeID string   // only this employee's
+	// ParticipantAgentID: only those where this agent is an active
+	// participant (assignee or invited).
+	ParticipantAgentID string
+	// Viewer is whose unread counts to compute.
+	Viewer Principal
+	// Paging, by the order of the list: items strictly after the cursor
+	// (UpdatedAt/QueuedAt, ID) of the last item of the previous page.
+	AfterTime time.Time
+	AfterID   string
+	Limit     int
+}
+
+// ConversationSummary is one row of a conversation list.
+type ConversationSummary struct {
+	Conversation
+	EmployeeName string   `json:"employee_name,omitempty"`
+	Unread       int64    `json:"unread"`
+	LastMessage  *Message `json:"last_message,omitempty"`
+}
+
+// Employee is someone who asks for help, known by their WeCom UserID.
+type Employee struct {
+	ID        string    `json:"id"`
+	Name      string    `json:"name"`
+	UpdatedAt time.Time `json:"updated_at"`
+}

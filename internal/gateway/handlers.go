@@ -1,0 +1,194 @@
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"unicode/utf8"
+
+	"github.com/servicedesk/servicedesk/internal/desk"
+	"github.com/servicedesk/servicedesk/internal/hub"
+)
+
+// Conversations is what the gateway needs of the desk.
+type Conversations interface {
+	Send(ctx context.Context, actor desk.Principal, conversationID, body, clientMsgID string) (desk.ConvEvent, bool, error)
+	Events(ctx context.Context, viewer desk.Principal, conversationID string, afterSeq int64, limit int) ([]desk.ConvEvent, error)
+	TypingAudience(ctx context.Context, sender desk.Principal, conversationID string) ([]desk.Principal, error)
+	Read(ctx context.Context, actor desk.Principal, conversationID string, seq int64) (int64, error)
+}
+
+// handler acts on one parsed frame of a session.
+type handler func(ctx context.Context, s *session, in *inbound) error
+
+// defaultHandlers is what each role may send; both sides may do the same.
+func defaultHandlers() map[desk.Role]map[string]handler {
+	h := map[string]handler{
+		"ping": handlePing, "typing": handleTyping, "message": handleMessage,
+		"resume": handleResume, "read": handleRead,
+	}
+	return map[desk.Role]map[string]handler{desk.RoleAgent: h, desk.RoleEmployee: h}
+}
+
+var pongFrame = []byte(`{"type":"pong"}`)
+
+func handlePing(_ context.Context, s *session, _ *inbound) error {
+	s.out.Send(pongFrame)
+	return nil
+}
+
+// typingEvent is the seed's typing frame, field for field.
+type typingEvent struct {
+	Type string     `json:"type"`
+	Data typingData `json:"data"`
+}
+
+type typingData struct {
+	ConversationID string    `json:"conversation_id"`
+	SenderID       string    `json:"sender_id"`
+	SenderName     string    `json:"sender_name"`
+	SenderType     desk.Role `json:"sender_type"`
+}
+
+// maxSenderName bounds the display name a client may put in a typing event.
+const maxSenderName = 100
+
+// handleTyping shows the sender typing to the conversation's other
+// participants, and only if the sender is one. It is not stored.
+func handleTyping(ctx context.Context, s *session, in *inbound) error {
+	conv, ferr := requireConversation(in)
+	if ferr != nil {
+		return ferr
+	}
+	name := s.user.ID
+	if in.SenderName != nil && *in.SenderName != "" {
+		name = *in.SenderName
+	}
+	if utf8.RuneCountInString(name) > maxSenderName {
+		return &frameError{Code: codeInvalidFrame, Message: fmt.Sprintf("sender_name is longer than %d characters", maxSenderName)}
+	}
+	audience, err := s.g.conversations.TypingAudience(ctx, s.user, conv)
+	if err != nil || len(audience) == 0 {
+		return err
+	}
+	frame, err := json.Marshal(typingEvent{Type: "typing", Data: typingData{
+		ConversationID: conv, SenderID: s.user.ID, SenderName: name, SenderType: s.user.Role,
+	}})
+	if err != nil {
+		return err
+	}
+	if err := s.g.bus.Publish(ctx, desk.Event{To: desk.Audience{Kind: desk.ToUsers, Users: audience}, Frame: frame}); err != nil {
+		return &frameError{Code: codeUnavailable, Message: "could not deliver the event; try again", ConversationID: conv}
+	}
+	return nil
+}
+
+// ack confirms a message frame: the stored id and seq, and whether it was
+// a retry of one already stored.
+type ack struct {
+	Type           string `json:"type"`
+	ConversationID string `json:"conversation_id"`
+	ClientMsgID    string `json:"client_msg_id,omitempty"`
+	ID             string `json:"id"`
+	Seq            int64  `json:"seq"`
+	Duplicate      bool   `json:"duplicate"`
+}
+
+// handleMessage stores a message; the message.created event reaches every
+// participant (the sender's own connections too), then the ack follows.
+func handleMessage(ctx context.Context, s *session, in *inbound) error {
+	conv, ferr := requireConversation(in)
+	if ferr != nil {
+		return ferr
+	}
+	ev, created, err := s.g.conversations.Send(ctx, s.user, conv, in.Body, in.ClientMsgID)
+	if err != nil {
+		return err
+	}
+	var m desk.Message
+	json.Unmarshal(ev.Data, &m)
+	frame, _ := json.Marshal(ack{Type: "ack", ConversationID: conv, ClientMsgID: in.ClientMsgID, ID: m.ID, Seq: ev.Seq, Duplicate: !created})
+	s.out.Send(frame)
+	return nil
+}
+
+// resumed ends a replay: every event up to Seq has been sent; with More,
+// ask again from Seq for the rest.
+type resumed struct {
+	Type           string `json:"type"`
+	ConversationID string `json:"conversation_id"`
+	Seq            int64  `json:"seq"`
+	More           bool   `json:"more"`
+}
+
+// resumeBatch is the most events one resume frame replays; a client that
+// was away longer asks again from the seq it got.
+const resumeBatch = 500
+
+// handleResume replays a conversation's events after the client's last seq,
+// holding live events back meanwhile so the client sees one ordered stream.
+func handleResume(ctx context.Context, s *session, in *inbound) error {
+	conv, ferr := requireConversation(in)
+	if ferr != nil {
+		return ferr
+	}
+	if in.AfterSeq == nil || *in.AfterSeq < 0 {
+		return &frameError{Code: codeInvalidFrame, Message: "resume needs after_seq (0 for everything)", ConversationID: conv}
+	}
+	s.out.BeginResume(conv, *in.AfterSeq)
+	events, err := s.g.conversations.Events(ctx, s.user, conv, *in.AfterSeq, resumeBatch)
+	if err != nil {
+		ferr, ok := domainError(err, in)
+		if !ok {
+			s.g.log.Error("resume failed", idAttr(s.user.Role, s.user.ID), "conversation_id", conv, "error", err)
+			ferr = &frameError{Code: codeInternal, Message: "internal error", ConversationID: conv}
+		}
+		s.out.EndResume(conv, nil, errorFrame(ferr))
+		return nil
+	}
+	replay := make([]hub.Replayed, 0, len(events))
+	last := *in.AfterSeq
+	for _, ev := range events {
+		frame, err := json.Marshal(ev)
+		if err != nil {
+			return err
+		}
+		replay = append(replay, hub.Replayed{Seq: ev.Seq, Frame: frame})
+		last = ev.Seq
+	}
+	done, _ := json.Marshal(resumed{Type: "resumed", ConversationID: conv, Seq: last, More: len(events) == resumeBatch})
+	s.out.EndResume(conv, replay, done)
+	return nil
+}
+
+// handleRead records the client's read position; the conversation.read
+// event tells the other participants.
+func handleRead(ctx context.Context, s *session, in *inbound) error {
+	conv, ferr := requireConversation(in)
+	if ferr != nil {
+		return ferr
+	}
+	if in.Seq == nil {
+		return &frameError{Code: codeInvalidFrame, Message: "read needs seq", ConversationID: conv}
+	}
+	_, err := s.g.conversations.Read(ctx, s.user, conv, *in.Seq)
+	return err
+}
+
+// requireConversation reads the frame's conversation_id, which must be a
+// non-empty string.
+func requireConversation(in *inbound) (string, *frameError) {
+	conv, ok := conversationID(in.ConversationID)
+	if !ok {
+		return "", &frameError{Code: codeInvalidFrame, Message: in.Type + " needs a conversation_id (a non-empty string)", ClientMsgID: in.ClientMsgID}
+	}
+	return conv, nil
+}
+
+func conversationID(raw json.RawMessage) (string, bool) {
+	var s string
+	if len(raw) == 0 || raw[0] != '"' || json.Unmarshal(raw, &s) != nil || s == "" || len(s) > 64 {
+		return "", false
+	}
+	return s, true
+}

@@ -1,0 +1,338 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"net/http"
+	"net/url"
+	"strconv"
+
+	"github.com/servicedesk/servicedesk/internal/conversation"
+	"github.com/servicedesk/servicedesk/internal/desk"
+)
+
+// conversationRoutes registers the conversation endpoints. Each names the
+// roles it serves; the caller's role comes from its token alone.
+func (a *API) conversationRoutes(mux *http.ServeMux) {
+	const (
+		employee = desk.RoleEmployee
+		agent    = desk.RoleAgent
+	)
+	c := a.Conversations
+	mux.Handle("POST /api/h5/conversations", a.authed(a.createConversation, employee))
+	mux.Handle("GET /api/h5/conversations", a.authed(a.employeeConversations, employee))
+	mux.Handle("GET /api/agents/queue", a.authed(a.queue, agent))
+	mux.Handle("GET /api/agents/conversations", a.authed(a.agentConversations, agent))
+	mux.Handle("GET /api/conversations/{id}", a.authed(a.getConversation, employee, agent))
+	mux.Handle("GET /api/conversations/{id}/events", a.authed(a.events, employee, agent))
+	mux.Handle("POST /api/conversations/{id}/messages", a.authed(a.sendMessage, employee, agent))
+	mux.Handle("POST /api/conversations/{id}/read", a.authed(a.read, employee, agent))
+	mux.Handle("POST /api/conversations/{id}/notes", a.authed(a.addNote, agent))
+	mux.Handle("POST /api/conversations/{id}/claim", a.authed(a.lifecycle(c.Claim), agent))
+	mux.Handle("POST /api/conversations/{id}/leave", a.authed(a.lifecycle(c.Leave), agent))
+	mux.Handle("POST /api/conversations/{id}/resolve", a.authed(a.lifecycle(c.Resolve), agent))
+	mux.Handle("POST /api/conversations/{id}/invite", a.authed(a.withAgent(c.Invite), agent))
+	mux.Handle("POST /api/conversations/{id}/transfer", a.authed(a.withAgent(c.Transfer), agent))
+}
+
+// conversationID is the {id} path segment. Ids we issue are "cv_" and 16
+// base32 characters; anything that could not be one is simply not found,
+// without asking the store.
+func conversationID(r *http.Request) (string, error) {
+	id := r.PathValue("id")
+	if len(id) == 0 || len(id) > 64 {
+		return "", desk.Errorf(desk.ENotFound, "conversation not found")
+	}
+	return id, nil
+}
+
+type createRequest struct {
+	Subject     string `json:"subject"`
+	Category    string `json:"category"`
+	Body        string `json:"body"`
+	ClientMsgID string `json:"client_msg_id"`
+}
+
+// createConversation answers 201 with the new conversation as its employee
+// sees it (with the queue position), or 200 with the original when the
+// client_msg_id was seen before: a retry after a lost answer.
+func (a *API) createConversation(w http.ResponseWriter, r *http.Request, p desk.Principal) {
+	var req createRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	c, created, err := a.Conversations.Create(r.Context(), p, conversation.NewConversation{
+		Subject: req.Subject, Category: req.Category, Body: req.Body, ClientMsgID: req.ClientMsgID,
+	})
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	v, err := a.Conversations.Get(r.Context(), p, c.ID)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	status := http.StatusOK
+	if created {
+		status = http.StatusCreated
+		w.Header().Set("Location", "/api/conversations/"+c.ID)
+	}
+	writeJSON(w, status, v)
+}
+
+func (a *API) employeeConversations(w http.ResponseWriter, r *http.Request, p desk.Principal) {
+	a.listConversations(w, r, p, conversation.ListEmployee, "")
+}
+
+func (a *API) queue(w http.ResponseWriter, r *http.Request, p desk.Principal) {
+	a.listConversations(w, r, p, conversation.ListQueue, "")
+}
+
+// agentConversations lists the caller's open conversations, or with
+// ?status=resolved the resolved ones.
+func (a *API) agentConversations(w http.ResponseWriter, r *http.Request, p desk.Principal) {
+	status := desk.Status(r.URL.Query().Get("status"))
+	if status == "" {
+		status = desk.StatusOpen
+	}
+	a.listConversations(w, r, p, conversation.ListAgent, status)
+}
+
+func (a *API) listConversations(w http.ResponseWriter, r *http.Request, p desk.Principal, list conversation.List, status desk.Status) {
+	q := r.URL.Query()
+	limit, err := queryInt(q, "limit", 1, conversation.MaxPageSize)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	page, err := a.Conversations.Conversations(r.Context(), p, list, status, q.Get("cursor"), int(limit))
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, page)
+}
+
+func (a *API) getConversation(w http.ResponseWriter, r *http.Request, p desk.Principal) {
+	id, err := conversationID(r)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	v, err := a.Conversations.Get(r.Context(), p, id)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, v)
+}
+
+// eventsPage is one page of a conversation's history. NextAfterSeq is what
+// to pass as after_seq for the next page: the last event's seq, or the
+// after_seq asked for when nothing came.
+type eventsPage struct {
+	Events       []desk.ConvEvent `json:"events"`
+	NextAfterSeq int64            `json:"next_after_seq"`
+}
+
+func (a *API) events(w http.ResponseWriter, r *http.Request, p desk.Principal) {
+	id, err := conversationID(r)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	q := r.URL.Query()
+	after, err := queryInt(q, "after_seq", 0, math.MaxInt64)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	limit, err := queryInt(q, "limit", 1, conversation.MaxPageSize)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	evs, err := a.Conversations.Events(r.Context(), p, id, after, int(limit))
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	page := eventsPage{Events: evs, NextAfterSeq: after}
+	if len(evs) > 0 {
+		page.NextAfterSeq = evs[len(evs)-1].Seq
+	} else {
+		page.Events = []desk.ConvEvent{} // [] rather than null, for clients
+	}
+	writeJSON(w, http.StatusOK, page)
+}
+
+type sendRequest struct {
+	Body        string `json:"body"`
+	ClientMsgID string `json:"client_msg_id"`
+}
+
+// sentMessage is a stored message: the message itself, and where it sits
+// in its conversation's history.
+type sentMessage struct {
+	desk.Message
+	Seq            int64  `json:"seq"`
+	ConversationID string `json:"conversation_id"`
+}
+
+// sendMessage answers 201 with the stored message, or 200 with the
+// original when the sender used the client_msg_id before.
+func (a *API) sendMessage(w http.ResponseWriter, r *http.Request, p desk.Principal) {
+	id, err := conversationID(r)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	var req sendRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	ev, created, err := a.Conversations.Send(r.Context(), p, id, req.Body, req.ClientMsgID)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	var m sentMessage
+	if err := json.Unmarshal(ev.Data, &m.Message); err != nil {
+		a.writeError(w, r, fmt.Errorf("decode stored message %s:%d: %w", ev.ConversationID, ev.Seq, err))
+		return
+	}
+	m.Seq, m.ConversationID = ev.Seq, ev.ConversationID
+	status := http.StatusOK
+	if created {
+		status = http.StatusCreated
+	}
+	writeJSON(w, status, m)
+}
+
+type noteRequest struct {
+	Body string `json:"body"`
+}
+
+// addNote answers 201 with the note's event, which only agents ever see.
+func (a *API) addNote(w http.ResponseWriter, r *http.Request, p desk.Principal) {
+	id, err := conversationID(r)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	var req noteRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	ev, err := a.Conversations.Note(r.Context(), p, id, req.Body)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, ev)
+}
+
+type readRequest struct {
+	Seq *int64 `json:"seq"` // a pointer, so a missing seq is an error, not 0
+}
+
+type readResponse struct {
+	LastReadSeq int64 `json:"last_read_seq"`
+}
+
+func (a *API) read(w http.ResponseWriter, r *http.Request, p desk.Principal) {
+	id, err := conversationID(r)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	var req readRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	if req.Seq == nil {
+		a.writeError(w, r, desk.Errorf(desk.EInvalid, "seq is required"))
+		return
+	}
+	seq, err := a.Conversations.Read(r.Context(), p, id, *req.Seq)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, readResponse{LastReadSeq: seq})
+}
+
+// lifecycle serves a change that needs only the conversation (claim, leave,
+// resolve) and answers 200 with the conversation as saved. Any request body
+// is ignored.
+func (a *API) lifecycle(change func(ctx context.Context, agent desk.Principal, id string) (desk.Conversation, error)) principalHandler {
+	return func(w http.ResponseWriter, r *http.Request, p desk.Principal) {
+		id, err := conversationID(r)
+		if err != nil {
+			a.writeError(w, r, err)
+			return
+		}
+		c, err := change(r.Context(), p, id)
+		if err != nil {
+			a.writeError(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, c)
+	}
+}
+
+type agentRequest struct {
+	AgentID string `json:"agent_id"`
+}
+
+// withAgent serves a change that names another agent (invite, transfer)
+// and answers 200 with the conversation as saved.
+func (a *API) withAgent(change func(ctx context.Context, assignee desk.Principal, id, agentID string) (desk.Conversation, error)) principalHandler {
+	return func(w http.ResponseWriter, r *http.Request, p desk.Principal) {
+		id, err := conversationID(r)
+		if err != nil {
+			a.writeError(w, r, err)
+			return
+		}
+		var req agentRequest
+		if err := decodeJSON(w, r, &req); err != nil {
+			a.writeError(w, r, err)
+			return
+		}
+		if err := desk.ValidateID(desk.RoleAgent, req.AgentID); err != nil {
+			a.writeError(w, r, err)
+			return
+		}
+		c, err := change(r.Context(), p, id, req.AgentID)
+		if err != nil {
+			a.writeError(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, c)
+	}
+}
+
+// queryInt reads an optional integer query parameter in [lo, hi]; absent
+// or empty is 0, which the service reads as its default.
+func queryInt(q url.Values, name string, lo, hi int64) (int64, error) {
+	s := q.Get(name)
+	if s == "" {
+		return 0, nil
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	switch {
+	case err == nil && n >= lo && n <= hi:
+		return n, nil
+	case hi == math.MaxInt64:
+		return 0, desk.Errorf(desk.EInvalid, "%s must be an integer of at least %d", name, lo)
+	default:
+		return 0, desk.Errorf(desk.EInvalid, "%s must be an integer from %d to %d", name, lo, hi)
+	}
+}

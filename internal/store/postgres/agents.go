@@ -1,0 +1,57 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/servicedesk/servicedesk/internal/desk"
+)
+
+var _ desk.AgentStore = (*DB)(nil)
+
+// CreateAgent stores a new agent. The caller has validated the fields and
+// hashed the password; a taken username or id fails with EConflict.
+func (db *DB) CreateAgent(ctx context.Context, a desk.Agent) error {
+	_, err := db.pool.Exec(ctx,
+		`INSERT INTO agents (id, username, name, password_hash) VALUES ($1, $2, $3, $4)`,
+		a.ID, a.Username, a.Name, a.PasswordHash)
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && pe.Code == uniqueViolation {
+		if pe.ConstraintName == "agents_pkey" {
+			return desk.Wrap(desk.EConflict, err, "agent id already exists")
+		}
+		return desk.Wrap(desk.EConflict, err, "username already taken")
+	}
+	return dbError(err, "create agent")
+}
+
+// AgentByUsername returns the agent with exactly this username. Disabled
+// agents are not found, as in the SQLite store.
+func (db *DB) AgentByUsername(ctx context.Context, username string) (desk.Agent, error) {
+	return db.agentWhere(ctx, "username", username)
+}
+
+// AgentByID returns the agent with this id; disabled agents are not found.
+func (db *DB) AgentByID(ctx context.Context, id string) (desk.Agent, error) {
+	return db.agentWhere(ctx, "id", id)
+}
+
+// agentWhere looks one agent up by a unique column. column is always a
+// constant from this file, never caller input.
+func (db *DB) agentWhere(ctx context.Context, column, value string) (desk.Agent, error) {
+	var a desk.Agent
+	err := db.pool.QueryRow(ctx,
+		`SELECT id, username, name, password_hash FROM agents
+		 WHERE `+column+` = $1 AND disabled_at IS NULL`, value,
+	).Scan(&a.ID, &a.Username, &a.Name, &a.PasswordHash)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return desk.Agent{}, desk.Errorf(desk.ENotFound, "agent not found")
+	}
+	if err != nil {
+		return desk.Agent{}, dbError(err, "look up agent by "+column)
+	}
+	return a, nil
+}

@@ -1,0 +1,226 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strconv"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/servicedesk/servicedesk/internal/desk"
+)
+
+var _ desk.ConversationStore = (*DB)(nil)
+
+// Update runs fn in one transaction on the write connection. BEGIN
+// IMMEDIATE takes SQLite's write lock up front, so transactions run one at
+// a time, in the order they get the connection, and never fail halfway
+// with SQLITE_BUSY. It commits only if fn returns nil, and returns fn's
+// error unchanged; a panic in fn rolls back and carries on up.
+func (db *DB) Update(ctx context.Context, fn func(tx desk.ConversationTx) error) error {
+	sqlTx, err := db.write.BeginTx(ctx, nil)
+	if err != nil {
+		return dbError(err, "begin transaction")
+	}
+	committed := false
+	defer func() {
+		if !committed {
+			sqlTx.Rollback()
+		}
+	}()
+	run := &runner{tx: sqlTx, stmts: db.writeStmts}
+	if err := fn(&convTx{reader: reader{run}, run: run}); err != nil {
+		return err
+	}
+	if err := sqlTx.Commit(); err != nil {
+		return dbError(err, "commit")
+	}
+	committed = true
+	return nil
+}
+
+// convTx is desk.ConversationTx on one write transaction. Like the
+// *sql.Tx under it, it is for the goroutine running Update's fn only.
+type convTx struct {
+	reader
+	run   *runner
+	depth int // open savepoints
+}
+
+// ConversationForUpdate is Conversation: the transaction already holds
+// SQLite's only write lock, so the row cannot change under it.
+func (t *convTx) ConversationForUpdate(ctx context.Context, id string) (desk.Conversation, error) {
+	return t.Conversation(ctx, id)
+}
+
+func (t *convTx) CreateConversation(ctx context.Context, c desk.Conversation) error {
+	_, err := t.run.exec(ctx, qInsertConversation,
+		c.ID, c.EmployeeID, c.Subject, c.Category, string(c.Status), c.AssigneeID, c.Seq, c.ClientMsgID,
+		millis(c.CreatedAt), millis(c.UpdatedAt), nullMillis(c.QueuedAt), nullMillis(c.ResolvedAt))
+	return dbError(err, "create conversation")
+}
+
+func (t *convTx) SaveConversation(ctx context.Context, c desk.Conversation) error {
+	res, err := t.run.exec(ctx, qUpdateConversation,
+		string(c.Status), c.AssigneeID, c.Seq, millis(c.UpdatedAt), nullMillis(c.QueuedAt), nullMillis(c.ResolvedAt), c.ID)
+	if err != nil {
+		return dbError(err, "save conversation")
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return dbError(err, "save conversation")
+	} else if n == 0 {
+		return desk.Errorf(desk.ENotFound, "conversation not found")
+	}
+	return nil
+}
+
+func (t *convTx) SaveParticipant(ctx context.Context, conversationID string, p desk.Participant) error {
+	_, err := t.run.exec(ctx, qUpsertParticipant,
+		conversationID, string(p.Role), p.ID, p.Active, p.LastReadSeq, millis(p.JoinedAt))
+	return dbError(err, "save participant")
+}
+
+func (t *convTx) AppendEvent(ctx context.Context, ev desk.ConvEvent) error {
+	data := string(ev.Data)
+	if data == "" {
+		data = "null"
+	}
+	_, err := t.run.exec(ctx, qInsertEvent,
+		ev.ConversationID, ev.Seq, string(ev.Type), string(ev.Actor.Role), ev.Actor.ID,
+		ev.Private, ev.ClientMsgID, data, millis(ev.CreatedAt))
+	return dbError(err, "append event")
+}
+
+func (t *convTx) SaveEmployee(ctx context.Context, e desk.Employee) error {
+	_, err := t.run.exec(ctx, qUpsertEmployee, e.ID, e.Name, millis(e.UpdatedAt))
+	return dbError(err, "save employee")
+}
+
+// Savepoint names each savepoint by its nesting depth, which keeps names
+// unique among the open ones and the statements few (so they stay
+// prepared).
+func (t *convTx) Savepoint(ctx context.Context, fn func() error) error {
+	t.depth++
+	defer func() { t.depth-- }()
+	name := "sp_" + strconv.Itoa(t.depth)
+	if _, err := t.run.exec(ctx, "SAVEPOINT "+name); err != nil {
+		return dbError(err, "savepoint")
+	}
+	if err := fn(); err != nil {
+		// ROLLBACK TO undoes fn's writes but leaves the savepoint open.
+		_, rerr := t.run.exec(ctx, "ROLLBACK TO "+name)
+		if rerr == nil {
+			_, rerr = t.run.exec(ctx, "RELEASE "+name)
+		}
+		if rerr != nil {
+			return errors.Join(err, dbError(rerr, "roll back to savepoint"))
+		}
+		return err
+	}
+	_, err := t.run.exec(ctx, "RELEASE "+name)
+	return dbError(err, "release savepoint")
+}
+
+// dbError turns a driver error into the domain's: a unique or primary key
+// violation is EConflict, a missing parent row (foreign key) ENotFound, a
+// database locked by another process EUnavailable, and anything else is
+// wrapped with what we were doing. nil stays nil.
+func dbError(err error, doing string) error {
+	if err == nil {
+		return nil
+	}
+	var serr *sqlite.Error
+	if errors.As(err, &serr) {
+		switch serr.Code() {
+		case sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY, sqlite3.SQLITE_CONSTRAINT_UNIQUE:
+			return desk.Wrap(desk.EConflict, fmt.Errorf("%s: %w", doing, err), "already exists")
+		case sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
+			return desk.Wrap(desk.ENotFound, fmt.Errorf("%s: %w", doing, err), "conversation not found")
+		}
+		switch serr.Code() & 0xff {
+		case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED:
+			return desk.Wrap(desk.EUnavailable, fmt.Errorf("%s: %w", doing, err), "database busy")
+		}
+	}
+	return fmt.Errorf("%s: %w", doing, err)
+}
+
+// runner runs statements on the read pool (tx nil) or in a write
+// transaction. The hot statements are prepared once per pool at Open
+// (stmts); in a transaction each is bound to it on first use (bound).
+type runner struct {
+	pool  *sql.DB
+	tx    *sql.Tx
+	stmts map[string]*sql.Stmt
+	bound map[string]*sql.Stmt
+}
+
+// stmt returns query's prepared statement, or nil if it has none.
+func (r *runner) stmt(ctx context.Context, query string) *sql.Stmt {
+	s := r.stmts[query]
+	if s == nil || r.tx == nil {
+		return s
+	}
+	if b := r.bound[query]; b != nil {
+		return b
+	}
+	b := r.tx.StmtContext(ctx, s)
+	if r.bound == nil {
+		r.bound = make(map[string]*sql.Stmt)
+	}
+	r.bound[query] = b
+	return b
+}
+
+func (r *runner) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if s := r.stmt(ctx, query); s != nil {
+		return s.ExecContext(ctx, args...)
+	}
+	if r.tx != nil {
+		return r.tx.ExecContext(ctx, query, args...)
+	}
+	return r.pool.ExecContext(ctx, query, args...)
+}
+
+func (r *runner) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if s := r.stmt(ctx, query); s != nil {
+		return s.QueryContext(ctx, args...)
+	}
+	if r.tx != nil {
+		return r.tx.QueryContext(ctx, query, args...)
+	}
+	return r.pool.QueryContext(ctx, query, args...)
+}
+
+func (r *runner) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	if s := r.stmt(ctx, query); s != nil {
+		return s.QueryRowContext(ctx, args...)
+	}
+	if r.tx != nil {
+		return r.tx.QueryRowContext(ctx, query, args...)
+	}
+	return r.pool.QueryRowContext(ctx, query, args...)
+}
+
+// prepare prepares queries on pool.
+func prepare(ctx context.Context, pool *sql.DB, queries []string) (map[string]*sql.Stmt, error) {
+	stmts := make(map[string]*sql.Stmt, len(queries))
+	for _, q := range queries {
+		s, err := pool.PrepareContext(ctx, q)
+		if err != nil {
+			closeStmts(stmts)
+			return nil, fmt.Errorf("prepare %q: %w", q, err)
+		}
+		stmts[q] = s
+	}
+	return stmts, nil
+}
+
+func closeStmts(stmts map[string]*sql.Stmt) {
+	for _, s := range stmts {
+		s.Close()
+	}
+}
