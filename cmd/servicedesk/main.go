@@ -99,7 +99,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		MsgRate:         cfg.MsgRate,
 		MsgBurst:        cfg.MsgBurst,
 	}, tokens, events, desks, h, log).Routes(mux)
-	(&httpapi.API{Auth: authSvc, Tokens: tokens, StoreTimeout: cfg.StoreTimeout, Conversations: desks, Dev: cfg.Dev, Log: log}).Routes(mux)
+	(&httpapi.API{
+		Auth: authSvc, Tokens: tokens, StoreTimeout: cfg.StoreTimeout, Conversations: desks, Dev: cfg.Dev, Log: log,
+		Push: httpapi.Push{Key: cfg.APIKey, Bus: events, Reach: h.Reach,
+			Participants: func(r *http.Request, id string) ([]desk.Principal, error) {
+				return desks.ActiveParticipants(r.Context(), id)
+			}},
+	}).Routes(mux)
 
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {

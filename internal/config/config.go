@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 )
@@ -66,6 +67,7 @@ type Config struct {
 	MsgBurst        int
 	ShutdownTimeout time.Duration
 	MaxBodyBytes    int
+	APIKey          string
 	LogLevel        string
 	LogFormat       string
 }
@@ -98,6 +100,8 @@ func Parse(name string, args []string, getenv func(string) string, output io.Wri
 	fs.IntVar(&c.MsgBurst, "msg-burst", DefaultMsgBurst, "inbound frames allowed in a burst above --msg-rate")
 	fs.IntVar(&c.MaxBodyBytes, "max-body-bytes", DefaultMaxBodyBytes, "largest message or note body, in bytes")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", DefaultShutdownTimeout, "longest graceful shutdown after SIGINT/SIGTERM")
+	fs.StringVar(&c.APIKey, "api-key", "", "shared secret for POST /api/push (X-API-Key); empty turns the endpoint off. "+
+		"Prefer "+EnvPrefix+"API_KEY_FILE naming a file that holds it: flags show in ps")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "log format: text or json")
 	fs.Usage = func() {
@@ -112,6 +116,13 @@ func Parse(name string, args []string, getenv func(string) string, output io.Wri
 	}
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if file := getenv(EnvPrefix + "API_KEY_FILE"); file != "" && c.APIKey == "" {
+		key, err := os.ReadFile(file)
+		if err != nil {
+			return c, fmt.Errorf("%sAPI_KEY_FILE: %w", EnvPrefix, err)
+		}
+		c.APIKey = strings.TrimSpace(string(key))
 	}
 	c.AllowedOrigins = splitList(origins)
 	return c, c.Validate()
@@ -161,6 +172,7 @@ func (c Config) Validate() error {
 	check(c.MsgBurst >= 1, "--msg-burst must be at least 1")
 	check(c.ShutdownTimeout > 0, "--shutdown-timeout must be positive")
 	check(c.MaxBodyBytes >= 1 && int64(c.MaxBodyBytes) < c.MaxMessageBytes, "--max-body-bytes must be positive and below --max-message-bytes")
+	check(c.APIKey == "" || len(c.APIKey) >= 8, "the push API key must be at least 8 characters")
 	check(validLevel(c.LogLevel), "--log-level must be debug, info, warn or error")
 	check(c.LogFormat == "text" || c.LogFormat == "json", "--log-format must be text or json")
 	for _, o := range c.AllowedOrigins {

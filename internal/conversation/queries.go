@@ -106,6 +106,25 @@ func (s *Service) TypingAudience(ctx context.Context, sender desk.Principal, id 
 	return out, nil
 }
 
+// ActiveParticipants returns who is in a conversation now: its employee and
+// its active agents.
+func (s *Service) ActiveParticipants(ctx context.Context, id string) ([]desk.Principal, error) {
+	if _, err := s.store.Conversation(ctx, id); err != nil {
+		return nil, err
+	}
+	parts, err := s.store.Participants(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	var out []desk.Principal
+	for _, p := range parts {
+		if p.Active {
+			out = append(out, p.Principal())
+		}
+	}
+	return out, nil
+}
+
 // List names one of the conversation lists.
 type List string
 

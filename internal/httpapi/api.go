@@ -34,6 +34,8 @@ type API struct {
 	// Conversations serves the conversation endpoints; when nil they are
 	// not registered and mock login does not record employees' names.
 	Conversations *conversation.Service
+	// Push serves POST /api/push when its Key is set.
+	Push Push
 }
 
 // Routes registers the API's endpoints on mux.
@@ -47,6 +49,9 @@ func (a *API) Routes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /api/logout", a.logout)
 	if a.Conversations != nil {
 		a.conversationRoutes(mux)
+	}
+	if a.Push.Key != "" {
+		mux.HandleFunc("POST /api/push", a.push)
 	}
 }
 

@@ -222,6 +222,33 @@ func (h *Hub) agentsChanged() {
 	}
 }
 
+// Reach counts the local connections an audience selects.
+func (h *Hub) Reach(to desk.Audience) int {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	switch to.Kind {
+	case desk.ToAllAgents:
+		return len(h.agents)
+	case desk.ToUser:
+		return len(h.users[to.User])
+	case desk.ToUsers:
+		n := 0
+		for _, u := range to.Users {
+			n += len(h.users[u])
+		}
+		return n
+	case desk.ToToken:
+		n := 0
+		for _, c := range h.all {
+			if c.Fingerprint == to.Fingerprint {
+				n++
+			}
+		}
+		return n
+	}
+	return 0
+}
+
 // AgentsOnline returns how many agents have a live connection here.
 func (h *Hub) AgentsOnline() int {
 	h.mu.RLock()

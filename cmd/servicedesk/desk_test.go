@@ -1,0 +1,212 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/servicedesk/servicedesk/internal/store/postgres/pgtest"
+)
+
+// databases starts the app once per storage: the SQLite file, and
+// PostgreSQL when SERVICEDESK_TEST_POSTGRES_URL is set.
+func databases(t *testing.T, extra []string, fn func(t *testing.T, a *app)) {
+	t.Run("sqlite", func(t *testing.T) {
+		fn(t, startApp(t, filepath.Join(t.TempDir(), "desk.db"), extra...))
+	})
+	t.Run("postgres", func(t *testing.T) {
+		url := pgtest.URL(t)
+		fn(t, startApp(t, filepath.Join(t.TempDir(), "unused.db"), append([]string{"--database-url", url}, extra...)...))
+	})
+}
+
+func (a *app) employee(id string) string {
+	a.t.Helper()
+	status, m := a.post("/api/h5/mock-login", "", map[string]string{"employee_id": id, "name": "员工 " + id})
+	if status != http.StatusOK {
+		a.t.Fatalf("mock login: %d %v", status, m)
+	}
+	return m["token"].(string)
+}
+
+func readJSON(t *testing.T, ws *websocket.Conn) map[string]any {
+	t.Helper()
+	ws.SetReadDeadline(time.Now().Add(5 * time.Second))
+	var m map[string]any
+	if err := ws.ReadJSON(&m); err != nil {
+		t.Fatalf("read: %v", err)
+	}
+	return m
+}
+
+// nextOfType reads until a frame of that type.
+func nextOfType(t *testing.T, ws *websocket.Conn, typ string) map[string]any {
+	t.Helper()
+	for {
+		if m := readJSON(t, ws); m["type"] == typ {
+			return m
+		}
+	}
+}
+
+// TestConversationEndToEnd is the desk as its users meet it: an employee
+// asks, the queue shows it live, an agent claims it, they talk over the
+// socket, and a reconnecting agent catches up — on both databases.
+func TestConversationEndToEnd(t *testing.T) {
+	databases(t, []string{"--dev"}, func(t *testing.T, a *app) {
+		agentTok, agentID := a.loginAgent("demo", "demo")
+		agent := a.dial("/ws/"+agentID, []string{"bearer." + agentTok})
+		empTok := a.employee("zhangsan")
+		emp := a.dial("/ws/h5/zhangsan", []string{"bearer." + empTok})
+
+		status, conv := a.post("/api/h5/conversations", empTok, map[string]string{
+			"subject": "VPN 连不上", "category": "network", "body": "家里连不上公司 VPN", "client_msg_id": "c1"})
+		if status != http.StatusCreated || conv["status"] != "queued" {
+			t.Fatalf("create: %d %v", status, conv)
+		}
+		id := conv["id"].(string)
+		if m := nextOfType(t, agent, "conversation.created"); m["conversation_id"] != id {
+			t.Fatalf("agent saw %v", m)
+		}
+		if m := nextOfType(t, emp, "queue.position"); m["data"].(map[string]any)["position"] != 1.0 {
+			t.Fatalf("queue position %v", m)
+		}
+		if status, m := a.post("/api/conversations/"+id+"/claim", agentTok, nil); status != http.StatusOK || m["status"] != "open" {
+			t.Fatalf("claim: %d %v", status, m)
+		}
+		if m := nextOfType(t, emp, "conversation.claimed"); m["data"].(map[string]any)["agent_id"] != agentID {
+			t.Fatalf("employee saw %v", m)
+		}
+
+		agent.WriteJSON(map[string]any{"type": "message", "conversation_id": id, "body": "请重启路由器", "client_msg_id": "a1"})
+		last := nextOfType(t, agent, "ack")["seq"].(float64)
+		if m := nextOfType(t, emp, "message.created"); m["data"].(map[string]any)["body"] != "请重启路由器" {
+			t.Fatalf("employee got %v", m)
+		}
+		emp.WriteJSON(map[string]any{"type": "typing", "conversation_id": id})
+		if m := nextOfType(t, agent, "typing"); m["data"].(map[string]any)["sender_type"] != "employee" {
+			t.Fatalf("agent got %v", m)
+		}
+
+		// The agent drops; the employee writes twice; the agent comes back
+		// and resumes from the last seq it saw.
+		agent.Close()
+		for _, body := range []string{"重启了", "还是不行"} {
+			if status, m := a.post("/api/conversations/"+id+"/messages", empTok, map[string]string{"body": body}); status != http.StatusCreated {
+				t.Fatalf("send: %d %v", status, m)
+			}
+		}
+		agent = a.dial("/ws/"+agentID, []string{"bearer." + agentTok})
+		agent.WriteJSON(map[string]any{"type": "resume", "conversation_id": id, "after_seq": last})
+		var bodies []string
+		for {
+			m := readJSON(t, agent)
+			if m["type"] == "resumed" {
+				break
+			}
+			if m["type"] == "message.created" {
+				bodies = append(bodies, m["data"].(map[string]any)["body"].(string))
+			}
+		}
+		if strings.Join(bodies, "|") != "重启了|还是不行" {
+			t.Fatalf("resumed messages %q", bodies)
+		}
+		// The polling endpoint returns the same events.
+		req, _ := http.NewRequest(http.MethodGet, a.url+"/api/conversations/"+id+"/events?after_seq=0", nil)
+		req.Header.Set("Authorization", "Bearer "+empTok)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var page struct {
+			Events []map[string]any `json:"events"`
+		}
+		json.NewDecoder(resp.Body).Decode(&page)
+		resp.Body.Close()
+		if n := len(page.Events); n != 6 { // created, message, claimed, message ×3
+			t.Errorf("%d events polled, want 6", n)
+		}
+	})
+}
+
+func TestPushAPI(t *testing.T) {
+	a := startApp(t, filepath.Join(t.TempDir(), "desk.db"), "--dev", "--api-key", "s3cret-push-key")
+	agentTok, agentID := a.loginAgent("demo", "demo")
+	agent := a.dial("/ws/"+agentID, []string{"bearer." + agentTok})
+	emp := a.dial("/ws/h5/e1", []string{"bearer." + a.employee("e1")})
+	pingPong(t, agent) // a pong proves the connection is registered
+	pingPong(t, emp)
+
+	push := func(key, body string) (int, map[string]any) {
+		req, _ := http.NewRequest(http.MethodPost, a.url+"/api/push", bytes.NewBufferString(body))
+		req.Header.Set("Content-Type", "application/json")
+		if key != "" {
+			req.Header.Set("X-API-Key", key)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var m map[string]any
+		json.NewDecoder(resp.Body).Decode(&m)
+		return resp.StatusCode, m
+	}
+	cases := []struct {
+		name, body string
+		ws         *websocket.Conn
+	}{
+		{"agent", `{"to":{"agent_id":"` + agentID + `"},"event":{"type":"ticket.updated","data":{"id":7}}}`, agent},
+		{"employee", `{"to":{"employee_id":"e1"},"event":{"type":"notice","data":{"text":"系统维护"}}}`, emp},
+		{"all agents", `{"to":{"all_agents":true},"event":{"type":"broadcast"}}`, agent},
+	}
+	for _, tc := range cases {
+		status, m := push("s3cret-push-key", tc.body)
+		if status != http.StatusOK || m["delivered"] != 1.0 || m["published"] != true {
+			t.Fatalf("%s: %d %v", tc.name, status, m)
+		}
+		var sent struct {
+			Event json.RawMessage `json:"event"`
+		}
+		json.Unmarshal([]byte(tc.body), &sent)
+		tc.ws.SetReadDeadline(time.Now().Add(5 * time.Second))
+		_, got, err := tc.ws.ReadMessage()
+		if err != nil || string(got) != string(sent.Event) {
+			t.Fatalf("%s: received %s (%v), want %s", tc.name, got, err, sent.Event)
+		}
+	}
+	for _, tc := range []struct {
+		key, body string
+		want      int
+	}{
+		{"", `{"to":{"all_agents":true},"event":{}}`, http.StatusUnauthorized},
+		{"wrong-key-wrong-key", `{"to":{"all_agents":true},"event":{}}`, http.StatusUnauthorized},
+		{"s3cret-push-key", `{"to":{},"event":{}}`, http.StatusBadRequest},
+		{"s3cret-push-key", `{"to":{"agent_id":"a","all_agents":true},"event":{}}`, http.StatusBadRequest},
+		{"s3cret-push-key", `{"to":{"all_agents":true},"event":[1]}`, http.StatusBadRequest},
+		{"s3cret-push-key", `{"to":{"conversation_id":"cv_nope"},"event":{}}`, http.StatusNotFound},
+	} {
+		if status, m := push(tc.key, tc.body); status != tc.want {
+			t.Errorf("%q %s: %d %v, want %d", tc.key, tc.body, status, m, tc.want)
+		}
+	}
+	if strings.Contains(a.stderr.String(), "s3cret-push-key") {
+		t.Error("the API key was logged")
+	}
+
+	plain := startApp(t, filepath.Join(t.TempDir(), "desk.db"))
+	resp, err := http.Post(plain.url+"/api/push", "application/json", strings.NewReader(`{}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
+		t.Errorf("push without a key configured: %d, want 404", resp.StatusCode)
+	}
+}
