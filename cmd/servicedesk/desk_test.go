@@ -210,3 +210,39 @@ func TestPushAPI(t *testing.T) {
 		t.Errorf("push without a key configured: %d, want 404", resp.StatusCode)
 	}
 }
+
+// TestQueuePositionsAreLive: a waiting employee sees their place in the
+// queue and the agents online change as others are served.
+func TestQueuePositionsAreLive(t *testing.T) {
+	a := startApp(t, filepath.Join(t.TempDir(), "desk.db"), "--dev")
+	type waiting struct {
+		ws *websocket.Conn
+		id string
+	}
+	var queue []waiting
+	for _, e := range []string{"e1", "e2"} {
+		tok := a.employee(e)
+		ws := a.dial("/ws/h5/"+e, []string{"bearer." + tok})
+		_, conv := a.post("/api/h5/conversations", tok, map[string]string{"subject": "help " + e, "body": "please"})
+		queue = append(queue, waiting{ws, conv["id"].(string)})
+	}
+	position := func(w waiting, want, online float64) {
+		t.Helper()
+		for {
+			m := nextOfType(t, w.ws, "queue.position")
+			d := m["data"].(map[string]any)
+			if d["conversation_id"] == w.id && d["position"] == want && d["agents_online"] == online {
+				return
+			}
+		}
+	}
+	position(queue[1], 2, 0)
+	agentTok, agentID := a.loginAgent("demo", "demo")
+	pingPong(t, a.dial("/ws/"+agentID, []string{"bearer." + agentTok}))
+	position(queue[0], 1, 1)
+	position(queue[1], 2, 1)
+	if status, m := a.post("/api/conversations/"+queue[0].id+"/claim", agentTok, nil); status != http.StatusOK {
+		t.Fatalf("claim: %d %v", status, m)
+	}
+	position(queue[1], 1, 1)
+}
