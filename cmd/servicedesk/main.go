@@ -32,6 +32,7 @@ import (
 	"github.com/servicedesk/servicedesk/internal/store/postgres"
 	"github.com/servicedesk/servicedesk/internal/store/sqlite"
 	"github.com/servicedesk/servicedesk/internal/tokenstore"
+	"github.com/servicedesk/servicedesk/internal/web"
 )
 
 func main() {
@@ -106,6 +107,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 				return desks.ActiveParticipants(r.Context(), id)
 			}},
 	}).Routes(mux)
+
+	web.Routes(mux)
 
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
@@ -217,6 +220,7 @@ func storeName(cfg config.Config) string {
 func printBanner(w io.Writer, cfg config.Config, addr net.Addr) {
 	url := "http://" + displayAddr(addr)
 	fmt.Fprintf(w, "servicedesk listening on %s\n", url)
+	fmt.Fprintf(w, "  agent console: %s/agent/\n  employee page: %s/h5/\n", url, url)
 	fmt.Fprintf(w, "  agents:    %s/ws/{agent_id}\n  employees: %s/ws/h5/{employee_id}\n", wsURL(url), wsURL(url))
 	if cfg.Dev {
 		fmt.Fprintf(w, "dev mode: log in as agent demo / demo:\n")

@@ -96,4 +96,7 @@ type AgentStore interface {
 	CreateAgent(ctx context.Context, a Agent) error
 	AgentByUsername(ctx context.Context, username string) (Agent, error)
 	AgentByID(ctx context.Context, id string) (Agent, error)
+	// Agents lists every enabled agent, ordered by name; password hashes
+	// are left empty.
+	Agents(ctx context.Context) ([]Agent, error)
 }

@@ -23,6 +23,7 @@ func (a *API) conversationRoutes(mux *http.ServeMux) {
 	c := a.Conversations
 	mux.Handle("POST /api/h5/conversations", a.authed(a.createConversation, employee))
 	mux.Handle("GET /api/h5/conversations", a.authed(a.employeeConversations, employee))
+	mux.Handle("GET /api/agents", a.authed(a.listAgents, agent))
 	mux.Handle("GET /api/agents/queue", a.authed(a.queue, agent))
 	mux.Handle("GET /api/agents/conversations", a.authed(a.agentConversations, agent))
 	mux.Handle("GET /api/conversations/{id}", a.authed(a.getConversation, employee, agent))
@@ -35,6 +36,17 @@ func (a *API) conversationRoutes(mux *http.ServeMux) {
 	mux.Handle("POST /api/conversations/{id}/resolve", a.authed(a.lifecycle(c.Resolve), agent))
 	mux.Handle("POST /api/conversations/{id}/invite", a.authed(a.withAgent(c.Invite), agent))
 	mux.Handle("POST /api/conversations/{id}/transfer", a.authed(a.withAgent(c.Transfer), agent))
+}
+
+// listAgents answers {"agents":[{id,username,name}]}, for the console's
+// invite and transfer pickers.
+func (a *API) listAgents(w http.ResponseWriter, r *http.Request, p desk.Principal) {
+	agents, err := a.Conversations.Agents(r.Context(), p)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"agents": agents})
 }
 
 // conversationID is the {id} path segment. Ids we issue are "cv_" and 16

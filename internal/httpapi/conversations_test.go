@@ -370,3 +370,15 @@ func TestLastAgentLeavingRequeues(t *testing.T) {
 	}
 	cs.claim(t, b, conv.ID)
 }
+
+func TestListAgents(t *testing.T) {
+	cs := newConvServer(t)
+	resp, body := cs.call(t, http.MethodGet, "/api/agents", cs.token(t, desk.RoleAgent, alice), nil)
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), `"id":"`+alice+`"`) || strings.Contains(string(body), "password") {
+		t.Fatalf("GET /api/agents: %d %s", resp.StatusCode, body)
+	}
+	resp, _ = cs.call(t, http.MethodGet, "/api/agents", cs.token(t, desk.RoleEmployee, "e1"), nil)
+	if resp.StatusCode != http.StatusForbidden {
+		t.Errorf("employee listing agents: %d, want 403", resp.StatusCode)
+	}
+}

@@ -55,3 +55,18 @@ func (db *DB) agentWhere(ctx context.Context, column, value string) (desk.Agent,
 	}
 	return a, nil
 }
+
+// Agents lists the enabled agents by name, for pickers in the console.
+func (db *DB) Agents(ctx context.Context) ([]desk.Agent, error) {
+	rows, err := db.pool.Query(ctx,
+		`SELECT id, username, name FROM agents WHERE disabled_at IS NULL ORDER BY name, id COLLATE "C"`)
+	if err != nil {
+		return nil, dbError(err, "list agents")
+	}
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (desk.Agent, error) {
+		var a desk.Agent
+		err := row.Scan(&a.ID, &a.Username, &a.Name)
+		return a, err
+	})
+	return out, dbError(err, "list agents")
+}

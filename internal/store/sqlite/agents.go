@@ -64,3 +64,22 @@ func (db *DB) agentWhere(ctx context.Context, column, value string) (desk.Agent,
 	}
 	return a, nil
 }
+
+// Agents lists the enabled agents by name, for pickers in the console.
+func (db *DB) Agents(ctx context.Context) ([]desk.Agent, error) {
+	rows, err := db.read.QueryContext(ctx,
+		`SELECT id, username, name FROM agents WHERE disabled_at IS NULL ORDER BY name, id`)
+	if err != nil {
+		return nil, fmt.Errorf("list agents: %w", err)
+	}
+	defer rows.Close()
+	var out []desk.Agent
+	for rows.Next() {
+		var a desk.Agent
+		if err := rows.Scan(&a.ID, &a.Username, &a.Name); err != nil {
+			return nil, fmt.Errorf("list agents: %w", err)
+		}
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}

@@ -32,6 +32,24 @@ func RunAgentStore(t *testing.T, open func(t *testing.T) desk.AgentStore) {
 		}
 	})
 
+	t.Run("list by name without password hashes", func(t *testing.T) {
+		s := open(t)
+		bob := desk.Agent{ID: "agt_bob", Username: "bob", Name: "Bob 王", PasswordHash: "$2a$04$hash-b"}
+		for _, a := range []desk.Agent{bob, alice} {
+			if err := s.CreateAgent(ctx, a); err != nil {
+				t.Fatalf("CreateAgent: %v", err)
+			}
+		}
+		got, err := s.Agents(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []desk.Agent{{ID: alice.ID, Username: alice.Username, Name: alice.Name}, {ID: bob.ID, Username: bob.Username, Name: bob.Name}}
+		if len(got) != 2 || got[0] != want[0] || got[1] != want[1] {
+			t.Errorf("Agents = %+v, want %+v", got, want)
+		}
+	})
+
 	t.Run("unknown agents are not found", func(t *testing.T) {
 		s := open(t)
 		if err := s.CreateAgent(ctx, alice); err != nil {
