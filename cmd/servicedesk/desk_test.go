@@ -246,3 +246,55 @@ func TestQueuePositionsAreLive(t *testing.T) {
 	}
 	position(queue[1], 1, 1)
 }
+
+// TestKickAndDisable: an operator's kick and disable close the user's
+// sockets and retire their tokens; a disabled agent cannot come back.
+func TestKickAndDisable(t *testing.T) {
+	a := startApp(t, filepath.Join(t.TempDir(), "desk.db"), "--dev", "--api-key", "admin-key-123")
+	admin := func(path, body string) int {
+		req, _ := http.NewRequest(http.MethodPost, a.url+path, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-API-Key", "admin-key-123")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	empTok := a.employee("e1")
+	emp := a.dial("/ws/h5/e1", []string{"bearer." + empTok})
+	pingPong(t, emp)
+	if status := admin("/api/admin/kick", `{"employee_id":"e1"}`); status != http.StatusNoContent {
+		t.Fatalf("kick: %d", status)
+	}
+	if code, reason := closeOf(t, emp, time.Second); code != 4001 || reason != "Kicked" {
+		t.Errorf("kicked: %d %q", code, reason)
+	}
+	if code, reason := closeOf(t, a.dial("/ws/h5/e1", []string{"bearer." + empTok}), 5*time.Second); code != 4001 || reason != "Invalid or expired token" {
+		t.Errorf("kicked token still works: %d %q", code, reason)
+	}
+
+	tok, id := a.loginAgent("demo", "demo")
+	agent := a.dial("/ws/"+id, []string{"bearer." + tok})
+	pingPong(t, agent)
+	if status := admin("/api/admin/agents/"+id+"/disable", ""); status != http.StatusNoContent {
+		t.Fatalf("disable: %d", status)
+	}
+	if code, reason := closeOf(t, agent, time.Second); code != 4001 || reason != "Agent disabled" {
+		t.Errorf("disabled: %d %q", code, reason)
+	}
+	if status, _ := a.post("/api/agents/login", "", map[string]string{"username": "demo", "password": "demo"}); status != http.StatusUnauthorized {
+		t.Errorf("disabled agent logged in: %d", status)
+	}
+	if status := admin("/api/admin/agents/"+id+"/enable", ""); status != http.StatusNoContent {
+		t.Fatalf("enable: %d", status)
+	}
+	a.loginAgent("demo", "demo")
+	if status := admin("/api/admin/agents/agt_nobody/disable", ""); status != http.StatusNotFound {
+		t.Errorf("disable nobody: %d", status)
+	}
+	if status := admin("/api/admin/kick", `{}`); status != http.StatusBadRequest {
+		t.Errorf("kick nobody: %d", status)
+	}
+}

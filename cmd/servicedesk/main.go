@@ -99,6 +99,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		MaxMessageBytes: cfg.MaxMessageBytes,
 		MsgRate:         cfg.MsgRate,
 		MsgBurst:        cfg.MsgBurst,
+		AgentDisabled:   db.AgentDisabled,
 	}, tokens, events, desks, h, log).Routes(mux)
 	(&httpapi.API{
 		Auth: authSvc, Tokens: tokens, StoreTimeout: cfg.StoreTimeout, Conversations: desks, Dev: cfg.Dev, Log: log,

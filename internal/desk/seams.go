@@ -23,6 +23,9 @@ type TokenStore interface {
 	Put(ctx context.Context, role Role, token, id string, ttl time.Duration) error
 	Lookup(ctx context.Context, role Role, token string) (id string, err error)
 	Delete(ctx context.Context, role Role, token string) error
+	// DeleteAll revokes every token this store issued to id and returns how
+	// many were live.
+	DeleteAll(ctx context.Context, role Role, id string) (int, error)
 }
 
 // TokenKey is the seed's storage key for a token.
@@ -99,4 +102,10 @@ type AgentStore interface {
 	// Agents lists every enabled agent, ordered by name; password hashes
 	// are left empty.
 	Agents(ctx context.Context) ([]Agent, error)
+	// SetAgentDisabled disables or re-enables an agent (ENotFound if there
+	// is no such agent). A disabled agent is not found by the lookups.
+	SetAgentDisabled(ctx context.Context, id string, disabled bool) error
+	// AgentDisabled reports whether id names a disabled agent; unknown ids
+	// are not disabled (their tokens may come from another login service).
+	AgentDisabled(ctx context.Context, id string) (bool, error)
 }

@@ -5,6 +5,7 @@
 package gateway
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 	"time"
@@ -47,6 +48,10 @@ type Options struct {
 	MaxMessageBytes int64
 	MsgRate         float64
 	MsgBurst        int
+	// AgentDisabled, when set, is asked at every agent handshake, so a
+	// disabled agent's tokens stop working even if another login service
+	// issued them.
+	AgentDisabled func(ctx context.Context, id string) (bool, error)
 }
 
 // Gateway holds the WebSocket endpoints' dependencies.

@@ -70,6 +70,15 @@ func (g *Gateway) authenticate(ctx context.Context, role desk.Role, id string, c
 	case owner != id:
 		return ReasonEmployeeMismatch, nil
 	}
+	if role == desk.RoleAgent && g.opts.AgentDisabled != nil {
+		disabled, err := g.opts.AgentDisabled(ctx, id)
+		if err != nil {
+			return ReasonStoreUnavailable, err
+		}
+		if disabled {
+			return ReasonInvalidToken, nil
+		}
+	}
 	return "", nil
 }
 

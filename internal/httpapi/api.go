@@ -51,7 +51,8 @@ func (a *API) Routes(mux *http.ServeMux) {
 		a.conversationRoutes(mux)
 	}
 	if a.Push.Key != "" {
-		mux.HandleFunc("POST /api/push", a.push)
+		mux.HandleFunc("POST /api/push", a.withKey(a.push))
+		a.adminRoutes(mux)
 	}
 }
 

@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"bytes"
-	"crypto/subtle"
 	"encoding/json"
 	"net/http"
 
@@ -45,11 +44,6 @@ type pushResponse struct {
 }
 
 func (a *API) push(w http.ResponseWriter, r *http.Request) {
-	given := r.Header.Get("X-API-Key")
-	if given == "" || subtle.ConstantTimeCompare([]byte(given), []byte(a.Push.Key)) != 1 {
-		a.writeError(w, r, desk.Errorf(desk.EUnauthorized, "missing or wrong X-API-Key"))
-		return
-	}
 	var req pushRequest
 	if err := decodeJSON(w, r, &req); err != nil {
 		a.writeError(w, r, err)

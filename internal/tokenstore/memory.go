@@ -5,6 +5,7 @@ package tokenstore
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"time"
 
@@ -84,6 +85,25 @@ func (m *Memory) Delete(_ context.Context, role desk.Role, token string) error {
 	defer m.mu.Unlock()
 	delete(m.entries, desk.TokenKey(role, token))
 	return nil
+}
+
+// DeleteAll revokes every live token issued to id and reports how many.
+// It scans the store: revoking a user is rare, logging in is not.
+func (m *Memory) DeleteAll(_ context.Context, role desk.Role, id string) (int, error) {
+	now := m.now()
+	prefix := desk.TokenKey(role, "")
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n := 0
+	for key, e := range m.entries {
+		if e.id == id && strings.HasPrefix(key, prefix) {
+			delete(m.entries, key)
+			if !e.expired(now) {
+				n++
+			}
+		}
+	}
+	return n, nil
 }
 
 // sweep drops every expired entry. The caller holds m.mu.

@@ -85,7 +85,45 @@ func (r *Redis) Put(ctx context.Context, role desk.Role, token, id string, ttl t
 	}
 	ctx, cancel := context.WithTimeout(ctx, r.timeout)
 	defer cancel()
-	return unavailable(r.client.Set(ctx, desk.TokenKey(role, token), id, ttl).Err())
+	// The per-user index lets DeleteAll find the tokens we issued; it
+	// lives as long as the newest of them (every token gets the same ttl).
+	idx := userIndexKey(role, id)
+	_, err := r.client.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.Set(ctx, desk.TokenKey(role, token), id, ttl)
+		p.SAdd(ctx, idx, token)
+		p.PExpire(ctx, idx, ttl)
+		return nil
+	})
+	return unavailable(err)
+}
+
+// userIndexKey names the set of a user's tokens: "agent:tokens:{id}",
+// beside the seed's "agent:token:{token}".
+func userIndexKey(role desk.Role, id string) string { return string(role) + ":tokens:" + id }
+
+// DeleteAll revokes every token Put issued to id and reports how many
+// still existed. Tokens written into Redis by another login service are not
+// indexed and so not found here.
+func (r *Redis) DeleteAll(ctx context.Context, role desk.Role, id string) (int, error) {
+	ctx, cancel := context.WithTimeout(ctx, r.timeout)
+	defer cancel()
+	idx := userIndexKey(role, id)
+	tokens, err := r.client.SMembers(ctx, idx).Result()
+	if err != nil {
+		return 0, unavailable(err)
+	}
+	keys := []string{idx}
+	for _, t := range tokens {
+		keys = append(keys, desk.TokenKey(role, t))
+	}
+	n, err := r.client.Del(ctx, keys...).Result()
+	if err != nil {
+		return 0, unavailable(err)
+	}
+	if len(tokens) > 0 && n > 0 {
+		n-- // the index itself
+	}
+	return int(n), nil
 }
 
 // Lookup returns the id token was issued to, or ENotFound.

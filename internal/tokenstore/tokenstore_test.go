@@ -79,6 +79,31 @@ func runContract(t *testing.T, newStore func(t *testing.T) harness) {
 		}
 	})
 
+	t.Run("delete all of one user", func(t *testing.T) {
+		t.Parallel()
+		h, ctx := newStore(t), t.Context()
+		user := "u-" + newToken(t, h)[:12] // unique per run: the store may be shared
+		mine := []string{newToken(t, h), newToken(t, h)}
+		theirs, otherRole := newToken(t, h), newToken(t, h)
+		for _, tok := range mine {
+			mustPut(t, h, desk.RoleAgent, tok, user, time.Minute)
+		}
+		mustPut(t, h, desk.RoleAgent, theirs, user+"-other", time.Minute)
+		mustPut(t, h, desk.RoleEmployee, otherRole, user, time.Minute)
+		n, err := h.store.DeleteAll(ctx, desk.RoleAgent, user)
+		if err != nil || n != 2 {
+			t.Fatalf("DeleteAll = %d, %v; want 2", n, err)
+		}
+		for _, tok := range mine {
+			wantNotFound(t, h, desk.RoleAgent, tok)
+		}
+		wantID(t, h, desk.RoleAgent, theirs, user+"-other")
+		wantID(t, h, desk.RoleEmployee, otherRole, user)
+		if n, err := h.store.DeleteAll(ctx, desk.RoleAgent, user); err != nil || n != 0 {
+			t.Fatalf("second DeleteAll = %d, %v; want 0", n, err)
+		}
+	})
+
 	t.Run("delete of missing token succeeds", func(t *testing.T) {
 		t.Parallel()
 		h := newStore(t)

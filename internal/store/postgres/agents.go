@@ -70,3 +70,29 @@ func (db *DB) Agents(ctx context.Context) ([]desk.Agent, error) {
 	})
 	return out, dbError(err, "list agents")
 }
+
+// SetAgentDisabled disables or re-enables an agent.
+func (db *DB) SetAgentDisabled(ctx context.Context, id string, disabled bool) error {
+	query := `UPDATE agents SET disabled_at = NULL WHERE id = $1`
+	if disabled {
+		query = `UPDATE agents SET disabled_at = COALESCE(disabled_at, now()) WHERE id = $1`
+	}
+	tag, err := db.pool.Exec(ctx, query, id)
+	if err != nil {
+		return dbError(err, "set agent disabled")
+	}
+	if tag.RowsAffected() == 0 {
+		return desk.Errorf(desk.ENotFound, "agent not found")
+	}
+	return nil
+}
+
+// AgentDisabled reports whether id names a disabled agent.
+func (db *DB) AgentDisabled(ctx context.Context, id string) (bool, error) {
+	var disabled bool
+	err := db.pool.QueryRow(ctx, `SELECT disabled_at IS NOT NULL FROM agents WHERE id = $1`, id).Scan(&disabled)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return false, nil
+	}
+	return disabled, dbError(err, "agent disabled")
+}

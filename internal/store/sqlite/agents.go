@@ -83,3 +83,32 @@ func (db *DB) Agents(ctx context.Context) ([]desk.Agent, error) {
 	}
 	return out, rows.Err()
 }
+
+// SetAgentDisabled disables or re-enables an agent.
+func (db *DB) SetAgentDisabled(ctx context.Context, id string, disabled bool) error {
+	query := `UPDATE agents SET disabled_at = NULL WHERE id = ?`
+	if disabled {
+		query = `UPDATE agents SET disabled_at = COALESCE(disabled_at, CURRENT_TIMESTAMP) WHERE id = ?`
+	}
+	res, err := db.write.ExecContext(ctx, query, id)
+	if err != nil {
+		return fmt.Errorf("set agent disabled: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return desk.Errorf(desk.ENotFound, "agent not found")
+	}
+	return nil
+}
+
+// AgentDisabled reports whether id names a disabled agent.
+func (db *DB) AgentDisabled(ctx context.Context, id string) (bool, error) {
+	var disabled bool
+	err := db.read.QueryRowContext(ctx, `SELECT disabled_at IS NOT NULL FROM agents WHERE id = ?`, id).Scan(&disabled)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("agent disabled: %w", err)
+	}
+	return disabled, nil
+}

@@ -32,6 +32,40 @@ func RunAgentStore(t *testing.T, open func(t *testing.T) desk.AgentStore) {
 		}
 	})
 
+	t.Run("disable and enable", func(t *testing.T) {
+		s := open(t)
+		if err := s.CreateAgent(ctx, alice); err != nil {
+			t.Fatalf("CreateAgent: %v", err)
+		}
+		if d, err := s.AgentDisabled(ctx, alice.ID); err != nil || d {
+			t.Fatalf("AgentDisabled before = %v, %v", d, err)
+		}
+		if err := s.SetAgentDisabled(ctx, alice.ID, true); err != nil {
+			t.Fatal(err)
+		}
+		if d, err := s.AgentDisabled(ctx, alice.ID); err != nil || !d {
+			t.Fatalf("AgentDisabled after = %v, %v", d, err)
+		}
+		if _, err := s.AgentByUsername(ctx, alice.Username); desk.ErrorCode(err) != desk.ENotFound {
+			t.Errorf("a disabled agent was found: %v", err)
+		}
+		if list, _ := s.Agents(ctx); len(list) != 0 {
+			t.Errorf("a disabled agent is listed: %v", list)
+		}
+		if err := s.SetAgentDisabled(ctx, alice.ID, false); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.AgentByID(ctx, alice.ID); err != nil {
+			t.Errorf("re-enabled agent not found: %v", err)
+		}
+		if err := s.SetAgentDisabled(ctx, "agt_nobody", true); desk.ErrorCode(err) != desk.ENotFound {
+			t.Errorf("disabling nobody: %v", err)
+		}
+		if d, err := s.AgentDisabled(ctx, "agt_nobody"); err != nil || d {
+			t.Errorf("unknown agent disabled = %v, %v", d, err)
+		}
+	})
+
 	t.Run("list by name without password hashes", func(t *testing.T) {
 		s := open(t)
 		bob := desk.Agent{ID: "agt_bob", Username: "bob", Name: "Bob 王", PasswordHash: "$2a$04$hash-b"}
