@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -64,6 +65,8 @@ func TestConversationEndToEnd(t *testing.T) {
 		agent := a.dial("/ws/"+agentID, []string{"bearer." + agentTok})
 		empTok := a.employee("zhangsan")
 		emp := a.dial("/ws/h5/zhangsan", []string{"bearer." + empTok})
+		pingPong(t, agent) // a pong proves each socket is registered
+		pingPong(t, emp)
 
 		status, conv := a.post("/api/h5/conversations", empTok, map[string]string{
 			"subject": "VPN 连不上", "category": "network", "body": "家里连不上公司 VPN", "client_msg_id": "c1"})
@@ -223,6 +226,7 @@ func TestQueuePositionsAreLive(t *testing.T) {
 	for _, e := range []string{"e1", "e2"} {
 		tok := a.employee(e)
 		ws := a.dial("/ws/h5/"+e, []string{"bearer." + tok})
+		pingPong(t, ws)
 		_, conv := a.post("/api/h5/conversations", tok, map[string]string{"subject": "help " + e, "body": "please"})
 		queue = append(queue, waiting{ws, conv["id"].(string)})
 	}
@@ -296,5 +300,43 @@ func TestKickAndDisable(t *testing.T) {
 	}
 	if status := admin("/api/admin/kick", `{}`); status != http.StatusBadRequest {
 		t.Errorf("kick nobody: %d", status)
+	}
+}
+
+// TestOperationsEndpoints: /healthz, /readyz and /metrics tell an operator
+// what the node is doing, and requests carry an id.
+func TestOperationsEndpoints(t *testing.T) {
+	a := startApp(t, filepath.Join(t.TempDir(), "desk.db"), "--dev", "--node-id", "node-a")
+	tok, id := a.loginAgent("demo", "demo")
+	pingPong(t, a.dial("/ws/"+id, []string{"bearer." + tok}))
+	closeOf(t, a.dial("/ws/"+id, []string{"bearer.wrong"}), 5*time.Second)
+	get := func(path string) (int, string, http.Header) {
+		resp, err := http.Get(a.url + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var b strings.Builder
+		io.Copy(&b, resp.Body)
+		return resp.StatusCode, b.String(), resp.Header
+	}
+	if code, body, h := get("/healthz"); code != http.StatusOK || h.Get("X-Request-ID") == "" {
+		t.Errorf("healthz: %d %s", code, body)
+	}
+	if code, body, _ := get("/readyz"); code != http.StatusOK || !strings.Contains(body, `"database":"ok"`) {
+		t.Errorf("readyz: %d %s", code, body)
+	}
+	_, body, _ := get("/metrics")
+	for _, want := range []string{
+		`servicedesk_connections{kind="agent",node="node-a"} 1`,
+		`servicedesk_handshakes_total{node="node-a",reason="",result="accepted"}`,
+		`servicedesk_handshakes_total{node="node-a",reason="Invalid or expired token",result="rejected"} 1`,
+		`servicedesk_frames_in_total{node="node-a",type="ping"} 1`,
+		`servicedesk_store_seconds_count{node="node-a",op="token_lookup"}`,
+		`servicedesk_bus_publish_seconds_count{node="node-a"}`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"golang.org/x/term"
 
 	"github.com/servicedesk/servicedesk/internal/auth"
@@ -27,8 +28,11 @@ import (
 	"github.com/servicedesk/servicedesk/internal/conversation"
 	"github.com/servicedesk/servicedesk/internal/desk"
 	"github.com/servicedesk/servicedesk/internal/gateway"
+	"github.com/servicedesk/servicedesk/internal/health"
 	"github.com/servicedesk/servicedesk/internal/httpapi"
 	"github.com/servicedesk/servicedesk/internal/hub"
+	"github.com/servicedesk/servicedesk/internal/metrics"
+	"github.com/servicedesk/servicedesk/internal/presence"
 	"github.com/servicedesk/servicedesk/internal/store/postgres"
 	"github.com/servicedesk/servicedesk/internal/store/sqlite"
 	"github.com/servicedesk/servicedesk/internal/tokenstore"
@@ -58,34 +62,99 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	if err != nil {
 		return err
 	}
-	log := newLogger(cfg, stderr)
-
-	db, err := openStore(ctx, cfg.DBPath, cfg.DatabaseURL)
+	log := newLogger(cfg, stderr).With("node", cfg.NodeID)
+	n, err := newNode(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
-	defer db.Close()
+	defer n.close()
+	return n.serve(ctx, stdout)
+}
 
-	tokens, closeTokens, err := openTokenStore(cfg)
-	if err != nil {
-		return err
+// node is one running servicedesk process and everything it owns.
+type node struct {
+	cfg      config.Config
+	log      *slog.Logger
+	obs      *metrics.Metrics
+	db       storage
+	redis    *redis.Client // nil without --redis-url
+	redisBus *bus.Redis    // nil without --redis-url
+	tokens   desk.TokenStore
+	hub      *hub.Hub
+	bus      desk.Bus
+	presence presence.Tracker
+	desks    *conversation.Service
+	health   *health.Health
+	handler  http.Handler
+}
+
+// newNode opens the stores and wires the parts together. Nothing runs yet.
+func newNode(ctx context.Context, cfg config.Config, log *slog.Logger) (*node, error) {
+	n := &node{cfg: cfg, log: log, obs: metrics.New(cfg.NodeID)}
+	var err error
+	if n.db, err = openStore(ctx, cfg.DBPath, cfg.DatabaseURL); err != nil {
+		return nil, err
 	}
-	defer closeTokens()
+	if cfg.RedisURL != "" {
+		// Redis is not pinged here: if it is down, handshakes fail closed
+		// and everything recovers by itself when it returns.
+		if n.redis, err = tokenstore.OpenRedis(cfg.RedisURL); err != nil {
+			n.db.Close()
+			return nil, fmt.Errorf("redis: %w", err)
+		}
+		redis.SetLogger(redisLogger{log})
+		n.tokens = tokenstore.NewRedis(n.redis, cfg.StoreTimeout)
+	} else {
+		n.tokens = tokenstore.NewMemory(nil)
+	}
+	tokens := n.obs.TokenStore(n.tokens)
 
-	var desks *conversation.Service // the hub reports agents coming online to it
-	h := hub.New(hub.Options{
-		SendQueueBytes:  cfg.SendQueueBytes,
-		PingInterval:    cfg.PingInterval,
-		OnAgentsChanged: func() { desks.QueueChanged() },
+	n.hub = hub.New(hub.Options{
+		Node:           cfg.NodeID,
+		SendQueueBytes: cfg.SendQueueBytes,
+		PingInterval:   cfg.PingInterval,
+		Observer:       n.obs,
+		OnAgentOnline: func(id string, online bool) {
+			if online {
+				n.presence.Connected(id)
+			} else {
+				n.presence.Disconnected(id)
+			}
+		},
 	}, log)
-	events := bus.NewMemory(func(ev desk.Event) { h.Deliver(ev) })
-	desks = conversation.New(conversation.Config{
-		Store: db, Agents: db, Bus: events, AgentsOnline: h.AgentsOnline, Log: log, MaxBodyBytes: cfg.MaxBodyBytes,
+	deliver := func(ev desk.Event) { n.hub.Deliver(ev) }
+	checks := []health.Check{{Name: "database", Run: n.db.Ping}}
+	popts := presence.Options{OnChange: func() { n.desks.QueueChanged() }, Log: log}
+	if n.redis != nil {
+		n.redisBus = bus.NewRedis(n.redis, bus.RedisOptions{
+			NodeID: cfg.NodeID, Log: log,
+			// A deaf node would miss other nodes' events: send its clients
+			// to reconnect (here when Redis is back, or to another node) and
+			// resume from the database.
+			OnLost: func(err error) {
+				log.Error("event bus lost; closing connections", "error", err)
+				n.hub.CloseAll(hub.CloseServiceRestart, "event bus unavailable")
+			},
+			OnRecovered: func() { log.Info("event bus recovered") },
+		}, deliver)
+		n.bus = n.obs.Bus(n.redisBus)
+		n.presence = presence.NewRedis(n.redis, n.bus, presence.RedisOptions{Options: popts, NodeID: cfg.NodeID})
+		checks = append(checks,
+			health.Check{Name: "token_store", Run: n.tokens.(*tokenstore.Redis).Ping},
+			health.Check{Name: "bus", Run: n.redisBus.Check})
+	} else {
+		n.bus = n.obs.Bus(bus.NewMemory(deliver))
+		n.presence = presence.NewMemory(n.bus, popts)
+	}
+	n.health = health.New(checks...)
+	n.desks = conversation.New(conversation.Config{
+		Store: timedStore{n.db, n.obs}, Agents: n.db, Bus: n.bus, Presence: n.presence, Log: log, MaxBodyBytes: cfg.MaxBodyBytes,
 	})
-	authSvc := auth.New(auth.Config{Agents: db, Tokens: tokens, Bus: events, TokenTTL: cfg.TokenTTL, Log: log})
+	authSvc := auth.New(auth.Config{Agents: n.db, Tokens: n.tokens, Bus: n.bus, TokenTTL: cfg.TokenTTL, Log: log})
 	if cfg.Dev {
 		if err := authSvc.EnsureDemoAgent(ctx); err != nil {
-			return fmt.Errorf("create demo agent: %w", err)
+			n.close()
+			return nil, fmt.Errorf("create demo agent: %w", err)
 		}
 	}
 
@@ -99,24 +168,39 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		MaxMessageBytes: cfg.MaxMessageBytes,
 		MsgRate:         cfg.MsgRate,
 		MsgBurst:        cfg.MsgBurst,
-		AgentDisabled:   db.AgentDisabled,
-	}, tokens, events, desks, h, log).Routes(mux)
+		AgentDisabled:   n.db.AgentDisabled,
+		Accepting:       n.busHealthy,
+		Observer:        n.obs,
+	}, tokens, n.bus, n.desks, n.hub, log).Routes(mux)
 	(&httpapi.API{
-		Auth: authSvc, Tokens: tokens, StoreTimeout: cfg.StoreTimeout, Conversations: desks, Dev: cfg.Dev, Log: log,
-		Push: httpapi.Push{Key: cfg.APIKey, Bus: events, Reach: h.Reach,
+		Auth: authSvc, Tokens: tokens, StoreTimeout: cfg.StoreTimeout, Conversations: n.desks, Dev: cfg.Dev, Log: log,
+		Push: httpapi.Push{Key: cfg.APIKey, Bus: n.bus, Reach: n.hub.Reach,
 			Participants: func(r *http.Request, id string) ([]desk.Principal, error) {
-				return desks.ActiveParticipants(r.Context(), id)
+				return n.desks.ActiveParticipants(r.Context(), id)
 			}},
 	}).Routes(mux)
-
 	web.Routes(mux)
+	n.health.Routes(mux)
+	mux.Handle("GET /metrics", n.obs.Handler())
+	n.handler = httpapi.Logged(mux, log)
+	return n, nil
+}
 
+// busHealthy says whether this node hears the other nodes; while it does
+// not, new connections are turned away rather than left deaf.
+func (n *node) busHealthy() bool { return n.redisBus == nil || n.redisBus.Healthy() }
+
+// serve runs the node until ctx ends, then drains it: readiness fails, the
+// listener closes, sockets are told to reconnect elsewhere (1012), and
+// the writer finishes what it was given before the bus and stores close.
+func (n *node) serve(ctx context.Context, stdout io.Writer) error {
+	cfg, log := n.cfg, n.log
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
 	srv := &http.Server{
-		Handler:           mux,
+		Handler:           n.handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,
@@ -125,32 +209,36 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	printBanner(stdout, cfg, ln.Addr())
-	log.Info("listening", "addr", ln.Addr().String(), "dev", cfg.Dev, "token_store", storeName(cfg))
+	log.Info("listening", "addr", ln.Addr().String(), "dev", cfg.Dev, "store", storeName(cfg))
 
-	// The hub and the desk's writer outlive ctx: they stop only after the
-	// servers have, so in-flight requests still commit.
-	bgCtx, stopBackground := context.WithCancel(context.Background())
-	defer stopBackground()
-	var background sync.WaitGroup
-	background.Add(2)
-	go func() { defer background.Done(); h.Run(bgCtx) }()
-	go func() { defer background.Done(); desks.Run(bgCtx) }()
+	// Background parts stop in layers, each after what depends on it: the
+	// hub and the writer first, then presence (its last sync announces
+	// this node's agents offline), then the bus.
+	var inner, outer group
+	inner.Go(n.hub.Run)
+	inner.Go(n.desks.Run)
+	outer.Go(n.presence.Run)
+	if n.redisBus != nil {
+		outer.Go(func(ctx context.Context) { n.redisBus.Run(ctx) })
+	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 
 	select {
 	case err := <-serveErr:
+		inner.Stop()
+		outer.Stop()
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
-	log.Info("shutting down", "timeout", cfg.ShutdownTimeout.String())
+	log.Info("draining", "timeout", cfg.ShutdownTimeout.String())
+	n.health.Drain()
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
-	// Stop accepting first, so no handshake lands after the hub has closed.
-	herr := srv.Shutdown(sctx)
-	werr := h.Shutdown(sctx, hub.CloseServiceRestart, "server restarting")
-	stopBackground()
-	background.Wait()
+	herr := srv.Shutdown(sctx) // stop accepting; finish in-flight requests
+	werr := n.hub.Shutdown(sctx, hub.CloseServiceRestart, "server restarting")
+	inner.Stop()
+	outer.Stop()
 	<-serveErr
 	if err := errors.Join(herr, werr); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
@@ -159,10 +247,74 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	return nil
 }
 
+func (n *node) close() {
+	if n.redis != nil {
+		n.redis.Close()
+	}
+	n.db.Close()
+}
+
+// group runs goroutines under one context and stops them together.
+type group struct {
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+func (g *group) Go(f func(context.Context)) {
+	if g.ctx == nil {
+		g.ctx, g.cancel = context.WithCancel(context.Background())
+	}
+	g.wg.Go(func() { f(g.ctx) })
+}
+
+func (g *group) Stop() {
+	if g.cancel != nil {
+		g.cancel()
+	}
+	g.wg.Wait()
+}
+
+// timedStore reports the desk's commits and hot reads to the metrics.
+type timedStore struct {
+	desk.ConversationStore
+	obs *metrics.Metrics
+}
+
+func (s timedStore) Update(ctx context.Context, fn func(desk.ConversationTx) error) error {
+	start := time.Now()
+	err := s.ConversationStore.Update(ctx, fn)
+	s.obs.StoreOp("commit", time.Since(start))
+	return err
+}
+
+func (s timedStore) Events(ctx context.Context, id string, after int64, limit int, private bool) ([]desk.ConvEvent, error) {
+	start := time.Now()
+	evs, err := s.ConversationStore.Events(ctx, id, after, limit, private)
+	s.obs.StoreOp("events", time.Since(start))
+	return evs, err
+}
+
+func (s timedStore) ListConversations(ctx context.Context, q desk.ConversationQuery) ([]desk.ConversationSummary, error) {
+	start := time.Now()
+	rows, err := s.ConversationStore.ListConversations(ctx, q)
+	s.obs.StoreOp("list", time.Since(start))
+	return rows, err
+}
+
+// redisLogger sends go-redis's own messages (reconnects, dial failures)
+// to the structured log instead of bare stderr.
+type redisLogger struct{ log *slog.Logger }
+
+func (l redisLogger) Printf(_ context.Context, format string, v ...any) {
+	l.log.Warn("redis client", "detail", fmt.Sprintf(format, v...))
+}
+
 // storage is everything the desk keeps in its database.
 type storage interface {
 	desk.AgentStore
 	desk.ConversationStore
+	Ping(ctx context.Context) error
 	Close() error
 }
 
@@ -197,25 +349,16 @@ func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, opts))
 }
 
-// openTokenStore picks Redis when configured, else the in-process store.
-// Redis is not pinged here: if it is down, handshakes fail closed and
-// recover by themselves when it returns.
-func openTokenStore(cfg config.Config) (desk.TokenStore, func(), error) {
-	if cfg.RedisURL == "" {
-		return tokenstore.NewMemory(nil), func() {}, nil
-	}
-	client, err := tokenstore.OpenRedis(cfg.RedisURL)
-	if err != nil {
-		return nil, nil, fmt.Errorf("redis: %w", err)
-	}
-	return tokenstore.NewRedis(client, cfg.StoreTimeout), func() { client.Close() }, nil
-}
-
+// storeName says where data and tokens live, for the start-up log line.
 func storeName(cfg config.Config) string {
-	if cfg.RedisURL != "" {
-		return "redis"
+	data, tokens := "sqlite", "memory"
+	if cfg.DatabaseURL != "" {
+		data = "postgres"
 	}
-	return "memory"
+	if cfg.RedisURL != "" {
+		tokens = "redis"
+	}
+	return data + "+" + tokens
 }
 
 func printBanner(w io.Writer, cfg config.Config, addr net.Addr) {

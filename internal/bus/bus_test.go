@@ -113,6 +113,18 @@ func runContract(t *testing.T, newBus func(t *testing.T, deliver func(desk.Event
 				To:    desk.Audience{Kind: desk.ToToken, Fingerprint: desk.TokenFingerprint("tok")},
 				Close: &desk.Close{Code: 4001, Reason: "token revoked"},
 			}},
+			{"to several users, a conversation event", desk.Event{
+				To: desk.Audience{Kind: desk.ToUsers, Users: []desk.Principal{
+					{Role: desk.RoleEmployee, ID: "zhangsan"}, {Role: desk.RoleAgent, ID: "a-1"},
+				}},
+				Frame:          []byte(`{"conversation_id":"cv_1","seq":7,"type":"message.created"}`),
+				ConversationID: "cv_1",
+				Seq:            7,
+			}},
+			{"to an empty list of users", desk.Event{
+				To:    desk.Audience{Kind: desk.ToUsers, Users: []desk.Principal{}},
+				Frame: []byte(`{"type":"nobody"}`),
+			}},
 			{"close with a last frame", desk.Event{
 				To:    desk.Audience{Kind: desk.ToUser, User: desk.Principal{Role: desk.RoleAgent, ID: "a-1"}},
 				Frame: []byte(`{"type":"bye"}`),

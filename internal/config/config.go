@@ -4,6 +4,8 @@
 package config
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -68,6 +70,7 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	MaxBodyBytes    int
 	APIKey          string
+	NodeID          string
 	LogLevel        string
 	LogFormat       string
 }
@@ -102,6 +105,7 @@ func Parse(name string, args []string, getenv func(string) string, output io.Wri
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", DefaultShutdownTimeout, "longest graceful shutdown after SIGINT/SIGTERM")
 	fs.StringVar(&c.APIKey, "api-key", "", "shared secret for POST /api/push (X-API-Key); empty turns the endpoint off. "+
 		"Prefer "+EnvPrefix+"API_KEY_FILE naming a file that holds it: flags show in ps")
+	fs.StringVar(&c.NodeID, "node-id", "", "this node's name in logs, metrics and connection ids (default: random)")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "log format: text or json")
 	fs.Usage = func() {
@@ -125,6 +129,11 @@ func Parse(name string, args []string, getenv func(string) string, output io.Wri
 		c.APIKey = strings.TrimSpace(string(key))
 	}
 	c.AllowedOrigins = splitList(origins)
+	if c.NodeID == "" {
+		var b [3]byte
+		rand.Read(b[:])
+		c.NodeID = "n" + hex.EncodeToString(b[:])
+	}
 	return c, c.Validate()
 }
 
@@ -172,6 +181,8 @@ func (c Config) Validate() error {
 	check(c.MsgBurst >= 1, "--msg-burst must be at least 1")
 	check(c.ShutdownTimeout > 0, "--shutdown-timeout must be positive")
 	check(c.MaxBodyBytes >= 1 && int64(c.MaxBodyBytes) < c.MaxMessageBytes, "--max-body-bytes must be positive and below --max-message-bytes")
+	check(len(c.NodeID) <= 32 && strings.Trim(c.NodeID, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") == "",
+		"--node-id must be at most 32 letters, digits or - _ .")
 	check(c.APIKey == "" || len(c.APIKey) >= 8, "the push API key must be at least 8 characters")
 	check(validLevel(c.LogLevel), "--log-level must be debug, info, warn or error")
 	check(c.LogFormat == "text" || c.LogFormat == "json", "--log-format must be text or json")

@@ -4,17 +4,37 @@ import (
 	"context"
 
 	"github.com/servicedesk/servicedesk/internal/desk"
+	"github.com/servicedesk/servicedesk/internal/presence"
 )
 
-// AgentInfo is an agent as other agents see them: who they are, to invite
-// or transfer to.
-type AgentInfo struct {
-	ID       string `json:"id"`
-	Username string `json:"username"`
-	Name     string `json:"name"`
+// Presence is what the desk needs of a presence.Tracker.
+type Presence interface {
+	// Statuses returns every agent who is not offline.
+	Statuses(ctx context.Context) (map[string]presence.Status, error)
+	SetStatus(ctx context.Context, agentID string, s presence.Status) (presence.Status, bool, error)
+	OnlineCount() int
 }
 
-// Agents lists the agents a conversation can be handed to.
+// noPresence stands in when no tracker is configured: everyone is offline.
+type noPresence struct{}
+
+func (noPresence) Statuses(context.Context) (map[string]presence.Status, error) { return nil, nil }
+func (noPresence) OnlineCount() int                                             { return 0 }
+func (noPresence) SetStatus(context.Context, string, presence.Status) (presence.Status, bool, error) {
+	return "", false, desk.Errorf(desk.EUnavailable, "presence is not available")
+}
+
+// AgentInfo is an agent as other agents see them: who they are, to invite
+// or transfer to, and whether they are there.
+type AgentInfo struct {
+	ID       string          `json:"id"`
+	Username string          `json:"username"`
+	Name     string          `json:"name"`
+	Status   presence.Status `json:"status"`
+}
+
+// Agents lists the agents a conversation can be handed to, with their
+// presence.
 func (s *Service) Agents(ctx context.Context, viewer desk.Principal) ([]AgentInfo, error) {
 	if viewer.Role != desk.RoleAgent {
 		return nil, desk.Errorf(desk.EForbidden, "only agents list agents")
@@ -23,9 +43,30 @@ func (s *Service) Agents(ctx context.Context, viewer desk.Principal) ([]AgentInf
 	if err != nil {
 		return nil, err
 	}
+	statuses, err := s.presence.Statuses(ctx)
+	if err != nil {
+		return nil, err
+	}
 	out := make([]AgentInfo, 0, len(agents))
 	for _, a := range agents {
-		out = append(out, AgentInfo{ID: a.ID, Username: a.Username, Name: a.Name})
+		st, ok := statuses[a.ID]
+		if !ok {
+			st = presence.Offline
+		}
+		out = append(out, AgentInfo{ID: a.ID, Username: a.Username, Name: a.Name, Status: st})
 	}
 	return out, nil
+}
+
+// SetPresence records an agent's choice to be online or away; every agent
+// connection hears of the change. It returns the agent's resulting status
+// and whether it changed.
+func (s *Service) SetPresence(ctx context.Context, actor desk.Principal, st presence.Status) (presence.Status, bool, error) {
+	if actor.Role != desk.RoleAgent {
+		return "", false, desk.Errorf(desk.EForbidden, "only agents have a presence")
+	}
+	if !st.Settable() {
+		return "", false, desk.Errorf(desk.EInvalid, "status must be %q or %q", presence.Online, presence.Away)
+	}
+	return s.presence.SetStatus(ctx, actor.ID, st)
 }

@@ -37,8 +37,11 @@ type Config struct {
 	Store  desk.ConversationStore
 	Agents desk.AgentStore
 	Bus    desk.Bus
-	// AgentsOnline counts agents with a live connection, for employees
-	// waiting in the queue.
+	// Presence says who is online and records agents' away/online choice;
+	// without it every agent reads as offline and SetPresence is refused.
+	Presence Presence
+	// AgentsOnline counts agents available to take work, for employees
+	// waiting in the queue; Presence.OnlineCount when nil.
 	AgentsOnline func() int
 	Log          *slog.Logger
 	Now          func() time.Time
@@ -53,6 +56,7 @@ type Service struct {
 	store        desk.ConversationStore
 	agents       desk.AgentStore
 	bus          desk.Bus
+	presence     Presence
 	agentsOnline func() int
 	log          *slog.Logger
 	now          func() time.Time
@@ -69,7 +73,7 @@ type Service struct {
 // New returns a Service; call Run to start its writer.
 func New(cfg Config) *Service {
 	s := &Service{
-		store: cfg.Store, agents: cfg.Agents, bus: cfg.Bus, agentsOnline: cfg.AgentsOnline,
+		store: cfg.Store, agents: cfg.Agents, bus: cfg.Bus, presence: cfg.Presence, agentsOnline: cfg.AgentsOnline,
 		log: cfg.Log, now: cfg.Now, maxBody: cfg.MaxBodyBytes,
 		ops:        make(chan *op, 4*maxBatch),
 		queueDirty: make(chan struct{}, 1),
@@ -81,8 +85,11 @@ func New(cfg Config) *Service {
 	if s.maxBody <= 0 {
 		s.maxBody = DefaultMaxBodyBytes
 	}
+	if s.presence == nil {
+		s.presence = noPresence{}
+	}
 	if s.agentsOnline == nil {
-		s.agentsOnline = func() int { return 0 }
+		s.agentsOnline = s.presence.OnlineCount
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)

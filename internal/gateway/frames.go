@@ -20,6 +20,7 @@ type inbound struct {
 	ClientMsgID    string          `json:"client_msg_id"`
 	AfterSeq       *int64          `json:"after_seq"`
 	Seq            *int64          `json:"seq"`
+	Status         string          `json:"status"`
 }
 
 // frameError is a problem with one frame: the client gets an error frame
@@ -84,6 +85,7 @@ func parse(data []byte) (*inbound, *frameError) {
 func (s *session) dispatch(ctx context.Context, data []byte) []byte {
 	in, ferr := parse(data)
 	if ferr == nil {
+		s.g.opts.Observer.FrameIn(in.Type)
 		h, ok := s.g.handlers[s.user.Role][in.Type]
 		if !ok {
 			ferr = &frameError{Code: codeUnknownType, Message: fmt.Sprintf("unknown message type %q", truncate(in.Type, 64))}

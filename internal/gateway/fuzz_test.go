@@ -88,6 +88,7 @@ func FuzzDispatch(f *testing.F) {
 		published = published[:0]
 		mu.Unlock()
 		g := &Gateway{
+			opts:          Options{Observer: noObserver{}},
 			bus:           b,
 			conversations: svc,
 			log:           slog.New(slog.NewTextHandler(io.Discard, nil)),

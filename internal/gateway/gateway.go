@@ -36,6 +36,7 @@ const (
 	reasonBinary             = "binary frames are not supported"
 	reasonRateExceeded       = "message rate exceeded"
 	reasonServerShuttingDown = "server shutting down"
+	reasonBusUnavailable     = "event bus unavailable"
 )
 
 // Options configure the gateway; see config for their meaning and defaults.
@@ -48,11 +49,30 @@ type Options struct {
 	MaxMessageBytes int64
 	MsgRate         float64
 	MsgBurst        int
+	// Accepting, when set and false, turns new connections away with 1013:
+	// the node cannot hear the others (its event bus is down), and a client
+	// is better served retrying until it can, or landing on another node.
+	Accepting func() bool
+	// Observer, if set, is told of handshakes and frames, for metrics.
+	Observer Observer
 	// AgentDisabled, when set, is asked at every agent handshake, so a
 	// disabled agent's tokens stop working even if another login service
 	// issued them.
 	AgentDisabled func(ctx context.Context, id string) (bool, error)
 }
+
+// Observer is told what the gateway sees; its methods must be cheap.
+type Observer interface {
+	// Handshake reports "accepted", "rejected" (with the close reason) or
+	// "refused_origin".
+	Handshake(result, reason string)
+	FrameIn(frameType string)
+}
+
+type noObserver struct{}
+
+func (noObserver) Handshake(string, string) {}
+func (noObserver) FrameIn(string)           {}
 
 // Gateway holds the WebSocket endpoints' dependencies.
 type Gateway struct {
@@ -68,6 +88,9 @@ type Gateway struct {
 
 // New returns a gateway delivering through h and publishing through bus.
 func New(opts Options, tokens desk.TokenStore, bus desk.Bus, conversations Conversations, h *hub.Hub, log *slog.Logger) *Gateway {
+	if opts.Observer == nil {
+		opts.Observer = noObserver{}
+	}
 	g := &Gateway{opts: opts, tokens: tokens, bus: bus, conversations: conversations, hub: h, log: log}
 	g.upgrader = websocket.Upgrader{
 		HandshakeTimeout: 10 * time.Second,

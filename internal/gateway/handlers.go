@@ -4,10 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"unicode/utf8"
 
 	"github.com/servicedesk/servicedesk/internal/desk"
 	"github.com/servicedesk/servicedesk/internal/hub"
+	"github.com/servicedesk/servicedesk/internal/presence"
 )
 
 // Conversations is what the gateway needs of the desk.
@@ -16,18 +18,22 @@ type Conversations interface {
 	Events(ctx context.Context, viewer desk.Principal, conversationID string, afterSeq int64, limit int) ([]desk.ConvEvent, error)
 	TypingAudience(ctx context.Context, sender desk.Principal, conversationID string) ([]desk.Principal, error)
 	Read(ctx context.Context, actor desk.Principal, conversationID string, seq int64) (int64, error)
+	SetPresence(ctx context.Context, actor desk.Principal, st presence.Status) (presence.Status, bool, error)
 }
 
 // handler acts on one parsed frame of a session.
 type handler func(ctx context.Context, s *session, in *inbound) error
 
-// defaultHandlers is what each role may send; both sides may do the same.
+// defaultHandlers is what each role may send: both sides the same, and
+// agents their presence too (an employee sending one gets unknown_type).
 func defaultHandlers() map[desk.Role]map[string]handler {
 	h := map[string]handler{
 		"ping": handlePing, "typing": handleTyping, "message": handleMessage,
 		"resume": handleResume, "read": handleRead,
 	}
-	return map[desk.Role]map[string]handler{desk.RoleAgent: h, desk.RoleEmployee: h}
+	agent := maps.Clone(h)
+	agent["presence"] = handlePresence
+	return map[desk.Role]map[string]handler{desk.RoleAgent: agent, desk.RoleEmployee: h}
 }
 
 var pongFrame = []byte(`{"type":"pong"}`)
@@ -173,6 +179,24 @@ func handleRead(ctx context.Context, s *session, in *inbound) error {
 	}
 	_, err := s.g.conversations.Read(ctx, s.user, conv, *in.Seq)
 	return err
+}
+
+// handlePresence sets the agent away or back online. The answer is the
+// presence frame every agent gets; when nothing changed (already away), it
+// goes to the sender alone.
+func handlePresence(ctx context.Context, s *session, in *inbound) error {
+	st := presence.Status(in.Status)
+	if !st.Settable() {
+		return &frameError{Code: codeInvalidFrame, Message: `presence needs "status": "online" or "away"`}
+	}
+	now, changed, err := s.g.conversations.SetPresence(ctx, s.user, st)
+	if err != nil {
+		return err
+	}
+	if !changed {
+		s.out.Send(presence.Frame(s.user.ID, now))
+	}
+	return nil
 }
 
 // requireConversation reads the frame's conversation_id, which must be a

@@ -22,6 +22,7 @@ import (
 	"github.com/servicedesk/servicedesk/internal/conversation"
 	"github.com/servicedesk/servicedesk/internal/desk"
 	"github.com/servicedesk/servicedesk/internal/hub"
+	"github.com/servicedesk/servicedesk/internal/presence"
 	"github.com/servicedesk/servicedesk/internal/store/sqlite"
 	"github.com/servicedesk/servicedesk/internal/tokenstore"
 )
@@ -35,8 +36,11 @@ type testDesk struct {
 	hub    *hub.Hub
 	tokens desk.TokenStore
 	desk   *conversation.Service
-	db     *sqlite.DB
-	logs   *syncBuffer
+	// presence is the desk's tracker. The hub is not wired to it here, so
+	// no test sees presence frames unless it reports connections itself.
+	presence *presence.Memory
+	db       *sqlite.DB
+	logs     *syncBuffer
 }
 
 type deskOption func(*Options, *hub.Options)
@@ -72,16 +76,18 @@ func newTestDesk(t *testing.T, tokens desk.TokenStore, opts ...deskOption) *test
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc := conversation.New(conversation.Config{Store: db, Agents: db, Bus: b, Log: log})
+	tracker := presence.NewMemory(b, presence.Options{Log: log})
+	svc := conversation.New(conversation.Config{Store: db, Agents: db, Bus: b, Presence: tracker, Log: log})
 	gw := New(gopts, tokens, b, svc, h, log)
 	mux := http.NewServeMux()
 	gw.Routes(mux)
 	srv := httptest.NewServer(mux)
 	ctx, cancel := context.WithCancel(context.Background())
 	var running sync.WaitGroup
-	running.Add(2)
+	running.Add(3)
 	go func() { defer running.Done(); h.Run(ctx) }()
 	go func() { defer running.Done(); svc.Run(ctx) }()
+	go func() { defer running.Done(); tracker.Run(ctx) }()
 	t.Cleanup(func() {
 		defer db.Close()
 		defer running.Wait()
@@ -96,7 +102,7 @@ func newTestDesk(t *testing.T, tokens desk.TokenStore, opts ...deskOption) *test
 			t.Logf("server log:\n%s", logs)
 		}
 	})
-	return &testDesk{t: t, srv: srv, gw: gw, hub: h, tokens: tokens, desk: svc, db: db, logs: logs}
+	return &testDesk{t: t, srv: srv, gw: gw, hub: h, tokens: tokens, desk: svc, presence: tracker, db: db, logs: logs}
 }
 
 // conversation opens a conversation for employee, claimed by the first

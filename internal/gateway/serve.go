@@ -27,6 +27,7 @@ func (g *Gateway) serve(role desk.Role, pathKey string) http.HandlerFunc {
 		log := g.log.With(idAttr(role, id))
 		if !g.originAllowed(r) {
 			log.Warn("websocket origin refused", "origin", r.Header.Get("Origin"))
+			g.opts.Observer.Handshake("refused_origin", "")
 			http.Error(w, "origin not allowed", http.StatusForbidden)
 			return
 		}
@@ -43,6 +44,7 @@ func (g *Gateway) serve(role desk.Role, pathKey string) http.HandlerFunc {
 			return
 		}
 		if reason != "" {
+			g.opts.Observer.Handshake("rejected", reason)
 			if err != nil {
 				log.Error("websocket rejected", "reason", reason, "token_source", cred.source, "error", err)
 			} else {
@@ -51,19 +53,30 @@ func (g *Gateway) serve(role desk.Role, pathKey string) http.HandlerFunc {
 			reject(ws, reason)
 			return
 		}
-		c, err := g.hub.Register(ws, desk.Principal{Role: role, ID: id}, desk.TokenFingerprint(cred.token))
-		if err != nil {
-			ws.WriteControl(websocket.CloseMessage,
-				websocket.FormatCloseMessage(hub.CloseServiceRestart, reasonServerShuttingDown), time.Now().Add(time.Second))
-			ws.Close()
+		if g.opts.Accepting != nil && !g.opts.Accepting() {
+			g.opts.Observer.Handshake("rejected", reasonBusUnavailable)
+			log.Warn("websocket turned away", "reason", reasonBusUnavailable)
+			closeNow(ws, hub.CloseSlowConsumer, reasonBusUnavailable)
 			return
 		}
+		c, err := g.hub.Register(ws, desk.Principal{Role: role, ID: id}, desk.TokenFingerprint(cred.token))
+		if err != nil {
+			closeNow(ws, hub.CloseServiceRestart, reasonServerShuttingDown)
+			return
+		}
+		g.opts.Observer.Handshake("accepted", "")
 		log.Info("websocket connected", "conn_id", c.ID, "token_source", cred.source)
 		// The read loop runs in a goroutine of its own so this handler's
 		// goroutine, with the request and net/http's per-connection state on
 		// its stack, ends now instead of living as long as the socket.
 		go g.readLoop(c, ws, log.With("conn_id", c.ID))
 	}
+}
+
+// closeNow ends a connection that was never registered.
+func closeNow(ws *websocket.Conn, code int, reason string) {
+	ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason), time.Now().Add(time.Second))
+	ws.Close()
 }
 
 // session is what a frame handler knows of its connection.

@@ -46,9 +46,11 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	switch code {
 	case desk.EInternal:
 		message = "internal error"
-		a.Log.Error("internal error", slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Any("error", err))
+		a.Log.Error("internal error", slog.String("request_id", RequestID(r.Context())), slog.String("method", r.Method),
+			slog.String("path", r.URL.Path), slog.Any("error", err))
 	case desk.EUnavailable:
-		a.Log.Warn("dependency unavailable", slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Any("error", err))
+		a.Log.Warn("dependency unavailable", slog.String("request_id", RequestID(r.Context())), slog.String("method", r.Method),
+			slog.String("path", r.URL.Path), slog.Any("error", err))
 	case desk.EUnauthorized:
 		w.Header().Set("WWW-Authenticate", "Bearer")
 	case desk.ERateLimited:

@@ -70,7 +70,11 @@ func (c *Conn) Send(frame []byte) bool {
 	if err != nil {
 		return false
 	}
-	return c.enqueue(item{msg: pm, size: len(frame)})
+	ok := c.enqueue(item{msg: pm, size: len(frame)})
+	if ok {
+		c.hub.opts.Observer.FramesQueued(1)
+	}
+	return ok
 }
 
 func (c *Conn) enqueue(it item) bool {
@@ -99,6 +103,7 @@ func (c *Conn) enqueueLocked(it item) (ok, overflow bool) {
 }
 
 func (c *Conn) closeSlow() {
+	c.hub.opts.Observer.SlowConsumer()
 	c.hub.log.Warn("closing slow consumer", "conn_id", c.ID, string(c.User.Role)+"_id", c.User.ID)
 	c.Close(CloseSlowConsumer, "slow consumer: outbound queue full")
 }

@@ -24,17 +24,41 @@ import (
 
 // Options tune a Hub.
 type Options struct {
+	// Node prefixes connection ids, so logs from several nodes never
+	// share one.
+	Node string
 	// SendQueueBytes caps the outbound bytes queued per connection.
 	SendQueueBytes int
 	// PingInterval is how often each connection is pinged.
 	PingInterval time.Duration
 	// WriteTimeout bounds one frame's write to the socket.
 	WriteTimeout time.Duration
-	// OnAgentsChanged, if set, is called when an agent comes online or goes
-	// offline on this node. It is called with the hub locked, so it must
-	// return at once and not call back into the hub.
-	OnAgentsChanged func()
+	// Observer, if set, is told of connections and frames, for metrics.
+	Observer Observer
+	// OnAgentOnline, if set, is called when an agent's first connection on
+	// this node opens (true) or its last one closes (false). It is called
+	// with the hub locked, so it must return at once and not call back
+	// into the hub.
+	OnAgentOnline func(agentID string, online bool)
 }
+
+// Observer is told what the hub does. Its methods are called on hot paths,
+// some with the hub locked: they must be cheap and must not block.
+type Observer interface {
+	ConnOpened(role desk.Role)
+	ConnClosed(role desk.Role)
+	FramesQueued(n int)
+	SlowConsumer()
+	Delivered(time.Duration)
+}
+
+type noObserver struct{}
+
+func (noObserver) ConnOpened(desk.Role)    {}
+func (noObserver) ConnClosed(desk.Role)    {}
+func (noObserver) FramesQueued(int)        {}
+func (noObserver) SlowConsumer()           {}
+func (noObserver) Delivered(time.Duration) {}
 
 // pingBuckets spreads pings over the interval, so 10,000 connections get
 // 10,000/pingBuckets pings per tick instead of one burst.
@@ -66,6 +90,9 @@ func New(opts Options, log *slog.Logger) *Hub {
 	if opts.WriteTimeout <= 0 {
 		opts.WriteTimeout = 10 * time.Second
 	}
+	if opts.Observer == nil {
+		opts.Observer = noObserver{}
+	}
 	return &Hub{opts: opts, log: log, users: make(map[desk.Principal][]*Conn)}
 }
 
@@ -73,7 +100,7 @@ func New(opts Options, log *slog.Logger) *Hub {
 // read side and must call Unregister when its read loop ends.
 func (h *Hub) Register(ws *websocket.Conn, user desk.Principal, fingerprint string) (*Conn, error) {
 	c := &Conn{
-		ID:          fmt.Sprintf("c%d", h.nextID.Add(1)),
+		ID:          fmt.Sprintf("%s-c%d", h.opts.Node, h.nextID.Add(1)),
 		User:        user,
 		Fingerprint: fingerprint,
 		ws:          ws,
@@ -94,9 +121,10 @@ func (h *Hub) Register(ws *websocket.Conn, user desk.Principal, fingerprint stri
 	h.users[user] = append(h.users[user], c)
 	if user.Role == desk.RoleAgent && len(h.users[user]) == 1 {
 		h.online++
-		h.agentsChanged()
+		h.agentOnline(user.ID, true)
 	}
 	h.live.Add(1)
+	h.opts.Observer.ConnOpened(user.Role)
 	return c, nil
 }
 
@@ -113,6 +141,7 @@ func (h *Hub) Unregister(c *Conn) {
 	}
 	h.remove(c)
 	c.ws.Close()
+	h.opts.Observer.ConnClosed(c.User.Role)
 	h.live.Done()
 }
 
@@ -140,7 +169,7 @@ func (h *Hub) remove(c *Conn) {
 		delete(h.users, c.User)
 		if c.User.Role == desk.RoleAgent {
 			h.online--
-			h.agentsChanged()
+			h.agentOnline(c.User.ID, false)
 		}
 	} else {
 		h.users[c.User] = conns
@@ -162,6 +191,7 @@ func removeAt(s []*Conn, i int, setIdx func(*Conn, int)) []*Conn {
 // (encoded once for all of them) or closes them. It never blocks on a
 // client, so a bus may call it inline.
 func (h *Hub) Deliver(ev desk.Event) int {
+	start := time.Now()
 	var pm *websocket.PreparedMessage
 	if ev.Close == nil {
 		var err error
@@ -183,7 +213,13 @@ func (h *Hub) Deliver(ev desk.Event) int {
 	// Holding the read lock while acting is safe: queueing and closing never
 	// take h.mu; the writer goroutine removes connections later, on its own.
 	h.mu.RLock()
-	defer h.mu.RUnlock()
+	defer func() {
+		h.mu.RUnlock()
+		if ev.Close == nil {
+			h.opts.Observer.FramesQueued(n)
+		}
+		h.opts.Observer.Delivered(time.Since(start))
+	}()
 	switch ev.To.Kind {
 	case desk.ToAllAgents:
 		for _, c := range h.agents {
@@ -216,9 +252,9 @@ func (h *Hub) UserConns(user desk.Principal) int {
 	return len(h.users[user])
 }
 
-func (h *Hub) agentsChanged() {
-	if h.opts.OnAgentsChanged != nil {
-		h.opts.OnAgentsChanged()
+func (h *Hub) agentOnline(id string, online bool) {
+	if h.opts.OnAgentOnline != nil {
+		h.opts.OnAgentOnline(id, online)
 	}
 }
 
@@ -283,6 +319,16 @@ func (h *Hub) Run(ctx context.Context) {
 		for _, c := range due {
 			c.ping()
 		}
+	}
+}
+
+// CloseAll asks every open connection to close with code and reason, and
+// keeps accepting new ones. It never blocks.
+func (h *Hub) CloseAll(code int, reason string) {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	for _, c := range h.all {
+		c.Close(code, reason)
 	}
 }
 

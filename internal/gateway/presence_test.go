@@ -1,0 +1,97 @@
+package gateway
+
+import (
+	"testing"
+
+	"github.com/servicedesk/servicedesk/internal/desk"
+	"github.com/servicedesk/servicedesk/internal/presence"
+)
+
+// presenceOf reads n presence frames and returns each agent's last status.
+func (c *client) presenceOf(n int) map[string]string {
+	c.t.Helper()
+	got := make(map[string]string)
+	for range n {
+		m := c.next()
+		data, _ := m["data"].(map[string]any)
+		if m["type"] != "presence" || data == nil {
+			c.t.Fatalf("got %v, want a presence frame", m)
+		}
+		got[data["agent_id"].(string)] = data["status"].(string)
+	}
+	return got
+}
+
+// wantFrame fails unless the next frame is exactly want.
+func (c *client) wantFrame(want []byte) {
+	c.t.Helper()
+	if got := c.nextRaw(); string(got) != string(want) {
+		c.t.Fatalf("got %s, want %s", got, want)
+	}
+}
+
+func TestPresenceFrame(t *testing.T) {
+	d := newTestDesk(t, nil)
+	a1 := d.connect(desk.RoleAgent, "a1")
+	a2 := d.connect(desk.RoleAgent, "a2")
+	// What the hub reports for each agent's first connection.
+	d.presence.Connected("a1")
+	d.presence.Connected("a2")
+	for _, c := range []*client{a1, a2} {
+		if got := c.presenceOf(2); got["a1"] != "online" || got["a2"] != "online" {
+			t.Fatalf("on connect, got %v", got)
+		}
+	}
+
+	t.Run("away is announced to every agent", func(t *testing.T) {
+		a1.send(`{"type":"presence","status":"away"}`)
+		for _, c := range []*client{a1, a2} {
+			c.wantFrame(presence.Frame("a1", presence.Away))
+		}
+	})
+
+	t.Run("no change answers the sender alone", func(t *testing.T) {
+		a1.send(`{"type":"presence","status":"away"}`)
+		a1.wantFrame(presence.Frame("a1", presence.Away))
+		// Had a2 been told too, that frame would be queued before this pong.
+		a2.send(`{"type":"ping"}`)
+		a2.wantFrame(pongFrame)
+	})
+
+	t.Run("back online is announced to every agent", func(t *testing.T) {
+		a1.send(`{"type":"presence","status":"online"}`)
+		for _, c := range []*client{a1, a2} {
+			c.wantFrame(presence.Frame("a1", presence.Online))
+		}
+	})
+
+	t.Run("bad status is an invalid frame", func(t *testing.T) {
+		for _, frame := range []string{
+			`{"type":"presence"}`,
+			`{"type":"presence","status":"offline"}`,
+			`{"type":"presence","status":"busy"}`,
+			`{"type":"presence","status":"AWAY"}`,
+			`{"type":"presence","status":1}`,
+		} {
+			a1.send(frame)
+			if m := a1.next(); m["type"] != "error" || m["code"] != codeInvalidFrame {
+				t.Errorf("%s: got %v, want an invalid_frame error", frame, m)
+			}
+		}
+		if st, _ := d.presence.Status(t.Context(), "a1"); st != presence.Online {
+			t.Errorf("after refused frames a1 is %s", st)
+		}
+	})
+}
+
+func TestPresenceFrameIsForAgentsOnly(t *testing.T) {
+	d := newTestDesk(t, nil)
+	e := d.connect(desk.RoleEmployee, "zhangsan")
+	e.send(`{"type":"presence","status":"away"}`)
+	if m := e.next(); m["type"] != "error" || m["code"] != codeUnknownType {
+		t.Fatalf("employee got %v, want an unknown_type error", m)
+	}
+	if got, _ := d.presence.Statuses(t.Context()); len(got) != 0 {
+		t.Errorf("statuses after an employee's presence frame: %v", got)
+	}
+}

@@ -1,0 +1,122 @@
+// Package metrics exposes the node's Prometheus metrics: connections,
+// handshakes, frames, slow consumers, bus and store latency. Each part of
+// the server reports through a small observer interface of its own; this
+// package implements them all on one registry.
+package metrics
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/servicedesk/servicedesk/internal/desk"
+)
+
+// Metrics holds every collector of one node.
+type Metrics struct {
+	registry    *prometheus.Registry
+	connections *prometheus.GaugeVec
+	handshakes  *prometheus.CounterVec
+	framesIn    *prometheus.CounterVec
+	framesOut   prometheus.Counter
+	slowCloses  prometheus.Counter
+	busPublish  prometheus.Histogram
+	busDeliver  prometheus.Histogram
+	store       *prometheus.HistogramVec
+}
+
+// latencyBuckets span a loopback round trip (0.1 ms) to a stalled
+// dependency (2.5 s, past the store timeout's default).
+var latencyBuckets = []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5}
+
+// New registers the collectors, labelled with the node's id so several
+// nodes scraped into one Prometheus stay apart.
+func New(node string) *Metrics {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	f := factory{reg: reg, labels: prometheus.Labels{"node": node}}
+	return &Metrics{
+		registry: reg,
+		connections: f.gaugeVec("servicedesk_connections",
+			"Live WebSocket connections by kind (agent, employee).", "kind"),
+		handshakes: f.counterVec("servicedesk_handshakes_total",
+			"WebSocket handshakes by result (accepted, rejected, refused_origin) and the rejection reason.", "result", "reason"),
+		framesIn: f.counterVec("servicedesk_frames_in_total",
+			"Frames received from clients, by type (unknown types as other).", "type"),
+		framesOut: f.counter("servicedesk_frames_out_total",
+			"Frames queued to clients."),
+		slowCloses: f.counter("servicedesk_slow_consumer_closes_total",
+			"Connections closed because their outbound queue overflowed (1013)."),
+		busPublish: f.histogram("servicedesk_bus_publish_seconds",
+			"Time to hand one event to the bus."),
+		busDeliver: f.histogram("servicedesk_bus_deliver_seconds",
+			"Time for the hub to queue one bus event to its local connections."),
+		store: f.histogramVec("servicedesk_store_seconds",
+			"Storage latency by operation (commit, token_lookup, events, list).", "op"),
+	}
+}
+
+// Handler serves the metrics in Prometheus' text format.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{Registry: m.registry})
+}
+
+// ConnOpened, ConnClosed, FramesQueued and SlowConsumer make Metrics the
+// hub's observer.
+func (m *Metrics) ConnOpened(role desk.Role) { m.connections.WithLabelValues(string(role)).Inc() }
+func (m *Metrics) ConnClosed(role desk.Role) { m.connections.WithLabelValues(string(role)).Dec() }
+func (m *Metrics) FramesQueued(n int)        { m.framesOut.Add(float64(n)) }
+func (m *Metrics) SlowConsumer()             { m.slowCloses.Inc() }
+func (m *Metrics) Delivered(d time.Duration) { m.busDeliver.Observe(d.Seconds()) }
+func (m *Metrics) StoreOp(op string, d time.Duration) {
+	m.store.WithLabelValues(op).Observe(d.Seconds())
+}
+
+// knownFrames bounds the frames_in label's values: a client must not be
+// able to mint time series by sending made-up types.
+var knownFrames = map[string]bool{"ping": true, "typing": true, "message": true, "resume": true, "read": true, "presence": true}
+
+// Handshake and FrameIn make Metrics the gateway's observer.
+func (m *Metrics) Handshake(result, reason string) {
+	m.handshakes.WithLabelValues(result, reason).Inc()
+}
+func (m *Metrics) FrameIn(typ string) {
+	if !knownFrames[typ] {
+		typ = "other"
+	}
+	m.framesIn.WithLabelValues(typ).Inc()
+}
+
+// Bus times every Publish of b.
+func (m *Metrics) Bus(b desk.Bus) desk.Bus { return timedBus{b, m.busPublish} }
+
+type timedBus struct {
+	desk.Bus
+	h prometheus.Histogram
+}
+
+func (t timedBus) Publish(ctx context.Context, ev desk.Event) error {
+	start := time.Now()
+	err := t.Bus.Publish(ctx, ev)
+	t.h.Observe(time.Since(start).Seconds())
+	return err
+}
+
+// TokenStore times every Lookup of s: the one call on the handshake path.
+func (m *Metrics) TokenStore(s desk.TokenStore) desk.TokenStore { return timedTokens{s, m} }
+
+type timedTokens struct {
+	desk.TokenStore
+	m *Metrics
+}
+
+func (t timedTokens) Lookup(ctx context.Context, role desk.Role, token string) (string, error) {
+	start := time.Now()
+	id, err := t.TokenStore.Lookup(ctx, role, token)
+	t.m.StoreOp("token_lookup", time.Since(start))
+	return id, err
+}

@@ -1,0 +1,217 @@
+// Package presence knows which agents are online, away or offline across
+// every node, and pushes each change to the agents' connections.
+//
+// Memory serves a single node; Redis lets several nodes share one view, and
+// keeps it true when a node dies: each node's entries expire unless it keeps
+// refreshing them. Both pass the same contract suite (runContract in
+// contract_test.go).
+package presence
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/servicedesk/servicedesk/internal/desk"
+)
+
+// Status is an agent's presence.
+type Status string
+
+// The statuses. Their string values are part of the wire contract: the
+// presence frame and GET /api/agents carry them.
+const (
+	// Online: at least one live connection on some node, and not away.
+	Online Status = "online"
+	// Away: connected, but the agent said they are not taking work. The
+	// choice outlives the agent's connections: it holds until the agent
+	// sets online again, so a reconnect or a node drain does not undo it.
+	Away Status = "away"
+	// Offline: no live connection on any live node.
+	Offline Status = "offline"
+)
+
+// Settable reports whether an agent may choose s: online or away.
+func (s Status) Settable() bool { return s == Online || s == Away }
+
+// Tracker is what the rest of the desk uses of presence.
+//
+// Contract, shared by every implementation and checked by one test suite:
+//   - Connected and Disconnected count the node's local connections of an
+//     agent; the agent is online on this node while Connected calls
+//     outnumber Disconnected ones. They never block and never call the bus,
+//     so a hub may call them with its own lock held; the work happens in Run.
+//   - Each change of an agent's cluster-wide status is published once, as
+//     Frame, to every agent connection (desk.ToAllAgents), however many nodes
+//     there are; with Redis, by whichever node first notices it.
+//   - SetStatus records an agent's choice (online or away, else EInvalid),
+//     publishes the change if there is one before returning, and returns the
+//     agent's resulting status and whether it changed.
+//   - Status and Statuses reflect this node's Connected and Disconnected
+//     once Run has caught up (Memory: at once), other nodes' once they
+//     have, and SetStatus as soon as it returns. A connection that comes and
+//     goes before Run looks need not be announced at all.
+//   - A failure of the shared store is EUnavailable.
+//   - Safe for concurrent use.
+type Tracker interface {
+	Connected(agentID string)
+	Disconnected(agentID string)
+	SetStatus(ctx context.Context, agentID string, s Status) (Status, bool, error)
+	Status(ctx context.Context, agentID string) (Status, error)
+	// Statuses returns every agent who is not offline.
+	Statuses(ctx context.Context) (map[string]Status, error)
+	// OnlineCount is how many agents are online and not away, for employees
+	// waiting in the queue. It does no I/O: Redis answers from its last sync.
+	OnlineCount() int
+	// Run does the tracker's I/O and announcements until ctx ends.
+	Run(ctx context.Context)
+}
+
+// Options are what every tracker takes.
+type Options struct {
+	// OnChange, if set, is called after this node has announced one or more
+	// changes, from the tracker's goroutine with no lock held; it must not
+	// block. The desk uses it to push fresh queue positions.
+	OnChange func()
+	Log      *slog.Logger
+}
+
+func (o Options) withDefaults() Options {
+	if o.OnChange == nil {
+		o.OnChange = func() {}
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	return o
+}
+
+// publishTimeout bounds one announcement, so a stuck bus cannot stall the
+// tracker's loop for long.
+const publishTimeout = 2 * time.Second
+
+// frame is the presence frame, the same whether announced or sent back to
+// an agent whose choice changed nothing.
+type frame struct {
+	Type string    `json:"type"`
+	Data frameData `json:"data"`
+}
+
+type frameData struct {
+	AgentID string `json:"agent_id"`
+	Status  Status `json:"status"`
+}
+
+// Frame returns the presence frame for an agent's status:
+// {"type":"presence","data":{"agent_id":"…","status":"…"}}.
+func Frame(agentID string, s Status) []byte {
+	b, _ := json.Marshal(frame{Type: "presence", Data: frameData{AgentID: agentID, Status: s}})
+	return b
+}
+
+// change is one agent's new cluster-wide status, to announce.
+type change struct {
+	agentID string
+	status  Status
+}
+
+// announce publishes changes in order. It returns those that could not be
+// published, so the caller can have them announced again later.
+func announce(ctx context.Context, bus desk.Bus, log *slog.Logger, changes []change) []change {
+	var failed []change
+	for _, c := range changes {
+		pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), publishTimeout)
+		err := bus.Publish(pctx, desk.Event{To: desk.Audience{Kind: desk.ToAllAgents}, Frame: Frame(c.agentID, c.status)})
+		cancel()
+		if err != nil {
+			log.Warn("publish presence", "agent_id", c.agentID, "status", string(c.status), "error", err)
+			failed = append(failed, c)
+		}
+	}
+	return failed
+}
+
+func invalidStatus(s Status) error {
+	return desk.Errorf(desk.EInvalid, "status must be %q or %q, not %q", Online, Away, s)
+}
+
+// local counts this node's connections per agent. The hub calls into it
+// with its lock held, so it only records and nudges the loop.
+type local struct {
+	mu      sync.Mutex
+	conns   map[string]int      // agent → live local connections
+	dirty   map[string]struct{} // agents whose local state changed since take
+	changed bool                // the set of locally online agents changed since take
+	kick    chan struct{}       // capacity 1: "there is work"
+}
+
+func newLocal() local {
+	return local{conns: make(map[string]int), dirty: make(map[string]struct{}), kick: make(chan struct{}, 1)}
+}
+
+// Connected records one more local connection of agentID. It never blocks.
+func (l *local) Connected(agentID string) {
+	l.mu.Lock()
+	l.conns[agentID]++
+	if l.conns[agentID] == 1 {
+		l.markLocked(agentID)
+	}
+	l.mu.Unlock()
+}
+
+// Disconnected records one local connection of agentID fewer. It never
+// blocks; a Disconnected without a matching Connected is ignored.
+func (l *local) Disconnected(agentID string) {
+	l.mu.Lock()
+	switch n := l.conns[agentID]; {
+	case n > 1:
+		l.conns[agentID] = n - 1
+	case n == 1:
+		delete(l.conns, agentID)
+		l.markLocked(agentID)
+	}
+	l.mu.Unlock()
+}
+
+func (l *local) markLocked(agentID string) {
+	l.dirty[agentID] = struct{}{}
+	l.changed = true
+	select {
+	case l.kick <- struct{}{}:
+	default:
+	}
+}
+
+// online reports whether agentID has a local connection.
+func (l *local) online(agentID string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.conns[agentID] > 0
+}
+
+// take returns and clears the agents marked dirty, with the agents online
+// here now and whether that set changed since the last take.
+func (l *local) take() (dirty, online []string, changed bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for a := range l.dirty {
+		dirty = append(dirty, a)
+	}
+	clear(l.dirty)
+	online = make([]string, 0, len(l.conns))
+	for a := range l.conns {
+		online = append(online, a)
+	}
+	changed, l.changed = l.changed, false
+	return dirty, online, changed
+}
+
+// markChanged makes the next take report a change, so a failed write of
+// the local set is tried again.
+func (l *local) markChanged() {
+	l.mu.Lock()
+	l.changed = true
+	l.mu.Unlock()
+}
