@@ -1,0 +1,577 @@
+// The agent console: sign in, the live queue, my conversations, resolved
+// history, and the conversation view with its participants, notes and
+// hand-over tools.
+
+import { ApiError, Session, enc, request } from "/shared/api.js";
+import { Timeline, Typing, applyToParticipants, bindConnState, renderParticipants, renderStatus, typingSender } from "/shared/chat.js";
+import { createClient } from "/shared/client.js";
+import { $, keepAtBottom, $$, el, nearBottom, onSubmitKey, scrollToBottom, setText, show, toaster } from "/shared/dom.js";
+import { bindLangToggle, createI18n } from "/shared/i18n.js";
+import strings from "./strings.js";
+
+const i18n = createI18n(strings);
+const t = i18n.t;
+const session = new Session("servicedesk.agent.session");
+const toast = toaster($("#toasts"));
+
+let client = null;
+let agents = []; // every agent, for names and the pickers
+const lists = { queue: [], mine: [], resolved: [] };
+let tab = "queue";
+let current = null; // the open conversation: {id, view, timeline, readSent}
+const seenQueue = new Set(); // queue ids already shown, to highlight new arrivals
+let listsLoaded = false;
+const names = new Map(); // "role:id" → display name
+const typing = new Typing($("#typing"), i18n);
+const timers = [];
+
+function errorText(err) {
+  if (err instanceof ApiError && err.network) return t("err.network");
+  return err.message || String(err);
+}
+
+const me = () => ({ role: "agent", id: session.id });
+
+// --- sign in ---------------------------------------------------------------
+
+$("#login-form").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const username = $("#login-username").value.trim();
+  const password = $("#login-password").value;
+  const error = $("#login-error");
+  if (!username || !password) {
+    setText(error, t("login.required"));
+    show(error, true);
+    return;
+  }
+  $("#login-submit").disabled = true;
+  try {
+    const res = await request("POST", "/api/agents/login", { body: { username, password } });
+    session.save({ token: res.token, id: res.agent_id, name: username });
+    $("#login-password").value = "";
+    show(error, false);
+    signedIn();
+  } catch (err) {
+    const key = err.status === 401 ? "login.wrong" : err.status === 429 ? "login.limited" : "";
+    setText(error, key ? t(key) : t("login.failed", { message: errorText(err) }));
+    show(error, true);
+  } finally {
+    $("#login-submit").disabled = false;
+  }
+});
+
+function signedIn() {
+  show($("#view-login"), false);
+  show($("#view-console"), true);
+  for (const id of ["#conn-state", "#me", "#logout"]) show($(id), true);
+  setText($("#me"), session.name);
+  client = createClient(session, {
+    wsPath: `/ws/${enc(session.id)}`,
+    outboxKey: `servicedesk.agent.outbox.${session.id}`,
+    authLost: () => signOut(t("login.expired")),
+    apply: onEvent,
+    other: onFrame,
+    lost: () => {
+      if (!client) return; // signed out meanwhile
+      toast(t("conv.lost"), "error");
+      closeConversation();
+    },
+    refresh: () => loadLists(),
+    outboxChanged: (item) => {
+      if (current && item.conversation_id === current.id) {
+        const stick = nearBottom($("#chat-scroll"));
+        current.timeline.pending(item);
+        if (stick || item.status === "sending") scrollToBottom($("#chat-scroll"));
+      }
+    },
+  });
+  bindConnState($("#conn-state"), client.conn, i18n);
+  client.conn.on("open", () => {
+    loadLists().catch(() => {});
+    loadAgents(); // the presence snapshot, then presence frames keep it
+  });
+  client.start();
+  selectTab("queue");
+  loadAgents();
+  loadLists().catch((err) => toast(errorText(err), "error"));
+  timers.push(setInterval(tickWaits, 5000));
+  // Counters (wait times, unread) stay fresh even when nothing is pushed;
+  // while the socket is down the poll round refreshes every 3 s instead.
+  timers.push(setInterval(() => { if (client && client.conn.connected) loadLists().catch(() => {}); }, 15000));
+}
+
+function signOut(message) {
+  if (client) client.stop();
+  client = null;
+  closeConversation();
+  for (const id of timers.splice(0)) clearInterval(id);
+  session.clear();
+  lists.queue = lists.mine = lists.resolved = [];
+  listsLoaded = false;
+  seenQueue.clear();
+  renderLists();
+  show($("#view-console"), false);
+  for (const id of ["#conn-state", "#me", "#logout"]) show($(id), false);
+  show($("#view-login"), true);
+  const error = $("#login-error");
+  setText(error, message || "");
+  show(error, Boolean(message));
+  document.title = t("title");
+  $("#login-username").focus();
+}
+
+$("#logout").addEventListener("click", async () => {
+  const token = session.token;
+  sessionStorage.removeItem(`servicedesk.agent.outbox.${session.id}`);
+  signOut();
+  try {
+    await request("POST", "/api/logout", { token });
+  } catch {
+    // the token expires on its own
+  }
+});
+
+async function loadAgents() {
+  try {
+    const res = await client.api.get("/api/agents");
+    agents = res.agents;
+    for (const a of agents) names.set(`agent:${a.id}`, a.name || a.username);
+    const self = agents.find((a) => a.id === session.id);
+    if (self && self.name && self.name !== session.name) {
+      session.save({ ...session.data, name: self.name });
+      setText($("#me"), self.name);
+    }
+    renderConv();
+  } catch {
+    // names fall back to ids; the next conversation opened tries again
+  }
+}
+
+// --- lists -----------------------------------------------------------------
+
+function selectTab(name) {
+  tab = name;
+  for (const b of $$(".tab")) {
+    const on = b.dataset.tab === name;
+    b.classList.toggle("active", on);
+    b.setAttribute("aria-selected", String(on));
+  }
+  for (const n of ["queue", "mine", "resolved"]) show($(`#panel-${n}`), n === name);
+}
+
+for (const b of $$(".tab")) b.addEventListener("click", () => selectTab(b.dataset.tab));
+
+async function loadLists() {
+  if (!client) return;
+  const [queue, mine, resolved] = await Promise.all([
+    client.api.get("/api/agents/queue?limit=200"),
+    client.api.get("/api/agents/conversations?status=open&limit=200"),
+    client.api.get("/api/agents/conversations?status=resolved&limit=100"),
+  ]);
+  lists.queue = queue.conversations;
+  lists.mine = mine.conversations;
+  lists.resolved = resolved.conversations;
+  for (const c of lists.mine.concat(lists.queue, lists.resolved)) {
+    if (c.employee_name) names.set(`employee:${c.employee_id}`, c.employee_name);
+  }
+  renderLists();
+  listsLoaded = true;
+}
+
+let listTimer = 0;
+
+// loadListsSoon coalesces the refreshes a burst of events would cause.
+function loadListsSoon() {
+  clearTimeout(listTimer);
+  listTimer = setTimeout(() => loadLists().catch(() => {}), 200);
+}
+
+function preview(c) {
+  const m = c.last_message;
+  if (!m) return t("item.noMessage");
+  const who = m.sender_type === "agent" ? (m.sender_id === session.id ? t("you") : m.sender_name || "") : "";
+  return who ? `${who}：${m.body}` : m.body;
+}
+
+function employeeName(c) {
+  return c.employee_name || c.employee_id;
+}
+
+function itemBase(kind, c, ...rows) {
+  return el("li", {
+    class: `conv-item${current && current.id === c.id ? " active" : ""}`, role: "button", tabindex: "0",
+    dataset: { testid: `${kind}-item`, conversationId: c.id },
+    on: {
+      click: () => openConversation(c.id),
+      keydown: (e) => { if (e.target === e.currentTarget && (e.key === "Enter" || e.key === " ")) { e.preventDefault(); openConversation(c.id); } },
+    },
+  }, ...rows);
+}
+
+function renderLists() {
+  const fresh = listsLoaded ? lists.queue.filter((c) => !seenQueue.has(c.id)).map((c) => c.id) : [];
+  for (const c of lists.queue) seenQueue.add(c.id);
+
+  $("#list-queue").replaceChildren(...lists.queue.map((c) => {
+    const item = itemBase("queue", c,
+      el("div", { class: "conv-row" },
+        el("span", { class: "conv-subject", text: c.subject }),
+        el("span", { class: "chip", text: t(`cat.${c.category}`) })),
+      el("div", { class: "conv-row conv-sub" },
+        el("span", { class: "conv-who", text: employeeName(c) }),
+        el("span", { class: "conv-preview", text: preview(c) })),
+      el("div", { class: "conv-row conv-foot" },
+        el("span", { class: "wait", dataset: { since: c.queued_at || c.created_at }, text: t("item.wait", { d: i18n.since(c.queued_at || c.created_at) }) }),
+        el("button", {
+          type: "button", class: "btn btn-primary btn-small", dataset: { testid: "claim" }, text: t("item.claim"),
+          on: { click: (e) => { e.stopPropagation(); claim(c.id); } },
+        })));
+    if (fresh.includes(c.id)) item.classList.add("fresh");
+    if (Date.now() - new Date(c.queued_at || c.created_at).getTime() > 10 * 60_000) item.classList.add("waiting-long");
+    return item;
+  }));
+
+  // The conversation on screen is being read (markRead follows within a
+  // moment), so it shows no unread count even if the list is a bit older.
+  const unreadOf = (c) => (current && current.id === c.id && document.visibilityState === "visible" ? 0 : c.unread || 0);
+  $("#list-mine").replaceChildren(...lists.mine.map((c) => itemBase("mine", c,
+    el("div", { class: "conv-row" },
+      el("span", { class: "conv-subject", text: c.subject }),
+      el("span", { class: "unread", hidden: !unreadOf(c), text: unreadOf(c), title: t("item.unreadLabel", { n: unreadOf(c) }) })),
+    el("div", { class: "conv-row conv-sub" },
+      el("span", { class: "conv-who", text: employeeName(c) }),
+      el("span", { class: "conv-preview", text: preview(c) })),
+    el("div", { class: "conv-row conv-foot" },
+      el("span", { class: "chip", text: t(`cat.${c.category}`) }),
+      el("time", { class: "conv-time", text: i18n.time(c.last_message ? c.last_message.created_at : c.updated_at) })))));
+
+  $("#list-resolved").replaceChildren(...lists.resolved.map((c) => itemBase("resolved", c,
+    el("div", { class: "conv-row" },
+      el("span", { class: "conv-subject", text: c.subject }),
+      el("span", { class: "badge badge-resolved", text: t("status.resolved") })),
+    el("div", { class: "conv-row conv-sub" },
+      el("span", { class: "conv-who", text: employeeName(c) }),
+      el("span", { class: "conv-preview", text: preview(c) })),
+    el("div", { class: "conv-row conv-foot" },
+      el("span", { class: "chip", text: t(`cat.${c.category}`) }),
+      el("time", { class: "conv-time", text: i18n.time(c.resolved_at || c.updated_at) })))));
+
+  for (const n of ["queue", "mine", "resolved"]) {
+    show($(`#empty-${n}`), lists[n].length === 0);
+    show($(`#list-${n}`), lists[n].length > 0);
+  }
+  const queued = lists.queue.length;
+  const unread = lists.mine.reduce((sum, c) => sum + unreadOf(c), 0);
+  setText($("#count-queue"), queued);
+  show($("#count-queue"), queued > 0);
+  setText($("#count-mine"), unread);
+  show($("#count-mine"), unread > 0);
+  document.title = queued ? `(${queued}) ${t("title")}` : t("title");
+}
+
+function tickWaits() {
+  for (const node of $$(".wait[data-since]")) setText(node, t("item.wait", { d: i18n.since(node.dataset.since) }));
+}
+
+async function claim(id) {
+  try {
+    await client.api.post(`/api/conversations/${enc(id)}/claim`);
+    toast(t("conv.claimed"), "ok");
+    selectTab("mine");
+    if (!current || current.id !== id) openConversation(id);
+    else refreshViewSoon();
+  } catch (err) {
+    toast(err.status === 409 ? t("conv.claimConflict") : t("err.generic", { message: errorText(err) }), "error");
+  }
+  loadListsSoon();
+}
+
+// --- the conversation ------------------------------------------------------
+
+async function openConversation(id) {
+  if (current && current.id === id) return;
+  closeConversation();
+  const timeline = new Timeline($("#messages"), { i18n, me: me(), names, onRetry: (cid) => client.outbox.retry(cid), onDiscard: (cid) => client.outbox.discard(cid) });
+  const c = { id, view: null, timeline, readSent: 0 };
+  current = c;
+  renderLists(); // marks the item active and clears its unread badge
+  show($("#pane-empty"), false);
+  show($("#conv-view"), true);
+  const summary = lists.queue.concat(lists.mine, lists.resolved).find((x) => x.id === id);
+  if (summary) setView(c, { participants: [], ...summary, seq: 0 });
+  $("#composer-input").value = "";
+  $("#note-input").value = "";
+  loadAgents();
+  try {
+    const view = await client.api.get(`/api/conversations/${enc(id)}`);
+    if (current !== c) return;
+    setView(c, view);
+  } catch (err) {
+    if (current !== c) return;
+    if (!(err instanceof ApiError) || !err.retryable) {
+      toast(t("conv.lost"), "error");
+      closeConversation();
+      return;
+    }
+  }
+  for (const item of client.outbox.pending(id)) timeline.pending(item);
+  client.sync.follow(id, 0);
+  scrollToBottom($("#chat-scroll"));
+}
+
+function closeConversation() {
+  if (current && client) client.sync.unfollow(current.id);
+  current = null;
+  typing.reset();
+  clearTimeout(viewTimer);
+  $("#messages").replaceChildren();
+  show($("#conv-view"), false);
+  show($("#details"), false);
+  show($("#pane-empty"), true);
+  for (const li of $$(".conv-item.active")) li.classList.remove("active");
+}
+
+// setView takes a fresh conversation from the server; its seq says which
+// events it already reflects, so only later events change it (onEvent).
+function setView(c, view) {
+  c.view = { ...view, participants: (view.participants || []).map((p) => ({ ...p })) };
+  for (const p of c.view.participants) if (p.name) names.set(`${p.role}:${p.id}`, p.name);
+  renderConv();
+}
+
+function amIn(v) {
+  return v.participants.some((p) => p.role === "agent" && p.id === session.id && p.active !== false);
+}
+
+function renderConv() {
+  if (!current || !current.view) return;
+  const v = current.view;
+  const inIt = amIn(v);
+  const assignee = v.assignee_id === session.id;
+  setText($("#conv-subject"), v.subject);
+  renderStatus($("#conv-status"), v.status, i18n);
+  const employee = names.get(`employee:${v.employee_id}`) || v.employee_name || v.employee_id;
+  setText($("#conv-meta"), [employee, v.category ? t(`cat.${v.category}`) : "", i18n.time(v.created_at)].filter(Boolean).join(" · "));
+
+  show($("#claim-current"), v.status === "queued" && !inIt);
+  show($("#resolve"), inIt && v.status === "open");
+  show($("#leave"), inIt && v.status !== "resolved");
+
+  const canWrite = inIt && v.status !== "resolved";
+  $("#composer-input").disabled = !canWrite;
+  $("#composer-send").disabled = !canWrite;
+  const hint = canWrite ? "" : v.status === "queued" && !inIt ? "conv.hint.queued" : v.status === "resolved" ? "conv.hint.resolved" : "conv.hint.notIn";
+  setText($("#composer-hint"), hint ? t(hint) : "");
+  show($("#composer-hint"), Boolean(hint));
+
+  show($("#details"), true);
+  renderParticipants($("#participants"), v.participants, { i18n, assigneeID: v.assignee_id, me: me() });
+  const active = new Set(v.participants.filter((p) => p.active !== false && p.role === "agent").map((p) => p.id));
+  fillPicker($("#invite-select"), agents.filter((a) => !active.has(a.id)));
+  fillPicker($("#transfer-select"), agents.filter((a) => a.id !== session.id));
+  const canHandOver = assignee && v.status !== "resolved";
+  for (const id of ["#invite-select", "#invite-submit", "#transfer-select", "#transfer-submit"]) $(id).disabled = !canHandOver;
+  show($("#assignee-hint"), !assignee && inIt);
+  $("#note-input").disabled = !inIt;
+  $("#note-send").disabled = !inIt;
+
+  const info = [
+    ["conv.employee", `${employee} (${v.employee_id})`],
+    ["conv.category", v.category ? t(`cat.${v.category}`) : ""],
+    ["conv.created", i18n.time(v.created_at)],
+    ["conv.id", v.id],
+  ];
+  $("#conv-info").replaceChildren(...info.flatMap(([k, val]) => [el("dt", { text: t(k) }), el("dd", { text: val })]));
+}
+
+const presenceRank = { online: 0, away: 1, offline: 2 };
+
+// fillPicker lists agents in a select, keeping the current choice. Where the
+// server reports presence, agents who are there come first.
+function fillPicker(select, options) {
+  const keep = select.value;
+  const sorted = [...options].sort((a, b) => (presenceRank[a.status] ?? 3) - (presenceRank[b.status] ?? 3));
+  select.replaceChildren(
+    el("option", { value: "", text: t("details.pick") }),
+    ...sorted.map((a) => el("option", {
+      value: a.id,
+      text: (a.name ? `${a.name} (${a.username})` : a.username) + (presenceRank[a.status] !== undefined ? ` · ${t(`presence.${a.status}`)}` : ""),
+    })));
+  if (options.some((a) => a.id === keep)) select.value = keep;
+}
+
+let viewTimer = 0;
+
+// refreshViewSoon refetches the conversation after a lifecycle event, for
+// what events do not carry (names, the exact participant list).
+function refreshViewSoon() {
+  clearTimeout(viewTimer);
+  const c = current;
+  if (!c) return;
+  viewTimer = setTimeout(async () => {
+    try {
+      const view = await client.api.get(`/api/conversations/${enc(c.id)}`);
+      if (current === c && view.seq >= (c.view ? c.view.seq : 0)) setView(c, view);
+    } catch {
+      // the events already moved the view
+    }
+  }, 250);
+}
+
+function onEvent(ev) {
+  if (!current || ev.conversation_id !== current.id) return;
+  const scroller = $("#chat-scroll");
+  const stick = nearBottom(scroller);
+  current.timeline.apply(ev);
+  const d = ev.data || {};
+  if (ev.type === "message.created") {
+    if (d.sender_type === "agent" && d.sender_id === session.id) {
+      if (d.client_msg_id) client.outbox.confirm(d.client_msg_id, ev.seq);
+      loadListsSoon(); // writing marks the conversation read: its unread count is 0 now
+    } else {
+      typing.clear(d.sender_id);
+    }
+  }
+  const v = current.view;
+  if (v && ev.seq > (v.seq || 0)) {
+    v.seq = ev.seq;
+    if (applyToParticipants(v, ev)) {
+      renderConv();
+      refreshViewSoon();
+      loadListsSoon();
+    }
+  }
+  if (stick) scrollToBottom(scroller);
+  if (ev.type !== "conversation.read") markReadSoon();
+  else if (d.reader && d.reader.role === "agent" && d.reader.id === session.id) loadListsSoon(); // my unread count is 0 now
+}
+
+function onFrame(f) {
+  if (f.type === "typing" && f.data) {
+    if (current && f.data.conversation_id === current.id) typing.show(f.data);
+    return;
+  }
+  if (f.type === "presence" && f.data) {
+    const a = agents.find((x) => x.id === f.data.agent_id);
+    if (a) {
+      a.status = f.data.status;
+      renderConv();
+    }
+    return;
+  }
+  if (f.type === "error" && !f.client_msg_id) {
+    toast(t("err.generic", { message: f.message || f.code }), "error");
+    return;
+  }
+  // An event of a conversation not on screen: the queue or one of mine changed.
+  if (typeof f.seq === "number" && f.data && f.type !== "conversation.read") loadListsSoon();
+}
+
+// --- read state ------------------------------------------------------------
+
+let readTimer = 0;
+
+function markReadSoon() {
+  clearTimeout(readTimer);
+  readTimer = setTimeout(markRead, 400);
+}
+
+function markRead() {
+  if (!current || !current.view || document.visibilityState !== "visible" || !amIn(current.view)) return;
+  const { id } = current;
+  const seq = client.sync.last(id);
+  if (seq <= current.readSent || !client.sync.settled(id)) return;
+  current.readSent = seq;
+  if (!client.conn.send({ type: "read", conversation_id: id, seq })) {
+    client.api.post(`/api/conversations/${enc(id)}/read`, { seq }).then(loadListsSoon, () => { if (current) current.readSent = 0; });
+  }
+}
+
+document.addEventListener("visibilitychange", markReadSoon);
+
+// --- actions ---------------------------------------------------------------
+
+// act runs one conversation action and reports the outcome.
+async function act(button, path, body, okText) {
+  if (!current) return false;
+  const id = current.id;
+  button.disabled = true;
+  try {
+    await client.api.post(`/api/conversations/${enc(id)}/${path}`, body);
+    if (okText) toast(okText, "ok");
+    refreshViewSoon();
+    loadListsSoon();
+    return true;
+  } catch (err) {
+    toast(err.status === 409 && path === "claim" ? t("conv.claimConflict") : t("err.generic", { message: errorText(err) }), "error");
+    return false;
+  } finally {
+    button.disabled = false;
+    renderConv();
+  }
+}
+
+const agentName = (id) => names.get(`agent:${id}`) || id;
+
+$("#claim-current").addEventListener("click", () => current && claim(current.id));
+$("#resolve").addEventListener("click", () => act($("#resolve"), "resolve", {}, t("conv.resolvedToast")));
+$("#leave").addEventListener("click", () => act($("#leave"), "leave", {}, t("conv.leftToast")));
+$("#invite-submit").addEventListener("click", () => {
+  const agentID = $("#invite-select").value;
+  if (agentID) act($("#invite-submit"), "invite", { agent_id: agentID }, t("conv.invited", { name: agentName(agentID) }));
+});
+$("#transfer-submit").addEventListener("click", () => {
+  const agentID = $("#transfer-select").value;
+  if (agentID) act($("#transfer-submit"), "transfer", { agent_id: agentID }, t("conv.transferred", { name: agentName(agentID) }));
+});
+
+async function addNote() {
+  const input = $("#note-input");
+  const body = input.value.trim();
+  if (!body || !current) return;
+  // The note appears when its event arrives (socket or poll), in seq order.
+  if (await act($("#note-send"), "notes", { body }, "")) input.value = "";
+}
+$("#note-send").addEventListener("click", addNote);
+onSubmitKey($("#note-input"), addNote);
+
+// --- the composer ----------------------------------------------------------
+
+const sendTyping = typingSender({ send: (f) => client && client.conn.send(f) }, () =>
+  current && current.view && amIn(current.view) && client.sync.settled(current.id)
+    ? { conversation_id: current.id, sender_name: session.name } : null);
+
+function sendMessage() {
+  const input = $("#composer-input");
+  const body = input.value.trim();
+  if (!body || !current || input.disabled) return;
+  input.value = "";
+  client.outbox.add(current.id, body);
+  scrollToBottom($("#chat-scroll"));
+  input.focus();
+}
+
+$("#composer").addEventListener("submit", (e) => {
+  e.preventDefault();
+  sendMessage();
+});
+onSubmitKey($("#composer-input"), sendMessage);
+$("#composer-input").addEventListener("input", sendTyping);
+
+// --- start -----------------------------------------------------------------
+
+i18n.apply();
+bindLangToggle(i18n);
+keepAtBottom($("#chat-scroll"), $("#messages"));
+i18n.onChange(() => {
+  renderLists();
+  renderConv();
+  if (current) current.timeline.rerender();
+  typing.render();
+});
+if (session.token) {
+  signedIn();
+} else {
+  show($("#view-login"), true);
+  $("#login-username").focus();
+}

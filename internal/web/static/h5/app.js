@@ -1,0 +1,441 @@
+// The employee H5 page: sign in, list my requests, start one, chat.
+
+import { ApiError, Session, enc, request } from "/shared/api.js";
+import { Timeline, Typing, applyToParticipants, bindConnState, renderParticipants, renderStatus, typingSender } from "/shared/chat.js";
+import { createClient } from "/shared/client.js";
+import { $, keepAtBottom, el, nearBottom, onSubmitKey, scrollToBottom, setText, show, toaster } from "/shared/dom.js";
+import { bindLangToggle, createI18n } from "/shared/i18n.js";
+import { newClientMsgID } from "/shared/outbox.js";
+import strings from "./strings.js";
+
+const i18n = createI18n(strings);
+const t = i18n.t;
+const session = new Session("servicedesk.h5.session");
+const toast = toaster($("#toasts"));
+
+let client = null;
+let conversations = []; // the list, as last fetched
+let current = null; // the open conversation: {id, view, timeline, readSent}
+let newClientID = ""; // kept across retries of one new-conversation submit
+const names = new Map(); // "role:id" → display name
+const typing = new Typing($("#typing"), i18n);
+
+// --- screens -------------------------------------------------------------
+
+const screens = ["login", "list", "new", "chat"];
+
+function showScreen(name) {
+  for (const s of screens) show($(`#view-${s}`), s === name);
+  show($("#back"), name === "new" || name === "chat");
+  show($("#conn-state"), name !== "login");
+  show($("#page-title"), name !== "login");
+  document.body.dataset.screen = name;
+  updateTitle();
+}
+
+function screen() {
+  return document.body.dataset.screen;
+}
+
+function updateTitle() {
+  const title = screen() === "chat" && current && current.view ? current.view.subject : t("title");
+  document.title = title;
+  setText($("#page-title"), screen() === "new" ? t("new.title") : t("title"));
+}
+
+function errorText(err) {
+  if (err instanceof ApiError && err.network) return t("err.network");
+  return err.message || String(err);
+}
+
+// --- sign in ---------------------------------------------------------------
+
+$("#login-form").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const employeeID = $("#login-employee-id").value.trim();
+  const name = $("#login-name").value.trim();
+  const error = $("#login-error");
+  if (!employeeID || !name) {
+    setText(error, t("login.required"));
+    show(error, true);
+    return;
+  }
+  $("#login-submit").disabled = true;
+  try {
+    const res = await request("POST", "/api/h5/mock-login", { body: { employee_id: employeeID, name } });
+    session.save({ token: res.token, id: res.employee_id, name });
+    show(error, false);
+    signedIn();
+  } catch (err) {
+    setText(error, t("login.failed", { message: errorText(err) }));
+    show(error, true);
+  } finally {
+    $("#login-submit").disabled = false;
+  }
+});
+
+function signedIn() {
+  names.set(`employee:${session.id}`, session.name);
+  client = createClient(session, {
+    wsPath: `/ws/h5/${enc(session.id)}`,
+    outboxKey: `servicedesk.h5.outbox.${session.id}`,
+    authLost: () => signOut(t("login.expired")),
+    apply: onEvent,
+    other: onFrame,
+    lost: () => {
+      if (!client) return; // signed out meanwhile
+      toast(t("chat.lost"), "error");
+      closeConversation();
+      go("#/", { replace: true });
+    },
+    refresh: () => loadList(),
+    outboxChanged: (item) => {
+      if (current && item.conversation_id === current.id) {
+        const stick = nearBottom($("#chat-scroll"));
+        current.timeline.pending(item);
+        if (stick || item.status === "sending") scrollToBottom($("#chat-scroll"));
+      }
+    },
+  });
+  bindConnState($("#conn-state"), client.conn, i18n);
+  client.conn.on("open", () => loadList().catch(() => {}));
+  client.start();
+  route();
+}
+
+function signOut(message) {
+  if (client) client.stop();
+  client = null;
+  closeConversation();
+  session.clear();
+  conversations = [];
+  const error = $("#login-error");
+  setText(error, message || "");
+  show(error, Boolean(message));
+  showScreen("login");
+}
+
+$("#logout").addEventListener("click", async () => {
+  const { token, id } = session;
+  history.replaceState({ depth: 0 }, "", location.pathname);
+  signOut();
+  sessionStorage.removeItem(`servicedesk.h5.outbox.${id}`);
+  try {
+    await request("POST", "/api/logout", { token });
+  } catch {
+    // the token expires on its own
+  }
+});
+
+// --- the list --------------------------------------------------------------
+
+let listTimer = 0;
+
+function openList() {
+  closeConversation();
+  showScreen("list");
+  renderList();
+  loadList().catch((err) => { if (!err.network) toast(errorText(err), "error"); });
+}
+
+async function loadList() {
+  if (!client) return;
+  const page = await client.api.get("/api/h5/conversations?limit=100");
+  conversations = page.conversations;
+  renderList();
+}
+
+// refreshListSoon coalesces the refreshes many events would cause.
+function refreshListSoon() {
+  clearTimeout(listTimer);
+  listTimer = setTimeout(() => loadList().catch(() => {}), 300);
+}
+
+function renderList() {
+  const list = $("#conv-list");
+  list.replaceChildren(...conversations.map((c) => {
+    const last = c.last_message;
+    const preview = last ? (last.sender_type === "employee" ? "" : `${last.sender_name || ""}：`) + last.body : t("list.noMessage");
+    return el("li", {
+      class: `conv-item${c.unread ? " conv-unread" : ""}`, role: "button", tabindex: "0",
+      dataset: { testid: "conv-item", conversationId: c.id },
+      on: {
+        click: () => go(`#/c/${c.id}`),
+        keydown: (e) => { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); go(`#/c/${c.id}`); } },
+      },
+    },
+    el("div", { class: "conv-row" },
+      el("span", { class: "conv-subject", text: c.subject }),
+      el("span", { class: `badge badge-${c.status}`, text: t(`status.${c.status}`) })),
+    el("div", { class: "conv-row conv-row-sub" },
+      el("span", { class: "conv-preview", text: preview }),
+      el("time", { class: "conv-time", text: i18n.time(last ? last.created_at : c.updated_at) })),
+    el("div", { class: "conv-row conv-row-sub" },
+      el("span", { class: "chip", text: t(`cat.${c.category}`) }),
+      c.unread ? el("span", { class: "unread", text: t("list.unread", { n: c.unread }) }) : null));
+  }));
+  show($("#list-empty"), conversations.length === 0);
+  show(list, conversations.length > 0);
+}
+
+$("#new-conversation").addEventListener("click", () => go("#/new"));
+
+function openNew() {
+  closeConversation();
+  $("#new-form").reset();
+  show($("#new-error"), false);
+  newClientID = newClientMsgID();
+  showScreen("new");
+  $("#new-subject").focus();
+}
+
+// --- navigation ------------------------------------------------------------
+// Each screen has a hash (#/, #/new, #/c/{id}) on the history, so the
+// phone's back button in WeCom's browser walks back through the screens
+// instead of leaving the page, and a reload stays where it was.
+
+function go(hash, { replace = false } = {}) {
+  const depth = (history.state && history.state.depth) || 0;
+  if (replace) history.replaceState({ depth }, "", hash);
+  else history.pushState({ depth: depth + 1 }, "", hash);
+  route();
+}
+
+function route() {
+  if (!client) {
+    showScreen("login");
+    return;
+  }
+  const conv = location.hash.match(/^#\/c\/([\w.:-]{1,64})$/);
+  if (conv) {
+    if (!current || current.id !== conv[1]) openConversation(conv[1]);
+  } else if (location.hash === "#/new") {
+    openNew();
+  } else {
+    openList();
+  }
+}
+
+window.addEventListener("popstate", route);
+
+$("#back").addEventListener("click", () => {
+  if (history.state && history.state.depth > 0) history.back();
+  else go("#/", { replace: true });
+});
+
+// --- a new conversation ----------------------------------------------------
+
+$("#new-form").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const subject = $("#new-subject").value.trim();
+  const body = $("#new-body").value.trim();
+  const error = $("#new-error");
+  if (!subject || !body) {
+    setText(error, t("new.required"));
+    show(error, true);
+    return;
+  }
+  $("#new-submit").disabled = true;
+  try {
+    // The same client id on every attempt: a retry after a lost answer
+    // returns the conversation already made instead of a second one.
+    const conv = await client.api.post("/api/h5/conversations", {
+      subject, category: $("#new-category").value, body, client_msg_id: newClientID,
+    });
+    newClientID = "";
+    show(error, false);
+    conversations = [conv, ...conversations.filter((c) => c.id !== conv.id)];
+    go(`#/c/${conv.id}`, { replace: true }); // back from the chat goes to the list, not the form
+  } catch (err) {
+    setText(error, t("new.failed", { message: errorText(err) }));
+    show(error, true);
+  } finally {
+    $("#new-submit").disabled = false;
+  }
+});
+
+// --- the conversation ------------------------------------------------------
+
+async function openConversation(id) {
+  closeConversation();
+  const timeline = new Timeline($("#messages"), { i18n, me: { role: "employee", id: session.id }, names, onRetry: (cid) => client.outbox.retry(cid), onDiscard: (cid) => client.outbox.discard(cid) });
+  const c = { id, view: null, timeline, readSent: 0 };
+  current = c;
+  $("#view-chat").dataset.conversationId = id;
+  const summary = conversations.find((x) => x.id === id);
+  if (summary) setView(c, { participants: [], ...summary, seq: 0 });
+  showScreen("chat");
+  $("#composer-input").value = "";
+  try {
+    const view = await client.api.get(`/api/conversations/${enc(id)}`);
+    if (current !== c) return;
+    setView(c, view);
+  } catch (err) {
+    if (current !== c) return;
+    if (!(err instanceof ApiError) || !err.retryable) {
+      toast(t("chat.lost"), "error");
+      go("#/", { replace: true });
+      return;
+    }
+    // Offline: the history still comes by polling.
+  }
+  for (const item of client.outbox.pending(id)) timeline.pending(item);
+  client.sync.follow(id, 0);
+  scrollToBottom($("#chat-scroll"));
+}
+
+function closeConversation() {
+  if (current && client) client.sync.unfollow(current.id);
+  current = null;
+  delete $("#view-chat").dataset.conversationId;
+  typing.reset();
+  clearTimeout(viewTimer);
+}
+
+// setView takes a fresh conversation from the server. Its seq says which
+// events it already reflects; only later ones change it (onEvent).
+function setView(c, view) {
+  c.view = { ...view, participants: (view.participants || []).map((p) => ({ ...p })) };
+  for (const p of c.view.participants) if (p.name) names.set(`${p.role}:${p.id}`, p.name);
+  renderHeader();
+}
+
+function renderHeader() {
+  if (!current || !current.view) return;
+  const v = current.view;
+  setText($("#chat-subject"), v.subject);
+  setText($("#chat-category"), v.category ? t(`cat.${v.category}`) : "");
+  renderStatus($("#conv-status"), v.status, i18n);
+  renderParticipants($("#participants"), v.participants, { i18n, assigneeID: v.assignee_id, me: { role: "employee", id: session.id } });
+  const queued = v.status === "queued" && v.queue_position > 0;
+  show($("#queue-position"), queued);
+  if (queued) setText($("#queue-position"), t("chat.queue", { n: v.queue_position, m: v.agents_online || 0 }));
+  show($("#resolved-hint"), v.status === "resolved");
+  $("#composer-input").placeholder = t(v.status === "resolved" ? "composer.resolvedPlaceholder" : "composer.placeholder");
+  updateTitle();
+}
+
+let viewTimer = 0;
+
+// refreshViewSoon refetches the conversation after a lifecycle event, for
+// what events do not carry (queue position, names).
+function refreshViewSoon() {
+  clearTimeout(viewTimer);
+  const c = current;
+  viewTimer = setTimeout(async () => {
+    try {
+      const view = await client.api.get(`/api/conversations/${enc(c.id)}`);
+      if (current === c && view.seq >= (c.view ? c.view.seq : 0)) setView(c, view);
+    } catch {
+      // the events already moved the view; the next one retries
+    }
+  }, 250);
+}
+
+function onEvent(ev) {
+  if (!current || ev.conversation_id !== current.id) return;
+  const scroller = $("#chat-scroll");
+  const stick = nearBottom(scroller);
+  current.timeline.apply(ev);
+  const d = ev.data || {};
+  if (ev.type === "message.created") {
+    if (d.sender_type === "employee" && d.sender_id === session.id && d.client_msg_id) client.outbox.confirm(d.client_msg_id, ev.seq);
+    else typing.clear(d.sender_id);
+  }
+  const v = current.view;
+  if (v && ev.seq > (v.seq || 0)) {
+    v.seq = ev.seq;
+    if (applyToParticipants(v, ev)) {
+      renderHeader();
+      refreshViewSoon();
+    }
+  }
+  if (stick) scrollToBottom(scroller);
+  if (ev.type !== "conversation.read") markReadSoon();
+  if (ev.type === "message.created" || ev.type === "conversation.resolved") refreshListSoon();
+}
+
+function onFrame(f) {
+  if (f.type === "typing" && current && f.data && f.data.conversation_id === current.id) {
+    typing.show(f.data);
+    return;
+  }
+  if (f.type === "queue.position" && f.data) {
+    const d = f.data;
+    const c = conversations.find((x) => x.id === d.conversation_id);
+    if (c) c.queue_position = d.position;
+    if (current && current.view && current.id === d.conversation_id && current.view.status === "queued") {
+      current.view.queue_position = d.position;
+      current.view.agents_online = d.agents_online;
+      renderHeader();
+    }
+    return;
+  }
+  if (f.type === "error" && !f.client_msg_id) {
+    toast(t("err.generic", { message: f.message || f.code }), "error");
+    return;
+  }
+  if (typeof f.seq === "number" && f.data) refreshListSoon(); // another conversation of mine changed
+}
+
+// --- read state ------------------------------------------------------------
+
+let readTimer = 0;
+
+function markReadSoon() {
+  clearTimeout(readTimer);
+  readTimer = setTimeout(markRead, 400);
+}
+
+// markRead tells the server we have seen everything up to the last seq,
+// only while the page is actually in front of the user.
+function markRead() {
+  if (!current || document.visibilityState !== "visible" || screen() !== "chat") return;
+  const { id } = current;
+  const seq = client.sync.last(id);
+  if (seq <= current.readSent || !client.sync.settled(id)) return;
+  current.readSent = seq;
+  if (!client.conn.send({ type: "read", conversation_id: id, seq })) {
+    client.api.post(`/api/conversations/${enc(id)}/read`, { seq }).catch(() => { if (current) current.readSent = 0; });
+  }
+}
+
+document.addEventListener("visibilitychange", markReadSoon);
+
+// --- the composer ----------------------------------------------------------
+
+const sendTyping = typingSender({ send: (f) => client && client.conn.send(f) }, () =>
+  current && client.sync.settled(current.id) && current.view && current.view.status !== "resolved"
+    ? { conversation_id: current.id, sender_name: session.name } : null);
+
+function sendMessage() {
+  const input = $("#composer-input");
+  const body = input.value.trim();
+  if (!body || !current) return;
+  input.value = "";
+  client.outbox.add(current.id, body);
+  scrollToBottom($("#chat-scroll"));
+  input.focus();
+}
+
+$("#composer").addEventListener("submit", (e) => {
+  e.preventDefault();
+  sendMessage();
+});
+onSubmitKey($("#composer-input"), sendMessage);
+$("#composer-input").addEventListener("input", sendTyping);
+
+// --- start -----------------------------------------------------------------
+
+i18n.apply();
+bindLangToggle(i18n);
+keepAtBottom($("#chat-scroll"), $("#messages"));
+i18n.onChange(() => {
+  updateTitle();
+  renderList();
+  renderHeader();
+  if (current) current.timeline.rerender();
+  typing.render();
+});
+if (session.token) signedIn();
+else showScreen("login");

@@ -1,0 +1,369 @@
+// The conversation view both pages share: the history (messages, notes,
+// system lines), the typing indicator, the participant list, the status
+// badge and the connection state. Text comes from the page's strings via
+// i18n.t; user text only ever goes through textContent (dom.js).
+
+import { el, initial, setText } from "./dom.js";
+
+const lifecycle = new Set([
+  "conversation.created", "conversation.claimed", "participant.joined", "participant.left",
+  "conversation.transferred", "conversation.resolved", "conversation.reopened",
+]);
+
+/**
+ * Timeline renders one conversation's history into list. me is {role, id};
+ * names maps "role:id" to display names (the page fills it from
+ * participants and agent lists; events add to it); onRetry(clientMsgID)
+ * resends a failed message, onDiscard(clientMsgID) drops it.
+ */
+export class Timeline {
+  constructor(list, { i18n, me, names, onRetry, onDiscard }) {
+    this.list = list;
+    this.i18n = i18n;
+    this.me = me;
+    this.names = names;
+    this.onRetry = onRetry;
+    this.onDiscard = onDiscard;
+    this.reset();
+  }
+
+  reset() {
+    this.events = [];
+    this.own = new Map(); // client_msg_id → element of my message
+    this.pendingItems = new Map(); // client_msg_id → outbox item not yet in the history
+    this.readSeq = 0; // the highest seq someone else has read
+    this.lastDay = "";
+    this.prev = null; // the last message placed: {who, at}, for grouping
+    this.list.replaceChildren();
+  }
+
+  /** rerender draws everything again (after a language change). */
+  rerender() {
+    const events = this.events;
+    const pending = [...this.pendingItems.values()];
+    const readSeq = this.readSeq;
+    this.reset();
+    this.readSeq = readSeq;
+    for (const ev of events) this.apply(ev);
+    for (const item of pending) this.pending(item);
+  }
+
+  nameOf(role, id, fallback) {
+    return this.names.get(`${role}:${id}`) || fallback || id || "";
+  }
+
+  learn(role, id, name) {
+    if (id && name && !this.names.has(`${role}:${id}`)) this.names.set(`${role}:${id}`, name);
+  }
+
+  isMine(m) {
+    return m.sender_type === this.me.role && m.sender_id === this.me.id;
+  }
+
+  /** apply adds one event; events come in seq order, each once. */
+  apply(ev) {
+    this.events.push(ev);
+    const d = ev.data || {};
+    switch (ev.type) {
+      case "message.created":
+        this.learn(d.sender_type, d.sender_id, d.sender_name);
+        this.placeMessage(ev);
+        return;
+      case "note.created":
+        this.learn(d.sender_type, d.sender_id, d.sender_name);
+        this.place(ev, this.note(ev));
+        this.prev = null;
+        return;
+      case "conversation.read":
+        if (d.reader && !(d.reader.role === this.me.role && d.reader.id === this.me.id)) {
+          this.readSeq = Math.max(this.readSeq, d.seq || 0);
+          this.markRead();
+        }
+        return;
+    }
+    if (lifecycle.has(ev.type)) {
+      if (ev.type === "conversation.claimed") this.learn("agent", d.agent_id, d.agent_name);
+      if (ev.type === "participant.joined" || ev.type === "participant.left") {
+        this.learn(d.participant.role, d.participant.id, d.participant.name);
+      }
+      if (ev.type === "conversation.transferred") this.learn("agent", d.to_agent_id, d.to_agent_name);
+      this.prev = null;
+      // The opening line is not one of the lifecycle "system" lines the
+      // tests count (claimed, joined, left, transferred, resolved, reopened).
+      const testid = ev.type === "conversation.created" ? "conversation-start" : "system";
+      this.place(ev, el("div", { class: "sys", dataset: { testid, type: ev.type, seq: ev.seq } },
+        el("span", { class: "sys-text", text: this.systemText(ev) }),
+        el("time", { class: "sys-time", text: this.i18n.time(ev.created_at) })));
+    }
+  }
+
+  systemText(ev) {
+    const d = ev.data || {};
+    const t = this.i18n.t;
+    switch (ev.type) {
+      case "conversation.created":
+        return t("sys.created", { name: this.nameOf("employee", d.employee_id), subject: d.subject });
+      case "conversation.claimed":
+        return t("sys.claimed", { name: d.agent_name || this.nameOf("agent", d.agent_id) });
+      case "participant.joined":
+        return t("sys.joined", { name: d.participant.name || this.nameOf(d.participant.role, d.participant.id) });
+      case "participant.left":
+        return t(d.status === "queued" ? "sys.leftRequeued" : "sys.left",
+          { name: d.participant.name || this.nameOf(d.participant.role, d.participant.id) });
+      case "conversation.transferred":
+        return t("sys.transferred", { from: this.nameOf("agent", d.from_agent_id), to: d.to_agent_name || this.nameOf("agent", d.to_agent_id) });
+      case "conversation.resolved":
+        return t("sys.resolved", { name: this.nameOf("agent", d.by) });
+      case "conversation.reopened":
+        return t(d.status === "queued" ? "sys.reopenedQueued" : "sys.reopened", { name: this.nameOf("employee", d.by) });
+    }
+    return ev.type;
+  }
+
+  // place inserts an applied entry after the history so far and before
+  // the pending messages, with a date line when the day changes.
+  place(ev, node) {
+    const anchor = this.list.querySelector(":scope > [data-pending]");
+    const day = ev.created_at ? new Date(ev.created_at).toDateString() : "";
+    if (day && day !== this.lastDay) {
+      this.prev = null;
+      this.lastDay = day;
+      const label = day === new Date().toDateString() ? this.i18n.t("day.today") : new Date(ev.created_at).toLocaleDateString(this.i18n.lang);
+      this.list.insertBefore(el("div", { class: "day", "aria-hidden": "true" }, el("span", { text: label })), anchor);
+    }
+    this.list.insertBefore(node, anchor);
+  }
+
+  placeMessage(ev) {
+    const d = ev.data;
+    const mine = this.isMine(d);
+    let node = mine && d.client_msg_id ? this.own.get(d.client_msg_id) : null;
+    if (node) {
+      this.pendingItems.delete(d.client_msg_id);
+      node.removeAttribute("data-pending");
+      node.remove();
+    } else {
+      node = this.message(d, mine);
+    }
+    node.dataset.seq = ev.seq;
+    if (mine) this.setStatus(node, "sent");
+    this.place(ev, node);
+    // A message right after another from the same sender (within two
+    // minutes) drops its name, time and avatar, as chat apps do.
+    const who = `${d.sender_type}:${d.sender_id}`;
+    const at = new Date(ev.created_at).getTime();
+    node.classList.toggle("msg-cont", Boolean(this.prev && this.prev.who === who && at - this.prev.at < 120_000));
+    this.prev = { who, at };
+  }
+
+  /** pending shows or updates one of my messages from the outbox. */
+  pending(item) {
+    let node = this.own.get(item.client_msg_id);
+    if (item.status === "discarded") {
+      if (node && node.hasAttribute("data-pending")) node.remove();
+      this.own.delete(item.client_msg_id);
+      this.pendingItems.delete(item.client_msg_id);
+      return;
+    }
+    if (!node) {
+      if (item.status === "sent" && !item.seq) return;
+      node = this.message({
+        body: item.body, sender_type: this.me.role, sender_id: this.me.id,
+        client_msg_id: item.client_msg_id, created_at: item.created_at,
+      }, true);
+      node.dataset.pending = "";
+      this.list.append(node);
+    }
+    if (node.hasAttribute("data-pending")) this.pendingItems.set(item.client_msg_id, item);
+    if (item.seq) node.dataset.seq = item.seq;
+    this.setStatus(node, item.status);
+  }
+
+  message(m, mine) {
+    const name = mine ? this.i18n.t("you") : (m.sender_name || this.nameOf(m.sender_type, m.sender_id));
+    const node = el("div", {
+      class: `msg ${mine ? "msg-own" : "msg-other"} msg-from-${m.sender_type}`,
+      dataset: { testid: "message", senderType: m.sender_type, senderId: m.sender_id },
+    },
+    mine ? null : el("div", { class: `avatar avatar-${m.sender_type}`, "aria-hidden": "true", text: initial(name) }),
+    el("div", { class: "msg-main" },
+      el("div", { class: "msg-meta" },
+        el("span", { class: "msg-name", text: name }),
+        el("time", { class: "msg-time", text: this.i18n.time(m.created_at) })),
+      el("div", { class: "bubble" }, el("div", { class: "body", text: m.body })),
+      mine ? el("div", { class: "msg-status" }) : null));
+    if (m.client_msg_id) node.dataset.clientMsgId = m.client_msg_id;
+    if (mine && m.client_msg_id) this.own.set(m.client_msg_id, node);
+    return node;
+  }
+
+  setStatus(node, status) {
+    node.dataset.status = status;
+    const slot = node.querySelector(".msg-status");
+    if (!slot) return;
+    const t = this.i18n.t;
+    const read = status === "sent" && this.readSeq && Number(node.dataset.seq) <= this.readSeq;
+    slot.replaceChildren();
+    slot.className = `msg-status status-${read ? "read" : status}`;
+    if (status === "failed") {
+      slot.append(el("span", { text: t("msg.failed") }), " ",
+        el("button", { type: "button", class: "link", text: t("msg.retry"), on: { click: () => this.onRetry(node.dataset.clientMsgId) } }), " · ",
+        el("button", { type: "button", class: "link link-muted", text: t("msg.discard"), on: { click: () => this.onDiscard(node.dataset.clientMsgId) } }));
+    } else {
+      slot.append(el("span", { text: t(read ? "msg.read" : `msg.${status}`) }));
+    }
+  }
+
+  markRead() {
+    for (const node of this.own.values()) {
+      if (node.dataset.status === "sent" && Number(node.dataset.seq) <= this.readSeq) this.setStatus(node, "sent");
+    }
+  }
+
+  note(ev) {
+    const d = ev.data;
+    return el("div", { class: "note", dataset: { testid: "note", seq: ev.seq } },
+      el("div", { class: "note-head" },
+        el("span", { class: "note-tag", text: this.i18n.t("note.label") }),
+        el("span", { class: "note-name", text: d.sender_name || this.nameOf("agent", d.sender_id) }),
+        el("time", { class: "msg-time", text: this.i18n.time(d.created_at) })),
+      el("div", { class: "body", text: d.body }));
+  }
+}
+
+/** Typing shows who is typing in node (#typing) for a few seconds per frame. */
+export class Typing {
+  constructor(node, i18n) {
+    this.node = node;
+    this.i18n = i18n;
+    this.who = new Map(); // sender id → {name, timer}
+    this.render();
+  }
+
+  show(data) {
+    const prev = this.who.get(data.sender_id);
+    if (prev) clearTimeout(prev.timer);
+    const timer = setTimeout(() => this.clear(data.sender_id), 4000);
+    this.who.set(data.sender_id, { name: data.sender_name || data.sender_id, timer });
+    this.render();
+  }
+
+  clear(senderID) {
+    const prev = this.who.get(senderID);
+    if (!prev) return;
+    clearTimeout(prev.timer);
+    this.who.delete(senderID);
+    this.render();
+  }
+
+  reset() {
+    for (const id of [...this.who.keys()]) this.clear(id);
+    this.render();
+  }
+
+  render() {
+    const names = [...this.who.values()].map((w) => w.name);
+    this.node.hidden = names.length === 0;
+    setText(this.node, names.length ? this.i18n.t("typing", { name: names.join(this.i18n.t("list.sep")) }) : "");
+  }
+}
+
+/**
+ * typingSender returns a function to call on each keystroke: it sends a
+ * typing frame at most once per 2 s.
+ */
+export function typingSender(conn, target) {
+  let last = 0;
+  return () => {
+    const to = target();
+    if (!to || Date.now() - last < 2000) return;
+    if (conn.send({ type: "typing", conversation_id: to.conversation_id, sender_name: to.sender_name })) last = Date.now();
+  };
+}
+
+/** renderParticipants lists the active participants in node (#participants). */
+export function renderParticipants(node, participants, { i18n, assigneeID, me }) {
+  const items = participants.filter((p) => p.active !== false).map((p) => {
+    const you = p.role === me.role && p.id === me.id;
+    const role = p.role === "employee" ? i18n.t("role.employee") : (p.id === assigneeID ? i18n.t("role.assignee") : i18n.t("role.agent"));
+    return el("li", { class: "participant", dataset: { testid: "participant", id: p.id, role: p.role } },
+      el("span", { class: `avatar avatar-${p.role}`, "aria-hidden": "true", text: initial(p.name || p.id) }),
+      el("span", { class: "participant-name", text: (p.name || p.id) + (you ? ` (${i18n.t("you")})` : "") }),
+      el("span", { class: `participant-role role-${p.role}${p.id === assigneeID ? " role-assignee" : ""}`, text: role }));
+  });
+  node.replaceChildren(...items);
+}
+
+/** renderStatus sets the status badge (#conv-status). */
+export function renderStatus(node, status, i18n) {
+  node.dataset.status = status || "";
+  node.className = `badge badge-${status || "none"}`;
+  setText(node, status ? i18n.t(`status.${status}`) : "");
+}
+
+const connOf = new WeakMap(); // #conn-state → the connection it shows
+
+/**
+ * bindConnState keeps node (#conn-state) showing conn's state. Binding
+ * again (after a new sign-in) moves the node to the new connection.
+ */
+export function bindConnState(node, conn, i18n) {
+  const render = () => {
+    const { state } = connOf.get(node);
+    node.dataset.state = state;
+    node.className = `conn conn-${state}`;
+    node.replaceChildren(el("span", { class: "conn-dot", "aria-hidden": "true" }), el("span", { text: i18n.t(`conn.${state}`) }));
+  };
+  if (!connOf.has(node)) i18n.onChange(render);
+  connOf.set(node, conn);
+  conn.on("state", () => { if (connOf.get(node) === conn) render(); });
+  render();
+}
+
+/**
+ * applyToParticipants updates a participant list (array of {role, id,
+ * name, active}) and the assignee from a lifecycle event, so the list moves
+ * the moment the event arrives; the page refetches the conversation after.
+ */
+export function applyToParticipants(view, ev) {
+  const d = ev.data || {};
+  const set = (role, id, name, active) => {
+    const p = view.participants.find((x) => x.role === role && x.id === id);
+    if (p) {
+      p.active = active;
+      if (name) p.name = name;
+    } else if (active) {
+      view.participants.push({ role, id, name, active: true });
+    }
+  };
+  switch (ev.type) {
+    case "conversation.claimed":
+      set("agent", d.agent_id, d.agent_name, true);
+      view.status = "open";
+      view.assignee_id = d.agent_id;
+      break;
+    case "participant.joined":
+      set(d.participant.role, d.participant.id, d.participant.name, true);
+      break;
+    case "participant.left":
+      set(d.participant.role, d.participant.id, d.participant.name, false);
+      view.assignee_id = d.assignee_id || "";
+      if (d.status) view.status = d.status;
+      break;
+    case "conversation.transferred":
+      set("agent", d.from_agent_id, "", false);
+      set("agent", d.to_agent_id, d.to_agent_name, true);
+      view.assignee_id = d.to_agent_id;
+      break;
+    case "conversation.resolved":
+      view.status = "resolved";
+      break;
+    case "conversation.reopened":
+      view.status = d.status;
+      view.assignee_id = d.assignee_id || "";
+      break;
+    default:
+      return false;
+  }
+  return true;
+}

@@ -1,0 +1,160 @@
+// The outbox: messages the user wrote that the server has not confirmed.
+//
+// Each message gets a client_msg_id (crypto.randomUUID()) when it is
+// written and keeps it across every retry, so the server stores it once
+// however often we send it. While the socket is up a message goes as a
+// `message` frame; while it is down we try POST …/messages; if that fails
+// too it waits for the next poll round or the next connect. The queue
+// survives a reload of the page (sessionStorage).
+
+import { ApiError, enc } from "./api.js";
+
+// An unanswered frame is sent again after this long (same client id).
+const ackTimeout = 10_000;
+// Refusals that will not change on a retry: the message is failed.
+const finalCodes = new Set(["invalid", "invalid_frame", "invalid_json", "forbidden", "not_found", "conflict", "unknown_type"]);
+
+/** newClientMsgID returns a fresh idempotency key. */
+export function newClientMsgID() {
+  if (crypto.randomUUID) return crypto.randomUUID();
+  // Old in-app browsers: 128 random bits in hex.
+  return [...crypto.getRandomValues(new Uint8Array(16))].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/**
+ * Outbox sends messages for one user. changed(item) is told every status
+ * change; item: {conversation_id, client_msg_id, body, status
+ * ("sending" | "sent" | "failed"), seq?, error?, created_at}.
+ */
+export class Outbox {
+  constructor(conn, api, storageKey, changed) {
+    this.conn = conn;
+    this.api = api;
+    this.storageKey = storageKey;
+    this.changed = changed;
+    this.items = new Map(); // client_msg_id → item, in insertion order
+    this.draining = false;
+    this.load();
+    conn.on("frame", (f) => this.onFrame(f));
+  }
+
+  load() {
+    try {
+      for (const item of JSON.parse(sessionStorage.getItem(this.storageKey)) || []) {
+        this.items.set(item.client_msg_id, { ...item, sentAt: 0 });
+      }
+    } catch {
+      // a damaged queue is dropped
+    }
+  }
+
+  save() {
+    const keep = [...this.items.values()].map(({ sentAt, ...item }) => item);
+    sessionStorage.setItem(this.storageKey, JSON.stringify(keep));
+  }
+
+  /** pending lists a conversation's unconfirmed messages, oldest first. */
+  pending(conversationID) {
+    return [...this.items.values()].filter((m) => m.conversation_id === conversationID);
+  }
+
+  /** add queues a new message and tries to send it; it returns the item. */
+  add(conversationID, body) {
+    const item = {
+      conversation_id: conversationID, client_msg_id: newClientMsgID(), body,
+      status: "sending", created_at: new Date().toISOString(), sentAt: 0,
+    };
+    this.items.set(item.client_msg_id, item);
+    this.save();
+    this.changed(item);
+    this.flush();
+    return item;
+  }
+
+  /** retry sends a failed message again, with its original client id. */
+  retry(clientMsgID) {
+    const item = this.items.get(clientMsgID);
+    if (!item) return;
+    item.status = "sending";
+    item.sentAt = 0;
+    delete item.error;
+    this.save();
+    this.changed(item);
+    this.flush();
+  }
+
+  /** discard forgets a failed message the user gave up on. */
+  discard(clientMsgID) {
+    const item = this.items.get(clientMsgID);
+    if (!item || item.status !== "failed") return;
+    this.items.delete(clientMsgID);
+    this.save();
+    this.changed({ ...item, status: "discarded" });
+  }
+
+  /** confirm marks a message stored (its event was seen) and forgets it. */
+  confirm(clientMsgID, seq) {
+    const item = this.items.get(clientMsgID);
+    if (!item) return;
+    this.items.delete(clientMsgID);
+    this.save();
+    this.changed({ ...item, status: "sent", seq });
+  }
+
+  fail(item, code) {
+    item.status = "failed";
+    item.error = code;
+    this.save();
+    this.changed(item);
+  }
+
+  /** flush sends everything waiting: over the socket, or by POST while it is down. */
+  flush() {
+    const waiting = [...this.items.values()].filter((m) => m.status === "sending");
+    if (this.conn.connected) {
+      const now = Date.now();
+      for (const m of waiting) {
+        if (m.sentAt && now - m.sentAt < ackTimeout) continue;
+        if (this.conn.send({ type: "message", conversation_id: m.conversation_id, body: m.body, client_msg_id: m.client_msg_id })) m.sentAt = now;
+      }
+      if (waiting.some((m) => m.sentAt)) setTimeout(() => this.flush(), ackTimeout + 100);
+      return Promise.resolve();
+    }
+    return this.drain();
+  }
+
+  // drain posts waiting messages one at a time, in order; it stops at the
+  // first that cannot reach the server.
+  async drain() {
+    if (this.draining) return;
+    this.draining = true;
+    try {
+      for (const m of [...this.items.values()]) {
+        if (m.status !== "sending" || this.conn.connected || !this.items.has(m.client_msg_id)) continue;
+        try {
+          const stored = await this.api.post(`/api/conversations/${enc(m.conversation_id)}/messages`, { body: m.body, client_msg_id: m.client_msg_id });
+          this.confirm(m.client_msg_id, stored.seq);
+        } catch (err) {
+          if (err instanceof ApiError && !err.retryable) {
+            this.fail(m, err.code);
+            continue;
+          }
+          return; // unreachable: try again on the next round
+        }
+      }
+    } finally {
+      this.draining = false;
+    }
+  }
+
+  onFrame(f) {
+    if (f.type === "ack" && f.client_msg_id) {
+      this.confirm(f.client_msg_id, f.seq);
+    } else if (f.type === "error" && f.client_msg_id) {
+      const item = this.items.get(f.client_msg_id);
+      if (!item) return;
+      if (finalCodes.has(f.code)) this.fail(item, f.code);
+      else item.sentAt = 0; // unavailable: the next flush sends it again
+    }
+  }
+}
