@@ -93,3 +93,10 @@ func checkName(name string) error {
 	}
 	return nil
 }
+
+// Agent returns an agent's account, without its password hash.
+func (s *Service) Agent(ctx context.Context, id string) (desk.Agent, error) {
+	a, err := s.agents.AgentByID(ctx, id)
+	a.PasswordHash = ""
+	return a, err
+}

@@ -16,6 +16,7 @@ type loginRequest struct {
 type loginResponse struct {
 	Token     string `json:"token"`
 	AgentID   string `json:"agent_id"`
+	Name      string `json:"name"`
 	ExpiresIn int64  `json:"expires_in"` // seconds
 }
 
@@ -34,7 +35,10 @@ func (a *API) login(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, loginResponse{Token: token, AgentID: agentID, ExpiresIn: int64(ttl.Seconds())})
+	// The console shows who is logged in; a failed lookup only leaves the
+	// name out of a login that has succeeded.
+	agent, _ := a.Auth.Agent(r.Context(), agentID)
+	writeJSON(w, http.StatusOK, loginResponse{Token: token, AgentID: agentID, Name: agent.Name, ExpiresIn: int64(ttl.Seconds())})
 }
 
 type mockLoginRequest struct {
