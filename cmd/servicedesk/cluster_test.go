@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -286,6 +287,17 @@ func TestCluster(t *testing.T) {
 	}
 	demoView.readUntilBody(demo, "after the outage")
 	assertOnce(t, demoView)
+
+	resp, err := http.Get(c.url + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m strings.Builder
+	io.Copy(&m, resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(m.String(), `servicedesk_bus_trip_seconds_count{node="c"}`) {
+		t.Error("node c does not report the bus trip time")
+	}
 }
 
 func assertOnce(t *testing.T, v *seqReader) {

@@ -136,6 +136,7 @@ func newNode(ctx context.Context, cfg config.Config, log *slog.Logger) (*node, e
 				n.hub.CloseAll(hub.CloseServiceRestart, "event bus unavailable")
 			},
 			OnRecovered: func() { log.Info("event bus recovered") },
+			OnReceive:   n.obs.BusTrip,
 		}, deliver)
 		n.bus = n.obs.Bus(n.redisBus)
 		n.presence = presence.NewRedis(n.redis, n.bus, presence.RedisOptions{Options: popts, NodeID: cfg.NodeID})

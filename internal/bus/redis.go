@@ -81,6 +81,9 @@ type RedisOptions struct {
 	// OnRecovered is called, from Run's goroutine, once the subscription
 	// is back after OnLost.
 	OnRecovered func()
+	// OnReceive, if set, is told how long each event took from Publish on
+	// any node to this node's subscription; it must not block.
+	OnReceive func(time.Duration)
 	// Log receives the bus's own warnings; nil discards them.
 	Log *slog.Logger
 }
@@ -307,10 +310,13 @@ func (r *Redis) receive(msg string) {
 	}
 	switch msg[0] {
 	case msgEvent:
-		ev, err := decodeEvent(msg)
+		ev, sent, err := decodeEvent(msg)
 		if err != nil {
 			r.log.Error("decode bus event", "error", err)
 			return
+		}
+		if r.opts.OnReceive != nil && !sent.IsZero() {
+			r.opts.OnReceive(time.Since(sent))
 		}
 		r.seq.push(ev)
 	case msgProbe:

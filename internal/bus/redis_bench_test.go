@@ -200,7 +200,7 @@ func BenchmarkDecode(b *testing.B) {
 	payload := string(benchPayload)
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := decodeEvent(payload); err != nil {
+		if _, _, err := decodeEvent(payload); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/servicedesk/servicedesk/internal/desk"
 )
@@ -34,6 +35,9 @@ type wireHeader struct {
 	Close       *wireClose        `json:"c,omitempty"`
 	Conv        string            `json:"cv,omitempty"`
 	Seq         int64             `json:"s,omitempty"`
+	// Sent is the publish time in Unix microseconds, so receivers can
+	// measure the trip (across nodes, clocks are as good as NTP makes them).
+	Sent int64 `json:"t,omitempty"`
 }
 
 type wirePrincipal struct {
@@ -55,6 +59,7 @@ func encodeEvent(node string, ev desk.Event) ([]byte, error) {
 		Fingerprint: ev.To.Fingerprint,
 		Conv:        ev.ConversationID,
 		Seq:         ev.Seq,
+		Sent:        time.Now().UnixMicro(),
 	}
 	if ev.To.Users != nil {
 		h.Users = make([]wirePrincipal, len(ev.To.Users))
@@ -78,15 +83,16 @@ func encodeEvent(node string, ev desk.Event) ([]byte, error) {
 
 var errMalformed = errors.New("malformed event message")
 
-// decodeEvent parses a message that starts with msgEvent.
-func decodeEvent(msg string) (desk.Event, error) {
+// decodeEvent parses a message that starts with msgEvent, and returns when
+// it was published (zero if the sender did not say).
+func decodeEvent(msg string) (desk.Event, time.Time, error) {
 	nl := strings.IndexByte(msg, '\n')
 	if len(msg) == 0 || msg[0] != msgEvent || nl < 0 {
-		return desk.Event{}, errMalformed
+		return desk.Event{}, time.Time{}, errMalformed
 	}
 	var h wireHeader
 	if err := json.Unmarshal([]byte(msg[1:nl]), &h); err != nil {
-		return desk.Event{}, fmt.Errorf("%w: %w", errMalformed, err)
+		return desk.Event{}, time.Time{}, fmt.Errorf("%w: %w", errMalformed, err)
 	}
 	ev := desk.Event{
 		To: desk.Audience{
@@ -109,5 +115,9 @@ func decodeEvent(msg string) (desk.Event, error) {
 	if frame := msg[nl+1:]; frame != "" {
 		ev.Frame = []byte(frame)
 	}
-	return ev, nil
+	var sent time.Time
+	if h.Sent > 0 {
+		sent = time.UnixMicro(h.Sent)
+	}
+	return ev, sent, nil
 }

@@ -26,6 +26,7 @@ type Metrics struct {
 	slowCloses  prometheus.Counter
 	busPublish  prometheus.Histogram
 	busDeliver  prometheus.Histogram
+	busTrip     prometheus.Histogram
 	store       *prometheus.HistogramVec
 }
 
@@ -55,6 +56,8 @@ func New(node string) *Metrics {
 			"Time to hand one event to the bus."),
 		busDeliver: f.histogram("servicedesk_bus_deliver_seconds",
 			"Time for the hub to queue one bus event to its local connections."),
+		busTrip: f.histogram("servicedesk_bus_trip_seconds",
+			"Time from Publish on any node to this node receiving the event from Redis."),
 		store: f.histogramVec("servicedesk_store_seconds",
 			"Storage latency by operation (commit, token_lookup, events, list).", "op"),
 	}
@@ -71,6 +74,10 @@ func (m *Metrics) ConnOpened(role desk.Role) { m.connections.WithLabelValues(str
 func (m *Metrics) ConnClosed(role desk.Role) { m.connections.WithLabelValues(string(role)).Dec() }
 func (m *Metrics) FramesQueued(n int)        { m.framesOut.Add(float64(n)) }
 func (m *Metrics) SlowConsumer()             { m.slowCloses.Inc() }
+
+// BusTrip records one event's trip across the Redis bus.
+func (m *Metrics) BusTrip(d time.Duration) { m.busTrip.Observe(d.Seconds()) }
+
 func (m *Metrics) Delivered(d time.Duration) { m.busDeliver.Observe(d.Seconds()) }
 func (m *Metrics) StoreOp(op string, d time.Duration) {
 	m.store.WithLabelValues(op).Observe(d.Seconds())
