@@ -546,6 +546,7 @@ function sendMessage() {
   const body = input.value.trim();
   if (!body || !current || input.disabled) return;
   input.value = "";
+  sendTyping.cancel();
   client.outbox.add(current.id, body);
   scrollToBottom($("#chat-scroll"));
   input.focus();

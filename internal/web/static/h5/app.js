@@ -413,6 +413,7 @@ function sendMessage() {
   const body = input.value.trim();
   if (!body || !current) return;
   input.value = "";
+  sendTyping.cancel();
   client.outbox.add(current.id, body);
   scrollToBottom($("#chat-scroll"));
   input.focus();

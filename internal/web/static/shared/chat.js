@@ -270,15 +270,30 @@ export class Typing {
 
 /**
  * typingSender returns a function to call on each keystroke: it sends a
- * typing frame at most once per 2 s.
+ * typing frame at most once per 2 s, and once more at the end of a window
+ * that saw keystrokes, so typing right after a send (which clears the other
+ * side's indicator) still shows. Its cancel() drops that trailing frame:
+ * call it when the message goes out.
  */
 export function typingSender(conn, target) {
   let last = 0;
-  return () => {
+  let timer = null;
+  const send = () => {
+    timer = null;
     const to = target();
-    if (!to || Date.now() - last < 2000) return;
-    if (conn.send({ type: "typing", conversation_id: to.conversation_id, sender_name: to.sender_name })) last = Date.now();
+    if (to && conn.send({ type: "typing", conversation_id: to.conversation_id, sender_name: to.sender_name })) last = Date.now();
   };
+  const onKey = () => {
+    const wait = 2000 - (Date.now() - last);
+    if (wait <= 0) send();
+    else if (!timer) timer = setTimeout(send, wait);
+  };
+  onKey.cancel = () => {
+    clearTimeout(timer);
+    timer = null;
+    last = 0;
+  };
+  return onKey;
 }
 
 /** renderParticipants lists the active participants in node (#participants). */
