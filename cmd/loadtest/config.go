@@ -25,6 +25,7 @@ type config struct {
 	noSeed       bool
 	dialTimeout  time.Duration
 	drainTimeout time.Duration
+	apiKey       string
 }
 
 // parseConfig reads flags into a config and validates it.
@@ -33,7 +34,7 @@ func parseConfig(args []string, stderr io.Writer) (config, error) {
 	fs := flag.NewFlagSet("loadtest", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: loadtest [flags]\n       loadtest floor [--addr host:port]")
+		fmt.Fprintln(stderr, "usage: loadtest [flags]\n       loadtest messages [flags]   (see loadtest messages -h)\n       loadtest floor [--addr host:port]")
 		fs.PrintDefaults()
 	}
 	fs.StringVar(&c.url, "url", "ws://127.0.0.1:8000", "server base URL; agents connect to {url}/ws/{agent_id}")
@@ -51,6 +52,7 @@ func parseConfig(args []string, stderr io.Writer) (config, error) {
 	fs.BoolVar(&c.noSeed, "no-seed", false, "do not write tokens to Redis (for the floor server)")
 	fs.DurationVar(&c.dialTimeout, "dial-timeout", 10*time.Second, "limit for one handshake")
 	fs.DurationVar(&c.drainTimeout, "drain-timeout", 10*time.Second, "end a fan-out run after this long without a delivery")
+	fs.StringVar(&c.apiKey, "api-key", "loadtest-key", "the server's --api-key: fan-out events are sent with POST /api/push")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}

@@ -54,16 +54,21 @@ type agentDial struct {
 	id, token string
 }
 
-// dialAgent opens one authenticated agent connection and checks that the
-// server selected the offered subprotocol, as browsers require.
+// dialAgent opens one authenticated agent connection.
 func dialAgent(ctx context.Context, base *websocket.Dialer, rawURL string, a agentDial, netDial func(context.Context, string, string) (net.Conn, error)) (*websocket.Conn, error) {
+	return dialWS(ctx, base, rawURL, "/ws/"+a.id, a.token, netDial)
+}
+
+// dialWS opens {rawURL}{path} with the token offered as the bearer
+// subprotocol, and checks that the server selected it, as browsers require.
+func dialWS(ctx context.Context, base *websocket.Dialer, rawURL, path, token string, netDial func(context.Context, string, string) (net.Conn, error)) (*websocket.Conn, error) {
 	ctx, cancel := context.WithTimeout(ctx, base.HandshakeTimeout)
 	defer cancel()
 	d := *base
 	d.NetDialContext = netDial
-	proto := "bearer." + a.token
+	proto := "bearer." + token
 	d.Subprotocols = []string{proto}
-	ws, resp, err := d.DialContext(ctx, strings.TrimSuffix(rawURL, "/")+"/ws/"+a.id, nil)
+	ws, resp, err := d.DialContext(ctx, strings.TrimSuffix(rawURL, "/")+path, nil)
 	if err != nil {
 		if errors.Is(err, websocket.ErrBadHandshake) && resp != nil {
 			return nil, fmt.Errorf("HTTP %d", resp.StatusCode)

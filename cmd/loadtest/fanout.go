@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"sync/atomic"
@@ -12,21 +11,24 @@ import (
 	"github.com/gorilla/websocket"
 )
 
-// senderID is the agent that emits the typing events; its token is
-// seeded with the receivers'.
+// senderID is the sender_id of the typing events; an agent connection of
+// that id, seeded with the receivers, checks the server's answers.
 const senderID = "lt-sender"
 
 // senderName is the sender_name every typing event carries.
-const senderName = "loadtest"
+const senderName = "lt"
 
-// sender is the extra agent connection that emits typing events. It reads
-// its connection too: the server broadcasts to the sender as well, and a
-// connection nobody reads is a slow consumer.
+// sender emits the typing events through the push API, to every agent
+// connection. Its own agent connection answers pings and receives the
+// events too, which is how the probe checks them; it must keep reading,
+// since a connection nobody reads is a slow consumer.
 type sender struct {
 	ws   *websocket.Conn
+	push *pusher
 	pong chan struct{} // one per pong received
 	echo chan []byte   // typing frames that are not timed events
-	buf  []byte        // frame scratch
+	buf  []byte        // event scratch
+	conv []byte        // conversation id scratch
 
 	errFrames atomic.Int64           // error frames the server answered with
 	firstErr  atomic.Pointer[string] // the first of them
@@ -35,8 +37,8 @@ type sender struct {
 }
 
 // newSender starts the read loop of an opened sender connection.
-func newSender(r *recorder, ws *websocket.Conn) *sender {
-	s := &sender{ws: ws, pong: make(chan struct{}, 1), echo: make(chan []byte, 1), done: make(chan struct{})}
+func newSender(r *recorder, ws *websocket.Conn, push *pusher) *sender {
+	s := &sender{ws: ws, push: push, pong: make(chan struct{}, 1), echo: make(chan []byte, 1), done: make(chan struct{})}
 	r.wg.Go(func() {
 		defer close(s.done)
 		for {
@@ -93,38 +95,36 @@ func (s *sender) ping(ctx context.Context) (time.Duration, error) {
 	}
 }
 
-// probe sends one untimed typing event and checks the broadcast the
-// sender receives against the seed's frame shape.
-func (s *sender) probe(ctx context.Context) error {
-	const conv = "probe-1"
-	if err := s.write(fmt.Appendf(nil, `{"type":"typing","conversation_id":%q,"sender_name":%q}`, conv, senderName)); err != nil {
-		return err
+// typingEvent appends the seed's typing event for conversation conv.
+func typingEvent(b, conv []byte) []byte {
+	b = append(b, `{"type":"typing","data":{"conversation_id":"`...)
+	b = append(b, conv...)
+	return append(b, `","sender_id":"`+senderID+`","sender_name":"`+senderName+`","sender_type":"agent"}}`...)
+}
+
+// probe pushes one untimed typing event and checks the push API's answer
+// and that the sender's connection receives the event exactly as pushed.
+// conns is how many agent connections the answer should count.
+func (s *sender) probe(ctx context.Context, conns int) (pushAnswer, error) {
+	event := typingEvent(nil, []byte("probe-1"))
+	a, err := s.push.push(ctx, event)
+	if err != nil {
+		return a, fmt.Errorf("push: %w", err)
 	}
-	var b []byte
+	if !a.Published || a.Delivered != conns {
+		return a, fmt.Errorf("push answered delivered %d, published %v; want %d, true", a.Delivered, a.Published, conns)
+	}
 	select {
-	case b = <-s.echo:
+	case b := <-s.echo:
+		if !bytes.Equal(b, event) {
+			return a, fmt.Errorf("pushed %s, received %s", event, b)
+		}
+		return a, nil
 	case <-time.After(5 * time.Second):
-		return fmt.Errorf("sender got no typing broadcast within 5s")
+		return a, fmt.Errorf("the pushed event did not arrive within 5s")
 	case <-ctx.Done():
-		return ctx.Err()
+		return a, ctx.Err()
 	}
-	var f struct {
-		Type string `json:"type"`
-		Data struct {
-			ConversationID string `json:"conversation_id"`
-			SenderID       string `json:"sender_id"`
-			SenderName     string `json:"sender_name"`
-			SenderType     string `json:"sender_type"`
-		} `json:"data"`
-	}
-	if err := json.Unmarshal(b, &f); err != nil {
-		return fmt.Errorf("typing broadcast is not JSON: %w", err)
-	}
-	d := f.Data
-	if f.Type != "typing" || d.ConversationID != conv || d.SenderID != senderID || d.SenderName != senderName || d.SenderType != "agent" {
-		return fmt.Errorf("unexpected typing broadcast %s", b)
-	}
-	return nil
 }
 
 // fanoutResult is what one fan-out run measured.
@@ -135,6 +135,7 @@ type fanoutResult struct {
 	firstSend, lastRecv int64   // ns since recorder.base
 	closes              map[string]int
 	sendErr             error
+	pushed              []int // the push API's "delivered" for each event
 }
 
 // expected is how many deliveries a lossless server would have made.
@@ -171,10 +172,15 @@ func runFanout(ctx context.Context, r *recorder, s *sender, peers []*peer, ph *p
 			case <-ctx.Done():
 			}
 		}
-		s.buf = fmt.Appendf(s.buf[:0], `{"type":"typing","conversation_id":"lt-%d-%d","sender_name":%q}`, seq, r.now(), senderName)
-		if res.sendErr = s.write(s.buf); res.sendErr != nil {
+		// The conversation id carries the send time on the recorder's
+		// monotonic clock: the receivers parse it back.
+		s.conv = fmt.Appendf(s.conv[:0], "lt-%d-%d", seq, r.now())
+		s.buf = typingEvent(s.buf[:0], s.conv)
+		a, err := s.push.push(ctx, s.buf)
+		if res.sendErr = err; err != nil {
 			break
 		}
+		res.pushed = append(res.pushed, a.Delivered)
 		res.sent++
 	}
 	waitDeliveries(ctx, r, res.expected(), drain)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"encoding/json"
@@ -24,11 +25,12 @@ const floorWriteTimeout = 5 * time.Second
 
 // floor is a deliberately bare server speaking the servicedesk agent wire
 // contract: no authentication, no queues, every broadcast written to every
-// connection straight from the sender's read loop. What the load test
-// measures against it is what this machine can do at best.
+// connection straight from the sender's read loop or push request. What
+// the load test measures against it is what this machine can do at best.
 type floor struct {
 	upgrader websocket.Upgrader
 	pong     *websocket.PreparedMessage
+	apiKey   string
 
 	mu    sync.Mutex
 	conns []*floorConn
@@ -49,6 +51,7 @@ func runFloor(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs := flag.NewFlagSet("floor", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	addr := fs.String("addr", "127.0.0.1:8001", "listen address")
+	apiKey := fs.String("api-key", "loadtest-key", "X-API-Key that POST /api/push requires")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -62,9 +65,11 @@ func runFloor(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	f := &floor{
 		upgrader: websocket.Upgrader{ReadBufferSize: 1024, WriteBufferSize: 1024, WriteBufferPool: &sync.Pool{}},
 		pong:     pong,
+		apiKey:   *apiKey,
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /ws/{agent_id}", f.serveWS)
+	mux.HandleFunc("POST /api/push", f.servePush)
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return err
@@ -157,9 +162,15 @@ func (f *floor) broadcast(from *floorConn, conv, name string) {
 	if err != nil {
 		return
 	}
+	f.broadcastFrame(b)
+}
+
+// broadcastFrame writes one text frame to every connection in turn and
+// returns how many there were.
+func (f *floor) broadcastFrame(b []byte) int {
 	pm, err := websocket.NewPreparedMessage(websocket.TextMessage, b)
 	if err != nil {
-		return
+		return 0
 	}
 	f.mu.Lock()
 	conns := slices.Clone(f.conns)
@@ -168,6 +179,32 @@ func (f *floor) broadcast(from *floorConn, conv, name string) {
 	for _, c := range conns {
 		c.write(pm, deadline)
 	}
+	return len(conns)
+}
+
+// servePush is the push API reduced to what the load test sends: the
+// event, compacted, to every connection (all of them are agents here),
+// written before the answer.
+func (f *floor) servePush(w http.ResponseWriter, r *http.Request) {
+	if r.Header.Get("X-API-Key") != f.apiKey {
+		http.Error(w, `{"error":{"code":"unauthorized","message":"missing or wrong X-API-Key"}}`, http.StatusUnauthorized)
+		return
+	}
+	var req struct {
+		To struct {
+			AllAgents bool `json:"all_agents"`
+		} `json:"to"`
+		Event json.RawMessage `json:"event"`
+	}
+	var event bytes.Buffer
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10)).Decode(&req); err != nil ||
+		!req.To.AllAgents || json.Compact(&event, req.Event) != nil || !bytes.HasPrefix(event.Bytes(), []byte("{")) {
+		http.Error(w, `{"error":{"code":"invalid","message":"the floor takes {\"to\":{\"all_agents\":true},\"event\":{…}}"}}`, http.StatusBadRequest)
+		return
+	}
+	n := f.broadcastFrame(event.Bytes())
+	w.Header().Set("Content-Type", "application/json")
+	fmt.Fprintf(w, "{\"delivered\":%d,\"published\":true}\n", n)
 }
 
 // write sends pm; a failed connection is closed, which ends its reader.

@@ -87,7 +87,7 @@ func runLoad(ctx context.Context, cfg config, out io.Writer) error {
 			fmt.Fprintf(out, "fan-out: skipped, the sender could not connect: %s\n", failureReason(err))
 		} else {
 			conns = append(conns, ws)
-			if err := fanout(ctx, out, cfg, r, newSender(r, ws), peers); err != nil {
+			if err := fanout(ctx, out, cfg, r, newSender(r, ws, newPusher(cfg.url, cfg.apiKey)), peers); err != nil {
 				return err
 			}
 		}
@@ -110,10 +110,10 @@ func fanout(ctx context.Context, out io.Writer, cfg config, r *recorder, s *send
 		return nil
 	}
 	fmt.Fprintf(out, "sender: ping→pong %s\n", ms(rtt))
-	if err := s.probe(ctx); err != nil {
-		fmt.Fprintf(out, "sender: typing contract FAILED: %v\n", err)
+	if a, err := s.probe(ctx, len(peers)+1); err != nil {
+		fmt.Fprintf(out, "sender: push contract FAILED: %v\n", err)
 	} else {
-		fmt.Fprintln(out, "sender: typing broadcast matches the contract")
+		fmt.Fprintf(out, "sender: pushed typing event arrives as sent; push answered delivered %d, published %v\n", a.Delivered, a.Published)
 	}
 	runs := []struct {
 		name     string
@@ -198,19 +198,32 @@ func sleep(ctx context.Context, d time.Duration) error {
 // printHeader prints what the figures depend on.
 func printHeader(out io.Writer, cfg config, limit uint64) {
 	fmt.Fprintf(out, "servicedesk load test, %s\n", time.Now().UTC().Format("2006-01-02 15:04 MST"))
-	fmt.Fprintf(out, "client: %s %s/%s, nproc %d, GOMAXPROCS %d, open files %d\n",
-		runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.GOMAXPROCS(0), limit)
-	target := cfg.url
-	if u, err := url.Parse(cfg.url); err == nil {
-		target = u.Scheme + "://" + u.Host // never print credentials or a query
-	}
-	server := "pid not given"
-	if cfg.pid != 0 {
-		server = fmt.Sprintf("pid %d (%s)", cfg.pid, processName(cfg.pid))
-	}
-	fmt.Fprintf(out, "server: %s, %s\n", target, server)
+	printClient(out, limit)
+	fmt.Fprintf(out, "server: %s, %s\n", target(cfg.url), serverName(cfg.pid))
 	fmt.Fprintf(out, "parameters: --n %d --concurrency %d --sources %d --settle %s --paced-events %d --interval %s --burst-events %d --drain-timeout %s\n",
 		cfg.n, cfg.concurrency, cfg.sources, cfg.settle, cfg.pacedEvents, cfg.interval, cfg.burstEvents, cfg.drainTimeout)
+}
+
+// printClient prints the load tool's own platform.
+func printClient(out io.Writer, limit uint64) {
+	fmt.Fprintf(out, "client: %s %s/%s, nproc %d, GOMAXPROCS %d, open files %d\n",
+		runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.GOMAXPROCS(0), limit)
+}
+
+// target is the server's scheme and host: never credentials or a query.
+func target(rawURL string) string {
+	if u, err := url.Parse(rawURL); err == nil {
+		return u.Scheme + "://" + u.Host
+	}
+	return rawURL
+}
+
+// serverName describes the server process, when its pid is known.
+func serverName(pid int) string {
+	if pid == 0 {
+		return "pid not given"
+	}
+	return fmt.Sprintf("pid %d (%s)", pid, processName(pid))
 }
 
 // printHandshakes prints the handshake rate, latency and failures.
@@ -243,7 +256,10 @@ func printFanout(out io.Writer, name string, interval time.Duration, f fanoutRes
 	if interval > 0 {
 		pace = "one every " + interval.String()
 	}
-	fmt.Fprintf(out, "fan-out %s: %d events × %d receivers, %s\n", name, f.sent, f.receivers, pace)
+	fmt.Fprintf(out, "fan-out %s: %d events × %d receivers via POST /api/push, %s\n", name, f.sent, f.receivers, pace)
+	if len(f.pushed) > 0 {
+		fmt.Fprintf(out, "  push answered delivered %d to %d\n", slices.Min(f.pushed), slices.Max(f.pushed))
+	}
 	if f.sendErr != nil {
 		fmt.Fprintf(out, "  sending stopped: %v\n", f.sendErr)
 	}

@@ -2,7 +2,9 @@
 // clients would: idle memory per connection, handshake rate and typing
 // fan-out latency. "loadtest floor" runs a deliberately bare WebSocket
 // server that speaks the same wire contract, so the same measurements
-// give this machine's physical floor to compare against.
+// give this machine's physical floor to compare against. "loadtest
+// messages" measures conversation messages end to end: sent by employees,
+// stored, and delivered to the agent who claimed them.
 package main
 
 import (
@@ -26,10 +28,20 @@ func main() {
 	}
 }
 
-// run dispatches to the floor server or the load test proper.
+// run dispatches to the floor server, the messages run or the fan-out
+// load test.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) > 0 && args[0] == "floor" {
-		return runFloor(ctx, args[1:], stdout, stderr)
+	if len(args) > 0 {
+		switch args[0] {
+		case "floor":
+			return runFloor(ctx, args[1:], stdout, stderr)
+		case "messages":
+			cfg, err := parseMsgConfig(args[1:], stderr)
+			if err != nil {
+				return err
+			}
+			return runMessages(ctx, cfg, stdout)
+		}
 	}
 	cfg, err := parseConfig(args, stderr)
 	if err != nil {

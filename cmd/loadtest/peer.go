@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -145,7 +146,7 @@ func parseEvent(b []byte) (seq int, sent int64, ok bool) {
 // atoi parses a non-negative decimal without allocating, unlike strconv
 // on a converted string.
 func atoi(b []byte) (int64, bool) {
-	if len(b) == 0 || len(b) > 18 {
+	if len(b) == 0 || len(b) > 19 {
 		return 0, false
 	}
 	var v int64
@@ -153,7 +154,11 @@ func atoi(b []byte) (int64, bool) {
 		if c < '0' || c > '9' {
 			return 0, false
 		}
-		v = v*10 + int64(c-'0')
+		d := int64(c - '0')
+		if v > (math.MaxInt64-d)/10 {
+			return 0, false
+		}
+		v = v*10 + d
 	}
 	return v, true
 }
