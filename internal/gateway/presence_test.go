@@ -7,17 +7,21 @@ import (
 	"github.com/servicedesk/servicedesk/internal/presence"
 )
 
-// presenceOf reads n presence frames and returns each agent's last status.
+// presenceOf reads presence frames until it knows n agents' statuses (a
+// burst of changes may come in one frame) and returns each one's last.
 func (c *client) presenceOf(n int) map[string]string {
 	c.t.Helper()
 	got := make(map[string]string)
-	for range n {
+	for len(got) < n {
 		m := c.next()
 		data, _ := m["data"].(map[string]any)
 		if m["type"] != "presence" || data == nil {
 			c.t.Fatalf("got %v, want a presence frame", m)
 		}
-		got[data["agent_id"].(string)] = data["status"].(string)
+		for _, a := range data["agents"].([]any) {
+			a := a.(map[string]any)
+			got[a["agent_id"].(string)] = a["status"].(string)
+		}
 	}
 	return got
 }

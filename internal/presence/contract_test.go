@@ -37,7 +37,7 @@ func runContract(t *testing.T, newTracker newTrackerFunc) {
 		waitStatus(t, tr, "a1", Offline)
 		rec.wait(t, "a1", Online, Offline)
 		ev := rec.events()[0]
-		if ev.To.Kind != desk.ToAllAgents || string(ev.Frame) != `{"type":"presence","data":{"agent_id":"a1","status":"online"}}` {
+		if ev.To.Kind != desk.ToAllAgents || string(ev.Frame) != `{"type":"presence","data":{"agents":[{"agent_id":"a1","status":"online"}]}}` {
 			t.Errorf("announced %s to %+v", ev.Frame, ev.To)
 		}
 	})
@@ -318,8 +318,10 @@ func (r *recorder) statuses(agent string) []Status {
 		if err := json.Unmarshal(ev.Frame, &f); err != nil || f.Type != "presence" || ev.To.Kind != desk.ToAllAgents {
 			panic(fmt.Sprintf("announced %s to %+v", ev.Frame, ev.To))
 		}
-		if f.Data.AgentID == agent {
-			out = append(out, f.Data.Status)
+		for _, c := range f.Data.Agents {
+			if c.AgentID == agent {
+				out = append(out, c.Status)
+			}
 		}
 	}
 	return out

@@ -43,6 +43,9 @@ func (m *Memory) Run(ctx context.Context) {
 			return
 		case <-m.kick:
 		}
+		if !gather(ctx, announceDelay) {
+			return
+		}
 		dirty, _, _ := m.take()
 		m.settle(ctx, dirty)
 	}
@@ -159,7 +162,7 @@ func (m *Memory) settleLocked(ctx context.Context, agents []string) (Status, boo
 	failed := announce(ctx, m.bus, m.opts.Log, changes)
 	for _, c := range failed {
 		// Matches no status, so the agent's next settle announces again.
-		m.announced[c.agentID] = ""
+		m.announced[c.AgentID] = ""
 	}
 	return now, len(changes) > 0, len(failed) > 0
 }

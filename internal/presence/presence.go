@@ -92,6 +92,12 @@ func (o Options) withDefaults() Options {
 // tracker's loop for long.
 const publishTimeout = 2 * time.Second
 
+// announceDelay gathers the changes of a burst (a node restarting and
+// hundreds of agents reconnecting) into one announcement. Announcing each
+// agent to every agent would cost agents² frames: 10,000 agents
+// reconnecting would be 10⁸ frames.
+const announceDelay = 250 * time.Millisecond
+
 // frame is the presence frame, the same whether announced or sent back to
 // an agent whose choice changed nothing.
 type frame struct {
@@ -100,37 +106,51 @@ type frame struct {
 }
 
 type frameData struct {
-	AgentID string `json:"agent_id"`
-	Status  Status `json:"status"`
-}
-
-// Frame returns the presence frame for an agent's status:
-// {"type":"presence","data":{"agent_id":"…","status":"…"}}.
-func Frame(agentID string, s Status) []byte {
-	b, _ := json.Marshal(frame{Type: "presence", Data: frameData{AgentID: agentID, Status: s}})
-	return b
+	Agents []change `json:"agents"`
 }
 
 // change is one agent's new cluster-wide status, to announce.
 type change struct {
-	agentID string
-	status  Status
+	AgentID string `json:"agent_id"`
+	Status  Status `json:"status"`
 }
 
-// announce publishes changes in order. It returns those that could not be
-// published, so the caller can have them announced again later.
+// Frame returns the presence frame for one agent's status:
+// {"type":"presence","data":{"agents":[{"agent_id":"…","status":"…"}]}}.
+func Frame(agentID string, s Status) []byte { return frameOf([]change{{agentID, s}}) }
+
+func frameOf(changes []change) []byte {
+	b, _ := json.Marshal(frame{Type: "presence", Data: frameData{Agents: changes}})
+	return b
+}
+
+// announce publishes changes, in order, as one frame. It returns them all
+// if that failed, so the caller can have them announced again later.
 func announce(ctx context.Context, bus desk.Bus, log *slog.Logger, changes []change) []change {
-	var failed []change
-	for _, c := range changes {
-		pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), publishTimeout)
-		err := bus.Publish(pctx, desk.Event{To: desk.Audience{Kind: desk.ToAllAgents}, Frame: Frame(c.agentID, c.status)})
-		cancel()
-		if err != nil {
-			log.Warn("publish presence", "agent_id", c.agentID, "status", string(c.status), "error", err)
-			failed = append(failed, c)
-		}
+	if len(changes) == 0 {
+		return nil
 	}
-	return failed
+	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), publishTimeout)
+	defer cancel()
+	err := bus.Publish(pctx, desk.Event{To: desk.Audience{Kind: desk.ToAllAgents}, Frame: frameOf(changes)})
+	if err != nil {
+		log.Warn("publish presence", "agents", len(changes), "error", err)
+		return changes
+	}
+	return nil
+}
+
+// gather waits d after a first change, so the ones that follow go out with
+// it. It reports false if ctx ended meanwhile.
+func gather(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
 }
 
 func invalidStatus(s Status) error {

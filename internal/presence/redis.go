@@ -132,6 +132,9 @@ func (r *Redis) Run(ctx context.Context) {
 			return
 		case <-r.kick:
 			full = false
+			// Never wait past the refresh, or this node's entry could expire
+			// while it gathers; on ctx's end, the final sync still runs.
+			gather(ctx, min(announceDelay, r.opts.RefreshInterval/2))
 		case <-t.C:
 			full = true
 		}
@@ -293,7 +296,7 @@ func (r *Redis) syncLocked(ctx context.Context, mode string, extra []string) (sy
 		// Whoever looks next announces these again.
 		pipe := r.client.Pipeline()
 		for _, c := range res.failed {
-			pipe.HSet(ctx, r.keys.status, c.agentID, "")
+			pipe.HSet(ctx, r.keys.status, c.AgentID, "")
 		}
 		if _, err := pipe.Exec(ctx); err != nil {
 			r.opts.Log.Warn("presence mark unannounced failed", "error", err)

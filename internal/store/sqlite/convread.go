@@ -54,7 +54,7 @@ const (
 var (
 	hotReads  = []string{qConversation, qEvents, qEventByClientMsg, qParticipants}
 	hotWrites = []string{
-		qConversation, qEventByClientMsg, qInsertEvent, qUpdateConversation, qUpsertParticipant,
+		qConversation, qEventByClientMsg, qInsertEvent, qUpdateConversation, qUpsertParticipant, qParticipants,
 		"SAVEPOINT sp_1", "RELEASE sp_1", "ROLLBACK TO sp_1",
 	}
 )

@@ -65,7 +65,9 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	// synchronous(NORMAL) in WAL mode syncs at checkpoints, not at every
 	// commit: a commit survives the process crashing, but the last few may
 	// be lost if the machine loses power. That trade buys the write rate.
-	write, err := sql.Open("sqlite", path+"?"+pragmas+"&_txlock=immediate&_pragma=synchronous(NORMAL)")
+	// temp_store(MEMORY) keeps the savepoint journal (one savepoint per
+	// command in a batch) off the disk: it was a sixth of the writer's time.
+	write, err := sql.Open("sqlite", path+"?"+pragmas+"&_txlock=immediate&_pragma=synchronous(NORMAL)&_pragma=temp_store(MEMORY)")
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
 	}

@@ -451,12 +451,16 @@ function onFrame(f) {
     if (current && f.data.conversation_id === current.id) typing.show(f.data);
     return;
   }
-  if (f.type === "presence" && f.data) {
-    const a = agents.find((x) => x.id === f.data.agent_id);
-    if (a) {
-      a.status = f.data.status;
-      renderConv();
+  if (f.type === "presence" && f.data && Array.isArray(f.data.agents)) {
+    let seen = false;
+    for (const change of f.data.agents) {
+      const a = agents.find((x) => x.id === change.agent_id);
+      if (a) {
+        a.status = change.status;
+        seen = true;
+      }
     }
+    if (seen) renderConv();
     return;
   }
   if (f.type === "error" && !f.client_msg_id) {
