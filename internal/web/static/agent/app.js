@@ -3,7 +3,7 @@
 // hand-over tools.
 
 import { ApiError, Session, enc, request } from "/shared/api.js";
-import { Timeline, Typing, applyToParticipants, bindConnState, renderParticipants, renderStatus, typingSender } from "/shared/chat.js";
+import { Timeline, Typing, applyToParticipants, bindConnState, renderParticipants, renderStatus, bindComposer } from "/shared/chat.js";
 import { createClient } from "/shared/client.js";
 import { $, keepAtBottom, $$, el, nearBottom, onSubmitKey, scrollToBottom, setText, show, toaster } from "/shared/dom.js";
 import { bindLangToggle, createI18n } from "/shared/i18n.js";
@@ -541,27 +541,12 @@ onSubmitKey($("#note-input"), addNote);
 
 // --- the composer ----------------------------------------------------------
 
-const sendTyping = typingSender({ send: (f) => client && client.conn.send(f) }, () =>
-  current && current.view && amIn(current.view) && client.sync.settled(current.id)
-    ? { conversation_id: current.id, sender_name: session.name } : null);
-
-function sendMessage() {
-  const input = $("#composer-input");
-  const body = input.value.trim();
-  if (!body || !current || input.disabled) return;
-  input.value = "";
-  sendTyping.cancel();
-  client.outbox.add(current.id, body);
-  scrollToBottom($("#chat-scroll"));
-  input.focus();
-}
-
-$("#composer").addEventListener("submit", (e) => {
-  e.preventDefault();
-  sendMessage();
+bindComposer({
+  getClient: () => client,
+  conversation: () => current && current.id,
+  typingTarget: () => current && current.view && amIn(current.view) && client.sync.settled(current.id)
+    ? { conversation_id: current.id, sender_name: session.name } : null,
 });
-onSubmitKey($("#composer-input"), sendMessage);
-$("#composer-input").addEventListener("input", sendTyping);
 
 // --- start -----------------------------------------------------------------
 

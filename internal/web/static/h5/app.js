@@ -1,9 +1,9 @@
 // The employee H5 page: sign in, list my requests, start one, chat.
 
 import { ApiError, Session, enc, request } from "/shared/api.js";
-import { Timeline, Typing, applyToParticipants, bindConnState, renderParticipants, renderStatus, typingSender } from "/shared/chat.js";
+import { Timeline, Typing, applyToParticipants, bindConnState, renderParticipants, renderStatus, bindComposer } from "/shared/chat.js";
 import { createClient } from "/shared/client.js";
-import { $, keepAtBottom, el, nearBottom, onSubmitKey, scrollToBottom, setText, show, toaster } from "/shared/dom.js";
+import { $, keepAtBottom, el, nearBottom, scrollToBottom, setText, show, toaster } from "/shared/dom.js";
 import { bindLangToggle, createI18n } from "/shared/i18n.js";
 import { newClientMsgID } from "/shared/outbox.js";
 import strings from "./strings.js";
@@ -404,27 +404,12 @@ document.addEventListener("visibilitychange", markReadSoon);
 
 // --- the composer ----------------------------------------------------------
 
-const sendTyping = typingSender({ send: (f) => client && client.conn.send(f) }, () =>
-  current && client.sync.settled(current.id) && current.view && current.view.status !== "resolved"
-    ? { conversation_id: current.id, sender_name: session.name } : null);
-
-function sendMessage() {
-  const input = $("#composer-input");
-  const body = input.value.trim();
-  if (!body || !current) return;
-  input.value = "";
-  sendTyping.cancel();
-  client.outbox.add(current.id, body);
-  scrollToBottom($("#chat-scroll"));
-  input.focus();
-}
-
-$("#composer").addEventListener("submit", (e) => {
-  e.preventDefault();
-  sendMessage();
+bindComposer({
+  getClient: () => client,
+  conversation: () => current && current.id,
+  typingTarget: () => current && client.sync.settled(current.id) && current.view && current.view.status !== "resolved"
+    ? { conversation_id: current.id, sender_name: session.name } : null,
 });
-onSubmitKey($("#composer-input"), sendMessage);
-$("#composer-input").addEventListener("input", sendTyping);
 
 // --- start -----------------------------------------------------------------
 

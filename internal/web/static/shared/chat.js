@@ -3,7 +3,7 @@
 // badge and the connection state. Text comes from the page's strings via
 // i18n.t; user text only ever goes through textContent (dom.js).
 
-import { el, initial, setText } from "./dom.js";
+import { el, initial, onSubmitKey, scrollToBottom, setText } from "./dom.js";
 
 const lifecycle = new Set([
   "conversation.created", "conversation.claimed", "participant.joined", "participant.left",
@@ -294,6 +294,36 @@ export function typingSender(conn, target) {
     last = 0;
   };
   return onKey;
+}
+
+/**
+ * bindComposer wires the composer (#composer, #composer-input) of either
+ * page: Enter or the button queues the message in the outbox, keystrokes
+ * send throttled typing frames. getClient returns the page's client (or
+ * null before sign-in), conversation the open conversation's id (or null),
+ * typingTarget what a typing frame should say, or null when typing must
+ * not be sent (not yet resumed, resolved, not a participant).
+ */
+export function bindComposer({ getClient, conversation, typingTarget }) {
+  const form = document.getElementById("composer");
+  const input = document.getElementById("composer-input");
+  const sendTyping = typingSender({ send: (f) => getClient() && getClient().conn.send(f) }, typingTarget);
+  const send = () => {
+    const body = input.value.trim();
+    const id = conversation();
+    if (!body || !id || input.disabled) return;
+    input.value = "";
+    sendTyping.cancel();
+    getClient().outbox.add(id, body);
+    scrollToBottom(document.getElementById("chat-scroll"));
+    input.focus();
+  };
+  form.addEventListener("submit", (e) => {
+    e.preventDefault();
+    send();
+  });
+  onSubmitKey(input, send);
+  input.addEventListener("input", sendTyping);
 }
 
 /** renderParticipants lists the active participants in node (#participants). */
