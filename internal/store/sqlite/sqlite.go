@@ -45,6 +45,7 @@ type DB struct {
 	read  *sql.DB
 	reader
 	readStmts, writeStmts map[string]*sql.Stmt // see hotReads, hotWrites
+	checkpoints           *checkpointer
 }
 
 // Open opens (creating if needed) the database file at path, creating its
@@ -67,7 +68,9 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	// be lost if the machine loses power. That trade buys the write rate.
 	// temp_store(MEMORY) keeps the savepoint journal (one savepoint per
 	// command in a batch) off the disk: it was a sixth of the writer's time.
-	write, err := sql.Open("sqlite", path+"?"+pragmas+"&_txlock=immediate&_pragma=synchronous(NORMAL)&_pragma=temp_store(MEMORY)")
+	// wal_autocheckpoint(0): the checkpointer does it, off the writer's path.
+	write, err := sql.Open("sqlite", path+"?"+pragmas+
+		"&_txlock=immediate&_pragma=synchronous(NORMAL)&_pragma=temp_store(MEMORY)&_pragma=wal_autocheckpoint(0)")
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
 	}
@@ -102,6 +105,10 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		return nil, err
 	}
 	db.reader = reader{&runner{pool: read, stmts: db.readStmts}}
+	if db.checkpoints, err = startCheckpointer(path); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open database for checkpoints: %w", err)
+	}
 	return db, nil
 }
 
@@ -143,6 +150,9 @@ func (db *DB) Close() error {
 	closeStmts(db.readStmts)
 	closeStmts(db.writeStmts)
 	var errs []error
+	if db.checkpoints != nil {
+		errs = append(errs, db.checkpoints.stop())
+	}
 	if db.read != nil {
 		errs = append(errs, db.read.Close())
 	}
