@@ -228,6 +228,18 @@ func (l *local) take() (dirty, online []string, changed bool) {
 	return dirty, online, changed
 }
 
+// remark marks agents dirty again after a sync that took them failed.
+func (l *local) remark(agents []string) {
+	if len(agents) == 0 {
+		return
+	}
+	l.mu.Lock()
+	for _, a := range agents {
+		l.dirty[a] = struct{}{}
+	}
+	l.mu.Unlock()
+}
+
 // markChanged makes the next take report a change, so a failed write of
 // the local set is tried again.
 func (l *local) markChanged() {

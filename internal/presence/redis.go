@@ -264,8 +264,10 @@ func (r *Redis) syncLocked(ctx context.Context, mode string, extra []string) (sy
 	dirty, online, changed := r.take()
 	if changed || full {
 		if err := r.writeNode(ctx, online); err != nil {
-			// Whatever this sync missed, the next full one covers.
+			// Put back what this sync took, so the next one (the final sync
+			// of a draining node, or the next tick) still announces it.
 			r.markChanged()
+			r.remark(dirty)
 			return syncResult{}, err
 		}
 	}
@@ -280,6 +282,7 @@ func (r *Redis) syncLocked(ctx context.Context, mode string, extra []string) (sy
 	}
 	raw, err := syncScript.Run(ctx, r.client, []string{r.keys.nodes, r.keys.away, r.keys.status}, args...).Slice()
 	if err != nil {
+		r.remark(dirty)
 		return syncResult{}, unavailable(err)
 	}
 	res, count, err := parseSync(raw)

@@ -271,3 +271,23 @@ func (b *flakyBus) Publish(ctx context.Context, ev desk.Event) error {
 	}
 	return b.Bus.Publish(ctx, ev)
 }
+
+// TestRedisDrainingNodeAnnouncesAtOnce: a node that stops cleanly (its
+// hub has reported every agent gone, then Run's context ends at once, as
+// in a drain) announces its agents offline itself, without waiting for
+// another node's refresh to notice the expired entry.
+func TestRedisDrainingNodeAnnouncesAtOnce(t *testing.T) {
+	client := openTestRedis(t)
+	prefix := newPrefix(t, client)
+	rec := &recorder{}
+	// A refresh far longer than the test: only the draining node's own
+	// final sync can announce x offline in time.
+	a := NewRedis(client, rec.bus(), RedisOptions{NodeID: "node-a", Prefix: prefix, RefreshInterval: time.Hour, Timeout: 5 * time.Second})
+	stop := run(a)
+	t.Cleanup(stop)
+	a.Connected("x")
+	rec.wait(t, "x", Online)
+	a.Disconnected("x")
+	stop() // before the gathering delay is over: the kicked sync meets a cancelled context
+	rec.want(t, "x", Online, Offline)
+}
