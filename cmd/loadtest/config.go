@@ -4,16 +4,17 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net/url"
 	"time"
 )
 
 // config holds the parameters of one load test run.
 type config struct {
-	url          string
+	urls         []string // the nodes; connection i goes to urls[i%len(urls)]
+	pushURL      string   // the node that receives every push, and the sender's socket
 	redisURL     string
 	n            int
-	pid          int
+	pids         []int    // one per urls entry (0 where unknown), or none
+	watchComms   []string // other processes whose CPU time is reported
 	concurrency  int
 	sources      int
 	settle       time.Duration
@@ -30,17 +31,22 @@ type config struct {
 
 // parseConfig reads flags into a config and validates it.
 func parseConfig(args []string, stderr io.Writer) (config, error) {
-	var c config
+	var (
+		c                             config
+		rawURL, rawPids, rawWatchComm string
+	)
 	fs := flag.NewFlagSet("loadtest", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: loadtest [flags]\n       loadtest messages [flags]   (see loadtest messages -h)\n       loadtest floor [--addr host:port]")
+		fmt.Fprintln(stderr, "usage: loadtest [flags]\n       loadtest messages [flags]   (see loadtest messages -h)\n       loadtest drain [flags]      (see loadtest drain -h)\n       loadtest floor [--addr host:port]")
 		fs.PrintDefaults()
 	}
-	fs.StringVar(&c.url, "url", "ws://127.0.0.1:8000", "server base URL; agents connect to {url}/ws/{agent_id}")
+	fs.StringVar(&rawURL, "url", "ws://127.0.0.1:8000", "server base URL, or several nodes' URLs separated by commas: connections are spread over them round robin; agents connect to {url}/ws/{agent_id}")
+	fs.StringVar(&c.pushURL, "push-url", "", "the node every fan-out event is pushed to, and where the sender's socket connects (default: the first --url)")
 	fs.StringVar(&c.redisURL, "redis-url", "redis://127.0.0.1:6379/0", "Redis holding agent:token:{token} keys")
 	fs.IntVar(&c.n, "n", 1000, "number of receiving agent connections")
-	fs.IntVar(&c.pid, "pid", 0, "server process id for VmRSS; 0 skips the memory measurement")
+	fs.StringVar(&rawPids, "pid", "", "server process id for VmRSS and CPU time; with several --url, one per node in the same order, separated by commas (0 for unknown); empty skips the memory measurement")
+	fs.StringVar(&rawWatchComm, "watch-comm", "", "also report the CPU time of the processes with these command names, separated by commas (e.g. redis-server,postgres)")
 	fs.IntVar(&c.concurrency, "concurrency", 64, "handshakes in flight at once")
 	fs.IntVar(&c.sources, "sources", 1, "loopback source addresses to spread connections over (127.0.0.1..127.0.0.N)")
 	fs.DurationVar(&c.settle, "settle", 5*time.Second, "wait after the last handshake before reading memory")
@@ -59,17 +65,27 @@ func parseConfig(args []string, stderr io.Writer) (config, error) {
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
+	var err error
+	if c.urls, err = parseNodeURLs("--url", rawURL); err != nil {
+		return c, err
+	}
+	if c.pushURL == "" {
+		c.pushURL = c.urls[0]
+	} else if push, err := parseNodeURLs("--push-url", c.pushURL); err != nil || len(push) != 1 {
+		return c, fmt.Errorf("--push-url: want one ws:// or wss:// URL")
+	} else {
+		c.pushURL = push[0]
+	}
+	if c.pids, err = parsePids(rawPids, len(c.urls)); err != nil {
+		return c, err
+	}
+	c.watchComms = splitList(rawWatchComm)
 	return c, c.validate()
 }
 
 // validate rejects values the run cannot honour.
 func (c config) validate() error {
-	u, err := url.Parse(c.url)
 	switch {
-	case err != nil:
-		return fmt.Errorf("--url: %w", err)
-	case u.Scheme != "ws" && u.Scheme != "wss":
-		return fmt.Errorf("--url: scheme must be ws or wss, got %q", u.Scheme)
 	case c.n < 1:
 		return fmt.Errorf("--n must be at least 1")
 	case c.concurrency < 1:

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -37,8 +38,26 @@ func sourceDialer(i, sources int) func(ctx context.Context, network, addr string
 	d := &net.Dialer{KeepAlive: -1}
 	if sources > 1 {
 		d.LocalAddr = &net.TCPAddr{IP: net.IPv4(127, 0, 0, byte(1+i%sources))}
+		d.Control = bindNoPort
 	}
 	return d.DialContext
+}
+
+// ipBindAddressNoPort is Linux's IP_BIND_ADDRESS_NO_PORT (since 4.2),
+// which package syscall does not name.
+const ipBindAddressNoPort = 24
+
+// bindNoPort lets a socket bound to a source address take its port at
+// connect time, from the whole 4-tuple. Without it bind picks a port no
+// other socket on that address holds: with thousands of sockets open and
+// thousands more in TIME_WAIT after a reconnect wave, that search kept
+// both cores busy in the kernel for seconds and delayed every handshake.
+func bindNoPort(network, address string, c syscall.RawConn) error {
+	var serr error
+	err := c.Control(func(fd uintptr) {
+		serr = syscall.SetsockoptInt(int(fd), syscall.IPPROTO_IP, ipBindAddressNoPort, 1)
+	})
+	return cmp.Or(err, serr)
 }
 
 // handshakes is the outcome of opening many connections.
@@ -86,12 +105,14 @@ func dialWS(ctx context.Context, base *websocket.Dialer, rawURL, path, token str
 // per connection, ample for a server doing a few hundred a second.
 func connectDeadline(n int) time.Duration { return time.Minute + time.Duration(n)*10*time.Millisecond }
 
-// connectAll opens one connection per agent with at most concurrency
-// handshakes in flight, calling opened for each success as it happens.
-func connectAll(ctx context.Context, cfg config, d *websocket.Dialer, agents []agentDial, opened func(i int, ws *websocket.Conn)) handshakes {
-	ctx, cancel := context.WithTimeout(ctx, connectDeadline(len(agents)))
+// connectAll opens n connections with at most concurrency handshakes in
+// flight, dial opening connection i, and calls opened for each success as
+// it happens.
+func connectAll(ctx context.Context, n, concurrency int, dial func(ctx context.Context, i int) (*websocket.Conn, error),
+	opened func(i int, ws *websocket.Conn)) handshakes {
+	ctx, cancel := context.WithTimeout(ctx, connectDeadline(n))
 	defer cancel()
-	lat := make([]time.Duration, len(agents))
+	lat := make([]time.Duration, n)
 	var (
 		next     atomic.Int64
 		tried    atomic.Int64
@@ -100,16 +121,16 @@ func connectAll(ctx context.Context, cfg config, d *websocket.Dialer, agents []a
 		wg       sync.WaitGroup
 	)
 	start := time.Now()
-	for range min(cfg.concurrency, len(agents)) {
+	for range min(concurrency, n) {
 		wg.Go(func() {
 			for {
 				i := int(next.Add(1) - 1)
-				if i >= len(agents) || ctx.Err() != nil {
+				if i >= n || ctx.Err() != nil {
 					return
 				}
 				tried.Add(1)
 				t0 := time.Now()
-				ws, err := dialAgent(ctx, d, cfg.url, agents[i], sourceDialer(i, cfg.sources))
+				ws, err := dial(ctx, i)
 				if err != nil {
 					mu.Lock()
 					failures[failureReason(err)]++
@@ -122,7 +143,7 @@ func connectAll(ctx context.Context, cfg config, d *websocket.Dialer, agents []a
 		})
 	}
 	wg.Wait()
-	if skipped := len(agents) - int(tried.Load()); skipped > 0 {
+	if skipped := n - int(tried.Load()); skipped > 0 {
 		failures["not attempted, phase deadline or interrupt"] = skipped
 	}
 	h := handshakes{elapsed: time.Since(start), failures: failures}

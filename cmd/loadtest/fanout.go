@@ -136,6 +136,14 @@ type fanoutResult struct {
 	closes              map[string]int
 	sendErr             error
 	pushed              []int // the push API's "delivered" for each event
+	nodes               []nodeFanout
+}
+
+// nodeFanout is the part of a fan-out run delivered by one node.
+type nodeFanout struct {
+	receivers int
+	lat       []int32 // µs, sorted
+	lastRecv  int64   // ns since recorder.base
 }
 
 // expected is how many deliveries a lossless server would have made.
@@ -144,7 +152,7 @@ func (f fanoutResult) expected() int64 { return int64(f.sent) * int64(f.receiver
 // runFanout sends the events of ph, one per interval (0 for back to back),
 // and waits until every receiver has them all, nothing has arrived for
 // drain, or ctx ends.
-func runFanout(ctx context.Context, r *recorder, s *sender, peers []*peer, ph *phase, interval, drain time.Duration) fanoutResult {
+func runFanout(ctx context.Context, r *recorder, s *sender, peers []*peer, nodes int, ph *phase, interval, drain time.Duration) fanoutResult {
 	events := ph.hi - ph.lo
 	for _, p := range peers {
 		p.mu.Lock()
@@ -158,7 +166,7 @@ func runFanout(ctx context.Context, r *recorder, s *sender, peers []*peer, ph *p
 	r.stray.Store(0)
 	r.phase.Store(ph)
 
-	res := fanoutResult{receivers: len(peers), firstSend: r.now()}
+	res := fanoutResult{receivers: len(peers), firstSend: r.now(), nodes: make([]nodeFanout, nodes)}
 	var tick <-chan time.Time
 	if interval > 0 {
 		t := time.NewTicker(interval)
@@ -186,12 +194,19 @@ func runFanout(ctx context.Context, r *recorder, s *sender, peers []*peer, ph *p
 	waitDeliveries(ctx, r, res.expected(), drain)
 
 	for _, p := range peers {
+		n := &res.nodes[p.node]
 		p.mu.Lock()
 		res.lat = append(res.lat, p.lat...)
 		res.lastRecv = max(res.lastRecv, p.last)
+		n.receivers++
+		n.lat = append(n.lat, p.lat...)
+		n.lastRecv = max(n.lastRecv, p.last)
 		p.mu.Unlock()
 	}
 	slices.Sort(res.lat)
+	for i := range res.nodes {
+		slices.Sort(res.nodes[i].lat)
+	}
 	res.received = int64(len(res.lat))
 	res.stray = r.stray.Load()
 	res.closes = ph.closed()

@@ -60,14 +60,20 @@ func runLoad(ctx context.Context, cfg config, out io.Writer) error {
 	r := &recorder{base: time.Now()}
 	connectPhase := newPhase(0, 0)
 	r.phase.Store(connectPhase)
-	before, memErr := memory(cfg.pid)
+	before := memoryBefore(cfg.pids)
 
 	d := newDialer(cfg.dialTimeout)
 	peers := make([]*peer, cfg.n)
-	h := connectAll(ctx, cfg, d, agents[:cfg.n], func(i int, ws *websocket.Conn) {
-		peers[i] = &peer{ws: ws}
+	dial := func(ctx context.Context, i int) (*websocket.Conn, error) {
+		return dialAgent(ctx, d, cfg.urls[i%len(cfg.urls)], agents[i], sourceDialer(i, cfg.sources))
+	}
+	watch := nodeCPU(cfg.urls, cfg.pids, cfg.watchComms)
+	cpu0 := watch.sample()
+	h := connectAll(ctx, cfg.n, cfg.concurrency, dial, func(i int, ws *websocket.Conn) {
+		peers[i] = &peer{ws: ws, node: i % len(cfg.urls)}
 		r.start(peers[i])
 	})
+	cpu1 := watch.sample()
 	peers = compact(peers)
 	conns := make([]*websocket.Conn, 0, len(peers)+1)
 	for _, p := range peers {
@@ -75,19 +81,22 @@ func runLoad(ctx context.Context, cfg config, out io.Writer) error {
 	}
 	defer func() { closeAll(r, conns) }()
 	printHandshakes(out, h, cfg.n)
+	fmt.Fprint(out, "  ")
+	printCPU(out, cpu0, cpu1)
 	if err := sleep(ctx, cfg.settle); err != nil {
 		return err
 	}
-	printMemory(out, cfg, before, memErr, h.opened)
+	printMemory(out, cfg, before, perNode(peers, len(cfg.urls)))
 	fmt.Fprintf(out, "closed by server after the handshake: %s\n", counts(connectPhase.closed()))
+	printPresence(out, "while connecting and settling", r.presenceFrames.Swap(0), r.presenceBytes.Swap(0), len(peers))
 
 	if !cfg.skipFanout && len(peers) > 0 {
-		ws, err := dialAgent(ctx, d, cfg.url, agents[cfg.n], sourceDialer(cfg.n, cfg.sources))
+		ws, err := dialAgent(ctx, d, cfg.pushURL, agents[cfg.n], sourceDialer(cfg.n, cfg.sources))
 		if err != nil {
 			fmt.Fprintf(out, "fan-out: skipped, the sender could not connect: %s\n", failureReason(err))
 		} else {
 			conns = append(conns, ws)
-			if err := fanout(ctx, out, cfg, r, newSender(r, ws, newPusher(cfg.url, cfg.apiKey)), peers); err != nil {
+			if err := fanout(ctx, out, cfg, r, newSender(r, ws, newPusher(cfg.pushURL, cfg.apiKey)), peers); err != nil {
 				return err
 			}
 		}
@@ -110,11 +119,22 @@ func fanout(ctx context.Context, out io.Writer, cfg config, r *recorder, s *send
 		return nil
 	}
 	fmt.Fprintf(out, "sender: ping→pong %s\n", ms(rtt))
-	if a, err := s.probe(ctx, len(peers)+1); err != nil {
+	// The push API counts the connections it reached on the node that
+	// answered: the receivers there and the sender.
+	pushNode := indexOf(cfg.urls, cfg.pushURL)
+	local := 1
+	if pushNode >= 0 {
+		local += perNode(peers, len(cfg.urls))[pushNode]
+	}
+	if a, err := s.probe(ctx, local); err != nil {
 		fmt.Fprintf(out, "sender: push contract FAILED: %v\n", err)
 	} else {
 		fmt.Fprintf(out, "sender: pushed typing event arrives as sent; push answered delivered %d, published %v\n", a.Delivered, a.Published)
 	}
+	if len(cfg.urls) > 1 {
+		printShare(out, cfg, peers, pushNode)
+	}
+	watch := nodeCPU(cfg.urls, cfg.pids, cfg.watchComms)
 	runs := []struct {
 		name     string
 		events   int
@@ -130,8 +150,12 @@ func fanout(ctx context.Context, out io.Writer, cfg config, r *recorder, s *send
 		}
 		ph := newPhase(seq, seq+run.events)
 		seq += run.events
-		res := runFanout(ctx, r, s, peers, ph, run.interval, cfg.drainTimeout)
-		printFanout(out, run.name, run.interval, res)
+		cpu0 := watch.sample()
+		res := runFanout(ctx, r, s, peers, len(cfg.urls), ph, run.interval, cfg.drainTimeout)
+		cpu1 := watch.sample()
+		printFanout(out, cfg, run.name, run.interval, res)
+		fmt.Fprint(out, "  ")
+		printCPU(out, cpu0, cpu1)
 		if err := ctx.Err(); err != nil {
 			return errors.New("interrupted")
 		}
@@ -142,12 +166,59 @@ func fanout(ctx context.Context, out io.Writer, cfg config, r *recorder, s *send
 	return nil
 }
 
-// memory reads the server's VmRSS, or explains why it cannot.
-func memory(pid int) (int64, error) {
-	if pid == 0 {
-		return 0, errors.New("skipped (no --pid)")
+// printPresence prints the presence announcements the receivers read in
+// one phase: each agent coming online or going offline is announced to
+// every agent connection.
+func printPresence(out io.Writer, when string, frames, size int64, conns int) {
+	fmt.Fprintf(out, "presence frames %s: %d received, %.1f MB, %.1f frames and %.1f KB per connection\n",
+		when, frames, float64(size)/1e6, float64(frames)/float64(max(1, conns)), float64(size)/1e3/float64(max(1, conns)))
+}
+
+// perNode counts the peers on each of n nodes.
+func perNode(peers []*peer, n int) []int {
+	c := make([]int, n)
+	for _, p := range peers {
+		c[p.node]++
 	}
-	return readRSS(pid)
+	return c
+}
+
+// printShare prints how the receivers divide between the node that takes
+// the pushes, whose deliveries stay in the process, and the others, whose
+// deliveries cross Redis.
+func printShare(out io.Writer, cfg config, peers []*peer, pushNode int) {
+	on := 0
+	if pushNode >= 0 {
+		on = perNode(peers, len(cfg.urls))[pushNode]
+	}
+	others := len(peers) - on
+	share := func(k int) float64 { return 100 * float64(k) / float64(max(1, len(peers))) }
+	fmt.Fprintf(out, "receivers: %d on the pushing node %s (%.1f %%), %d on the other nodes (%.1f %%): their deliveries cross Redis\n",
+		on, nodeLabel(cfg.pushURL), share(on), others, share(others))
+}
+
+// rssBefore is each node's VmRSS before the connections open, or why it
+// could not be read.
+type rssBefore struct {
+	kib []int64
+	err []error
+}
+
+// memoryBefore reads the VmRSS of every known pid.
+func memoryBefore(pids []int) rssBefore {
+	var b rssBefore
+	for _, pid := range pids {
+		var (
+			kib int64
+			err = errors.New("skipped (pid 0)")
+		)
+		if pid != 0 {
+			kib, err = readRSS(pid)
+		}
+		b.kib = append(b.kib, kib)
+		b.err = append(b.err, err)
+	}
+	return b
 }
 
 // closeAll closes every connection with a close frame first, so the
@@ -199,7 +270,22 @@ func sleep(ctx context.Context, d time.Duration) error {
 func printHeader(out io.Writer, cfg config, limit uint64) {
 	fmt.Fprintf(out, "servicedesk load test, %s\n", time.Now().UTC().Format("2006-01-02 15:04 MST"))
 	printClient(out, limit)
-	fmt.Fprintf(out, "server: %s, %s\n", target(cfg.url), serverName(cfg.pid))
+	if len(cfg.urls) == 1 {
+		pid := 0
+		if len(cfg.pids) == 1 {
+			pid = cfg.pids[0]
+		}
+		fmt.Fprintf(out, "server: %s, %s\n", target(cfg.urls[0]), serverName(pid))
+	} else {
+		fmt.Fprintf(out, "servers: %d nodes, connections round robin, pushes to %s\n", len(cfg.urls), nodeLabel(cfg.pushURL))
+		for i, u := range cfg.urls {
+			pid := 0
+			if len(cfg.pids) > 0 {
+				pid = cfg.pids[i]
+			}
+			fmt.Fprintf(out, "  %s, %s\n", target(u), serverName(pid))
+		}
+	}
 	fmt.Fprintf(out, "parameters: --n %d --concurrency %d --sources %d --settle %s --paced-events %d --interval %s --burst-events %d --drain-timeout %s\n",
 		cfg.n, cfg.concurrency, cfg.sources, cfg.settle, cfg.pacedEvents, cfg.interval, cfg.burstEvents, cfg.drainTimeout)
 }
@@ -234,29 +320,57 @@ func printHandshakes(out io.Writer, h handshakes, n int) {
 	fmt.Fprintf(out, "handshake failures: %s\n", counts(h.failures))
 }
 
-// printMemory prints the server's memory per idle connection.
-func printMemory(out io.Writer, cfg config, before int64, err error, opened int) {
-	if err == nil {
-		var after int64
-		if after, err = readRSS(cfg.pid); err == nil && opened > 0 {
-			fmt.Fprintf(out, "memory: server VmRSS %d KiB before, %d KiB with %d idle connections after %s = %.1f KiB per connection\n",
-				before, after, opened, cfg.settle, float64(after-before)/float64(opened))
-			if after < before {
-				fmt.Fprintln(out, "memory: the server shrank; measure against a freshly started server")
-			}
-			return
-		}
+// printMemory prints the server's memory per idle connection, for each
+// node whose pid is known and, with several, for all of them together.
+func printMemory(out io.Writer, cfg config, before rssBefore, conns []int) {
+	if len(cfg.pids) == 0 {
+		fmt.Fprintln(out, "memory: skipped (no --pid)")
+		return
 	}
-	fmt.Fprintf(out, "memory: %v\n", err)
+	var sumBefore, sumAfter int64
+	var sumConns, measured int
+	for i, pid := range cfg.pids {
+		err := before.err[i]
+		var after int64
+		if err == nil {
+			after, err = readRSS(pid)
+		}
+		prefix := "memory: server"
+		if len(cfg.pids) > 1 {
+			prefix = "memory: " + nodeLabel(cfg.urls[i])
+		}
+		if err != nil || conns[i] == 0 {
+			if err == nil {
+				err = errors.New("no connections")
+			}
+			fmt.Fprintf(out, "%s: %v\n", prefix, err)
+			continue
+		}
+		fmt.Fprintf(out, "%s VmRSS %d KiB before, %d KiB with %d idle connections after %s = %.1f KiB per connection\n",
+			prefix, before.kib[i], after, conns[i], cfg.settle, float64(after-before.kib[i])/float64(conns[i]))
+		if after < before.kib[i] {
+			fmt.Fprintln(out, "memory: the server shrank; measure against a freshly started server")
+		}
+		sumBefore, sumAfter, sumConns, measured = sumBefore+before.kib[i], sumAfter+after, sumConns+conns[i], measured+1
+	}
+	if measured > 1 {
+		fmt.Fprintf(out, "memory: %d nodes together %d KiB before, %d KiB with %d connections = %.1f KiB per connection\n",
+			measured, sumBefore, sumAfter, sumConns, float64(sumAfter-sumBefore)/float64(sumConns))
+	}
 }
 
-// printFanout prints one fan-out run.
-func printFanout(out io.Writer, name string, interval time.Duration, f fanoutResult) {
+// printFanout prints one fan-out run and, with several nodes, each
+// node's share of it.
+func printFanout(out io.Writer, cfg config, name string, interval time.Duration, f fanoutResult) {
 	pace := "back to back"
 	if interval > 0 {
 		pace = "one every " + interval.String()
 	}
-	fmt.Fprintf(out, "fan-out %s: %d events × %d receivers via POST /api/push, %s\n", name, f.sent, f.receivers, pace)
+	via := "via POST /api/push"
+	if len(cfg.urls) > 1 {
+		via += " to " + nodeLabel(cfg.pushURL)
+	}
+	fmt.Fprintf(out, "fan-out %s: %d events × %d receivers %s, %s\n", name, f.sent, f.receivers, via, pace)
 	if len(f.pushed) > 0 {
 		fmt.Fprintf(out, "  push answered delivered %d to %d\n", slices.Min(f.pushed), slices.Max(f.pushed))
 	}
@@ -268,6 +382,19 @@ func printFanout(out io.Writer, name string, interval time.Duration, f fanoutRes
 	span := time.Duration(max(0, f.lastRecv-f.firstSend))
 	fmt.Fprintf(out, "  deliveries %d/%d, lost %d, %.0f deliveries/s over %.2f s\n",
 		f.received, f.expected(), f.expected()-f.received, perSecond(f.received, span), span.Seconds())
+	if len(f.nodes) > 1 {
+		for i, n := range f.nodes {
+			role := ""
+			if cfg.urls[i] == cfg.pushURL {
+				role = ", pushing node"
+			}
+			want := int64(f.sent) * int64(n.receivers)
+			got := int64(len(n.lat))
+			fmt.Fprintf(out, "  %s (%d receivers%s): latency p50 %s, p99 %s, max %s; deliveries %d/%d, %.0f/s\n",
+				nodeLabel(cfg.urls[i]), n.receivers, role, usMS(percentile(n.lat, 0.50)), usMS(percentile(n.lat, 0.99)),
+				usMS(percentile(n.lat, 1)), got, want, perSecond(got, time.Duration(max(0, n.lastRecv-f.firstSend))))
+		}
+	}
 	if f.stray > 0 {
 		fmt.Fprintf(out, "  late deliveries of earlier events: %d\n", f.stray)
 	}

@@ -4,7 +4,9 @@
 // server that speaks the same wire contract, so the same measurements
 // give this machine's physical floor to compare against. "loadtest
 // messages" measures conversation messages end to end: sent by employees,
-// stored, and delivered to the agent who claimed them.
+// stored, and delivered to the agent who claimed them. "loadtest drain"
+// sends SIGTERM to one of several nodes and measures how long its clients
+// take to reconnect to the others and resume their conversation.
 package main
 
 import (
@@ -28,8 +30,8 @@ func main() {
 	}
 }
 
-// run dispatches to the floor server, the messages run or the fan-out
-// load test.
+// run dispatches to the floor server, the messages run, the drain run or
+// the fan-out load test.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) > 0 {
 		switch args[0] {
@@ -41,6 +43,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 				return err
 			}
 			return runMessages(ctx, cfg, stdout)
+		case "drain":
+			cfg, err := parseDrainConfig(args[1:], stderr)
+			if err != nil {
+				return err
+			}
+			return runDrain(ctx, cfg, stdout)
 		}
 	}
 	cfg, err := parseConfig(args, stderr)

@@ -59,11 +59,15 @@ func runMessages(ctx context.Context, cfg msgConfig, out io.Writer) error {
 	}
 	setupCloses := r.snapshot(r.closes)
 
-	before := sampleCPU(cfg.pid, cfg.watchComm)
+	watch := cpuWatch{comms: splitList(cfg.watchComm)}
+	if cfg.pid != 0 {
+		watch.servers = []cpuProc{{pid: cfg.pid}}
+	}
+	before := watch.sample()
 	sent := r.send(ctx, setup.ready)
 	r.drain(ctx, sent.sent, len(agent.conns))
 	r.stopped.Store(true)
-	after := sampleCPU(cfg.pid, cfg.watchComm)
+	after := watch.sample()
 	if ctx.Err() != nil {
 		return errors.New("interrupted")
 	}
@@ -90,7 +94,7 @@ func runMessages(ctx context.Context, cfg msgConfig, out io.Writer) error {
 		}
 	}
 	slices.Sort(res.ackLat)
-	printMessages(out, res, cfg.drainTimeout, cfg.watchComm)
+	printMessages(out, res, cfg.drainTimeout)
 	printChecks(out, r.compareHistories(checks, setup.ready))
 	return nil
 }

@@ -47,7 +47,7 @@ func printSetup(out io.Writer, cfg msgConfig, a *agentSession, s setupResult) {
 }
 
 // printMessages prints the sending phase.
-func printMessages(out io.Writer, m msgResult, drain time.Duration, watchComm string) {
+func printMessages(out io.Writer, m msgResult, drain time.Duration) {
 	s := m.send
 	span := time.Duration(s.last - s.first)
 	fmt.Fprintf(out, "sent: %d messages in %.2f s = %.0f messages/s; sender at most %s behind schedule\n",
@@ -87,34 +87,7 @@ func printMessages(out io.Writer, m msgResult, drain time.Duration, watchComm st
 	if len(m.other) > 0 {
 		fmt.Fprintf(out, "other frames: %s\n", counts(m.other))
 	}
-	printCPU(out, m.cpu[0], m.cpu[1], watchComm)
-}
-
-// printCPU prints where the CPU went between two samples, in cores.
-func printCPU(out io.Writer, a, b cpuSample, watchComm string) {
-	wall := b.at.Sub(a.at)
-	cores := func(d time.Duration) float64 { return float64(d) / float64(wall) }
-	server := "not measured (" + fmt.Sprint(b.serverErr) + ")"
-	measured := a.serverErr == nil && b.serverErr == nil
-	if measured {
-		server = fmt.Sprintf("%.2f", cores(b.server-a.server))
-	}
-	line := fmt.Sprintf("cpu over %.2f s, in cores: server %s", wall.Seconds(), server)
-	accounted := cores(b.server-a.server) + cores(b.client-a.client)
-	if watchComm != "" {
-		line += fmt.Sprintf(", %s %.2f", watchComm, cores(b.watched-a.watched))
-		accounted += cores(b.watched - a.watched)
-	}
-	line += fmt.Sprintf(", client %.2f", cores(b.client-a.client))
-	if b.capacity > a.capacity {
-		busy := cores(b.busy - a.busy)
-		line += fmt.Sprintf(", whole machine %.2f of %.0f busy", busy, cores(b.capacity-a.capacity))
-		if measured {
-			// Other jobs sharing the machine, and the kernel's own work.
-			line += fmt.Sprintf(", everything else %.2f", max(0, busy-accounted))
-		}
-	}
-	fmt.Fprintln(out, line)
+	printCPU(out, m.cpu[0], m.cpu[1])
 }
 
 // printChecks prints the read-back of stored histories.

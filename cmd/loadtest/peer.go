@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"math"
 	"sync"
@@ -36,7 +37,8 @@ func (p *phase) closed() map[string]int {
 // peer is one receiving agent connection and what it recorded in the
 // current phase. Only its own goroutine writes it while a phase runs.
 type peer struct {
-	ws *websocket.Conn
+	ws   *websocket.Conn
+	node int // index of its node in config.urls
 
 	mu   sync.Mutex
 	lat  []int32 // delivery latency in µs
@@ -51,6 +53,8 @@ type recorder struct {
 	stray    atomic.Int64 // deliveries of another phase's events
 	closing  atomic.Bool  // we are closing; closes are ours, not the server's
 	wg       sync.WaitGroup
+
+	presenceFrames, presenceBytes atomic.Int64 // presence announcements received
 }
 
 // now is the time since base, monotonic.
@@ -62,8 +66,9 @@ func (r *recorder) start(p *peer) {
 }
 
 // receive reads frames until the connection ends, timing every typing
-// event it recognises. It reuses one buffer and only scans for the
-// conversation id, since the client shares the CPU with the server.
+// event it recognises. It keeps only the head of each frame in one reused
+// buffer and only scans for the conversation id, since the client shares
+// the CPU with the server.
 func (r *recorder) receive(p *peer) {
 	buf := make([]byte, 0, 512)
 	for {
@@ -72,10 +77,16 @@ func (r *recorder) receive(p *peer) {
 			r.noteClose("", err)
 			return
 		}
-		buf, err = readInto(rd, buf[:0])
+		var size int64
+		buf, size, err = readHead(rd, buf)
 		if err != nil {
 			r.noteClose("", err)
 			return
+		}
+		if bytes.HasPrefix(buf, presencePrefix) {
+			r.presenceFrames.Add(1)
+			r.presenceBytes.Add(size)
+			continue
 		}
 		now := r.now()
 		seq, sent, ok := parseEvent(buf)
@@ -114,6 +125,27 @@ func (r *recorder) noteClose(who string, err error) {
 		ph.closes[reason]++
 		ph.mu.Unlock()
 	}
+}
+
+// readHead reads a whole message, keeping as much of its start as fits in
+// buf's capacity and discarding the rest, and returns its whole size.
+// The timed events are small; presence announcements can list thousands
+// of agents, and buffering them whole would grow every receiver's buffer
+// to the largest one: gigabytes over 10,000 connections.
+func readHead(rd io.Reader, buf []byte) ([]byte, int64, error) {
+	buf = buf[:0]
+	for len(buf) < cap(buf) {
+		n, err := rd.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, int64(len(buf)), nil
+		}
+		if err != nil {
+			return buf, int64(len(buf)), err
+		}
+	}
+	n, err := io.Copy(io.Discard, rd)
+	return buf, int64(len(buf)) + n, err
 }
 
 var conversationKey = []byte(`"conversation_id"`)

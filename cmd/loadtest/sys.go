@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"errors"
 	"fmt"
 	"os"
 	"strconv"
@@ -60,37 +59,6 @@ func processName(pid int) string {
 // Linux architecture Go supports (reading it properly needs cgo's sysconf).
 const clockTicks = 100
 
-// cpuSample is the CPU time used so far by the server, this process and
-// the whole machine.
-type cpuSample struct {
-	at             time.Time
-	server         time.Duration // user+system of --pid; 0 without it
-	serverErr      error
-	client         time.Duration // user+system of this process
-	watched        time.Duration // user+system of the processes named --watch-comm
-	busy, capacity time.Duration // all CPUs: non-idle time, and all time
-}
-
-// sampleCPU reads the CPU times; pid 0 skips the server, an empty comm
-// the watched processes.
-func sampleCPU(pid int, comm string) cpuSample {
-	s := cpuSample{at: time.Now()}
-	if comm != "" {
-		s.watched = commCPU(comm)
-	}
-	if pid != 0 {
-		s.server, s.serverErr = processCPU(pid)
-	} else {
-		s.serverErr = errors.New("no --pid")
-	}
-	var ru syscall.Rusage
-	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) == nil {
-		s.client = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-	}
-	s.busy, s.capacity = machineCPU()
-	return s
-}
-
 // processCPU reads utime+stime of pid from /proc/{pid}/stat.
 func processCPU(pid int) (time.Duration, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
@@ -141,20 +109,64 @@ func machineCPU() (busy, total time.Duration) {
 	return time.Duration(sum-idle) * time.Second / clockTicks, time.Duration(sum) * time.Second / clockTicks
 }
 
-// commCPU sums the CPU time of every process whose command name is comm:
-// a database server runs as many processes (PostgreSQL forks one per
-// connection), whose ids the load tool does not know.
-func commCPU(comm string) time.Duration {
+// commCPU returns the CPU time of every process whose command name is
+// comm, by pid: a database server runs as many processes (PostgreSQL
+// forks one per connection), whose ids the load tool does not know.
+func commCPU(comm string) map[int]time.Duration {
 	dirs, _ := os.ReadDir("/proc")
-	var sum time.Duration
+	out := map[int]time.Duration{}
 	for _, d := range dirs {
 		pid, err := strconv.Atoi(d.Name())
 		if err != nil || processName(pid) != comm {
 			continue
 		}
 		if t, err := processCPU(pid); err == nil {
-			sum += t
+			out[pid] = t
 		}
 	}
+	return out
+}
+
+// commDelta is the CPU time the processes of b used since a: all of it
+// for a process that started in between. What a process used before it
+// ended in between is lost with it, so the figure is a lower bound.
+func commDelta(a, b map[int]time.Duration) time.Duration {
+	var sum time.Duration
+	for pid, t := range b {
+		sum += t - a[pid]
+	}
 	return sum
+}
+
+// exited reports whether pid has ended: gone, or a zombie its parent has
+// not reaped yet.
+func exited(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return true
+	}
+	end := bytes.LastIndexByte(b, ')')
+	if end < 0 || end+2 >= len(b) {
+		return true
+	}
+	state := b[end+2]
+	return state == 'Z' || state == 'X'
+}
+
+// processLabel names a server process by its --addr when its command line
+// has one, else by its pid.
+func processLabel(pid int) string {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	if err == nil {
+		args := strings.Split(string(b), "\x00")
+		for i, a := range args {
+			if v, ok := strings.CutPrefix(a, "--addr="); ok {
+				return v
+			}
+			if (a == "--addr" || a == "-addr") && i+1 < len(args) {
+				return args[i+1]
+			}
+		}
+	}
+	return fmt.Sprintf("pid %d", pid)
 }
