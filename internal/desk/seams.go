@@ -48,6 +48,7 @@ const (
 	ToAllAgents                         // every agent connection
 	ToToken                             // every connection opened with one token
 	ToUsers                             // every connection of each of several principals
+	ToPresenceFollowers                 // every agent connection that asked to follow presence
 )
 
 // Audience selects the live connections an Event goes to, on every node.

@@ -24,6 +24,8 @@ func (c *collector) Send(frame []byte) bool { c.frames = append(c.frames, frame)
 
 func (c *collector) BeginResume(string, int64) {}
 
+func (c *collector) FollowPresence() {}
+
 func (c *collector) EndResume(_ string, replay []hub.Replayed, done []byte) bool {
 	for _, r := range replay {
 		c.Send(r.Frame)

@@ -33,6 +33,7 @@ func defaultHandlers() map[desk.Role]map[string]handler {
 	}
 	agent := maps.Clone(h)
 	agent["presence"] = handlePresence
+	agent["presence.follow"] = handleFollowPresence
 	return map[desk.Role]map[string]handler{desk.RoleAgent: agent, desk.RoleEmployee: h}
 }
 
@@ -189,6 +190,7 @@ func handlePresence(ctx context.Context, s *session, in *inbound) error {
 	if !st.Settable() {
 		return &frameError{Code: codeInvalidFrame, Message: `presence needs "status": "online" or "away"`}
 	}
+	s.out.FollowPresence() // an agent who sets a status wants to see the others'
 	now, changed, err := s.g.conversations.SetPresence(ctx, s.user, st)
 	if err != nil {
 		return err
@@ -196,6 +198,15 @@ func handlePresence(ctx context.Context, s *session, in *inbound) error {
 	if !changed {
 		s.out.Send(presence.Frame(s.user.ID, now))
 	}
+	return nil
+}
+
+// handleFollowPresence subscribes this connection to presence
+// announcements. Consoles that show who is online ask for them; a program
+// holding many agent sockets need not receive every colleague's every
+// change.
+func handleFollowPresence(_ context.Context, s *session, _ *inbound) error {
+	s.out.FollowPresence()
 	return nil
 }
 

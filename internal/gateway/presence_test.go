@@ -38,6 +38,12 @@ func TestPresenceFrame(t *testing.T) {
 	d := newTestDesk(t, nil)
 	a1 := d.connect(desk.RoleAgent, "a1")
 	a2 := d.connect(desk.RoleAgent, "a2")
+	bystander := d.connect(desk.RoleAgent, "a3") // does not follow presence
+	for _, c := range []*client{a1, a2} {
+		c.send(`{"type":"presence.follow"}`)
+		c.send(`{"type":"ping"}`) // frames run in order: the pong means following
+		c.wantFrame(pongFrame)
+	}
 	// What the hub reports for each agent's first connection.
 	d.presence.Connected("a1")
 	d.presence.Connected("a2")
@@ -47,7 +53,12 @@ func TestPresenceFrame(t *testing.T) {
 		}
 	}
 
-	t.Run("away is announced to every agent", func(t *testing.T) {
+	t.Run("only followers hear of it", func(t *testing.T) {
+		bystander.send(`{"type":"ping"}`)
+		bystander.wantFrame(pongFrame)
+	})
+
+	t.Run("away is announced to every follower", func(t *testing.T) {
 		a1.send(`{"type":"presence","status":"away"}`)
 		for _, c := range []*client{a1, a2} {
 			c.wantFrame(presence.Frame("a1", presence.Away))

@@ -92,6 +92,7 @@ type sender interface {
 	Send(frame []byte) bool
 	BeginResume(conversationID string, afterSeq int64)
 	EndResume(conversationID string, replay []hub.Replayed, done []byte) bool
+	FollowPresence()
 }
 
 // readLoop reads the client's frames until the connection ends, enforcing

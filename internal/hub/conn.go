@@ -57,6 +57,8 @@ type Conn struct {
 	writing bool        // a writer goroutine is running
 	closing *desk.Close // set once; the writer sends it after the current batch
 	done    bool        // unregistered: nothing more is queued
+	// followsPresence: the client asked for presence announcements.
+	followsPresence bool
 	// resumed tracks the conversations this connection asked to resume;
 	// nil for most connections. See resume.go.
 	resumed map[string]*resumeState
@@ -182,6 +184,20 @@ func (c *Conn) write(it item) error {
 	}
 	c.ws.SetWriteDeadline(deadline)
 	return c.ws.WritePreparedMessage(it.msg)
+}
+
+// FollowPresence makes this connection receive presence announcements
+// (audience desk.ToPresenceFollowers).
+func (c *Conn) FollowPresence() {
+	c.mu.Lock()
+	c.followsPresence = true
+	c.mu.Unlock()
+}
+
+func (c *Conn) follows() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.followsPresence
 }
 
 // Closing reports whether Close was called: the reader then stops acting on

@@ -235,6 +235,12 @@ func (h *Hub) Deliver(ev desk.Event) int {
 				act(c)
 			}
 		}
+	case desk.ToPresenceFollowers:
+		for _, c := range h.agents {
+			if c.follows() {
+				act(c)
+			}
+		}
 	case desk.ToToken:
 		for _, c := range h.all {
 			if c.Fingerprint == ev.To.Fingerprint {
@@ -265,6 +271,14 @@ func (h *Hub) Reach(to desk.Audience) int {
 	switch to.Kind {
 	case desk.ToAllAgents:
 		return len(h.agents)
+	case desk.ToPresenceFollowers:
+		n := 0
+		for _, c := range h.agents {
+			if c.follows() {
+				n++
+			}
+		}
+		return n
 	case desk.ToUser:
 		return len(h.users[to.User])
 	case desk.ToUsers:

@@ -37,7 +37,7 @@ func runContract(t *testing.T, newTracker newTrackerFunc) {
 		waitStatus(t, tr, "a1", Offline)
 		rec.wait(t, "a1", Online, Offline)
 		ev := rec.events()[0]
-		if ev.To.Kind != desk.ToAllAgents || string(ev.Frame) != `{"type":"presence","data":{"agents":[{"agent_id":"a1","status":"online"}]}}` {
+		if ev.To.Kind != desk.ToPresenceFollowers || string(ev.Frame) != `{"type":"presence","data":{"agents":[{"agent_id":"a1","status":"online"}]}}` {
 			t.Errorf("announced %s to %+v", ev.Frame, ev.To)
 		}
 	})
@@ -315,7 +315,7 @@ func (r *recorder) statuses(agent string) []Status {
 	var out []Status
 	for _, ev := range r.events() {
 		var f frame
-		if err := json.Unmarshal(ev.Frame, &f); err != nil || f.Type != "presence" || ev.To.Kind != desk.ToAllAgents {
+		if err := json.Unmarshal(ev.Frame, &f); err != nil || f.Type != "presence" || ev.To.Kind != desk.ToPresenceFollowers {
 			panic(fmt.Sprintf("announced %s to %+v", ev.Frame, ev.To))
 		}
 		for _, c := range f.Data.Agents {

@@ -132,7 +132,10 @@ func announce(ctx context.Context, bus desk.Bus, log *slog.Logger, changes []cha
 	}
 	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), publishTimeout)
 	defer cancel()
-	err := bus.Publish(pctx, desk.Event{To: desk.Audience{Kind: desk.ToAllAgents}, Frame: frameOf(changes)})
+	// Only consoles that follow presence get it: announcing every agent to
+	// every agent socket costs agents² bytes, which a program holding
+	// thousands of agent sockets does not need to pay.
+	err := bus.Publish(pctx, desk.Event{To: desk.Audience{Kind: desk.ToPresenceFollowers}, Frame: frameOf(changes)})
 	if err != nil {
 		log.Warn("publish presence", "agents", len(changes), "error", err)
 		return changes

@@ -87,6 +87,9 @@ function signedIn() {
   });
   bindConnState($("#conn-state"), client.conn, i18n);
   client.conn.on("open", () => {
+    // Follow first, then take the snapshot: a change in between arrives as
+    // a frame after the snapshot was asked for, never lost.
+    client.conn.send({ type: "presence.follow" });
     loadLists().catch(() => {});
     loadAgents(); // the presence snapshot, then presence frames keep it
   });
