@@ -44,11 +44,11 @@ type AudienceKind uint8
 
 // Audience kinds.
 const (
-	ToUser      AudienceKind = iota + 1 // every connection of one principal
-	ToAllAgents                         // every agent connection
-	ToToken                             // every connection opened with one token
-	ToUsers                             // every connection of each of several principals
-	ToPresenceFollowers                 // every agent connection that asked to follow presence
+	ToUser              AudienceKind = iota + 1 // every connection of one principal
+	ToAllAgents                                 // every agent connection
+	ToToken                                     // every connection opened with one token
+	ToUsers                                     // every connection of each of several principals
+	ToPresenceFollowers                         // every agent connection that asked to follow presence
 )
 
 // Audience selects the live connections an Event goes to, on every node.
