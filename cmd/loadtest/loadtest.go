@@ -9,6 +9,8 @@ import (
 	"runtime"
 	"slices"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -224,15 +226,20 @@ func memoryBefore(pids []int) rssBefore {
 // closeAll closes every connection with a close frame first, so the
 // server, not this client, is left holding TIME_WAIT, then waits a
 // bounded time for the read loops to end.
-func closeAll(r *recorder, conns []*websocket.Conn) {
-	r.closing.Store(true)
+func closeAll(r *recorder, conns []*websocket.Conn) { closeSockets(&r.closing, &r.wg, conns) }
+
+// closeSockets marks closing (so readers count the closes as ours), sends
+// every socket a close frame, waits up to 5 s for readers (wg) to see the
+// server's reply, then drops whatever is left.
+func closeSockets(closing *atomic.Bool, readers *sync.WaitGroup, conns []*websocket.Conn) {
+	closing.Store(true)
 	msg := websocket.FormatCloseMessage(websocket.CloseNormalClosure, "")
 	deadline := time.Now().Add(2 * time.Second)
 	for _, ws := range conns {
 		ws.WriteControl(websocket.CloseMessage, msg, deadline)
 	}
 	done := make(chan struct{})
-	go func() { r.wg.Wait(); close(done) }()
+	go func() { readers.Wait(); close(done) }()
 	select {
 	case <-done:
 	case <-time.After(5 * time.Second):

@@ -211,21 +211,4 @@ func (r *msgRun) noteClose(who string, err error) {
 
 // closeAll closes every socket with a close frame first, waits a bounded
 // time for the readers to see the server's reply, then drops the rest.
-func (r *msgRun) closeAll(conns []*websocket.Conn) {
-	r.closing.Store(true)
-	msg := websocket.FormatCloseMessage(websocket.CloseNormalClosure, "")
-	deadline := time.Now().Add(2 * time.Second)
-	for _, ws := range conns {
-		ws.WriteControl(websocket.CloseMessage, msg, deadline)
-	}
-	done := make(chan struct{})
-	go func() { r.wg.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(5 * time.Second):
-	}
-	for _, ws := range conns {
-		ws.Close()
-	}
-	<-done // Close makes every pending read return
-}
+func (r *msgRun) closeAll(conns []*websocket.Conn) { closeSockets(&r.closing, &r.wg, conns) }

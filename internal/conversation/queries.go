@@ -30,7 +30,7 @@ func (s *Service) Get(ctx context.Context, viewer desk.Principal, id string) (Vi
 		if err != nil {
 			return View{}, err
 		}
-		v.QueuePosition, v.AgentsOnline = positions[c.ID], s.agentsOnline()
+		v.QueuePosition, v.AgentsOnline = positions[c.ID], s.presence.OnlineCount()
 	}
 	return v, nil
 }

@@ -67,7 +67,7 @@ func (s *Service) pushQueuePositions(ctx context.Context) {
 		s.log.Warn("read queue", "error", err)
 		return
 	}
-	online := s.agentsOnline()
+	online := s.presence.OnlineCount()
 	told := make(map[string]queuePositionData, len(queue))
 	for i, c := range queue {
 		data := queuePositionData{ConversationID: c.ID, Position: i + 1, QueueLength: len(queue), AgentsOnline: online}

@@ -39,10 +39,7 @@ type Config struct {
 	Bus    desk.Bus
 	// Presence says who is online and records agents' away/online choice;
 	// without it every agent reads as offline and SetPresence is refused.
-	Presence Presence
-	// AgentsOnline counts agents available to take work, for employees
-	// waiting in the queue; Presence.OnlineCount when nil.
-	AgentsOnline func() int
+	Presence     Presence
 	Log          *slog.Logger
 	Now          func() time.Time
 	MaxBodyBytes int
@@ -53,14 +50,13 @@ type Config struct {
 // transaction, each command in it a savepoint, and its events are published
 // in commit order before any caller is answered.
 type Service struct {
-	store        desk.ConversationStore
-	agents       desk.AgentStore
-	bus          desk.Bus
-	presence     Presence
-	agentsOnline func() int
-	log          *slog.Logger
-	now          func() time.Time
-	maxBody      int
+	store    desk.ConversationStore
+	agents   desk.AgentStore
+	bus      desk.Bus
+	presence Presence
+	log      *slog.Logger
+	now      func() time.Time
+	maxBody  int
 
 	ops        chan *op
 	queueDirty chan struct{}
@@ -73,7 +69,7 @@ type Service struct {
 // New returns a Service; call Run to start its writer.
 func New(cfg Config) *Service {
 	s := &Service{
-		store: cfg.Store, agents: cfg.Agents, bus: cfg.Bus, presence: cfg.Presence, agentsOnline: cfg.AgentsOnline,
+		store: cfg.Store, agents: cfg.Agents, bus: cfg.Bus, presence: cfg.Presence,
 		log: cfg.Log, now: cfg.Now, maxBody: cfg.MaxBodyBytes,
 		ops:        make(chan *op, 4*maxBatch),
 		queueDirty: make(chan struct{}, 1),
@@ -87,9 +83,6 @@ func New(cfg Config) *Service {
 	}
 	if s.presence == nil {
 		s.presence = noPresence{}
-	}
-	if s.agentsOnline == nil {
-		s.agentsOnline = s.presence.OnlineCount
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)

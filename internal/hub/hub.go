@@ -77,7 +77,6 @@ type Hub struct {
 	all    []*Conn
 	agents []*Conn
 	users  map[desk.Principal][]*Conn
-	online int // agents with at least one connection
 	closed bool
 
 	nextID  atomic.Uint64
@@ -120,7 +119,6 @@ func (h *Hub) Register(ws *websocket.Conn, user desk.Principal, fingerprint stri
 	}
 	h.users[user] = append(h.users[user], c)
 	if user.Role == desk.RoleAgent && len(h.users[user]) == 1 {
-		h.online++
 		h.agentOnline(user.ID, true)
 	}
 	h.live.Add(1)
@@ -168,7 +166,6 @@ func (h *Hub) remove(c *Conn) {
 	if len(conns) == 0 {
 		delete(h.users, c.User)
 		if c.User.Role == desk.RoleAgent {
-			h.online--
 			h.agentOnline(c.User.ID, false)
 		}
 	} else {
@@ -297,13 +294,6 @@ func (h *Hub) Reach(to desk.Audience) int {
 		return n
 	}
 	return 0
-}
-
-// AgentsOnline returns how many agents have a live connection here.
-func (h *Hub) AgentsOnline() int {
-	h.mu.RLock()
-	defer h.mu.RUnlock()
-	return h.online
 }
 
 // Count returns the number of registered connections.
