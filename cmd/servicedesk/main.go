@@ -114,6 +114,11 @@ func newNode(ctx context.Context, cfg config.Config, log *slog.Logger) (*node, e
 		SendQueueBytes: cfg.SendQueueBytes,
 		PingInterval:   cfg.PingInterval,
 		Observer:       n.obs,
+		// A connection that missed an event reads it back with its own
+		// access rights, exactly as a resume would.
+		Fill: func(ctx context.Context, viewer desk.Principal, conv string, after int64) ([]hub.Replayed, bool, error) {
+			return gateway.Replay(ctx, n.desks, viewer, conv, after)
+		},
 		OnAgentOnline: func(id string, online bool) {
 			if online {
 				n.presence.Connected(id)
@@ -150,6 +155,9 @@ func newNode(ctx context.Context, cfg config.Config, log *slog.Logger) (*node, e
 	n.health = health.New(checks...)
 	n.desks = conversation.New(conversation.Config{
 		Store: timedStore{n.db, n.obs}, Agents: n.db, Bus: n.bus, Presence: n.presence, Log: log, MaxBodyBytes: cfg.MaxBodyBytes,
+		// Between nodes a publish can fail or a node die after its commit:
+		// the outbox makes sure the events get out all the same.
+		Outbox: n.redisBus != nil, PublishWait: cfg.StoreTimeout,
 	})
 	authSvc := auth.New(auth.Config{Agents: n.db, Tokens: n.tokens, Bus: n.bus, TokenTTL: cfg.TokenTTL, Log: log})
 	if cfg.Dev {

@@ -3,8 +3,8 @@
 //
 // Memory delivers in process and is all a single node needs. Redis carries
 // events over one Redis pub/sub channel so that several nodes behind a load
-// balancer each see every event, puts conversation events that raced
-// between nodes back in seq order, and tells its owner when its
-// subscription is lost and back. Both pass the same contract suite
+// balancer each see every event, and tells its owner when its subscription
+// is lost and back. Conversation events that raced between nodes are put
+// back in seq order per connection by the hub (hub/stream.go). Both pass the same contract suite
 // (runContract in bus_test.go), so the hub cannot tell them apart.
 package bus

@@ -28,16 +28,6 @@ const (
 	// Redis answers in well under a millisecond; two seconds only runs out
 	// when it is in trouble, and matches the conversation writer's budget.
 	DefaultPublishTimeout = 2 * time.Second
-	// DefaultHoldTimeout is how long an event that arrived ahead of its
-	// conversation's previous seq waits for it. Two nodes' publishes of
-	// consecutive seqs land within a millisecond or two of each other, so
-	// 200 ms covers a scheduling hiccup while staying below what a person
-	// notices.
-	DefaultHoldTimeout = 200 * time.Millisecond
-	// DefaultIdleTimeout is how long a conversation's ordering state is kept
-	// after its last event: long enough that a live conversation keeps it,
-	// short enough that the map only holds what is active.
-	DefaultIdleTimeout = 10 * time.Minute
 	// DefaultPingInterval is how long the subscription may be silent before
 	// it is pinged; with no answer within as long again it is lost. A Redis
 	// that dies closes the connection and is noticed at once: this catches
@@ -62,12 +52,6 @@ type RedisOptions struct {
 	NodeID string
 	// PublishTimeout bounds each Publish and Check (DefaultPublishTimeout).
 	PublishTimeout time.Duration
-	// HoldTimeout bounds how long an out-of-order conversation event waits
-	// for its predecessor (DefaultHoldTimeout).
-	HoldTimeout time.Duration
-	// IdleTimeout is when a quiet conversation's ordering state is dropped
-	// (DefaultIdleTimeout).
-	IdleTimeout time.Duration
 	// PingInterval is how long the subscription may stay silent before it
 	// is pinged, and then how long the ping may go unanswered before the
 	// subscription counts as lost (DefaultPingInterval).
@@ -99,13 +83,13 @@ type RedisOptions struct {
 // clients resume rather than replaying from Redis.
 //
 // Events published by one goroutine reach every node in publish order.
-// Conversation events from different nodes are put back in seq order on
-// arrival (see sequencer), within HoldTimeout.
+// Conversation events from different nodes can cross on the way; each
+// connection's stream in the hub puts them back in seq order.
 type Redis struct {
 	client  *redis.Client
 	opts    RedisOptions
 	log     *slog.Logger
-	seq     *sequencer
+	deliver func(desk.Event)
 	healthy atomic.Bool
 	running atomic.Bool
 	pongs   atomic.Int64 // answers to the subscription's pings, for tests
@@ -130,12 +114,6 @@ func NewRedis(client *redis.Client, opts RedisOptions, deliver func(desk.Event))
 	if opts.PublishTimeout <= 0 {
 		opts.PublishTimeout = DefaultPublishTimeout
 	}
-	if opts.HoldTimeout <= 0 {
-		opts.HoldTimeout = DefaultHoldTimeout
-	}
-	if opts.IdleTimeout <= 0 {
-		opts.IdleTimeout = DefaultIdleTimeout
-	}
 	if opts.PingInterval <= 0 {
 		opts.PingInterval = DefaultPingInterval
 	}
@@ -150,11 +128,11 @@ func NewRedis(client *redis.Client, opts RedisOptions, deliver func(desk.Event))
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Redis{
-		client: client,
-		opts:   opts,
-		log:    log,
-		seq:    newSequencer(deliver, time.Now, opts.HoldTimeout, opts.IdleTimeout),
-		probes: make(map[string]chan struct{}),
+		client:  client,
+		opts:    opts,
+		log:     log,
+		deliver: deliver,
+		probes:  make(map[string]chan struct{}),
 	}
 }
 
@@ -216,10 +194,6 @@ func (r *Redis) Run(ctx context.Context) error {
 	if !r.running.CompareAndSwap(false, true) {
 		return errors.New("bus: Redis.Run called twice")
 	}
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	wg.Go(func() { r.seq.run(ctx) })
-
 	lost := false // OnLost was called and OnRecovered is owed
 	delay := minBackoff
 	for {
@@ -318,7 +292,7 @@ func (r *Redis) receive(msg string) {
 		if r.opts.OnReceive != nil && !sent.IsZero() {
 			r.opts.OnReceive(time.Since(sent))
 		}
-		r.seq.push(ev)
+		r.deliver(ev)
 	case msgProbe:
 		r.mu.Lock()
 		if got := r.probes[msg[1:]]; got != nil {

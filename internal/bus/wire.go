@@ -35,6 +35,7 @@ type wireHeader struct {
 	Close       *wireClose        `json:"c,omitempty"`
 	Conv        string            `json:"cv,omitempty"`
 	Seq         int64             `json:"s,omitempty"`
+	Prev        int64             `json:"p,omitempty"`
 	// Sent is the publish time in Unix microseconds, so receivers can
 	// measure the trip (across nodes, clocks are as good as NTP makes them).
 	Sent int64 `json:"t,omitempty"`
@@ -59,6 +60,7 @@ func encodeEvent(node string, ev desk.Event) ([]byte, error) {
 		Fingerprint: ev.To.Fingerprint,
 		Conv:        ev.ConversationID,
 		Seq:         ev.Seq,
+		Prev:        ev.Prev,
 		Sent:        time.Now().UnixMicro(),
 	}
 	if ev.To.Users != nil {
@@ -102,6 +104,7 @@ func decodeEvent(msg string) (desk.Event, time.Time, error) {
 		},
 		ConversationID: h.Conv,
 		Seq:            h.Seq,
+		Prev:           h.Prev,
 	}
 	if h.Users != nil {
 		ev.To.Users = make([]desk.Principal, len(h.Users))

@@ -48,7 +48,7 @@ func (s *Service) Create(ctx context.Context, employee desk.Principal, in NewCon
 		conv desk.Conversation
 		new  bool
 	}
-	v, err := s.exec(ctx, func(tx desk.ConversationTx) (outcome, error) {
+	v, err := s.exec(ctx, func(ctx context.Context, tx desk.ConversationTx) (outcome, error) {
 		if in.ClientMsgID != "" {
 			c, err := tx.ConversationByClientMsgID(ctx, employee.ID, in.ClientMsgID)
 			if err == nil {
@@ -72,10 +72,11 @@ func (s *Service) Create(ctx context.Context, employee desk.Principal, in NewCon
 		}, "")
 		msg := w.message(desk.EventMessage, employee, in.Body, in.ClientMsgID)
 		w.readUpTo(employee, msg.Seq)
-		if err := w.save(); err != nil {
+		events, err := w.commit(true)
+		if err != nil {
 			return outcome{}, err
 		}
-		return outcome{events: w.deliveries(true), value: created{c, true}, queueChanged: true}, nil
+		return outcome{events: events, value: created{c, true}, queueChanged: true}, nil
 	})
 	if err != nil {
 		return desk.Conversation{}, false, err
@@ -98,7 +99,7 @@ func (s *Service) Send(ctx context.Context, actor desk.Principal, conversationID
 		ev  desk.ConvEvent
 		new bool
 	}
-	v, err := s.exec(ctx, func(tx desk.ConversationTx) (outcome, error) {
+	v, err := s.exec(ctx, func(ctx context.Context, tx desk.ConversationTx) (outcome, error) {
 		c, parts, err := s.load(ctx, tx, conversationID, actor)
 		if err != nil {
 			return outcome{}, err
@@ -116,6 +117,18 @@ func (s *Service) Send(ctx context.Context, actor desk.Principal, conversationID
 		}
 		wasQueued := c.Status == desk.StatusQueued
 		w := s.writer(ctx, tx, &c, parts)
+		// Replying means having read what came before: say so to the
+		// others first, or the reply would move the sender's read position
+		// silently and their receipt for the last message would never come.
+		if from := lastRead(parts, actor); from < c.Seq && isActive(parts, actor) {
+			if receipts, err := onlyReceipts(ctx, tx, c.ID, from, c.Seq, actor.Role == desk.RoleAgent, actor); err != nil {
+				return outcome{}, err
+			} else if !receipts {
+				upto := c.Seq
+				w.readUpTo(actor, upto)
+				w.append(desk.EventRead, actor, map[string]any{"reader": participantRef{Role: actor.Role, ID: actor.ID}, "seq": upto}, "")
+			}
+		}
 		queueChanged := false
 		if c.Status == desk.StatusResolved {
 			if actor.Role != desk.RoleEmployee {
@@ -125,10 +138,11 @@ func (s *Service) Send(ctx context.Context, actor desk.Principal, conversationID
 		}
 		ev := w.message(desk.EventMessage, actor, body, clientMsgID)
 		w.readUpTo(actor, ev.Seq)
-		if err := w.save(); err != nil {
+		events, err := w.commit(wasQueued || queueChanged)
+		if err != nil {
 			return outcome{}, err
 		}
-		return outcome{events: w.deliveries(wasQueued || queueChanged), value: sent{ev, true}, queueChanged: queueChanged}, nil
+		return outcome{events: events, value: sent{ev, true}, queueChanged: queueChanged}, nil
 	})
 	if err != nil {
 		return desk.ConvEvent{}, false, err
@@ -142,7 +156,7 @@ func (s *Service) Note(ctx context.Context, agent desk.Principal, conversationID
 	if err := s.checkBody(body); err != nil {
 		return desk.ConvEvent{}, err
 	}
-	v, err := s.exec(ctx, func(tx desk.ConversationTx) (outcome, error) {
+	v, err := s.exec(ctx, func(ctx context.Context, tx desk.ConversationTx) (outcome, error) {
 		c, parts, err := s.load(ctx, tx, conversationID, agent)
 		if err != nil {
 			return outcome{}, err
@@ -152,10 +166,11 @@ func (s *Service) Note(ctx context.Context, agent desk.Principal, conversationID
 		}
 		w := s.writer(ctx, tx, &c, parts)
 		ev := w.message(desk.EventNote, agent, body, "")
-		if err := w.save(); err != nil {
+		events, err := w.commit(false)
+		if err != nil {
 			return outcome{}, err
 		}
-		return outcome{events: w.deliveries(false), value: ev}, nil
+		return outcome{events: events, value: ev}, nil
 	})
 	if err != nil {
 		return desk.ConvEvent{}, err
@@ -174,7 +189,9 @@ func (s *Service) Claim(ctx context.Context, agent desk.Principal, conversationI
 		if w.c.Status != desk.StatusQueued {
 			return false, alreadyTaken(*w.c)
 		}
-		w.c.Status, w.c.AssigneeID, w.c.QueuedAt = desk.StatusOpen, agent.ID, nil
+		// QueuedAt stays: should the last agent leave, the conversation
+		// goes back to the queue at the place it had.
+		w.c.Status, w.c.AssigneeID = desk.StatusOpen, agent.ID
 		w.join(agent)
 		w.append(desk.EventClaimed, agent, map[string]string{"agent_id": agent.ID, "agent_name": name}, "")
 		return true, nil
@@ -187,7 +204,7 @@ func (s *Service) Invite(ctx context.Context, assignee desk.Principal, conversat
 		if err := mustAssign(*w.c, assignee, "invite"); err != nil {
 			return false, err
 		}
-		invitee, err := s.agents.AgentByID(ctx, agentID)
+		invitee, err := s.agents.AgentByID(w.ctx, agentID)
 		if err != nil {
 			return false, err
 		}
@@ -214,7 +231,7 @@ func (s *Service) Transfer(ctx context.Context, assignee desk.Principal, convers
 		if err := mustAssign(*w.c, assignee, "transfer"); err != nil {
 			return false, err
 		}
-		to, err := s.agents.AgentByID(ctx, agentID)
+		to, err := s.agents.AgentByID(w.ctx, agentID)
 		if err != nil {
 			return false, err
 		}
@@ -248,12 +265,17 @@ func (s *Service) Leave(ctx context.Context, agent desk.Principal, conversationI
 				}
 			}
 			if w.c.AssigneeID == "" && w.c.Status == desk.StatusOpen {
-				now := w.now
-				w.c.Status, w.c.QueuedAt, requeued = desk.StatusQueued, &now, true
+				// Back in the queue at the place it had: the employee has
+				// waited since then, and the agent leaving is not their doing.
+				queued := w.now
+				if w.c.QueuedAt != nil {
+					queued = *w.c.QueuedAt
+				}
+				w.c.Status, w.c.QueuedAt, requeued = desk.StatusQueued, &queued, true
 			}
 		}
 		w.append(desk.EventLeft, agent, map[string]any{
-			"participant": participantRef{Role: desk.RoleAgent, ID: agent.ID, Name: s.agentName(ctx, agent.ID)},
+			"participant": participantRef{Role: desk.RoleAgent, ID: agent.ID, Name: s.agentName(w.ctx, agent.ID)},
 			"assignee_id": w.c.AssigneeID,
 			"status":      w.c.Status,
 		}, "")
@@ -283,7 +305,7 @@ func (s *Service) Read(ctx context.Context, actor desk.Principal, conversationID
 	if seq < 0 {
 		return 0, desk.Errorf(desk.EInvalid, "seq must not be negative")
 	}
-	v, err := s.exec(ctx, func(tx desk.ConversationTx) (outcome, error) {
+	v, err := s.exec(ctx, func(ctx context.Context, tx desk.ConversationTx) (outcome, error) {
 		c, parts, err := s.load(ctx, tx, conversationID, actor)
 		if err != nil {
 			return outcome{}, err
@@ -299,16 +321,17 @@ func (s *Service) Read(ctx context.Context, actor desk.Principal, conversationID
 		// Reading past nothing but other people's read receipts records
 		// nothing: otherwise two clients that mark everything read would
 		// answer each other's receipts forever.
-		if news, err := onlyReceipts(ctx, tx, c.ID, from, seq); err != nil || news {
+		if news, err := onlyReceipts(ctx, tx, c.ID, from, seq, actor.Role == desk.RoleAgent, desk.Principal{}); err != nil || news {
 			return outcome{value: from}, err
 		}
 		w := s.writer(ctx, tx, &c, parts)
 		w.readUpTo(actor, seq)
 		w.append(desk.EventRead, actor, map[string]any{"reader": participantRef{Role: actor.Role, ID: actor.ID}, "seq": seq}, "")
-		if err := w.save(); err != nil {
+		events, err := w.commit(false)
+		if err != nil {
 			return outcome{}, err
 		}
-		return outcome{events: w.deliveries(false), value: seq}, nil
+		return outcome{events: events, value: seq}, nil
 	})
 	if err != nil {
 		return 0, err
@@ -316,11 +339,12 @@ func (s *Service) Read(ctx context.Context, actor desk.Principal, conversationID
 	return v.(int64), nil
 }
 
-// onlyReceipts reports whether the events in (from, to] are all read
-// receipts. It looks at a bounded window: a long stretch of receipts alone
-// is not worth reading through.
-func onlyReceipts(ctx context.Context, tx desk.ConversationTx, id string, from, to int64) (bool, error) {
-	events, err := tx.Events(ctx, id, from, 32, true)
+// onlyReceipts reports whether the events in (from, to] (private ones only
+// withPrivate) are all read receipts, or own's: nothing new to read. It
+// looks at a bounded window: a long stretch of receipts alone is not worth
+// reading through.
+func onlyReceipts(ctx context.Context, tx desk.ConversationTx, id string, from, to int64, withPrivate bool, own desk.Principal) (bool, error) {
+	events, err := tx.Events(ctx, id, from, 32, withPrivate)
 	if err != nil {
 		return false, err
 	}
@@ -328,7 +352,7 @@ func onlyReceipts(ctx context.Context, tx desk.ConversationTx, id string, from, 
 		if ev.Seq > to {
 			break
 		}
-		if ev.Type != desk.EventRead {
+		if ev.Type != desk.EventRead && ev.Actor != own {
 			return false, nil
 		}
 	}
@@ -337,7 +361,7 @@ func onlyReceipts(ctx context.Context, tx desk.ConversationTx, id string, from, 
 
 // RememberEmployee stores an employee's display name, for agents' lists.
 func (s *Service) RememberEmployee(ctx context.Context, id, name string) error {
-	_, err := s.exec(ctx, func(tx desk.ConversationTx) (outcome, error) {
+	_, err := s.exec(ctx, func(ctx context.Context, tx desk.ConversationTx) (outcome, error) {
 		return outcome{}, tx.SaveEmployee(ctx, desk.Employee{ID: id, Name: name, UpdatedAt: s.now().UTC()})
 	})
 	return err
@@ -348,7 +372,7 @@ func (s *Service) RememberEmployee(ctx context.Context, id, name string) error {
 // changed. It returns the conversation as saved.
 func (s *Service) update(ctx context.Context, actor desk.Principal, conversationID string,
 	change func(w *eventWriter, parts []desk.Participant) (bool, error)) (desk.Conversation, error) {
-	v, err := s.exec(ctx, func(tx desk.ConversationTx) (outcome, error) {
+	v, err := s.exec(ctx, func(ctx context.Context, tx desk.ConversationTx) (outcome, error) {
 		c, parts, err := s.load(ctx, tx, conversationID, actor)
 		if err != nil {
 			return outcome{}, err
@@ -359,10 +383,11 @@ func (s *Service) update(ctx context.Context, actor desk.Principal, conversation
 		if err != nil {
 			return outcome{}, err
 		}
-		if err := w.save(); err != nil {
+		events, err := w.commit(wasQueued || queueChanged)
+		if err != nil {
 			return outcome{}, err
 		}
-		return outcome{events: w.deliveries(wasQueued || queueChanged), value: c, queueChanged: queueChanged || wasQueued}, nil
+		return outcome{events: events, value: c, queueChanged: queueChanged || wasQueued}, nil
 	})
 	if err != nil {
 		return desk.Conversation{}, err
@@ -436,7 +461,9 @@ func notParticipant(c desk.Conversation) error {
 
 func alreadyTaken(c desk.Conversation) error {
 	if c.Status == desk.StatusOpen {
-		return desk.Errorf(desk.EConflict, "conversation already claimed by %s", c.AssigneeID)
+		// Not who: an agent who may not read the conversation learns only
+		// that it is taken.
+		return desk.Errorf(desk.EConflict, "conversation already claimed")
 	}
 	return desk.Errorf(desk.EConflict, "conversation is %s", c.Status)
 }

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/servicedesk/servicedesk/internal/desk"
@@ -18,6 +19,13 @@ const (
 	// DefaultMaxBodyBytes is config.DefaultMaxBodyBytes, for callers that
 	// build a Service without the config package.
 	DefaultMaxBodyBytes = 4096
+	// DefaultPublishWait is how long a caller's answer waits for its events
+	// to be handed to the bus after they committed, and how long one
+	// publish may take: long enough that a healthy bus (well under a
+	// millisecond) always makes it, so an ack follows its event; short
+	// enough that a bus in trouble never holds anyone up for long. It is
+	// config.DefaultStoreTimeout.
+	DefaultPublishWait = 2 * time.Second
 	// maxBatch caps the commands committed in one transaction: enough to
 	// amortise a commit over many messages, few enough that the first is not
 	// kept waiting, and within PostgreSQL's 64 cached subtransactions (one
@@ -26,6 +34,10 @@ const (
 	// commitAttempts: a batch that fails as unavailable (a deadlock between
 	// nodes, SQLite busy) is run again before its callers hear of it.
 	commitAttempts = 3
+	// DefaultCommitTimeout bounds one attempt at a batch, so a database
+	// that hangs (rather than refuses) costs its callers seconds, not
+	// forever. A healthy commit takes milliseconds.
+	DefaultCommitTimeout = 5 * time.Second
 	// maxSubjectRunes bounds a conversation's subject line.
 	maxSubjectRunes = 200
 	// MaxPageSize caps the events and conversations returned per page.
@@ -39,26 +51,42 @@ type Config struct {
 	Bus    desk.Bus
 	// Presence says who is online and records agents' away/online choice;
 	// without it every agent reads as offline and SetPresence is refused.
-	Presence     Presence
-	Log          *slog.Logger
-	Now          func() time.Time
-	MaxBodyBytes int
+	Presence Presence
+	// Outbox keeps every batch's deliveries in the database until they
+	// are published, and sweeps up what was not (see publish.go). Turn it
+	// on wherever a publish can fail: with a bus between nodes. With the
+	// in-process bus a publish cannot fail, so the writes would buy nothing.
+	Outbox bool
+	// PublishWait: see DefaultPublishWait.
+	PublishWait time.Duration
+	// CommitTimeout: see DefaultCommitTimeout.
+	CommitTimeout time.Duration
+	Log           *slog.Logger
+	Now           func() time.Time
+	MaxBodyBytes  int
 }
 
 // Service runs the desk's commands and queries. Commands are committed by
 // one writer goroutine in batches (group commit): a batch is one
-// transaction, each command in it a savepoint, and its events are published
-// in commit order before any caller is answered.
+// transaction, each command in it a savepoint. Its events are then handed
+// to the publisher, which publishes them in commit order; a caller is
+// answered once its events are published, or after PublishWait at most.
 type Service struct {
-	store    desk.ConversationStore
-	agents   desk.AgentStore
-	bus      desk.Bus
-	presence Presence
-	log      *slog.Logger
-	now      func() time.Time
-	maxBody  int
+	store         desk.ConversationStore
+	agents        desk.AgentStore
+	bus           desk.Bus
+	presence      Presence
+	log           *slog.Logger
+	now           func() time.Time
+	maxBody       int
+	outbox        bool
+	publishWait   time.Duration
+	commitTimeout time.Duration
 
 	ops        chan *op
+	published  chan *publication // committed batches, in commit order, for the publisher
+	sent       sentOutbox        // outbox entries published and not yet deleted
+	breaker    breaker
 	queueDirty chan struct{}
 	stopped    chan struct{} // closed when Run returns: nothing commits after
 	// lastTold is the queue position each waiting employee was last sent;
@@ -70,8 +98,9 @@ type Service struct {
 func New(cfg Config) *Service {
 	s := &Service{
 		store: cfg.Store, agents: cfg.Agents, bus: cfg.Bus, presence: cfg.Presence,
-		log: cfg.Log, now: cfg.Now, maxBody: cfg.MaxBodyBytes,
+		log: cfg.Log, now: cfg.Now, maxBody: cfg.MaxBodyBytes, outbox: cfg.Outbox, publishWait: cfg.PublishWait, commitTimeout: cfg.CommitTimeout,
 		ops:        make(chan *op, 4*maxBatch),
+		published:  make(chan *publication, publishQueue),
 		queueDirty: make(chan struct{}, 1),
 		stopped:    make(chan struct{}),
 	}
@@ -80,6 +109,12 @@ func New(cfg Config) *Service {
 	}
 	if s.maxBody <= 0 {
 		s.maxBody = DefaultMaxBodyBytes
+	}
+	if s.publishWait <= 0 {
+		s.publishWait = DefaultPublishWait
+	}
+	if s.commitTimeout <= 0 {
+		s.commitTimeout = DefaultCommitTimeout
 	}
 	if s.presence == nil {
 		s.presence = noPresence{}
@@ -90,15 +125,20 @@ func New(cfg Config) *Service {
 	return s
 }
 
-// op is one command waiting for the writer.
+// op is one command waiting for the writer. run gets the writer's
+// context, never its caller's: a caller hanging up must not cancel a
+// transaction that other callers' commands share.
 type op struct {
-	run  func(tx desk.ConversationTx) (outcome, error)
+	run  func(ctx context.Context, tx desk.ConversationTx) (outcome, error)
 	done chan opResult
 }
 
 type opResult struct {
 	out outcome
 	err error
+	// published is closed once the command's events were handed to the
+	// bus (or given up on, left to the outbox); nil if there were none.
+	published <-chan struct{}
 }
 
 // outcome is what a committed command produced: events to publish, in seq
@@ -114,12 +154,18 @@ var errStopped = desk.Errorf(desk.EUnavailable, "service is shutting down")
 
 // Run commits commands until ctx ends, then fails those still waiting. Cancel
 // ctx only once nothing submits commands any more (HTTP and WebSocket
-// servers stopped), or late callers get "shutting down".
+// servers stopped), or late callers get "shutting down". The publisher and,
+// with the outbox, its sweeper run beside it and stop after it.
 func (s *Service) Run(ctx context.Context) {
 	defer close(s.stopped)
-	queueDone := make(chan struct{})
-	go func() { defer close(queueDone); s.runQueueUpdates(ctx) }()
-	defer func() { <-queueDone }()
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	wg.Go(func() { s.runQueueUpdates(ctx) })
+	wg.Go(s.runPublisher)
+	defer close(s.published) // the publisher drains what committed, then ends
+	if s.outbox {
+		wg.Go(func() { s.runSweeper(ctx) })
+	}
 	batch := make([]*op, 0, maxBatch)
 	for {
 		select {
@@ -153,45 +199,84 @@ func (s *Service) failPending() {
 	}
 }
 
-// commit runs a batch in one transaction, publishes what committed, then
-// answers every caller.
+// commit runs a batch in one transaction, hands what committed to the
+// publisher, then answers every caller.
 func (s *Service) commit(ctx context.Context, batch []*op) {
+	// The batch finishes even if ctx ends meanwhile (a drain): what its
+	// callers were told must be what was stored.
+	ctx = context.WithoutCancel(ctx)
 	results := make([]opResult, len(batch))
 	var err error
+	var entry int64
 	for attempt := 1; attempt <= commitAttempts; attempt++ {
-		if err = s.runBatch(ctx, batch, results); desk.ErrorCode(err) != desk.EUnavailable || ctx.Err() != nil {
+		actx, cancel := context.WithTimeout(ctx, s.commitTimeout)
+		entry, err = s.runBatch(actx, batch, results)
+		cancel()
+		if desk.ErrorCode(err) != desk.EUnavailable {
 			break
 		}
 		s.log.Warn("commit failed, retrying", "error", err, "attempt", attempt)
 	}
-	s.finish(ctx, batch, results, err)
+	s.finish(batch, results, entry, err)
 }
 
 // runBatch runs the batch's commands in one transaction, each in a
-// savepoint so a refused command does not undo the others.
-func (s *Service) runBatch(ctx context.Context, batch []*op, results []opResult) error {
-	return s.store.Update(ctx, func(tx desk.ConversationTx) error {
+// savepoint so a command that fails undoes only itself. Only a failure of
+// the transaction or connection itself fails the batch. With the outbox,
+// the batch's deliveries are stored with it (their entry id is returned),
+// and entries already published are deleted on the way.
+func (s *Service) runBatch(ctx context.Context, batch []*op, results []opResult) (int64, error) {
+	var entry int64
+	deleted := s.sent.take()
+	err := s.store.Update(ctx, func(tx desk.ConversationTx) error {
+		entry = 0
+		if err := tx.DeleteOutbox(ctx, deleted); err != nil {
+			return err
+		}
+		var all []delivery
 		for i, o := range batch {
 			results[i] = opResult{}
+			var runErr error
 			err := tx.Savepoint(ctx, func() error {
-				out, err := o.run(tx)
+				out, err := o.run(ctx, tx)
 				results[i] = opResult{out: out, err: err}
+				runErr = err
 				return err
 			})
-			if err != nil && results[i].err == nil {
+			switch {
+			case err == nil:
+				all = append(all, results[i].out.events...)
+			case err != runErr || desk.ErrorCode(err) == desk.EUnavailable || ctx.Err() != nil:
+				// The savepoint could not be rolled back, or the database
+				// went away: the transaction itself is in trouble.
 				results[i].err = err
+				return err
+			case !isDomainError(err):
+				// Rolled back to the savepoint: this command fails alone
+				// (bad bytes PostgreSQL refused, a bug), the rest commit.
+				s.log.Error("command failed", "error", err)
+				results[i].err = desk.Wrap(desk.EInternal, err, "could not save")
 			}
-			if !isDomainError(results[i].err) && results[i].err != nil {
-				// The transaction itself is in trouble: give up on the batch.
-				return results[i].err
+		}
+		if s.outbox && len(all) > 0 {
+			payload, err := encodeOutbox(all)
+			if err != nil {
+				return err
+			}
+			if entry, err = tx.AddOutbox(ctx, desk.OutboxEntry{CreatedAt: s.now(), Deliveries: payload}); err != nil {
+				return err
 			}
 		}
 		return nil
 	})
+	if err != nil {
+		s.sent.giveBack(deleted)
+	}
+	return entry, err
 }
 
-// finish publishes what committed, then answers every caller.
-func (s *Service) finish(ctx context.Context, batch []*op, results []opResult, err error) {
+// finish hands what committed to the publisher, then answers every caller.
+func (s *Service) finish(batch []*op, results []opResult, entry int64, err error) {
 	if err != nil {
 		s.log.Error("commit failed", "error", err, "batch", len(batch))
 		for i, o := range batch {
@@ -205,20 +290,19 @@ func (s *Service) finish(ctx context.Context, batch []*op, results []opResult, e
 		}
 		return
 	}
-	queueChanged := false
+	p := &publication{entry: entry, done: make(chan struct{})}
 	for _, r := range results {
 		if r.err != nil {
 			continue
 		}
-		for _, d := range r.out.events {
-			s.publish(ctx, d)
-		}
-		queueChanged = queueChanged || r.out.queueChanged
+		p.deliveries = append(p.deliveries, r.out.events...)
+		p.queueChanged = p.queueChanged || r.out.queueChanged
 	}
-	if queueChanged {
-		s.QueueChanged()
-	}
+	s.handOver(p)
 	for i, o := range batch {
+		if results[i].err == nil && len(results[i].out.events) > 0 {
+			results[i].published = p.done
+		}
 		o.done <- results[i]
 	}
 }
@@ -230,8 +314,15 @@ func isDomainError(err error) bool {
 	return errors.As(err, &e) && e.Code != desk.EInternal && e.Code != desk.EUnavailable
 }
 
-// exec submits a command to the writer and waits for its outcome.
-func (s *Service) exec(ctx context.Context, run func(tx desk.ConversationTx) (outcome, error)) (any, error) {
+// exec submits a command to the writer and waits for its outcome, then for
+// its events to be published (at most publishWait), so that an ack
+// normally follows the event it acknowledges. A caller whose ctx ends
+// stops waiting; its command, once queued, is still committed or refused,
+// and a retry with the same client id finds it.
+func (s *Service) exec(ctx context.Context, run func(ctx context.Context, tx desk.ConversationTx) (outcome, error)) (any, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, desk.Wrap(desk.EUnavailable, err, "request cancelled")
+	}
 	o := &op{run: run, done: make(chan opResult, 1)}
 	select {
 	case s.ops <- o:
@@ -240,17 +331,26 @@ func (s *Service) exec(ctx context.Context, run func(tx desk.ConversationTx) (ou
 	case <-s.stopped:
 		return nil, errStopped
 	}
-	// Once submitted the command will be committed or refused; wait for
-	// the answer even if the caller has gone, so nothing is half-known.
 	var r opResult
 	select {
 	case r = <-o.done:
+	case <-ctx.Done():
+		return nil, desk.Wrap(desk.EUnavailable, ctx.Err(), "request cancelled")
 	case <-s.stopped:
 		select {
 		case r = <-o.done:
 		default:
 			r.err = errStopped
 		}
+	}
+	if r.published != nil {
+		t := time.NewTimer(s.publishWait)
+		select {
+		case <-r.published:
+		case <-t.C:
+		case <-ctx.Done():
+		}
+		t.Stop()
 	}
 	return r.out.value, r.err
 }

@@ -187,8 +187,10 @@ func TestLifecycle(t *testing.T) {
 				t.Fatalf("agent history has a gap at %d", i)
 			}
 		}
+		// The employee's reply says first that they read the transfer and
+		// the resolution (a receipt, so the agents see it).
 		want := []desk.EventType{desk.EventCreated, desk.EventMessage, desk.EventClaimed, desk.EventJoined, desk.EventNote,
-			desk.EventTransferred, desk.EventResolved, desk.EventReopened, desk.EventMessage, desk.EventLeft, desk.EventLeft}
+			desk.EventTransferred, desk.EventResolved, desk.EventRead, desk.EventReopened, desk.EventMessage, desk.EventLeft, desk.EventLeft}
 		for i, ev := range agentEvents {
 			if i >= len(want) || ev.Type != want[i] {
 				t.Fatalf("event %d is %s, want %v", i, ev.Type, want)

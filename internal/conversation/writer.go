@@ -24,7 +24,10 @@ type eventWriter struct {
 	changed map[desk.Principal]bool
 	before  []desk.Principal // active agents before the change: they hear of it too
 	events  []desk.ConvEvent
-	err     error // the first failure; later calls do nothing
+	// prevPublic[i] is the public event before events[i]: what the
+	// employee's copy of it names as its predecessor.
+	prevPublic []int64
+	err        error // the first failure; later calls do nothing
 }
 
 func (s *Service) writer(ctx context.Context, tx desk.ConversationTx, c *desk.Conversation, parts []desk.Participant) *eventWriter {
@@ -58,6 +61,10 @@ func (w *eventWriter) append(typ desk.EventType, actor desk.Principal, data any,
 		return desk.ConvEvent{}
 	}
 	w.events = append(w.events, ev)
+	w.prevPublic = append(w.prevPublic, w.c.PublicSeq)
+	if !ev.Private {
+		w.c.PublicSeq = ev.Seq
+	}
 	return ev
 }
 
@@ -129,30 +136,46 @@ func (w *eventWriter) reopen(by desk.Principal) bool {
 	return requeued
 }
 
-// save writes the changed participants and the conversation row.
-func (w *eventWriter) save() error {
+// commit addresses the events (see deliveries), then writes the changed
+// participants and the conversation row. allAgents: every agent hears of
+// the events, because the conversation is or was in the queue.
+func (w *eventWriter) commit(allAgents bool) ([]delivery, error) {
 	if w.err != nil {
-		return w.err
+		return nil, w.err
 	}
+	out := w.deliveries(allAgents)
 	for _, p := range w.parts {
 		if w.changed[p.Principal()] {
 			if err := w.tx.SaveParticipant(w.ctx, w.c.ID, p); err != nil {
-				return err
+				return nil, err
 			}
 		}
 	}
-	return w.tx.SaveConversation(w.ctx, *w.c)
+	return out, w.tx.SaveConversation(w.ctx, *w.c)
 }
 
 // delivery is one event and who gets it.
 type delivery struct {
 	ev desk.ConvEvent
-	to []desk.Audience
+	to []target
+}
+
+// target is one audience of an event, with the previous seq that audience
+// was sent (desk.Event.Prev).
+type target struct {
+	to   desk.Audience
+	prev int64
 }
 
 // deliveries addresses the events: the employee gets all but private ones;
 // agents in the conversation before or after the change get all; every
 // agent gets them while the conversation is (or was) in the queue.
+//
+// Each copy names its audience's previous event, so a connection can
+// tell a gap from a seq it was never meant to see: the employee's copies
+// the last public event; every agent's copies the last broadcast one
+// (remembered on the conversation); participants' copies the event just
+// before, since an agent in the conversation may read all of it.
 func (w *eventWriter) deliveries(allAgents bool) []delivery {
 	agents := activeAgents(w.parts)
 	for _, p := range w.before {
@@ -162,16 +185,17 @@ func (w *eventWriter) deliveries(allAgents bool) []delivery {
 	}
 	employee := desk.Audience{Kind: desk.ToUser, User: desk.Principal{Role: desk.RoleEmployee, ID: w.c.EmployeeID}}
 	out := make([]delivery, 0, len(w.events))
-	for _, ev := range w.events {
-		var to []desk.Audience
+	for i, ev := range w.events {
+		var to []target
 		switch {
 		case allAgents && !ev.Private:
-			to = append(to, desk.Audience{Kind: desk.ToAllAgents})
+			to = append(to, target{to: desk.Audience{Kind: desk.ToAllAgents}, prev: w.c.BroadcastSeq})
+			w.c.BroadcastSeq = ev.Seq
 		case len(agents) > 0:
-			to = append(to, desk.Audience{Kind: desk.ToUsers, Users: agents})
+			to = append(to, target{to: desk.Audience{Kind: desk.ToUsers, Users: agents}, prev: ev.Seq - 1})
 		}
 		if !ev.Private {
-			to = append(to, employee)
+			to = append(to, target{to: employee, prev: w.prevPublic[i]})
 		}
 		out = append(out, delivery{ev: ev, to: to})
 	}

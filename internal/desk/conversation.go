@@ -45,6 +45,13 @@ type Conversation struct {
 	// ClientMsgID is the first message's client id: a retried create
 	// returns the same conversation.
 	ClientMsgID string `json:"-"`
+	// PublicSeq is the seq of the last event the employee may see (not
+	// private), and BroadcastSeq that of the last event sent to every
+	// agent. Each event's live copies carry the previous one of their
+	// audience (Event.Prev), so a connection can tell a gap it must fill
+	// from a seq it was never meant to see.
+	PublicSeq    int64 `json:"-"`
+	BroadcastSeq int64 `json:"-"`
 }
 
 // Participant is someone in a conversation: its employee, or an agent who

@@ -77,6 +77,11 @@ type Event struct {
 	// drop what it has already been sent.
 	ConversationID string
 	Seq            int64
+	// Prev is the seq of the conversation's previous event that this
+	// audience was sent (0 if none or unknown). A connection that has been
+	// sent less than Prev of the conversation has missed an event, and
+	// fills the gap from the store before delivering this one.
+	Prev int64
 }
 
 // Bus carries events to the connections they address, wherever they live.

@@ -20,7 +20,36 @@ import (
 //   - Safe for concurrent use.
 type ConversationStore interface {
 	ConversationReader
+	Outbox
 	Update(ctx context.Context, fn func(tx ConversationTx) error) error
+}
+
+// OutboxEntry is one committed batch's deliveries, kept until they are
+// published. Deliveries is the writer's own encoding; stores keep it as
+// they were given it.
+type OutboxEntry struct {
+	ID         int64
+	CreatedAt  time.Time
+	Deliveries []byte
+}
+
+// Outbox is the durable side of publishing: every batch's deliveries are
+// written with the batch (ConversationTx.AddOutbox) and deleted once
+// published, and whatever stays behind (a bus that was down, a node that
+// died between commit and publish) is claimed and published by a sweeper on
+// any node.
+//
+// Contract:
+//   - ClaimOutbox returns up to limit entries created before createdBefore
+//     whose lease has run out, oldest first, and leases them until
+//     leaseUntil: two sweepers never claim one entry at once.
+//   - ReleaseOutbox ends the lease of entries that could not be published
+//     yet, so the next sweep takes them again.
+//   - DeleteOutbox of a missing entry succeeds.
+type Outbox interface {
+	ClaimOutbox(ctx context.Context, createdBefore, leaseUntil time.Time, limit int) ([]OutboxEntry, error)
+	ReleaseOutbox(ctx context.Context, ids []int64) error
+	DeleteOutbox(ctx context.Context, ids []int64) error
 }
 
 // ConversationReader is every read, inside or outside a transaction.
@@ -66,6 +95,10 @@ type ConversationTx interface {
 	// actor, client id) is EConflict.
 	AppendEvent(ctx context.Context, ev ConvEvent) error
 	SaveEmployee(ctx context.Context, e Employee) error
+	// AddOutbox stores a batch's deliveries (e.ID is ignored) and returns
+	// the entry's id; DeleteOutbox removes entries already published.
+	AddOutbox(ctx context.Context, e OutboxEntry) (int64, error)
+	DeleteOutbox(ctx context.Context, ids []int64) error
 	// Savepoint runs fn inside a savepoint and rolls back just fn's writes
 	// if it fails, so one refused command does not undo a whole batch.
 	Savepoint(ctx context.Context, fn func() error) error

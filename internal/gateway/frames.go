@@ -89,11 +89,20 @@ func (s *session) dispatch(ctx context.Context, data []byte) []byte {
 		h, ok := s.g.handlers[s.user.Role][in.Type]
 		if !ok {
 			ferr = &frameError{Code: codeUnknownType, Message: fmt.Sprintf("unknown message type %q", truncate(in.Type, 64))}
-		} else if err := h(ctx, s, in); err != nil && !errors.As(err, &ferr) {
+		} else if err := h(ctx, s, in); err != nil && errors.As(err, &ferr) {
+			// Every error frame echoes what the frame had (docs/protocol.md).
+			if ferr.ConversationID == "" {
+				ferr.ConversationID, _ = conversationID(in.ConversationID)
+			}
+			if ferr.ClientMsgID == "" {
+				ferr.ClientMsgID = in.ClientMsgID
+			}
+		} else if err != nil {
 			var ok bool
 			if ferr, ok = domainError(err, in); !ok {
 				s.g.log.Error("frame handler failed", idAttr(s.user.Role, s.user.ID), "conn_id", s.connID, "error", err)
-				ferr = &frameError{Code: codeInternal, Message: "internal error"}
+				conv, _ := conversationID(in.ConversationID)
+				ferr = &frameError{Code: codeInternal, Message: "internal error", ConversationID: conv, ClientMsgID: in.ClientMsgID}
 			}
 		}
 	}

@@ -22,11 +22,13 @@ type collector struct{ frames [][]byte }
 
 func (c *collector) Send(frame []byte) bool { c.frames = append(c.frames, frame); return true }
 
-func (c *collector) BeginResume(string, int64) {}
+func (c *collector) BeginResume(string, int64) uint64 { return 1 }
+
+func (c *collector) FailResume(_ string, _ uint64, frame []byte, _ bool) { c.Send(frame) }
 
 func (c *collector) FollowPresence() {}
 
-func (c *collector) EndResume(_ string, replay []hub.Replayed, done []byte) bool {
+func (c *collector) EndResume(_ string, _ uint64, replay []hub.Replayed, done []byte) bool {
 	for _, r := range replay {
 		c.Send(r.Frame)
 	}

@@ -142,30 +142,50 @@ func handleResume(ctx context.Context, s *session, in *inbound) error {
 	if in.AfterSeq == nil || *in.AfterSeq < 0 {
 		return &frameError{Code: codeInvalidFrame, Message: "resume needs after_seq (0 for everything)", ConversationID: conv}
 	}
-	s.out.BeginResume(conv, *in.AfterSeq)
-	events, err := s.g.conversations.Events(ctx, s.user, conv, *in.AfterSeq, resumeBatch)
+	gen := s.out.BeginResume(conv, *in.AfterSeq)
+	replay, more, err := Replay(ctx, s.g.conversations, s.user, conv, *in.AfterSeq)
 	if err != nil {
 		ferr, ok := domainError(err, in)
 		if !ok {
 			s.g.log.Error("resume failed", idAttr(s.user.Role, s.user.ID), "conversation_id", conv, "error", err)
 			ferr = &frameError{Code: codeInternal, Message: "internal error", ConversationID: conv}
 		}
-		s.out.EndResume(conv, nil, errorFrame(ferr))
+		// Only a conversation the client may read keeps a stream here.
+		forget := ferr.Code == desk.ENotFound || ferr.Code == desk.EForbidden
+		s.out.FailResume(conv, gen, errorFrame(ferr), forget)
 		return nil
 	}
-	replay := make([]hub.Replayed, 0, len(events))
 	last := *in.AfterSeq
-	for _, ev := range events {
+	if len(replay) > 0 {
+		last = replay[len(replay)-1].Seq
+	}
+	done, _ := json.Marshal(resumed{Type: "resumed", ConversationID: conv, Seq: last, More: more})
+	s.out.EndResume(conv, gen, replay, done)
+	return nil
+}
+
+// EventReader is what Replay needs of the desk.
+type EventReader interface {
+	Events(ctx context.Context, viewer desk.Principal, conversationID string, afterSeq int64, limit int) ([]desk.ConvEvent, error)
+}
+
+// Replay reads one page of the events after afterSeq that viewer may see,
+// as the frames a live connection gets, for a resume and for the hub
+// filling a gap (hub.Filler). more reports a full page.
+func Replay(ctx context.Context, events EventReader, viewer desk.Principal, conversationID string, afterSeq int64) ([]hub.Replayed, bool, error) {
+	evs, err := events.Events(ctx, viewer, conversationID, afterSeq, resumeBatch)
+	if err != nil {
+		return nil, false, err
+	}
+	replay := make([]hub.Replayed, 0, len(evs))
+	for _, ev := range evs {
 		frame, err := json.Marshal(ev)
 		if err != nil {
-			return err
+			return nil, false, desk.Wrap(desk.EInternal, err, "encode event")
 		}
 		replay = append(replay, hub.Replayed{Seq: ev.Seq, Frame: frame})
-		last = ev.Seq
 	}
-	done, _ := json.Marshal(resumed{Type: "resumed", ConversationID: conv, Seq: last, More: len(events) == resumeBatch})
-	s.out.EndResume(conv, replay, done)
-	return nil
+	return replay, len(evs) == resumeBatch, nil
 }
 
 // handleRead records the client's read position; the conversation.read

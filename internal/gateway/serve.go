@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -90,8 +89,9 @@ type session struct {
 // sender is the session's own connection: *hub.Conn.
 type sender interface {
 	Send(frame []byte) bool
-	BeginResume(conversationID string, afterSeq int64)
-	EndResume(conversationID string, replay []hub.Replayed, done []byte) bool
+	BeginResume(conversationID string, afterSeq int64) uint64
+	EndResume(conversationID string, gen uint64, replay []hub.Replayed, done []byte) bool
+	FailResume(conversationID string, gen uint64, frame []byte, forget bool)
 	FollowPresence()
 }
 
@@ -149,7 +149,9 @@ func (g *Gateway) readLoop(c *hub.Conn, ws *websocket.Conn, log *slog.Logger) {
 			if err != nil {
 				continue // the next NextReader reports the failure
 			}
-			s.handle(context.Background(), data)
+			// The connection's context: a handler waiting on the desk
+			// stops when the socket closes or the server drains.
+			s.handle(c.Context(), data)
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package hub
 
 import (
+	"context"
 	"sync"
 	"time"
 
@@ -24,12 +25,14 @@ const (
 const closeGrace = time.Second
 
 // item is one queued outbound frame. A nil msg is a ping. Conversation
-// events carry their conversation and seq, for resuming.
+// events carry their conversation, seq and their audience's previous seq,
+// for ordering (see stream.go).
 type item struct {
 	msg  *websocket.PreparedMessage
 	size int
 	conv string
 	seq  int64
+	prev int64
 }
 
 // Conn is the outbound side of one live WebSocket connection: a bounded queue
@@ -47,6 +50,10 @@ type Conn struct {
 
 	ws  *websocket.Conn
 	hub *Hub
+	// ctx ends when the connection starts closing: frame handlers and
+	// fills working for it stop.
+	ctx    context.Context
+	cancel context.CancelFunc
 
 	// Positions in the hub's slices, for O(1) removal; guarded by hub.mu.
 	allIdx, agentIdx int
@@ -59,10 +66,15 @@ type Conn struct {
 	done    bool        // unregistered: nothing more is queued
 	// followsPresence: the client asked for presence announcements.
 	followsPresence bool
-	// resumed tracks the conversations this connection asked to resume;
-	// nil for most connections. See resume.go.
-	resumed map[string]*resumeState
+	// streams orders each conversation's events (stream.go); nil until
+	// the first one.
+	streams map[string]*stream
+	ticks   uint64
 }
+
+// Context ends when the connection starts closing (by either side, or the
+// server draining). Work done for the connection's frames runs under it.
+func (c *Conn) Context() context.Context { return c.ctx }
 
 // Send queues a text frame for this connection alone. It reports false if
 // the connection is closing. Overflowing the queue closes the connection as
@@ -121,6 +133,8 @@ func (c *Conn) Close(code int, reason string) {
 	}
 	c.closing = &desk.Close{Code: code, Reason: reason}
 	c.queue = nil
+	c.stopStreamsLocked()
+	c.cancel()
 	if c.writing {
 		// The writer may be stuck on a peer that stopped reading: make its
 		// current write give up soon so the close frame can follow.

@@ -35,6 +35,12 @@ type Options struct {
 	WriteTimeout time.Duration
 	// Observer, if set, is told of connections and frames, for metrics.
 	Observer Observer
+	// Fill reads what a connection missed of a conversation, to fill a gap
+	// in its stream (stream.go). Without it gaps are skipped over.
+	Fill Filler
+	// GapWait is how long a gap may stay open before it is filled from
+	// the store (DefaultGapWait).
+	GapWait time.Duration
 	// OnAgentOnline, if set, is called when an agent's first connection on
 	// this node opens (true) or its last one closes (false). It is called
 	// with the hub locked, so it must return at once and not call back
@@ -50,6 +56,9 @@ type Observer interface {
 	FramesQueued(n int)
 	SlowConsumer()
 	Delivered(time.Duration)
+	// GapFilled: a connection's stream missed an event and is read from
+	// the store.
+	GapFilled()
 }
 
 type noObserver struct{}
@@ -59,6 +68,7 @@ func (noObserver) ConnClosed(desk.Role)    {}
 func (noObserver) FramesQueued(int)        {}
 func (noObserver) SlowConsumer()           {}
 func (noObserver) Delivered(time.Duration) {}
+func (noObserver) GapFilled()              {}
 
 // pingBuckets spreads pings over the interval, so 10,000 connections get
 // 10,000/pingBuckets pings per tick instead of one burst.
@@ -92,6 +102,9 @@ func New(opts Options, log *slog.Logger) *Hub {
 	if opts.Observer == nil {
 		opts.Observer = noObserver{}
 	}
+	if opts.GapWait <= 0 {
+		opts.GapWait = DefaultGapWait
+	}
 	return &Hub{opts: opts, log: log, users: make(map[desk.Principal][]*Conn)}
 }
 
@@ -106,9 +119,11 @@ func (h *Hub) Register(ws *websocket.Conn, user desk.Principal, fingerprint stri
 		hub:         h,
 		agentIdx:    -1,
 	}
+	c.ctx, c.cancel = context.WithCancel(context.Background())
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.closed {
+		c.cancel()
 		return nil, ErrShuttingDown
 	}
 	c.allIdx = len(h.all)
@@ -133,7 +148,9 @@ func (h *Hub) Unregister(c *Conn) {
 	already := c.done
 	c.done = true
 	c.queue = nil
+	c.stopStreamsLocked()
 	c.mu.Unlock()
+	c.cancel()
 	if already {
 		return
 	}
@@ -198,7 +215,7 @@ func (h *Hub) Deliver(ev desk.Event) int {
 		}
 	}
 	n := 0
-	it := item{msg: pm, size: len(ev.Frame), conv: ev.ConversationID, seq: ev.Seq}
+	it := item{msg: pm, size: len(ev.Frame), conv: ev.ConversationID, seq: ev.Seq, prev: ev.Prev}
 	act := func(c *Conn) {
 		if ev.Close != nil {
 			c.Close(ev.Close.Code, ev.Close.Reason)
@@ -336,8 +353,14 @@ func (h *Hub) CloseAll(code int, reason string) {
 	}
 }
 
+// shutdownGrace is how long Shutdown waits, once ctx has ended and every
+// socket was closed under its connection, for readers and writers to
+// notice; past it Shutdown returns anyway and they finish on their own.
+const shutdownGrace = time.Second
+
 // Shutdown refuses new connections, closes every open one with code and
-// reason, and waits until all are gone or ctx ends; then it drops the rest.
+// reason, and waits until all are gone or ctx ends; then it drops the rest,
+// and returns within shutdownGrace even if something still holds on.
 func (h *Hub) Shutdown(ctx context.Context, code int, reason string) error {
 	h.mu.Lock()
 	h.closed = true
@@ -357,9 +380,16 @@ func (h *Hub) Shutdown(ctx context.Context, code int, reason string) error {
 		return nil
 	case <-ctx.Done():
 		for _, c := range conns {
+			c.cancel()
 			c.ws.NetConn().Close()
 		}
-		<-done
+		t := time.NewTimer(shutdownGrace)
+		defer t.Stop()
+		select {
+		case <-done:
+		case <-t.C:
+			h.log.Warn("connections still closing after the shutdown timeout")
+		}
 		return ctx.Err()
 	}
 }

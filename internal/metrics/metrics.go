@@ -24,6 +24,7 @@ type Metrics struct {
 	framesIn    *prometheus.CounterVec
 	framesOut   prometheus.Counter
 	slowCloses  prometheus.Counter
+	gapFills    prometheus.Counter
 	busPublish  prometheus.Histogram
 	busDeliver  prometheus.Histogram
 	busTrip     prometheus.Histogram
@@ -52,6 +53,8 @@ func New(node string) *Metrics {
 			"Frames queued to clients."),
 		slowCloses: f.counter("servicedesk_slow_consumer_closes_total",
 			"Connections closed because their outbound queue overflowed (1013)."),
+		gapFills: f.counter("servicedesk_gap_fills_total",
+			"Conversation streams that missed an event live and were filled from the store."),
 		busPublish: f.histogram("servicedesk_bus_publish_seconds",
 			"Time to hand one event to the bus."),
 		busDeliver: f.histogram("servicedesk_bus_deliver_seconds",
@@ -68,12 +71,13 @@ func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{Registry: m.registry})
 }
 
-// ConnOpened, ConnClosed, FramesQueued and SlowConsumer make Metrics the
-// hub's observer.
+// ConnOpened, ConnClosed, FramesQueued, SlowConsumer and GapFilled make
+// Metrics the hub's observer.
 func (m *Metrics) ConnOpened(role desk.Role) { m.connections.WithLabelValues(string(role)).Inc() }
 func (m *Metrics) ConnClosed(role desk.Role) { m.connections.WithLabelValues(string(role)).Dec() }
 func (m *Metrics) FramesQueued(n int)        { m.framesOut.Add(float64(n)) }
 func (m *Metrics) SlowConsumer()             { m.slowCloses.Inc() }
+func (m *Metrics) GapFilled()                { m.gapFills.Inc() }
 
 // BusTrip records one event's trip across the Redis bus.
 func (m *Metrics) BusTrip(d time.Duration) { m.busTrip.Observe(d.Seconds()) }

@@ -122,6 +122,13 @@ func dbError(err error, doing string) error {
 // dropped the connection, or did not answer within the caller's deadline:
 // failures worth retrying elsewhere or later, never a caller's mistake.
 func unavailable(err error) bool {
+	// A failed connect comes first: it often wraps the server's own
+	// refusal ("database is not accepting connections", SQLSTATE 55000),
+	// which taken alone would read as a bug in our SQL.
+	var ce *pgconn.ConnectError
+	if errors.As(err, &ce) {
+		return true
+	}
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) {
 		switch pe.Code {
@@ -130,10 +137,10 @@ func unavailable(err error) bool {
 		}
 		return strings.HasPrefix(pe.Code, "08") // connection exception
 	}
-	var ce *pgconn.ConnectError
 	var ne net.Error
-	return errors.As(err, &ce) || errors.As(err, &ne) ||
+	return errors.As(err, &ne) || pgconn.Timeout(err) || pgconn.SafeToRetry(err) ||
 		errors.Is(err, context.DeadlineExceeded) ||
 		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
-		errors.Is(err, pgconn.ErrConnClosed)
+		errors.Is(err, pgconn.ErrConnClosed) ||
+		strings.Contains(err.Error(), "conn closed") || strings.Contains(err.Error(), "closed pool")
 }

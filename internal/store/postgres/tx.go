@@ -52,10 +52,11 @@ func (x *tx) ConversationForUpdate(ctx context.Context, id string) (desk.Convers
 func (x *tx) CreateConversation(ctx context.Context, c desk.Conversation) error {
 	tag, err := x.t.Exec(ctx, `
 		INSERT INTO conversations (`+convColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
 		ON CONFLICT DO NOTHING`,
 		c.ID, c.EmployeeID, c.Subject, c.Category, c.Status, c.AssigneeID, c.Seq,
-		dbTime(c.CreatedAt), dbTime(c.UpdatedAt), dbTimePtr(c.QueuedAt), dbTimePtr(c.ResolvedAt), c.ClientMsgID)
+		dbTime(c.CreatedAt), dbTime(c.UpdatedAt), dbTimePtr(c.QueuedAt), dbTimePtr(c.ResolvedAt), c.ClientMsgID,
+		c.PublicSeq, c.BroadcastSeq)
 	if err != nil {
 		return dbError(err, "create conversation")
 	}
@@ -69,9 +70,11 @@ func (x *tx) CreateConversation(ctx context.Context, c desk.Conversation) error 
 func (x *tx) SaveConversation(ctx context.Context, c desk.Conversation) error {
 	tag, err := x.t.Exec(ctx, `
 		UPDATE conversations
-		SET status = $2, assignee_id = $3, seq = $4, updated_at = $5, queued_at = $6, resolved_at = $7
+		SET status = $2, assignee_id = $3, seq = $4, updated_at = $5, queued_at = $6, resolved_at = $7,
+			public_seq = $8, broadcast_seq = $9
 		WHERE id = $1`,
-		c.ID, c.Status, c.AssigneeID, c.Seq, dbTime(c.UpdatedAt), dbTimePtr(c.QueuedAt), dbTimePtr(c.ResolvedAt))
+		c.ID, c.Status, c.AssigneeID, c.Seq, dbTime(c.UpdatedAt), dbTimePtr(c.QueuedAt), dbTimePtr(c.ResolvedAt),
+		c.PublicSeq, c.BroadcastSeq)
 	if err != nil {
 		return dbError(err, "save conversation")
 	}

@@ -59,13 +59,14 @@ func (t *convTx) ConversationForUpdate(ctx context.Context, id string) (desk.Con
 func (t *convTx) CreateConversation(ctx context.Context, c desk.Conversation) error {
 	_, err := t.run.exec(ctx, qInsertConversation,
 		c.ID, c.EmployeeID, c.Subject, c.Category, string(c.Status), c.AssigneeID, c.Seq, c.ClientMsgID,
-		millis(c.CreatedAt), millis(c.UpdatedAt), nullMillis(c.QueuedAt), nullMillis(c.ResolvedAt))
+		millis(c.CreatedAt), millis(c.UpdatedAt), nullMillis(c.QueuedAt), nullMillis(c.ResolvedAt), c.PublicSeq, c.BroadcastSeq)
 	return dbError(err, "create conversation")
 }
 
 func (t *convTx) SaveConversation(ctx context.Context, c desk.Conversation) error {
 	res, err := t.run.exec(ctx, qUpdateConversation,
-		string(c.Status), c.AssigneeID, c.Seq, millis(c.UpdatedAt), nullMillis(c.QueuedAt), nullMillis(c.ResolvedAt), c.ID)
+		string(c.Status), c.AssigneeID, c.Seq, millis(c.UpdatedAt), nullMillis(c.QueuedAt), nullMillis(c.ResolvedAt),
+		c.PublicSeq, c.BroadcastSeq, c.ID)
 	if err != nil {
 		return dbError(err, "save conversation")
 	}

@@ -12,7 +12,7 @@ import (
 // The columns and statements of the conversation store. Queries are
 // constants, so the prepared ones are found by their text.
 const (
-	convColumns  = `id, employee_id, subject, category, status, assignee_id, seq, client_msg_id, created_at, updated_at, queued_at, resolved_at`
+	convColumns  = `id, employee_id, subject, category, status, assignee_id, seq, client_msg_id, created_at, updated_at, queued_at, resolved_at, public_seq, broadcast_seq`
 	eventColumns = `conversation_id, seq, type, actor_role, actor_id, private, client_msg_id, data, created_at`
 
 	qConversation = `SELECT ` + convColumns + ` FROM conversations WHERE id = ?`
@@ -35,9 +35,10 @@ const (
 	qEmployee = `SELECT id, name, updated_at FROM employees WHERE id = ?`
 
 	qInsertConversation = `INSERT INTO conversations (` + convColumns + `)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	qUpdateConversation = `UPDATE conversations
-		SET status = ?, assignee_id = ?, seq = ?, updated_at = ?, queued_at = ?, resolved_at = ?
+		SET status = ?, assignee_id = ?, seq = ?, updated_at = ?, queued_at = ?, resolved_at = ?,
+			public_seq = ?, broadcast_seq = ?
 		WHERE id = ?`
 	qUpsertParticipant = `INSERT INTO participants (conversation_id, role, user_id, active, last_read_seq, joined_at)
 		VALUES (?, ?, ?, ?, ?, ?)
@@ -166,7 +167,7 @@ func scanConv(s scanner, extra ...any) (desk.Conversation, error) {
 	var created, updated int64
 	var queued, resolved sql.NullInt64
 	dest := append([]any{&c.ID, &c.EmployeeID, &c.Subject, &c.Category, &c.Status, &c.AssigneeID,
-		&c.Seq, &c.ClientMsgID, &created, &updated, &queued, &resolved}, extra...)
+		&c.Seq, &c.ClientMsgID, &created, &updated, &queued, &resolved, &c.PublicSeq, &c.BroadcastSeq}, extra...)
 	if err := s.Scan(dest...); err != nil {
 		return desk.Conversation{}, err
 	}
