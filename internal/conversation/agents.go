@@ -4,23 +4,22 @@ import (
 	"context"
 
 	"github.com/servicedesk/servicedesk/internal/desk"
-	"github.com/servicedesk/servicedesk/internal/presence"
 )
 
 // Presence is what the desk needs of a presence.Tracker.
 type Presence interface {
 	// Statuses returns every agent who is not offline.
-	Statuses(ctx context.Context) (map[string]presence.Status, error)
-	SetStatus(ctx context.Context, agentID string, s presence.Status) (presence.Status, bool, error)
+	Statuses(ctx context.Context) (map[string]desk.PresenceStatus, error)
+	SetStatus(ctx context.Context, agentID string, s desk.PresenceStatus) (desk.PresenceStatus, bool, error)
 	OnlineCount() int
 }
 
 // noPresence stands in when no tracker is configured: everyone is offline.
 type noPresence struct{}
 
-func (noPresence) Statuses(context.Context) (map[string]presence.Status, error) { return nil, nil }
+func (noPresence) Statuses(context.Context) (map[string]desk.PresenceStatus, error) { return nil, nil }
 func (noPresence) OnlineCount() int                                             { return 0 }
-func (noPresence) SetStatus(context.Context, string, presence.Status) (presence.Status, bool, error) {
+func (noPresence) SetStatus(context.Context, string, desk.PresenceStatus) (desk.PresenceStatus, bool, error) {
 	return "", false, desk.Errorf(desk.EUnavailable, "presence is not available")
 }
 
@@ -30,7 +29,7 @@ type AgentInfo struct {
 	ID       string          `json:"id"`
 	Username string          `json:"username"`
 	Name     string          `json:"name"`
-	Status   presence.Status `json:"status"`
+	Status   desk.PresenceStatus `json:"status"`
 }
 
 // Agents lists the agents a conversation can be handed to, with their
@@ -51,7 +50,7 @@ func (s *Service) Agents(ctx context.Context, viewer desk.Principal) ([]AgentInf
 	for _, a := range agents {
 		st, ok := statuses[a.ID]
 		if !ok {
-			st = presence.Offline
+			st = desk.PresenceOffline
 		}
 		out = append(out, AgentInfo{ID: a.ID, Username: a.Username, Name: a.Name, Status: st})
 	}
@@ -61,12 +60,12 @@ func (s *Service) Agents(ctx context.Context, viewer desk.Principal) ([]AgentInf
 // SetPresence records an agent's choice to be online or away; every agent
 // connection hears of the change. It returns the agent's resulting status
 // and whether it changed.
-func (s *Service) SetPresence(ctx context.Context, actor desk.Principal, st presence.Status) (presence.Status, bool, error) {
+func (s *Service) SetPresence(ctx context.Context, actor desk.Principal, st desk.PresenceStatus) (desk.PresenceStatus, bool, error) {
 	if actor.Role != desk.RoleAgent {
 		return "", false, desk.Errorf(desk.EForbidden, "only agents have a presence")
 	}
 	if !st.Settable() {
-		return "", false, desk.Errorf(desk.EInvalid, "status must be %q or %q", presence.Online, presence.Away)
+		return "", false, desk.Errorf(desk.EInvalid, "status must be %q or %q", desk.PresenceOnline, desk.PresenceAway)
 	}
 	return s.presence.SetStatus(ctx, actor.ID, st)
 }

@@ -48,18 +48,18 @@ func TestAgentsCarryPresence(t *testing.T) {
 	ctx := context.Background()
 	tracker.Connected("a1")
 	tracker.Connected("a2")
-	if st, changed, err := svc.SetPresence(ctx, a2, presence.Away); st != presence.Away || !changed || err != nil {
+	if st, changed, err := svc.SetPresence(ctx, a2, desk.PresenceAway); st != desk.PresenceAway || !changed || err != nil {
 		t.Fatalf("SetPresence(away) = %q, %v, %v", st, changed, err)
 	}
 	agents, err := svc.Agents(ctx, a3)
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := map[string]presence.Status{}
+	got := map[string]desk.PresenceStatus{}
 	for _, a := range agents {
 		got[a.ID] = a.Status
 	}
-	want := map[string]presence.Status{"a1": presence.Online, "a2": presence.Away, "a3": presence.Offline}
+	want := map[string]desk.PresenceStatus{"a1": desk.PresenceOnline, "a2": desk.PresenceAway, "a3": desk.PresenceOffline}
 	for id, st := range want {
 		if got[id] != st {
 			t.Errorf("agent %s: status %q, want %q", id, got[id], st)
@@ -77,9 +77,9 @@ func TestAgentsCarryPresence(t *testing.T) {
 	}
 
 	t.Run("refusals", func(t *testing.T) {
-		_, _, err := svc.SetPresence(ctx, emp, presence.Away)
+		_, _, err := svc.SetPresence(ctx, emp, desk.PresenceAway)
 		wantCode(t, err, desk.EForbidden)
-		_, _, err = svc.SetPresence(ctx, a1, presence.Offline)
+		_, _, err = svc.SetPresence(ctx, a1, desk.PresenceOffline)
 		wantCode(t, err, desk.EInvalid)
 	})
 }
@@ -91,10 +91,10 @@ func TestAgentsWithoutPresence(t *testing.T) {
 		t.Fatalf("Agents = %v, %v", agents, err)
 	}
 	for _, a := range agents {
-		if a.Status != presence.Offline {
+		if a.Status != desk.PresenceOffline {
 			t.Errorf("agent %s: status %q without a tracker, want offline", a.ID, a.Status)
 		}
 	}
-	_, _, err = svc.SetPresence(context.Background(), a1, presence.Away)
+	_, _, err = svc.SetPresence(context.Background(), a1, desk.PresenceAway)
 	wantCode(t, err, desk.EUnavailable)
 }

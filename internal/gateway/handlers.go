@@ -18,7 +18,7 @@ type Conversations interface {
 	Events(ctx context.Context, viewer desk.Principal, conversationID string, afterSeq int64, limit int) ([]desk.ConvEvent, error)
 	TypingAudience(ctx context.Context, sender desk.Principal, conversationID string) ([]desk.Principal, error)
 	Read(ctx context.Context, actor desk.Principal, conversationID string, seq int64) (int64, error)
-	SetPresence(ctx context.Context, actor desk.Principal, st presence.Status) (presence.Status, bool, error)
+	SetPresence(ctx context.Context, actor desk.Principal, st desk.PresenceStatus) (desk.PresenceStatus, bool, error)
 }
 
 // handler acts on one parsed frame of a session.
@@ -206,7 +206,7 @@ func handleRead(ctx context.Context, s *session, in *inbound) error {
 // presence frame every agent gets; when nothing changed (already away), it
 // goes to the sender alone.
 func handlePresence(ctx context.Context, s *session, in *inbound) error {
-	st := presence.Status(in.Status)
+	st := desk.PresenceStatus(in.Status)
 	if !st.Settable() {
 		return &frameError{Code: codeInvalidFrame, Message: `presence needs "status": "online" or "away"`}
 	}

@@ -23,6 +23,9 @@ var statuses = map[string]int{
 	desk.EInternal:     http.StatusInternalServerError,
 }
 
+// retryUnavailableSeconds is the Retry-After of a 503.
+const retryUnavailableSeconds = 2
+
 type errorBody struct {
 	Error errorDetail `json:"error"`
 }
@@ -49,6 +52,10 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		a.Log.Error("internal error", slog.String("request_id", RequestID(r.Context())), slog.String("method", r.Method),
 			slog.String("path", r.URL.Path), slog.Any("error", err))
 	case desk.EUnavailable:
+		// The database or bus restarting, failing over or overloaded:
+		// seconds, not minutes. Clients retry the same request (the same
+		// client_msg_id) after this.
+		w.Header().Set("Retry-After", strconv.Itoa(retryUnavailableSeconds))
 		a.Log.Warn("dependency unavailable", slog.String("request_id", RequestID(r.Context())), slog.String("method", r.Method),
 			slog.String("path", r.URL.Path), slog.Any("error", err))
 	case desk.EUnauthorized:

@@ -74,3 +74,14 @@ func TestRetryAfterRoundsUp(t *testing.T) {
 		})
 	}
 }
+
+// TestUnavailableSaysWhenToRetry: a 503 (the database restarting or
+// failing over) tells clients to come back in seconds.
+func TestUnavailableSaysWhenToRetry(t *testing.T) {
+	a := &API{Log: slog.New(slog.DiscardHandler)}
+	w := httptest.NewRecorder()
+	a.writeError(w, httptest.NewRequest(http.MethodPost, "/api/x", nil), desk.Errorf(desk.EUnavailable, "database unavailable"))
+	if w.Code != http.StatusServiceUnavailable || w.Header().Get("Retry-After") == "" {
+		t.Fatalf("status %d, Retry-After %q", w.Code, w.Header().Get("Retry-After"))
+	}
+}

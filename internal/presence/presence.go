@@ -17,24 +17,16 @@ import (
 	"github.com/servicedesk/servicedesk/internal/desk"
 )
 
-// Status is an agent's presence.
-type Status string
+// Status is an agent's presence; the type lives in desk, where the
+// desk's rules use it without depending on how presence is tracked.
+type Status = desk.PresenceStatus
 
-// The statuses. Their string values are part of the wire contract: the
-// presence frame and GET /api/agents carry them.
+// The statuses (see desk.PresenceStatus).
 const (
-	// Online: at least one live connection on some node, and not away.
-	Online Status = "online"
-	// Away: connected, but the agent said they are not taking work. The
-	// choice outlives the agent's connections: it holds until the agent
-	// sets online again, so a reconnect or a node drain does not undo it.
-	Away Status = "away"
-	// Offline: no live connection on any live node.
-	Offline Status = "offline"
+	Online  = desk.PresenceOnline
+	Away    = desk.PresenceAway
+	Offline = desk.PresenceOffline
 )
-
-// Settable reports whether an agent may choose s: online or away.
-func (s Status) Settable() bool { return s == Online || s == Away }
 
 // Tracker is what the rest of the desk uses of presence.
 //
@@ -44,8 +36,9 @@ func (s Status) Settable() bool { return s == Online || s == Away }
 //     outnumber Disconnected ones. They never block and never call the bus,
 //     so a hub may call them with its own lock held; the work happens in Run.
 //   - Each change of an agent's cluster-wide status is published once, as
-//     Frame, to every agent connection (desk.ToAllAgents), however many nodes
-//     there are; with Redis, by whichever node first notices it.
+//     Frame, to every agent connection that follows presence
+//     (desk.ToPresenceFollowers), however many nodes there are; with Redis,
+//     by whichever node first notices it.
 //   - SetStatus records an agent's choice (online or away, else EInvalid),
 //     publishes the change if there is one before returning, and returns the
 //     agent's resulting status and whether it changed.
