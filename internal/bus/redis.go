@@ -152,6 +152,31 @@ func (r *Redis) Publish(ctx context.Context, ev desk.Event) error {
 	return unavailable(r.client.Publish(ctx, r.opts.Channel, msg).Err())
 }
 
+// PublishBatch publishes evs in order in one round trip (a pipeline), all
+// within one PublishTimeout: what a committed batch of the desk's writer
+// sends. Any failure is EUnavailable, and some of evs may have gone out.
+func (r *Redis) PublishBatch(ctx context.Context, evs []desk.Event) error {
+	if err := ctx.Err(); err != nil {
+		return unavailable(err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, r.opts.PublishTimeout)
+	defer cancel()
+	_, err := r.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for _, ev := range evs {
+			msg, err := encodeEvent(r.opts.NodeID, ev)
+			if err != nil {
+				return desk.Wrap(desk.EInternal, err, "encode event")
+			}
+			p.Publish(ctx, r.opts.Channel, msg)
+		}
+		return nil
+	})
+	if desk.ErrorCode(err) == desk.EInternal {
+		return err
+	}
+	return unavailable(err)
+}
+
 // Healthy reports whether the subscription is established right now.
 func (r *Redis) Healthy() bool { return r.healthy.Load() }
 

@@ -67,12 +67,17 @@ func TestRedisCarriesConversationFields(t *testing.T) {
 	to := desk.Audience{Kind: desk.ToUser, User: desk.Principal{Role: desk.RoleEmployee, ID: "zhangsan"}}
 	pub := publisherOnly(t, channel, "a")
 	var want []desk.Event
-	for seq := int64(1); seq <= 3; seq++ {
-		ev := desk.Event{To: to, Frame: []byte(`{"seq":` + strconv.FormatInt(seq, 10) + `}`), ConversationID: "cv_1", Seq: seq, Prev: seq - 1}
-		mustPublish(t, pub, ev)
-		want = append(want, ev)
+	for seq := int64(1); seq <= 6; seq++ {
+		want = append(want, desk.Event{To: to, Frame: []byte(`{"seq":` + strconv.FormatInt(seq, 10) + `}`), ConversationID: "cv_1", Seq: seq, Prev: seq - 1})
 	}
-	got := rec.wait(t, 3)
+	// One at a time, then a batch in one round trip: both in order.
+	for _, ev := range want[:3] {
+		mustPublish(t, pub, ev)
+	}
+	if err := pub.PublishBatch(context.Background(), want[3:]); err != nil {
+		t.Fatal(err)
+	}
+	got := rec.wait(t, 6)
 	for i, ev := range got {
 		if ev.ConversationID != "cv_1" || ev.Seq != want[i].Seq || ev.Prev != want[i].Prev || string(ev.Frame) != string(want[i].Frame) {
 			t.Fatalf("event %d = %+v, want %+v", i, ev, want[i])

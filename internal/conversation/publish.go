@@ -6,6 +6,7 @@ import (
 	"encoding/base32"
 	"encoding/binary"
 	"encoding/json"
+	"log/slog"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -92,9 +93,9 @@ func (s *Service) runPublisher() {
 	}
 }
 
-// publishAll publishes every delivery; false if any failed (or was not
-// tried because the bus recently failed), which leaves the batch to the
-// outbox.
+// publishAll publishes every delivery, in one round trip where the bus
+// can batch; false if any failed (or was not tried because the bus
+// recently failed), which leaves the batch to the outbox.
 func (s *Service) publishAll(ds []delivery) bool {
 	if len(ds) == 0 {
 		return true
@@ -102,31 +103,55 @@ func (s *Service) publishAll(ds []delivery) bool {
 	if s.outbox && s.breaker.open(s.now()) {
 		return false
 	}
+	evs := make([]desk.Event, 0, 2*len(ds))
 	for _, d := range ds {
-		frame, err := json.Marshal(d.ev)
-		if err != nil {
-			s.log.Error("encode event", "conversation_id", d.ev.ConversationID, "error", err)
-			continue
+		evs = appendEvents(evs, d, s.log)
+	}
+	err := s.publishEvents(evs)
+	if err != nil {
+		if s.outbox {
+			s.breaker.trip(s.now())
 		}
-		for _, t := range d.to {
-			if err := s.publishOne(frame, d.ev, t); err != nil {
-				if s.outbox {
-					s.breaker.trip(s.now())
-				}
-				s.log.Warn("publish event", "conversation_id", d.ev.ConversationID, "seq", d.ev.Seq, "error", err)
-				return false
-			}
-		}
+		s.log.Warn("publish events", "events", len(evs), "error", err)
+		return false
 	}
 	return true
 }
 
-func (s *Service) publishOne(frame []byte, ev desk.ConvEvent, t target) error {
+// appendEvents appends d's copies, one per audience, sharing one frame.
+func appendEvents(evs []desk.Event, d delivery, log *slog.Logger) []desk.Event {
+	frame, err := json.Marshal(d.ev)
+	if err != nil {
+		log.Error("encode event", "conversation_id", d.ev.ConversationID, "error", err)
+		return evs
+	}
+	for _, t := range d.to {
+		evs = append(evs, desk.Event{
+			To: t.to, Frame: frame, ConversationID: d.ev.ConversationID, Seq: d.ev.Seq, Prev: t.prev,
+		})
+	}
+	return evs
+}
+
+// batchPublisher is a bus that sends several events in one round trip
+// (Redis: a pipeline), in order.
+type batchPublisher interface {
+	PublishBatch(ctx context.Context, evs []desk.Event) error
+}
+
+// publishEvents publishes evs in order within publishWait.
+func (s *Service) publishEvents(evs []desk.Event) error {
 	ctx, cancel := context.WithTimeout(context.Background(), s.publishWait)
 	defer cancel()
-	return s.bus.Publish(ctx, desk.Event{
-		To: t.to, Frame: frame, ConversationID: ev.ConversationID, Seq: ev.Seq, Prev: t.prev,
-	})
+	if b, ok := s.bus.(batchPublisher); ok && len(evs) > 1 {
+		return b.PublishBatch(ctx, evs)
+	}
+	for _, ev := range evs {
+		if err := s.bus.Publish(ctx, ev); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // breaker remembers the last failed publish.
@@ -253,6 +278,7 @@ func (s *Service) sweep(ctx context.Context) {
 // frame back from the store.
 func (s *Service) republish(ctx context.Context, e desk.OutboxEntry) error {
 	var items []outboxItem
+	var out []desk.Event
 	if err := json.Unmarshal(e.Deliveries, &items); err != nil {
 		// Nothing to retry: log it and let the entry go.
 		s.log.Error("decode outbox entry", "error", err)
@@ -266,17 +292,13 @@ func (s *Service) republish(ctx context.Context, e desk.OutboxEntry) error {
 		if len(evs) == 0 || evs[0].Seq != it.Seq {
 			continue // deleted since (retention): nobody needs it live
 		}
-		frame, err := json.Marshal(evs[0])
-		if err != nil {
-			return desk.Wrap(desk.EInternal, err, "encode event")
-		}
+		d := delivery{ev: evs[0]}
 		for _, t := range it.To {
-			if err := s.publishOne(frame, evs[0], target{to: t.To, prev: t.Prev}); err != nil {
-				return err
-			}
+			d.to = append(d.to, target{to: t.To, prev: t.Prev})
 		}
+		out = appendEvents(out, d, s.log)
 	}
-	return nil
+	return s.publishEvents(out)
 }
 
 // idEncoding is base32 with the "hex" alphabet, whose characters sort in
