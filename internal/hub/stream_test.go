@@ -296,3 +296,47 @@ func TestStreamForgetsTheQuietest(t *testing.T) {
 		t.Errorf("%d streams kept, want %d", n, maxStreams)
 	}
 }
+
+// TestShutdownIsBounded: a connection whose reader never lets go (its
+// handler stuck on a database that hangs) cannot hold Shutdown past its
+// deadline and a short grace.
+func TestShutdownIsBounded(t *testing.T) {
+	h := New(Options{SendQueueBytes: 1 << 20, PingInterval: time.Minute}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	registered := make(chan *Conn, 1)
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ws, err := (&websocket.Upgrader{}).Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		c, err := h.Register(ws, employee, "fp")
+		if err != nil {
+			return
+		}
+		registered <- c
+		go func() {
+			<-release // a reader stuck in a handler: it never unregisters in time
+			h.Unregister(c)
+		}()
+	}))
+	defer srv.Close()
+	defer close(release)
+	client, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(srv.URL, "http"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	c := <-registered
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	if err := h.Shutdown(ctx, CloseServiceRestart, "server restarting"); err == nil {
+		t.Fatal("Shutdown reported a clean stop")
+	}
+	if elapsed := time.Since(start); elapsed > 100*time.Millisecond+shutdownGrace+time.Second {
+		t.Errorf("Shutdown took %v", elapsed)
+	}
+	if c.Context().Err() == nil {
+		t.Error("the connection's context is still live after Shutdown")
+	}
+}
