@@ -157,7 +157,7 @@ func newNode(ctx context.Context, cfg config.Config, log *slog.Logger) (*node, e
 		Store: timedStore{n.db, n.obs}, Agents: n.db, Bus: n.bus, Presence: n.presence, Log: log, MaxBodyBytes: cfg.MaxBodyBytes,
 		// Between nodes a publish can fail or a node die after its commit:
 		// the outbox makes sure the events get out all the same.
-		Outbox: n.redisBus != nil, PublishWait: cfg.StoreTimeout,
+		Outbox: n.redisBus != nil, PublishWait: cfg.StoreTimeout, Writers: writers(cfg),
 	})
 	authSvc := auth.New(auth.Config{Agents: n.db, Tokens: n.tokens, Bus: n.bus, TokenTTL: cfg.TokenTTL, Log: log})
 	if cfg.Dev {
@@ -356,6 +356,15 @@ func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
 	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// writers is how many writer goroutines the desk runs: SQLite has one
+// write connection, PostgreSQL overlaps several transactions.
+func writers(cfg config.Config) int {
+	if cfg.DatabaseURL != "" {
+		return postgres.DefaultWriters
+	}
+	return 1
 }
 
 // storeName says where data and tokens live, for the start-up log line.

@@ -18,7 +18,7 @@ type Presence interface {
 type noPresence struct{}
 
 func (noPresence) Statuses(context.Context) (map[string]desk.PresenceStatus, error) { return nil, nil }
-func (noPresence) OnlineCount() int                                             { return 0 }
+func (noPresence) OnlineCount() int                                                 { return 0 }
 func (noPresence) SetStatus(context.Context, string, desk.PresenceStatus) (desk.PresenceStatus, bool, error) {
 	return "", false, desk.Errorf(desk.EUnavailable, "presence is not available")
 }
@@ -26,9 +26,9 @@ func (noPresence) SetStatus(context.Context, string, desk.PresenceStatus) (desk.
 // AgentInfo is an agent as other agents see them: who they are, to invite
 // or transfer to, and whether they are there.
 type AgentInfo struct {
-	ID       string          `json:"id"`
-	Username string          `json:"username"`
-	Name     string          `json:"name"`
+	ID       string              `json:"id"`
+	Username string              `json:"username"`
+	Name     string              `json:"name"`
 	Status   desk.PresenceStatus `json:"status"`
 }
 

@@ -48,7 +48,9 @@ func (s *Service) Create(ctx context.Context, employee desk.Principal, in NewCon
 		conv desk.Conversation
 		new  bool
 	}
-	v, err := s.exec(ctx, func(ctx context.Context, tx desk.ConversationTx) (outcome, error) {
+	// Keyed by employee, not by the new id: a retried create must meet
+	// the first one in the same writer to find it.
+	v, err := s.exec(ctx, employee.ID, func(ctx context.Context, tx desk.ConversationTx) (outcome, error) {
 		if in.ClientMsgID != "" {
 			c, err := tx.ConversationByClientMsgID(ctx, employee.ID, in.ClientMsgID)
 			if err == nil {
@@ -99,7 +101,7 @@ func (s *Service) Send(ctx context.Context, actor desk.Principal, conversationID
 		ev  desk.ConvEvent
 		new bool
 	}
-	v, err := s.exec(ctx, func(ctx context.Context, tx desk.ConversationTx) (outcome, error) {
+	v, err := s.exec(ctx, conversationID, func(ctx context.Context, tx desk.ConversationTx) (outcome, error) {
 		c, parts, err := s.load(ctx, tx, conversationID, actor)
 		if err != nil {
 			return outcome{}, err
@@ -156,7 +158,7 @@ func (s *Service) Note(ctx context.Context, agent desk.Principal, conversationID
 	if err := s.checkBody(body); err != nil {
 		return desk.ConvEvent{}, err
 	}
-	v, err := s.exec(ctx, func(ctx context.Context, tx desk.ConversationTx) (outcome, error) {
+	v, err := s.exec(ctx, conversationID, func(ctx context.Context, tx desk.ConversationTx) (outcome, error) {
 		c, parts, err := s.load(ctx, tx, conversationID, agent)
 		if err != nil {
 			return outcome{}, err
@@ -305,7 +307,7 @@ func (s *Service) Read(ctx context.Context, actor desk.Principal, conversationID
 	if seq < 0 {
 		return 0, desk.Errorf(desk.EInvalid, "seq must not be negative")
 	}
-	v, err := s.exec(ctx, func(ctx context.Context, tx desk.ConversationTx) (outcome, error) {
+	v, err := s.exec(ctx, conversationID, func(ctx context.Context, tx desk.ConversationTx) (outcome, error) {
 		c, parts, err := s.load(ctx, tx, conversationID, actor)
 		if err != nil {
 			return outcome{}, err
@@ -361,7 +363,7 @@ func onlyReceipts(ctx context.Context, tx desk.ConversationTx, id string, from, 
 
 // RememberEmployee stores an employee's display name, for agents' lists.
 func (s *Service) RememberEmployee(ctx context.Context, id, name string) error {
-	_, err := s.exec(ctx, func(ctx context.Context, tx desk.ConversationTx) (outcome, error) {
+	_, err := s.exec(ctx, id, func(ctx context.Context, tx desk.ConversationTx) (outcome, error) {
 		return outcome{}, tx.SaveEmployee(ctx, desk.Employee{ID: id, Name: name, UpdatedAt: s.now().UTC()})
 	})
 	return err
@@ -372,7 +374,7 @@ func (s *Service) RememberEmployee(ctx context.Context, id, name string) error {
 // changed. It returns the conversation as saved.
 func (s *Service) update(ctx context.Context, actor desk.Principal, conversationID string,
 	change func(w *eventWriter, parts []desk.Participant) (bool, error)) (desk.Conversation, error) {
-	v, err := s.exec(ctx, func(ctx context.Context, tx desk.ConversationTx) (outcome, error) {
+	v, err := s.exec(ctx, conversationID, func(ctx context.Context, tx desk.ConversationTx) (outcome, error) {
 		c, parts, err := s.load(ctx, tx, conversationID, actor)
 		if err != nil {
 			return outcome{}, err

@@ -7,6 +7,7 @@ package conversation
 import (
 	"context"
 	"errors"
+	"hash/fnv"
 	"log/slog"
 	"sync"
 	"time"
@@ -61,9 +62,14 @@ type Config struct {
 	PublishWait time.Duration
 	// CommitTimeout: see DefaultCommitTimeout.
 	CommitTimeout time.Duration
-	Log           *slog.Logger
-	Now           func() time.Time
-	MaxBodyBytes  int
+	// Writers is how many writer goroutines commit in parallel, each
+	// owning the conversations whose ids hash to it (1 by default). One
+	// is all SQLite can use; PostgreSQL, whose statements are network round
+	// trips, overlaps several transactions on different rows.
+	Writers      int
+	Log          *slog.Logger
+	Now          func() time.Time
+	MaxBodyBytes int
 }
 
 // Service runs the desk's commands and queries. Commands are committed by
@@ -83,7 +89,7 @@ type Service struct {
 	publishWait   time.Duration
 	commitTimeout time.Duration
 
-	ops        chan *op
+	shards     []chan *op        // one queue per writer; a conversation always uses the same
 	published  chan *publication // committed batches, in commit order, for the publisher
 	sent       sentOutbox        // outbox entries published and not yet deleted
 	breaker    breaker
@@ -99,7 +105,6 @@ func New(cfg Config) *Service {
 	s := &Service{
 		store: cfg.Store, agents: cfg.Agents, bus: cfg.Bus, presence: cfg.Presence,
 		log: cfg.Log, now: cfg.Now, maxBody: cfg.MaxBodyBytes, outbox: cfg.Outbox, publishWait: cfg.PublishWait, commitTimeout: cfg.CommitTimeout,
-		ops:        make(chan *op, 4*maxBatch),
 		published:  make(chan *publication, publishQueue),
 		queueDirty: make(chan struct{}, 1),
 		stopped:    make(chan struct{}),
@@ -118,6 +123,9 @@ func New(cfg Config) *Service {
 	}
 	if s.presence == nil {
 		s.presence = noPresence{}
+	}
+	for range max(1, cfg.Writers) {
+		s.shards = append(s.shards, make(chan *op, 4*maxBatch))
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -166,19 +174,29 @@ func (s *Service) Run(ctx context.Context) {
 	if s.outbox {
 		wg.Go(func() { s.runSweeper(ctx) })
 	}
+	var writers sync.WaitGroup
+	for _, ops := range s.shards {
+		writers.Go(func() { s.runWriter(ctx, ops) })
+	}
+	writers.Wait()
+}
+
+// runWriter commits the commands of one shard until ctx ends, then fails
+// those still waiting.
+func (s *Service) runWriter(ctx context.Context, ops chan *op) {
 	batch := make([]*op, 0, maxBatch)
 	for {
 		select {
 		case <-ctx.Done():
-			s.failPending()
+			failPending(ops)
 			return
-		case first := <-s.ops:
+		case first := <-ops:
 			batch = append(batch[:0], first)
 		}
 	fill:
 		for len(batch) < maxBatch {
 			select {
-			case o := <-s.ops:
+			case o := <-ops:
 				batch = append(batch, o)
 			default:
 				break fill
@@ -188,10 +206,10 @@ func (s *Service) Run(ctx context.Context) {
 	}
 }
 
-func (s *Service) failPending() {
+func failPending(ops chan *op) {
 	for {
 		select {
-		case o := <-s.ops:
+		case o := <-ops:
 			o.done <- opResult{err: errStopped}
 		default:
 			return
@@ -307,6 +325,16 @@ func (s *Service) finish(batch []*op, results []opResult, entry int64, err error
 	}
 }
 
+// shard picks key's writer.
+func shard(key string, n int) int {
+	if n == 1 {
+		return 0
+	}
+	h := fnv.New32a()
+	h.Write([]byte(key))
+	return int(h.Sum32() % uint32(n))
+}
+
 // isDomainError tells a refused command (bad input, not allowed, conflict)
 // from a failing database.
 func isDomainError(err error) bool {
@@ -319,13 +347,13 @@ func isDomainError(err error) bool {
 // normally follows the event it acknowledges. A caller whose ctx ends
 // stops waiting; its command, once queued, is still committed or refused,
 // and a retry with the same client id finds it.
-func (s *Service) exec(ctx context.Context, run func(ctx context.Context, tx desk.ConversationTx) (outcome, error)) (any, error) {
+func (s *Service) exec(ctx context.Context, key string, run func(ctx context.Context, tx desk.ConversationTx) (outcome, error)) (any, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, desk.Wrap(desk.EUnavailable, err, "request cancelled")
 	}
 	o := &op{run: run, done: make(chan opResult, 1)}
 	select {
-	case s.ops <- o:
+	case s.shards[shard(key, len(s.shards))] <- o:
 	case <-ctx.Done():
 		return nil, desk.Wrap(desk.EUnavailable, ctx.Err(), "request cancelled")
 	case <-s.stopped:

@@ -46,14 +46,20 @@ func stores(t *testing.T, fn func(t *testing.T, h *harness)) {
 		fn(t, newHarness(t, db))
 	})
 	t.Run("postgres", func(t *testing.T) {
-		fn(t, newHarness(t, pgtest.Open(t)))
+		// Several writers, as the app runs PostgreSQL: every rule must hold
+		// with commands on different conversations committing in parallel.
+		fn(t, newHarness(t, pgtest.Open(t), 4))
 	})
 }
 
-func newHarness(t *testing.T, db store) *harness {
+func newHarness(t *testing.T, db store, writers ...int) *harness {
 	h := &harness{t: t, db: db}
 	b := bus.NewMemory(func(ev desk.Event) { h.mu.Lock(); h.sent = append(h.sent, ev); h.mu.Unlock() })
-	h.svc = conversation.New(conversation.Config{Store: db, Agents: db, Bus: b})
+	cfg := conversation.Config{Store: db, Agents: db, Bus: b}
+	if len(writers) > 0 {
+		cfg.Writers = writers[0]
+	}
+	h.svc = conversation.New(cfg)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); h.svc.Run(ctx) }()

@@ -115,7 +115,10 @@ func writers(t *testing.T, cfg conversation.Config, fn func(t *testing.T, w *wri
 		t.Cleanup(func() { db.Close() })
 		run(t, db)
 	})
-	t.Run("postgres", func(t *testing.T) { run(t, pgtest.Open(t)) })
+	t.Run("postgres", func(t *testing.T) {
+		cfg.Writers = 4
+		run(t, pgtest.Open(t))
+	})
 }
 
 func (w *writerHarness) open(t *testing.T, n int) desk.Conversation {

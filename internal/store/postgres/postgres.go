@@ -25,6 +25,18 @@ import (
 // check or a start-up visibly.
 const DefaultConnectTimeout = 10 * time.Second
 
+// DefaultMaxConns sizes the pool when the url does not (pool_max_conns):
+// the desk's writers each hold a connection for a batch, and reads (polls,
+// resumes, lists) need their own beside them. pgx's default, the number of
+// CPUs, would leave readers queueing behind the writers on a small machine.
+const DefaultMaxConns = 16
+
+// DefaultWriters is how many writer goroutines the desk runs on
+// PostgreSQL: enough to overlap the round trips of a few transactions on
+// different conversations (each writer owns its conversations, so their
+// order holds), few enough to leave the pool room for reads.
+const DefaultWriters = 4
+
 // DB is a pool of connections to a PostgreSQL database with its migrations
 // applied. Tables live in the connection's current schema (the first on
 // search_path), so one database can hold several independent desks.
@@ -51,6 +63,9 @@ func Open(ctx context.Context, url string) (*DB, error) {
 	}
 	if cfg.ConnConfig.ConnectTimeout == 0 {
 		cfg.ConnConfig.ConnectTimeout = DefaultConnectTimeout
+	}
+	if !strings.Contains(url, "pool_max_conns") {
+		cfg.MaxConns = DefaultMaxConns
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
