@@ -81,8 +81,8 @@ type stream struct {
 
 // deliver queues a live event, in its stream's order.
 func (c *Conn) deliver(it item) bool {
-	if it.conv == "" {
-		return c.enqueue(it)
+	if it.conv == "" || it.seq <= 0 {
+		return c.enqueue(it) // not a stored event: nothing to order
 	}
 	c.mu.Lock()
 	ok, overflow := c.deliverLocked(it)
