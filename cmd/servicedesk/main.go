@@ -37,6 +37,7 @@ import (
 	"github.com/servicedesk/servicedesk/internal/store/sqlite"
 	"github.com/servicedesk/servicedesk/internal/tokenstore"
 	"github.com/servicedesk/servicedesk/internal/web"
+	"github.com/servicedesk/servicedesk/internal/wire"
 )
 
 func main() {
@@ -138,7 +139,7 @@ func newNode(ctx context.Context, cfg config.Config, log *slog.Logger) (*node, e
 			// resume from the database.
 			OnLost: func(err error) {
 				log.Error("event bus lost; closing connections", "error", err)
-				n.hub.CloseAll(hub.CloseServiceRestart, "event bus unavailable")
+				n.hub.CloseAll(wire.CloseServiceRestart, wire.ReasonBusUnavailable)
 			},
 			OnRecovered: func() { log.Info("event bus recovered") },
 			OnReceive:   n.obs.BusTrip,
@@ -245,7 +246,7 @@ func (n *node) serve(ctx context.Context, stdout io.Writer) error {
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
 	herr := srv.Shutdown(sctx) // stop accepting; finish in-flight requests
-	werr := n.hub.Shutdown(sctx, hub.CloseServiceRestart, "server restarting")
+	werr := n.hub.Shutdown(sctx, wire.CloseServiceRestart, wire.ReasonServerRestarting)
 	inner.Stop()
 	outer.Stop()
 	<-serveErr

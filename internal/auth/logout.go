@@ -7,11 +7,8 @@ import (
 	"time"
 
 	"github.com/servicedesk/servicedesk/internal/desk"
+	"github.com/servicedesk/servicedesk/internal/wire"
 )
-
-// CloseTokenRevoked is the WebSocket close code sent to connections whose
-// token was revoked; the seed used 4001 for every authentication failure.
-const CloseTokenRevoked = 4001
 
 // publishTimeout bounds the close event's publish, which must not depend on
 // the logout request's own context: once the token is gone, its sockets
@@ -42,7 +39,7 @@ func (s *Service) Logout(ctx context.Context, token string) error {
 
 	ev := desk.Event{
 		To:    desk.Audience{Kind: desk.ToToken, Fingerprint: desk.TokenFingerprint(token)},
-		Close: &desk.Close{Code: CloseTokenRevoked, Reason: "Token revoked"},
+		Close: &desk.Close{Code: wire.CloseUnauthorized, Reason: wire.ReasonTokenRevoked},
 	}
 	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), publishTimeout)
 	defer cancel()

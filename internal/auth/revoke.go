@@ -5,6 +5,7 @@ import (
 	"log/slog"
 
 	"github.com/servicedesk/servicedesk/internal/desk"
+	"github.com/servicedesk/servicedesk/internal/wire"
 )
 
 // Close reasons for connections ended by an operator; the code is the
@@ -50,7 +51,7 @@ func (s *Service) revokeUser(ctx context.Context, user desk.Principal, reason st
 	defer cancel()
 	err = s.bus.Publish(pctx, desk.Event{
 		To:    desk.Audience{Kind: desk.ToUser, User: user},
-		Close: &desk.Close{Code: CloseTokenRevoked, Reason: reason},
+		Close: &desk.Close{Code: wire.CloseUnauthorized, Reason: reason},
 	})
 	if err != nil {
 		return err

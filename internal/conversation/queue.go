@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/servicedesk/servicedesk/internal/desk"
+	"github.com/servicedesk/servicedesk/internal/wire"
 )
 
 // queueDebounce gathers a burst of queue changes (a dozen claims in a
@@ -75,7 +76,7 @@ func (s *Service) pushQueuePositions(ctx context.Context) {
 		if prev, ok := s.lastTold[c.ID]; ok && prev.Position == data.Position && prev.AgentsOnline == data.AgentsOnline {
 			continue
 		}
-		frame, _ := json.Marshal(queuePosition{Type: "queue.position", Data: data})
+		frame, _ := json.Marshal(queuePosition{Type: wire.TypeQueuePosition, Data: data})
 		to := desk.Audience{Kind: desk.ToUser, User: desk.Principal{Role: desk.RoleEmployee, ID: c.EmployeeID}}
 		if err := s.bus.Publish(ctx, desk.Event{To: to, Frame: frame}); err != nil {
 			s.log.Warn("publish queue position", "conversation_id", c.ID, "error", err)

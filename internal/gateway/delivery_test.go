@@ -11,6 +11,7 @@ import (
 
 	"github.com/servicedesk/servicedesk/internal/desk"
 	"github.com/servicedesk/servicedesk/internal/hub"
+	"github.com/servicedesk/servicedesk/internal/wire"
 )
 
 func TestSeveralConnectionsPerUser(t *testing.T) {
@@ -127,10 +128,10 @@ func TestRevokedTokenClosesOnlyItsConnections(t *testing.T) {
 	d.waitConns(desk.RoleAgent, "a1", 3)
 	d.gw.bus.Publish(t.Context(), desk.Event{
 		To:    desk.Audience{Kind: desk.ToToken, Fingerprint: desk.TokenFingerprint(tokA)},
-		Close: &desk.Close{Code: CloseUnauthorized, Reason: ReasonTokenRevoked},
+		Close: &desk.Close{Code: wire.CloseUnauthorized, Reason: wire.ReasonTokenRevoked},
 	})
 	for _, c := range []*client{a1, a2} {
-		if code, reason := c.closed(); code != CloseUnauthorized || reason != ReasonTokenRevoked {
+		if code, reason := c.closed(); code != wire.CloseUnauthorized || reason != wire.ReasonTokenRevoked {
 			t.Errorf("closed with %d %q", code, reason)
 		}
 	}
@@ -143,7 +144,7 @@ func TestRevokedTokenClosesOnlyItsConnections(t *testing.T) {
 func TestShutdownClosesWith1012(t *testing.T) {
 	d := newTestDesk(t, nil)
 	c := d.connect(desk.RoleEmployee, "e1")
-	go d.hub.Shutdown(t.Context(), hub.CloseServiceRestart, "server restarting")
+	go d.hub.Shutdown(t.Context(), wire.CloseServiceRestart, "server restarting")
 	if code, _ := c.closed(); code != websocket.CloseServiceRestart {
 		t.Errorf("closed with %d, want 1012", code)
 	}

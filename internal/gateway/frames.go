@@ -9,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/servicedesk/servicedesk/internal/desk"
+	"github.com/servicedesk/servicedesk/internal/wire"
 )
 
 // inbound is every field any client frame may carry.
@@ -35,17 +36,6 @@ type frameError struct {
 
 func (e *frameError) Error() string { return e.Code + ": " + e.Message }
 
-// Error frame codes. A client can branch on them; messages are for humans.
-// Refusals by the desk itself carry the desk's error code instead
-// (not_found, forbidden, conflict, invalid, rate_limited, unavailable).
-const (
-	codeInvalidJSON  = "invalid_json"
-	codeInvalidFrame = "invalid_frame"
-	codeUnknownType  = "unknown_type"
-	codeUnavailable  = "unavailable"
-	codeInternal     = "internal_error"
-)
-
 // domainError turns a desk refusal into an error frame; anything else is
 // the caller's to log.
 func domainError(err error, in *inbound) (*frameError, bool) {
@@ -65,17 +55,17 @@ func parse(data []byte) (*inbound, *frameError) {
 		var typ *json.UnmarshalTypeError
 		switch {
 		case errors.As(err, &syn) || !json.Valid(data):
-			return nil, &frameError{Code: codeInvalidJSON, Message: "frame is not valid JSON"}
+			return nil, &frameError{Code: wire.CodeInvalidJSON, Message: "frame is not valid JSON"}
 		case errors.As(err, &typ) && typ.Field == "":
-			return nil, &frameError{Code: codeInvalidJSON, Message: "frame must be a JSON object"}
+			return nil, &frameError{Code: wire.CodeInvalidJSON, Message: "frame must be a JSON object"}
 		case errors.As(err, &typ):
-			return nil, &frameError{Code: codeInvalidFrame, Message: fmt.Sprintf("field %s must be a %s", typ.Field, typ.Type)}
+			return nil, &frameError{Code: wire.CodeInvalidFrame, Message: fmt.Sprintf("field %s must be a %s", typ.Field, typ.Type)}
 		default:
-			return nil, &frameError{Code: codeInvalidFrame, Message: "frame could not be decoded"}
+			return nil, &frameError{Code: wire.CodeInvalidFrame, Message: "frame could not be decoded"}
 		}
 	}
 	if in.Type == "" {
-		return nil, &frameError{Code: codeInvalidFrame, Message: `frame needs a "type"`}
+		return nil, &frameError{Code: wire.CodeInvalidFrame, Message: `frame needs a "type"`}
 	}
 	return &in, nil
 }
@@ -88,7 +78,7 @@ func (s *session) dispatch(ctx context.Context, data []byte) []byte {
 		s.g.opts.Observer.FrameIn(in.Type)
 		h, ok := s.g.handlers[s.user.Role][in.Type]
 		if !ok {
-			ferr = &frameError{Code: codeUnknownType, Message: fmt.Sprintf("unknown message type %q", truncate(in.Type, 64))}
+			ferr = &frameError{Code: wire.CodeUnknownType, Message: fmt.Sprintf("unknown message type %q", truncate(in.Type, 64))}
 		} else if err := h(ctx, s, in); err != nil && errors.As(err, &ferr) {
 			// Every error frame echoes what the frame had (docs/protocol.md).
 			if ferr.ConversationID == "" {
@@ -102,7 +92,7 @@ func (s *session) dispatch(ctx context.Context, data []byte) []byte {
 			if ferr, ok = domainError(err, in); !ok {
 				s.g.log.Error("frame handler failed", idAttr(s.user.Role, s.user.ID), "conn_id", s.connID, "error", err)
 				conv, _ := conversationID(in.ConversationID)
-				ferr = &frameError{Code: codeInternal, Message: "internal error", ConversationID: conv, ClientMsgID: in.ClientMsgID}
+				ferr = &frameError{Code: wire.CodeInternal, Message: "internal error", ConversationID: conv, ClientMsgID: in.ClientMsgID}
 			}
 		}
 	}
@@ -120,7 +110,7 @@ func (s *session) handle(ctx context.Context, data []byte) {
 		if v := recover(); v != nil {
 			s.g.log.Error("frame handler panicked", idAttr(s.user.Role, s.user.ID), "conn_id", s.connID,
 				"error", fmt.Sprint(v), "stack", string(debug.Stack()))
-			s.out.Send(errorFrame(&frameError{Code: codeInternal, Message: "internal error"}))
+			s.out.Send(errorFrame(&frameError{Code: wire.CodeInternal, Message: "internal error"}))
 		}
 	}()
 	if reply := s.dispatch(ctx, data); reply != nil {
@@ -132,7 +122,7 @@ func errorFrame(e *frameError) []byte {
 	b, _ := json.Marshal(struct {
 		Type string `json:"type"`
 		*frameError
-	}{"error", e})
+	}{wire.TypeError, e})
 	return b
 }
 

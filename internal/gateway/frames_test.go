@@ -9,6 +9,7 @@ import (
 
 	"github.com/servicedesk/servicedesk/internal/desk"
 	"github.com/servicedesk/servicedesk/internal/hub"
+	"github.com/servicedesk/servicedesk/internal/wire"
 )
 
 func TestPingPong(t *testing.T) {
@@ -75,26 +76,26 @@ func TestBadFramesGetAnErrorAndTheConnectionStays(t *testing.T) {
 		in   string
 		code string
 	}{
-		{"invalid JSON", agent, `{"type":`, codeInvalidJSON},
-		{"not JSON at all", agent, `hello`, codeInvalidJSON},
-		{"JSON array", agent, `[{"type":"ping"}]`, codeInvalidJSON},
-		{"JSON string", agent, `"ping"`, codeInvalidJSON},
-		{"no type", agent, `{}`, codeInvalidFrame},
-		{"type not a string", agent, `{"type":1}`, codeInvalidFrame},
-		{"unknown type", agent, `{"type":"dance"}`, codeUnknownType},
-		{"typing without conversation", agent, `{"type":"typing"}`, codeInvalidFrame},
-		{"typing with empty conversation", agent, `{"type":"typing","conversation_id":""}`, codeInvalidFrame},
-		{"typing with object conversation", agent, `{"type":"typing","conversation_id":{}}`, codeInvalidFrame},
-		{"typing with numeric conversation", agent, `{"type":"typing","conversation_id":42}`, codeInvalidFrame},
+		{"invalid JSON", agent, `{"type":`, wire.CodeInvalidJSON},
+		{"not JSON at all", agent, `hello`, wire.CodeInvalidJSON},
+		{"JSON array", agent, `[{"type":"ping"}]`, wire.CodeInvalidJSON},
+		{"JSON string", agent, `"ping"`, wire.CodeInvalidJSON},
+		{"no type", agent, `{}`, wire.CodeInvalidFrame},
+		{"type not a string", agent, `{"type":1}`, wire.CodeInvalidFrame},
+		{"unknown type", agent, `{"type":"dance"}`, wire.CodeUnknownType},
+		{"typing without conversation", agent, `{"type":"typing"}`, wire.CodeInvalidFrame},
+		{"typing with empty conversation", agent, `{"type":"typing","conversation_id":""}`, wire.CodeInvalidFrame},
+		{"typing with object conversation", agent, `{"type":"typing","conversation_id":{}}`, wire.CodeInvalidFrame},
+		{"typing with numeric conversation", agent, `{"type":"typing","conversation_id":42}`, wire.CodeInvalidFrame},
 		{"typing into an unknown conversation", agent, `{"type":"typing","conversation_id":"cv_nope"}`, desk.ENotFound},
 		{"message without body", agent, `{"type":"message","conversation_id":"cv_nope"}`, desk.EInvalid},
 		{"message to an unknown conversation", employee, `{"type":"message","conversation_id":"cv_nope","body":"hi"}`, desk.ENotFound},
-		{"resume without after_seq", employee, `{"type":"resume","conversation_id":"cv_nope"}`, codeInvalidFrame},
+		{"resume without after_seq", employee, `{"type":"resume","conversation_id":"cv_nope"}`, wire.CodeInvalidFrame},
 		{"resume of an unknown conversation", employee, `{"type":"resume","conversation_id":"cv_nope","after_seq":0}`, desk.ENotFound},
-		{"read without seq", employee, `{"type":"read","conversation_id":"cv_nope"}`, codeInvalidFrame},
-		{"sender_name not a string", agent, `{"type":"typing","conversation_id":"c","sender_name":5}`, codeInvalidFrame},
-		{"sender_name too long", agent, `{"type":"typing","conversation_id":"c","sender_name":"` + strings.Repeat("名", 101) + `"}`, codeInvalidFrame},
-		{"employee unknown type", employee, `{"type":"claim"}`, codeUnknownType},
+		{"read without seq", employee, `{"type":"read","conversation_id":"cv_nope"}`, wire.CodeInvalidFrame},
+		{"sender_name not a string", agent, `{"type":"typing","conversation_id":"c","sender_name":5}`, wire.CodeInvalidFrame},
+		{"sender_name too long", agent, `{"type":"typing","conversation_id":"c","sender_name":"` + strings.Repeat("名", 101) + `"}`, wire.CodeInvalidFrame},
+		{"employee unknown type", employee, `{"type":"claim"}`, wire.CodeUnknownType},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -156,7 +157,7 @@ func TestPanicInAHandlerIsContained(t *testing.T) {
 	c := d.connect(desk.RoleAgent, "a1")
 	other := d.connect(desk.RoleAgent, "a2")
 	c.send(`{"type":"boom"}`)
-	if m := c.next(); m["type"] != "error" || m["code"] != codeInternal || m["message"] != "internal error" {
+	if m := c.next(); m["type"] != "error" || m["code"] != wire.CodeInternal || m["message"] != "internal error" {
 		t.Fatalf("got %v, want an internal_error frame", m)
 	}
 	for _, cl := range []*client{c, other} {

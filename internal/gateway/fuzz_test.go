@@ -14,6 +14,7 @@ import (
 	"github.com/servicedesk/servicedesk/internal/desk"
 	"github.com/servicedesk/servicedesk/internal/hub"
 	"github.com/servicedesk/servicedesk/internal/store/sqlite"
+	"github.com/servicedesk/servicedesk/internal/wire"
 )
 
 // collector is a session's connection in the fuzz target: it keeps what the
@@ -119,7 +120,7 @@ func FuzzDispatch(f *testing.F) {
 				if m.Code == "" || m.Message == "" {
 					t.Fatalf("error frame without code or message: %s", raw)
 				}
-				if m.Code == codeInternal {
+				if m.Code == wire.CodeInternal {
 					t.Fatalf("internal error for input %q", frame)
 				}
 			default:

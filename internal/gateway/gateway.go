@@ -16,29 +16,6 @@ import (
 	"github.com/servicedesk/servicedesk/internal/hub"
 )
 
-// Close codes sent by the gateway, besides the hub's 1013 and 1012.
-const (
-	// CloseUnauthorized is the seed's code for every authentication failure
-	// and for a revoked token.
-	CloseUnauthorized = 4001
-	// CloseInternal: the server failed while handling this connection.
-	CloseInternal = websocket.CloseInternalServerErr
-)
-
-// The seed's close reasons, byte for byte: its front ends match on them.
-const (
-	ReasonMissingToken       = "Missing token"
-	ReasonInvalidToken       = "Invalid or expired token"
-	ReasonAgentMismatch      = "Token-agent mismatch"
-	ReasonEmployeeMismatch   = "Token-employee mismatch"
-	ReasonStoreUnavailable   = "Authentication service unavailable"
-	ReasonTokenRevoked       = "Token revoked"
-	reasonBinary             = "binary frames are not supported"
-	reasonRateExceeded       = "message rate exceeded"
-	reasonServerShuttingDown = "server shutting down"
-	reasonBusUnavailable     = "event bus unavailable"
-)
-
 // Options configure the gateway; see config for their meaning and defaults.
 type Options struct {
 	Dev             bool

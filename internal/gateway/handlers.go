@@ -10,6 +10,7 @@ import (
 	"github.com/servicedesk/servicedesk/internal/desk"
 	"github.com/servicedesk/servicedesk/internal/hub"
 	"github.com/servicedesk/servicedesk/internal/presence"
+	"github.com/servicedesk/servicedesk/internal/wire"
 )
 
 // Conversations is what the gateway needs of the desk.
@@ -28,16 +29,16 @@ type handler func(ctx context.Context, s *session, in *inbound) error
 // agents their presence too (an employee sending one gets unknown_type).
 func defaultHandlers() map[desk.Role]map[string]handler {
 	h := map[string]handler{
-		"ping": handlePing, "typing": handleTyping, "message": handleMessage,
-		"resume": handleResume, "read": handleRead,
+		wire.TypePing: handlePing, wire.TypeTyping: handleTyping, wire.TypeMessage: handleMessage,
+		wire.TypeResume: handleResume, wire.TypeRead: handleRead,
 	}
 	agent := maps.Clone(h)
-	agent["presence"] = handlePresence
-	agent["presence.follow"] = handleFollowPresence
+	agent[wire.TypePresence] = handlePresence
+	agent[wire.TypePresenceFollow] = handleFollowPresence
 	return map[desk.Role]map[string]handler{desk.RoleAgent: agent, desk.RoleEmployee: h}
 }
 
-var pongFrame = []byte(`{"type":"pong"}`)
+var pongFrame = []byte(`{"type":"` + wire.TypePong + `"}`)
 
 func handlePing(_ context.Context, s *session, _ *inbound) error {
 	s.out.Send(pongFrame)
@@ -72,20 +73,20 @@ func handleTyping(ctx context.Context, s *session, in *inbound) error {
 		name = *in.SenderName
 	}
 	if utf8.RuneCountInString(name) > maxSenderName {
-		return &frameError{Code: codeInvalidFrame, Message: fmt.Sprintf("sender_name is longer than %d characters", maxSenderName)}
+		return &frameError{Code: wire.CodeInvalidFrame, Message: fmt.Sprintf("sender_name is longer than %d characters", maxSenderName)}
 	}
 	audience, err := s.g.conversations.TypingAudience(ctx, s.user, conv)
 	if err != nil || len(audience) == 0 {
 		return err
 	}
-	frame, err := json.Marshal(typingEvent{Type: "typing", Data: typingData{
+	frame, err := json.Marshal(typingEvent{Type: wire.TypeTyping, Data: typingData{
 		ConversationID: conv, SenderID: s.user.ID, SenderName: name, SenderType: s.user.Role,
 	}})
 	if err != nil {
 		return err
 	}
 	if err := s.g.bus.Publish(ctx, desk.Event{To: desk.Audience{Kind: desk.ToUsers, Users: audience}, Frame: frame}); err != nil {
-		return &frameError{Code: codeUnavailable, Message: "could not deliver the event; try again", ConversationID: conv}
+		return &frameError{Code: wire.CodeUnavailable, Message: "could not deliver the event; try again", ConversationID: conv}
 	}
 	return nil
 }
@@ -114,7 +115,7 @@ func handleMessage(ctx context.Context, s *session, in *inbound) error {
 	}
 	var m desk.Message
 	json.Unmarshal(ev.Data, &m)
-	frame, _ := json.Marshal(ack{Type: "ack", ConversationID: conv, ClientMsgID: in.ClientMsgID, ID: m.ID, Seq: ev.Seq, Duplicate: !created})
+	frame, _ := json.Marshal(ack{Type: wire.TypeAck, ConversationID: conv, ClientMsgID: in.ClientMsgID, ID: m.ID, Seq: ev.Seq, Duplicate: !created})
 	s.out.Send(frame)
 	return nil
 }
@@ -140,7 +141,7 @@ func handleResume(ctx context.Context, s *session, in *inbound) error {
 		return ferr
 	}
 	if in.AfterSeq == nil || *in.AfterSeq < 0 {
-		return &frameError{Code: codeInvalidFrame, Message: "resume needs after_seq (0 for everything)", ConversationID: conv}
+		return &frameError{Code: wire.CodeInvalidFrame, Message: "resume needs after_seq (0 for everything)", ConversationID: conv}
 	}
 	gen := s.out.BeginResume(conv, *in.AfterSeq)
 	replay, more, err := Replay(ctx, s.g.conversations, s.user, conv, *in.AfterSeq)
@@ -148,7 +149,7 @@ func handleResume(ctx context.Context, s *session, in *inbound) error {
 		ferr, ok := domainError(err, in)
 		if !ok {
 			s.g.log.Error("resume failed", idAttr(s.user.Role, s.user.ID), "conversation_id", conv, "error", err)
-			ferr = &frameError{Code: codeInternal, Message: "internal error", ConversationID: conv}
+			ferr = &frameError{Code: wire.CodeInternal, Message: "internal error", ConversationID: conv}
 		}
 		// Only a conversation the client may read keeps a stream here.
 		forget := ferr.Code == desk.ENotFound || ferr.Code == desk.EForbidden
@@ -159,7 +160,7 @@ func handleResume(ctx context.Context, s *session, in *inbound) error {
 	if len(replay) > 0 {
 		last = replay[len(replay)-1].Seq
 	}
-	done, _ := json.Marshal(resumed{Type: "resumed", ConversationID: conv, Seq: last, More: more})
+	done, _ := json.Marshal(resumed{Type: wire.TypeResumed, ConversationID: conv, Seq: last, More: more})
 	s.out.EndResume(conv, gen, replay, done)
 	return nil
 }
@@ -196,7 +197,7 @@ func handleRead(ctx context.Context, s *session, in *inbound) error {
 		return ferr
 	}
 	if in.Seq == nil {
-		return &frameError{Code: codeInvalidFrame, Message: "read needs seq", ConversationID: conv}
+		return &frameError{Code: wire.CodeInvalidFrame, Message: "read needs seq", ConversationID: conv}
 	}
 	_, err := s.g.conversations.Read(ctx, s.user, conv, *in.Seq)
 	return err
@@ -208,7 +209,7 @@ func handleRead(ctx context.Context, s *session, in *inbound) error {
 func handlePresence(ctx context.Context, s *session, in *inbound) error {
 	st := desk.PresenceStatus(in.Status)
 	if !st.Settable() {
-		return &frameError{Code: codeInvalidFrame, Message: `presence needs "status": "online" or "away"`}
+		return &frameError{Code: wire.CodeInvalidFrame, Message: `presence needs "status": "online" or "away"`}
 	}
 	s.out.FollowPresence() // an agent who sets a status wants to see the others'
 	now, changed, err := s.g.conversations.SetPresence(ctx, s.user, st)
@@ -235,7 +236,7 @@ func handleFollowPresence(_ context.Context, s *session, _ *inbound) error {
 func requireConversation(in *inbound) (string, *frameError) {
 	conv, ok := conversationID(in.ConversationID)
 	if !ok {
-		return "", &frameError{Code: codeInvalidFrame, Message: in.Type + " needs a conversation_id (a non-empty string)", ClientMsgID: in.ClientMsgID}
+		return "", &frameError{Code: wire.CodeInvalidFrame, Message: in.Type + " needs a conversation_id (a non-empty string)", ClientMsgID: in.ClientMsgID}
 	}
 	return conv, nil
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/servicedesk/servicedesk/internal/desk"
+	"github.com/servicedesk/servicedesk/internal/wire"
 )
 
 // credential is the token a handshake presented and where it came from.
@@ -55,28 +56,28 @@ func credentialFrom(r *http.Request, allowQuery bool) credential {
 // Any store failure refuses: without the store we cannot know who this is.
 func (g *Gateway) authenticate(ctx context.Context, role desk.Role, id string, cred credential) (reason string, err error) {
 	if cred.token == "" {
-		return ReasonMissingToken, nil
+		return wire.ReasonMissingToken, nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, g.opts.StoreTimeout)
 	defer cancel()
 	owner, err := g.tokens.Lookup(ctx, role, cred.token)
 	switch {
 	case desk.ErrorCode(err) == desk.ENotFound:
-		return ReasonInvalidToken, nil
+		return wire.ReasonInvalidToken, nil
 	case err != nil:
-		return ReasonStoreUnavailable, err
+		return wire.ReasonStoreUnavailable, err
 	case owner != id && role == desk.RoleAgent:
-		return ReasonAgentMismatch, nil
+		return wire.ReasonAgentMismatch, nil
 	case owner != id:
-		return ReasonEmployeeMismatch, nil
+		return wire.ReasonEmployeeMismatch, nil
 	}
 	if role == desk.RoleAgent && g.opts.AgentDisabled != nil {
 		disabled, err := g.opts.AgentDisabled(ctx, id)
 		if err != nil {
-			return ReasonStoreUnavailable, err
+			return wire.ReasonStoreUnavailable, err
 		}
 		if disabled {
-			return ReasonInvalidToken, nil
+			return wire.ReasonInvalidToken, nil
 		}
 	}
 	return "", nil
@@ -115,7 +116,7 @@ func (g *Gateway) originAllowed(r *http.Request) bool {
 // client's reply so the frame is read before TCP goes away.
 func reject(ws *websocket.Conn, reason string) {
 	const closeWait = time.Second
-	msg := websocket.FormatCloseMessage(CloseUnauthorized, reason)
+	msg := websocket.FormatCloseMessage(wire.CloseUnauthorized, reason)
 	if err := ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(closeWait)); err == nil {
 		drain(ws, closeWait)
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/servicedesk/servicedesk/internal/desk"
 	"github.com/servicedesk/servicedesk/internal/hub"
 	"github.com/servicedesk/servicedesk/internal/tokenstore"
+	"github.com/servicedesk/servicedesk/internal/wire"
 )
 
 // stores returns every token-store implementation the gateway runs on here.
@@ -80,13 +81,13 @@ func TestRejections(t *testing.T) {
 				query  string
 				reason string
 			}{
-				{"no token", desk.RoleAgent, "a1", nil, "", ReasonMissingToken},
-				{"empty bearer offer", desk.RoleAgent, "a1", []string{"bearer."}, "", ReasonMissingToken},
-				{"unknown token", desk.RoleAgent, "a1", []string{"bearer.nope"}, "", ReasonInvalidToken},
-				{"employee token on agent endpoint", desk.RoleAgent, "e1", []string{"bearer." + empTok}, "", ReasonInvalidToken},
-				{"another agent's token", desk.RoleAgent, "a2", []string{"bearer." + agentTok}, "", ReasonAgentMismatch},
-				{"another employee's token", desk.RoleEmployee, "e2", []string{"bearer." + empTok}, "", ReasonEmployeeMismatch},
-				{"invalid query token", desk.RoleEmployee, "e1", nil, "?token=nope", ReasonInvalidToken},
+				{"no token", desk.RoleAgent, "a1", nil, "", wire.ReasonMissingToken},
+				{"empty bearer offer", desk.RoleAgent, "a1", []string{"bearer."}, "", wire.ReasonMissingToken},
+				{"unknown token", desk.RoleAgent, "a1", []string{"bearer.nope"}, "", wire.ReasonInvalidToken},
+				{"employee token on agent endpoint", desk.RoleAgent, "e1", []string{"bearer." + empTok}, "", wire.ReasonInvalidToken},
+				{"another agent's token", desk.RoleAgent, "a2", []string{"bearer." + agentTok}, "", wire.ReasonAgentMismatch},
+				{"another employee's token", desk.RoleEmployee, "e2", []string{"bearer." + empTok}, "", wire.ReasonEmployeeMismatch},
+				{"invalid query token", desk.RoleEmployee, "e1", nil, "?token=nope", wire.ReasonInvalidToken},
 			}
 			for _, tc := range cases {
 				t.Run(tc.name, func(t *testing.T) {
@@ -95,8 +96,8 @@ func TestRejections(t *testing.T) {
 						t.Fatalf("handshake must complete before the 4001 close: %v", err)
 					}
 					code, reason := c.closed()
-					if code != CloseUnauthorized || reason != tc.reason {
-						t.Errorf("closed with %d %q, want %d %q", code, reason, CloseUnauthorized, tc.reason)
+					if code != wire.CloseUnauthorized || reason != tc.reason {
+						t.Errorf("closed with %d %q, want %d %q", code, reason, wire.CloseUnauthorized, tc.reason)
 					}
 				})
 			}
@@ -117,8 +118,8 @@ func TestQueryTokenCanBeDisabled(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if code, reason := c.closed(); code != CloseUnauthorized || reason != ReasonMissingToken {
-		t.Errorf("closed with %d %q, want 4001 %q", code, reason, ReasonMissingToken)
+	if code, reason := c.closed(); code != wire.CloseUnauthorized || reason != wire.ReasonMissingToken {
+		t.Errorf("closed with %d %q, want 4001 %q", code, reason, wire.ReasonMissingToken)
 	}
 }
 
@@ -154,8 +155,8 @@ func TestStoreFailureFailsClosed(t *testing.T) {
 				t.Fatalf("dial: %v", err)
 			}
 			code, reason := c.closed()
-			if code != CloseUnauthorized || reason != ReasonStoreUnavailable {
-				t.Errorf("closed with %d %q, want 4001 %q", code, reason, ReasonStoreUnavailable)
+			if code != wire.CloseUnauthorized || reason != wire.ReasonStoreUnavailable {
+				t.Errorf("closed with %d %q, want 4001 %q", code, reason, wire.ReasonStoreUnavailable)
 			}
 			if took := time.Since(start); took > 3*time.Second {
 				t.Errorf("refusal took %v; a hung store must fail closed within its timeout", took)
@@ -217,7 +218,7 @@ func TestLookupHonoursContext(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if code, reason := c.closed(); code != CloseUnauthorized || reason != ReasonStoreUnavailable {
+	if code, reason := c.closed(); code != wire.CloseUnauthorized || reason != wire.ReasonStoreUnavailable {
 		t.Errorf("closed with %d %q", code, reason)
 	}
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/servicedesk/servicedesk/internal/presence"
 	"github.com/servicedesk/servicedesk/internal/store/sqlite"
 	"github.com/servicedesk/servicedesk/internal/tokenstore"
+	"github.com/servicedesk/servicedesk/internal/wire"
 )
 
 // testDesk is a real gateway on a real listener with a real hub, bus and
@@ -94,7 +95,7 @@ func newTestDesk(t *testing.T, tokens desk.TokenStore, opts ...deskOption) *test
 		cancel()
 		sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer scancel()
-		if err := h.Shutdown(sctx, hub.CloseServiceRestart, "test over"); err != nil {
+		if err := h.Shutdown(sctx, wire.CloseServiceRestart, "test over"); err != nil {
 			t.Errorf("hub shutdown: %v", err)
 		}
 		srv.Close()

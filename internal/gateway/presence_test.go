@@ -5,6 +5,7 @@ import (
 
 	"github.com/servicedesk/servicedesk/internal/desk"
 	"github.com/servicedesk/servicedesk/internal/presence"
+	"github.com/servicedesk/servicedesk/internal/wire"
 )
 
 // presenceOf reads presence frames until it knows n agents' statuses (a
@@ -89,7 +90,7 @@ func TestPresenceFrame(t *testing.T) {
 			`{"type":"presence","status":1}`,
 		} {
 			a1.send(frame)
-			if m := a1.next(); m["type"] != "error" || m["code"] != codeInvalidFrame {
+			if m := a1.next(); m["type"] != "error" || m["code"] != wire.CodeInvalidFrame {
 				t.Errorf("%s: got %v, want an invalid_frame error", frame, m)
 			}
 		}
@@ -103,7 +104,7 @@ func TestPresenceFrameIsForAgentsOnly(t *testing.T) {
 	d := newTestDesk(t, nil)
 	e := d.connect(desk.RoleEmployee, "zhangsan")
 	e.send(`{"type":"presence","status":"away"}`)
-	if m := e.next(); m["type"] != "error" || m["code"] != codeUnknownType {
+	if m := e.next(); m["type"] != "error" || m["code"] != wire.CodeUnknownType {
 		t.Fatalf("employee got %v, want an unknown_type error", m)
 	}
 	if got, _ := d.presence.Statuses(t.Context()); len(got) != 0 {

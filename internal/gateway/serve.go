@@ -15,6 +15,7 @@ import (
 
 	"github.com/servicedesk/servicedesk/internal/desk"
 	"github.com/servicedesk/servicedesk/internal/hub"
+	"github.com/servicedesk/servicedesk/internal/wire"
 )
 
 // serve returns the handler of one endpoint. Authentication happens before
@@ -53,14 +54,14 @@ func (g *Gateway) serve(role desk.Role, pathKey string) http.HandlerFunc {
 			return
 		}
 		if g.opts.Accepting != nil && !g.opts.Accepting() {
-			g.opts.Observer.Handshake("rejected", reasonBusUnavailable)
-			log.Warn("websocket turned away", "reason", reasonBusUnavailable)
-			closeNow(ws, hub.CloseSlowConsumer, reasonBusUnavailable)
+			g.opts.Observer.Handshake("rejected", wire.ReasonBusUnavailable)
+			log.Warn("websocket turned away", "reason", wire.ReasonBusUnavailable)
+			closeNow(ws, wire.CloseTryAgainLater, wire.ReasonBusUnavailable)
 			return
 		}
 		c, err := g.hub.Register(ws, desk.Principal{Role: role, ID: id}, desk.TokenFingerprint(cred.token))
 		if err != nil {
-			closeNow(ws, hub.CloseServiceRestart, reasonServerShuttingDown)
+			closeNow(ws, wire.CloseServiceRestart, wire.ReasonServerShuttingDown)
 			return
 		}
 		g.opts.Observer.Handshake("accepted", "")
@@ -103,7 +104,7 @@ func (g *Gateway) readLoop(c *hub.Conn, ws *websocket.Conn, log *slog.Logger) {
 		// Frame handlers recover on their own; this guards the loop itself.
 		if v := recover(); v != nil {
 			log.Error("read loop panicked", "error", fmt.Sprint(v), "stack", string(debug.Stack()))
-			c.Close(CloseInternal, "internal error")
+			c.Close(wire.CloseInternal, wire.ReasonInternal)
 		}
 	}()
 	s := &session{g: g, out: c, connID: c.ID, user: c.User}
@@ -140,10 +141,10 @@ func (g *Gateway) readLoop(c *hub.Conn, ws *websocket.Conn, log *slog.Logger) {
 		switch {
 		case !limiter.Allow():
 			log.Warn("websocket closed", "reason", "rate_limited")
-			c.Close(websocket.ClosePolicyViolation, reasonRateExceeded)
+			c.Close(wire.ClosePolicyViolation, wire.ReasonRateExceeded)
 		case mt != websocket.TextMessage:
 			log.Warn("websocket closed", "reason", "binary_frame")
-			c.Close(websocket.CloseUnsupportedData, reasonBinary)
+			c.Close(wire.CloseUnsupportedData, wire.ReasonBinary)
 		default:
 			data, err := io.ReadAll(r)
 			if err != nil {

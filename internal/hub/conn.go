@@ -8,16 +8,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/servicedesk/servicedesk/internal/desk"
-)
-
-// Close codes the hub itself sends. Clients reconnect (and resume) after
-// either; see the README's table of close codes.
-const (
-	// CloseSlowConsumer: the connection's outbound queue overflowed. 1013
-	// "Try Again Later" tells the client the fault is transient.
-	CloseSlowConsumer = 1013
-	// CloseServiceRestart is sent to every connection on shutdown.
-	CloseServiceRestart = websocket.CloseServiceRestart
+	"github.com/servicedesk/servicedesk/internal/wire"
 )
 
 // closeGrace bounds the closing handshake: how long a close frame may take to
@@ -119,7 +110,7 @@ func (c *Conn) enqueueLocked(it item) (ok, overflow bool) {
 func (c *Conn) closeSlow() {
 	c.hub.opts.Observer.SlowConsumer()
 	c.hub.log.Warn("closing slow consumer", "conn_id", c.ID, string(c.User.Role)+"_id", c.User.ID)
-	c.Close(CloseSlowConsumer, "slow consumer: outbound queue full")
+	c.Close(wire.CloseTryAgainLater, wire.ReasonSlowConsumer)
 }
 
 // Close asks the connection to close with code and reason. Frames still

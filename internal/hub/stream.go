@@ -8,6 +8,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/servicedesk/servicedesk/internal/desk"
+	"github.com/servicedesk/servicedesk/internal/wire"
 )
 
 // Per-connection ordering: every conversation a connection receives events
@@ -49,10 +50,6 @@ const (
 	fillRetryMax = 4 * time.Second
 	fillAttempts = 8
 )
-
-// CloseCatchUp is sent when a gap in a conversation's events could not be
-// filled from the store: the client reconnects and resumes.
-const CloseCatchUp = CloseSlowConsumer
 
 // Replayed is one stored event to send during a resume or a fill.
 type Replayed struct {
@@ -231,7 +228,7 @@ func (c *Conn) fill(conv string, gen uint64, after int64) {
 			return
 		case attempt >= fillAttempts:
 			c.hub.log.Warn("could not fill a gap; closing", "conn_id", c.ID, "conversation_id", conv, "error", err)
-			c.Close(CloseCatchUp, "could not catch up; resume")
+			c.Close(wire.CloseTryAgainLater, wire.ReasonCatchUp)
 			return
 		}
 		t := time.NewTimer(delay)

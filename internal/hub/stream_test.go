@@ -18,6 +18,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/servicedesk/servicedesk/internal/desk"
+	"github.com/servicedesk/servicedesk/internal/wire"
 )
 
 var employee = desk.Principal{Role: desk.RoleEmployee, ID: "e1"}
@@ -272,8 +273,8 @@ func TestStreamHeldEventsCountAgainstTheQueue(t *testing.T) {
 		_, _, err := p.client.ReadMessage()
 		var ce *websocket.CloseError
 		if errors.As(err, &ce) {
-			if ce.Code != CloseSlowConsumer {
-				t.Fatalf("closed with %d, want %d", ce.Code, CloseSlowConsumer)
+			if ce.Code != wire.CloseTryAgainLater {
+				t.Fatalf("closed with %d, want %d", ce.Code, wire.CloseTryAgainLater)
 			}
 			return
 		}
@@ -330,7 +331,7 @@ func TestShutdownIsBounded(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
 	start := time.Now()
-	if err := h.Shutdown(ctx, CloseServiceRestart, "server restarting"); err == nil {
+	if err := h.Shutdown(ctx, wire.CloseServiceRestart, "server restarting"); err == nil {
 		t.Fatal("Shutdown reported a clean stop")
 	}
 	if elapsed := time.Since(start); elapsed > 100*time.Millisecond+shutdownGrace+time.Second {

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/servicedesk/servicedesk/internal/desk"
+	"github.com/servicedesk/servicedesk/internal/wire"
 )
 
 // Metrics holds every collector of one node.
@@ -89,7 +90,10 @@ func (m *Metrics) StoreOp(op string, d time.Duration) {
 
 // knownFrames bounds the frames_in label's values: a client must not be
 // able to mint time series by sending made-up types.
-var knownFrames = map[string]bool{"ping": true, "typing": true, "message": true, "resume": true, "read": true, "presence": true}
+var knownFrames = map[string]bool{
+	wire.TypePing: true, wire.TypeTyping: true, wire.TypeMessage: true, wire.TypeResume: true,
+	wire.TypeRead: true, wire.TypePresence: true, wire.TypePresenceFollow: true,
+}
 
 // Handshake and FrameIn make Metrics the gateway's observer.
 func (m *Metrics) Handshake(result, reason string) {

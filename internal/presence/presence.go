@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/servicedesk/servicedesk/internal/desk"
+	"github.com/servicedesk/servicedesk/internal/wire"
 )
 
 // Status is an agent's presence; the type lives in desk, where the
@@ -113,7 +114,7 @@ type change struct {
 func Frame(agentID string, s Status) []byte { return frameOf([]change{{agentID, s}}) }
 
 func frameOf(changes []change) []byte {
-	b, _ := json.Marshal(frame{Type: "presence", Data: frameData{Agents: changes}})
+	b, _ := json.Marshal(frame{Type: wire.TypePresence, Data: frameData{Agents: changes}})
 	return b
 }
 
