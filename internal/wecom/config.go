@@ -48,11 +48,12 @@ type Secret string
 
 const redacted = "[redacted]"
 
-func (Secret) String() string                { return redacted }
-func (Secret) GoString() string              { return redacted }
-func (Secret) LogValue() slog.Value          { return slog.StringValue(redacted) }
-func (Secret) MarshalText() ([]byte, error)  { return []byte(redacted), nil }
-func (s Secret) reveal() string              { return string(s) }
+func (Secret) String() string               { return redacted }
+func (Secret) GoString() string             { return redacted }
+func (Secret) LogValue() slog.Value         { return slog.StringValue(redacted) }
+func (Secret) MarshalText() ([]byte, error) { return []byte(redacted), nil }
+func (s Secret) reveal() string             { return string(s) }
+
 // Format makes every fmt verb, %#v and %x included, print "[redacted]".
 func (Secret) Format(f fmt.State, _ rune) { _, _ = f.Write([]byte(redacted)) }
 
