@@ -26,6 +26,9 @@ const (
 	codeNoPrivilege      = 60011 // 指定的成员/部门/标签参数无权限
 	codeUntrustedIP      = 60020 // 访问ip不在白名单之中 (企业可信IP)
 	codeRecipientsGone   = 81013 // UserID、部门ID、标签ID全部非法或无权限
+	codeInvalidUserID    = 40003 // 无效的UserID
+	codeNoSuchUser       = 60111 // UserID不存在
+	codeNoSuchDept       = 60123 // 无效的部门id
 )
 
 // Sentinels for errors.Is on errors returned by a Client.
@@ -131,6 +134,8 @@ func classify(ae *APIError) error {
 	switch ae.Code {
 	case codeInvalidCode:
 		return desk.Wrap(desk.EUnauthorized, ae, "the WeCom sign-in code is invalid, used or expired")
+	case codeInvalidUserID, codeNoSuchUser, codeNoSuchDept:
+		return desk.Wrap(desk.ENotFound, ae, "no such member or department in WeCom")
 	case codeRecipientsGone:
 		return desk.Wrap(desk.ENotFound, ae, "the person is no longer reachable through the WeCom app")
 	case codeFreqLimit, codeConcurrencyLimit:
