@@ -316,11 +316,17 @@ func TestConfigurationErrorsNameTheSetting(t *testing.T) {
 	}{
 		{"wrong secret", 40001,
 			func(_ *wecomfake.Server, cfg *wecom.Config) { cfg.Secret = "not-the-secret" },
-			func(ctx context.Context, c *wecom.Client, _ *wecomfake.Server) error { _, err := c.User(ctx, "lisi"); return err },
+			func(ctx context.Context, c *wecom.Client, _ *wecomfake.Server) error {
+				_, err := c.User(ctx, "lisi")
+				return err
+			},
 			"SERVICEDESK_WECOM_SECRET"},
 		{"wrong corp id", 40013,
 			func(_ *wecomfake.Server, cfg *wecom.Config) { cfg.CorpID = "wwsomeoneelse" },
-			func(ctx context.Context, c *wecom.Client, _ *wecomfake.Server) error { _, err := c.User(ctx, "lisi"); return err },
+			func(ctx context.Context, c *wecom.Client, _ *wecomfake.Server) error {
+				_, err := c.User(ctx, "lisi")
+				return err
+			},
 			"--wecom-corp-id"},
 		{"redirect domain not trusted", 50001,
 			func(s *wecomfake.Server, _ *wecom.Config) { s.FailNext(pathInfo, 50001, 1) },
@@ -331,7 +337,10 @@ func TestConfigurationErrorsNameTheSetting(t *testing.T) {
 			"可信域名"},
 		{"IP not trusted", 60020,
 			func(s *wecomfake.Server, _ *wecom.Config) { s.FailNext(pathTok, 60020, 1) },
-			func(ctx context.Context, c *wecom.Client, _ *wecomfake.Server) error { _, err := c.User(ctx, "lisi"); return err },
+			func(ctx context.Context, c *wecom.Client, _ *wecomfake.Server) error {
+				_, err := c.User(ctx, "lisi")
+				return err
+			},
 			"企业可信IP"},
 		{"API forbidden", 48002,
 			func(s *wecomfake.Server, _ *wecom.Config) { s.FailNext(pathSend, 48002, 1) },
@@ -342,7 +351,10 @@ func TestConfigurationErrorsNameTheSetting(t *testing.T) {
 			"API permissions"},
 		{"member outside the visible range", 60011,
 			func(*wecomfake.Server, *wecom.Config) {},
-			func(ctx context.Context, c *wecom.Client, _ *wecomfake.Server) error { _, err := c.User(ctx, "sunqi"); return err },
+			func(ctx context.Context, c *wecom.Client, _ *wecomfake.Server) error {
+				_, err := c.User(ctx, "sunqi")
+				return err
+			},
 			"可见范围"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
