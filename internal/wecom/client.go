@@ -47,6 +47,14 @@ func New(cfg Config) (*Client, error) {
 	return c, nil
 }
 
+// Check fetches an access token if none is cached, proving the corp id,
+// secret and trusted IPs are right: a *ConfigError names what is not. Meant
+// for start-up and readiness, never to hand the token out.
+func (c *Client) Check(ctx context.Context) error {
+	_, err := c.tokens.get(ctx)
+	return err
+}
+
 // status is the envelope of every WeCom answer.
 type status struct {
 	ErrCode int    `json:"errcode"`
@@ -94,7 +102,9 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 		if err == nil && ae == nil {
 			return nil
 		}
-		transient := err != nil || retryable(ae.Code)
+		// A failed round trip is worth another try; a request we could not
+		// build or an answer we could not decode is not.
+		transient := (err != nil && desk.ErrorCode(err) == desk.EUnavailable) || (ae != nil && retryable(ae.Code))
 		if !transient || attempt >= c.cfg.MaxAttempts || ctx.Err() != nil {
 			if err != nil {
 				return err

@@ -379,3 +379,27 @@ func TestConfigurationErrorsNameTheSetting(t *testing.T) {
 		})
 	}
 }
+
+func TestCheckProvesTheConfiguration(t *testing.T) {
+	s := startFake(t)
+	if err := newClient(t, demoConfig(s.URL)).Check(t.Context()); err != nil {
+		t.Fatalf("Check = %v", err)
+	}
+	s.FailNext(pathTok, 60020, 1)
+	cfg := demoConfig(s.URL)
+	if _, ok := wecom.AsConfigError(newClient(t, cfg).Check(t.Context())); !ok {
+		t.Fatal("Check from an untrusted IP is not a configuration error")
+	}
+}
+
+func TestDepartmentPathStopsAtTheVisibleRange(t *testing.T) {
+	opts := wecomfake.DemoOptions()
+	opts.Departments[0].Hidden = true // the app sees 市场中心 and below, not the company
+	s := wecomfake.Start(opts)
+	t.Cleanup(s.Close)
+	c := newClient(t, demoConfig(s.URL))
+	path, err := c.DepartmentPath(t.Context(), 5)
+	if err != nil || len(path) != 2 || path[0].Name != "市场中心" || path[1].Name != "华东销售部" {
+		t.Fatalf("DepartmentPath = %+v, %v", path, err)
+	}
+}

@@ -58,7 +58,8 @@ type textCardRequest struct {
 // msgid. A recipient who left or is outside the app's visible range is
 // ErrRecipientGone (81013, or the userid back in invaliduser). WeCom keeps
 // at most 30 messages per member per minute and drops the rest silently:
-// pacing is the caller's job.
+// pacing is the caller's job. A send whose answer was lost is tried again,
+// and the duplicate check is what keeps that from delivering twice.
 func (c *Client) SendTextCard(ctx context.Context, card TextCard) (string, error) {
 	if card.ToUser == "" || strings.Contains(card.ToUser, "|") || card.ToUser == "@all" {
 		return "", desk.Errorf(desk.EInvalid, "a textcard goes to exactly one member")

@@ -85,7 +85,9 @@ func (t *tokenSource) get(ctx context.Context) (string, error) {
 	if f == nil {
 		f = &flight{done: make(chan struct{})}
 		t.flight = f
-		go t.refresh(f)
+		// Detached from the caller's cancellation (the others wait on it
+		// too) but keeping its values, for the log handler.
+		go t.refresh(context.WithoutCancel(ctx), f)
 	}
 	t.mu.Unlock()
 	select {
@@ -112,8 +114,8 @@ func (t *tokenSource) invalidate(ctx context.Context, bad string) {
 	}
 }
 
-func (t *tokenSource) refresh(f *flight) {
-	ctx, cancel := context.WithTimeout(context.Background(), refreshTimeout)
+func (t *tokenSource) refresh(ctx context.Context, f *flight) {
+	ctx, cancel := context.WithTimeout(ctx, refreshTimeout)
 	defer cancel()
 	tok, life, err := t.obtain(ctx)
 	t.mu.Lock()
@@ -127,46 +129,52 @@ func (t *tokenSource) refresh(f *flight) {
 }
 
 // obtain returns a token and how long to use it: from the shared cache when
-// another node has one, otherwise from WeCom under the cluster's lease.
+// another node has one, otherwise from WeCom under the cluster's lease. A
+// node without the lease polls the cache and retakes the lease if its
+// holder gave up; past the lease's life it fetches on its own rather than
+// fail.
 func (t *tokenSource) obtain(ctx context.Context) (string, time.Duration, error) {
 	if t.cache == nil {
 		return t.fetch(ctx)
 	}
+	deadline := t.c.cfg.Now().Add(lockTTL)
+	for {
+		if tok, life, ok := t.cached(ctx); ok {
+			return tok, life, nil
+		}
+		release, ok, err := t.cache.Lock(ctx, t.key+":lock", lockTTL)
+		if err != nil {
+			t.c.log.WarnContext(ctx, "wecom token cache unavailable, fetching without it", "error", err.Error())
+			return t.fetch(ctx)
+		}
+		if ok {
+			return t.fetchShared(ctx, release)
+		}
+		if !t.c.cfg.Now().Before(deadline) {
+			return t.fetch(ctx)
+		}
+		if err := sleep(ctx, lockPoll); err != nil {
+			return "", 0, desk.Wrap(desk.EUnavailable, err, "WeCom is unreachable")
+		}
+	}
+}
+
+// fetchShared fetches under the lease and stores the token for the other
+// nodes.
+func (t *tokenSource) fetchShared(ctx context.Context, release func()) (string, time.Duration, error) {
+	defer release()
+	// Another node may have stored a token between our look and our lease.
 	if tok, life, ok := t.cached(ctx); ok {
 		return tok, life, nil
 	}
-	release, ok, err := t.cache.Lock(ctx, t.key+":lock", lockTTL)
+	tok, life, err := t.fetch(ctx)
 	if err != nil {
-		t.c.log.WarnContext(ctx, "wecom token cache unavailable, fetching without it", "error", err.Error())
-		return t.fetch(ctx)
+		return "", 0, err
 	}
-	if ok {
-		defer release()
-		// Another node may have stored a token between our look and our lease.
-		if tok, life, ok := t.cached(ctx); ok {
-			return tok, life, nil
-		}
-		tok, life, err := t.fetch(ctx)
-		if err != nil {
-			return "", 0, err
-		}
-		if err := t.cache.Set(ctx, t.key, tok, life); err != nil {
-			t.c.log.WarnContext(ctx, "wecom token cache store failed", "error", err.Error())
-		}
-		return tok, life, nil
+	if err := t.cache.Set(ctx, t.key, tok, life); err != nil {
+		t.c.log.WarnContext(ctx, "wecom token cache store failed", "error", err.Error())
 	}
-	// Another node is fetching: wait for its token, as long as its lease
-	// lasts, then fetch ourselves rather than fail.
-	deadline := t.c.cfg.Now().Add(lockTTL)
-	for t.c.cfg.Now().Before(deadline) {
-		if err := sleep(ctx, lockPoll); err != nil {
-			break
-		}
-		if tok, life, ok := t.cached(ctx); ok {
-			return tok, life, nil
-		}
-	}
-	return t.fetch(ctx)
+	return tok, life, nil
 }
 
 // cached reads the shared cache, skipping a token this node saw rejected.
