@@ -48,9 +48,17 @@ type Secret string
 
 const redacted = "[redacted]"
 
-func (Secret) String() string               { return redacted }
-func (Secret) GoString() string             { return redacted }
-func (Secret) LogValue() slog.Value         { return slog.StringValue(redacted) }
+// String returns "[redacted]".
+func (Secret) String() string { return redacted }
+
+// GoString returns "[redacted]", for %#v.
+func (Secret) GoString() string { return redacted }
+
+// LogValue makes slog print "[redacted]".
+func (Secret) LogValue() slog.Value { return slog.StringValue(redacted) }
+
+// MarshalText makes encoders (JSON, YAML, slog's JSON handler) write
+// "[redacted]".
 func (Secret) MarshalText() ([]byte, error) { return []byte(redacted), nil }
 func (s Secret) reveal() string             { return string(s) }
 

@@ -58,6 +58,7 @@ type APIError struct {
 	Msg  string
 }
 
+// Error names the path and errcode; never a query.
 func (e *APIError) Error() string {
 	return fmt.Sprintf("wecom %s: errcode %d: %s", e.Path, e.Code, e.Msg)
 }
@@ -88,10 +89,12 @@ type ConfigError struct {
 	Err     *APIError
 }
 
+// Error names the errcode, the setting and the fix.
 func (e *ConfigError) Error() string {
 	return fmt.Sprintf("wecom configuration (errcode %d): fix %s: %s", e.Code, e.Setting, e.Fix)
 }
 
+// Unwrap returns WeCom's answer.
 func (e *ConfigError) Unwrap() error { return e.Err }
 
 // AsConfigError returns the *ConfigError in err's chain, if any: what to

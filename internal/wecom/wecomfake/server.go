@@ -36,6 +36,7 @@ func (f *Fake) Transport() http.RoundTripper { return transport{f} }
 
 type transport struct{ f *Fake }
 
+// RoundTrip serves r with the fake and returns what it wrote.
 func (t transport) RoundTrip(r *http.Request) (*http.Response, error) {
 	if err := r.Context().Err(); err != nil {
 		return nil, err
