@@ -86,6 +86,16 @@ func NewStates(key []byte, ttl time.Duration, store NonceStore, now func() time.
 	return &States{key: append([]byte(nil), key...), ttl: ttl, store: store, now: now}, nil
 }
 
+// StateKeyFromSecret derives a state signing key from the app secret, so
+// every node of a cluster shares one without another setting to deploy. The
+// derivation is one-way: the key reveals nothing of the secret, and
+// rotating the secret rotates the key (logins in flight then restart once).
+func StateKeyFromSecret(secret Secret) []byte {
+	m := hmac.New(sha256.New, []byte(secret.reveal()))
+	m.Write([]byte("servicedesk/wecom/state-key/v1"))
+	return m.Sum(nil)
+}
+
 // Issue returns a new state bound to returnPath, which must be a
 // same-origin relative path (ValidReturnPath).
 func (s *States) Issue(returnPath string) (string, error) {

@@ -170,3 +170,13 @@ func TestNewStatesRefusesAShortKey(t *testing.T) {
 		t.Fatalf("NewStates with a 5-byte key = %v", err)
 	}
 }
+
+func TestStateKeyFromSecret(t *testing.T) {
+	a, b := wecom.StateKeyFromSecret("secret-one"), wecom.StateKeyFromSecret("secret-one")
+	if len(a) < wecom.MinStateKeyBytes || string(a) != string(b) {
+		t.Fatalf("keys %x and %x: want the same %d+ bytes on every node", a, b, wecom.MinStateKeyBytes)
+	}
+	if string(a) == string(wecom.StateKeyFromSecret("secret-two")) || strings.Contains(string(a), "secret-one") {
+		t.Fatal("the key does not depend on the secret one-way")
+	}
+}
