@@ -190,3 +190,22 @@ func TestUserAndDepartments(t *testing.T) {
 		t.Fatal("a department outside the visible range was returned")
 	}
 }
+
+func TestAutoLoginRedirectsAtOnce(t *testing.T) {
+	s := startFake(t)
+	c := newClient(t, demoConfig(s.URL))
+	s.SetAutoLogin("wangwu")
+	browser := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := browser.Get(c.SSOLoginURL("http://127.0.0.1:8000/console/auth/callback", "S1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	loc, _ := url.Parse(resp.Header.Get("Location"))
+	if resp.StatusCode != http.StatusFound || loc.Query().Get("state") != "S1" {
+		t.Fatalf("auto login = %d %s", resp.StatusCode, loc)
+	}
+	if id, err := c.UserID(t.Context(), loc.Query().Get("code")); err != nil || id != "wangwu" {
+		t.Fatalf("UserID = %q, %v", id, err)
+	}
+}

@@ -98,6 +98,7 @@ type Fake struct {
 	down         bool
 	legacyUserID bool
 	trusted      string // trusted redirect host[:port]; empty trusts any
+	autoLogin    string // member the login pages sign in at once, as WeCom's own client does
 	messages     []Message
 	perUser      map[string][]time.Time
 	dropped      map[string]int
@@ -223,6 +224,15 @@ func (f *Fake) SetTrustedDomain(hostport string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.trusted = hostport
+}
+
+// SetAutoLogin makes both login pages sign userID in at once and redirect
+// back, with no page to click: what the WeCom client does for the member
+// using it. Empty restores the page.
+func (f *Fake) SetAutoLogin(userID string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.autoLogin = userID
 }
 
 // IssueCode returns a fresh OAuth code for a member, as if they had just

@@ -68,6 +68,13 @@ func (f *Fake) renderLogin(w http.ResponseWriter, r *http.Request, title, redire
 		http.Error(w, "redirect_uri 需使用应用可信域名", http.StatusBadRequest)
 		return
 	}
+	f.mu.Lock()
+	auto := f.autoLogin
+	f.mu.Unlock()
+	if auto != "" {
+		f.redirectWithCode(w, r, redirect, state, f.IssueCode(auto))
+		return
+	}
 	link := func(kind, id string) string {
 		v := url.Values{"redirect_uri": {redirect}, "state": {state}, kind: {id}}
 		return "/fake/login?" + v.Encode()
@@ -95,8 +102,7 @@ func (f *Fake) renderLogin(w http.ResponseWriter, r *http.Request, title, redire
 // redirect_uri?…&code=CODE&state=STATE.
 func (f *Fake) pickMember(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	u, ok := f.redirectOK(q.Get("redirect_uri"))
-	if !ok {
+	if _, ok := f.redirectOK(q.Get("redirect_uri")); !ok {
 		http.Error(w, "redirect_uri 需使用应用可信域名", http.StatusBadRequest)
 		return
 	}
@@ -113,9 +119,19 @@ func (f *Fake) pickMember(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "pick someone", http.StatusBadRequest)
 		return
 	}
+	f.redirectWithCode(w, r, q.Get("redirect_uri"), q.Get("state"), c)
+}
+
+// redirectWithCode sends the browser to redirect?…&code=CODE&state=STATE.
+func (f *Fake) redirectWithCode(w http.ResponseWriter, r *http.Request, redirect, state, code string) {
+	u, ok := f.redirectOK(redirect)
+	if !ok {
+		http.Error(w, "redirect_uri 需使用应用可信域名", http.StatusBadRequest)
+		return
+	}
 	back := u.Query()
-	back.Set("code", c)
-	back.Set("state", q.Get("state"))
+	back.Set("code", code)
+	back.Set("state", state)
 	u.RawQuery = back.Encode()
 	http.Redirect(w, r, u.String(), http.StatusFound)
 }
