@@ -16,6 +16,13 @@
 // no secret or token in any log line or error string) are the hard part, and
 // they are what this package holds.
 //
+// A login round trip, for either page: States.Issue(next) makes a state;
+// the redirect_uri carries next in its query (WeCom keeps the state to 128
+// letters and digits, so the path cannot ride in it); AuthorizeURL or
+// SSOLoginURL sends the browser to WeCom; the callback checks
+// States.Verify(state, next), then exchanges the code with UserID and, for
+// a new face, reads User and DepartmentPath.
+//
 // Errors are *desk.Error values with the desk's codes; their causes say
 // what WeCom answered. Callers tell cases apart with errors.Is against
 // ErrNotMember, ErrCodeInvalid, ErrRecipientGone and ErrRateLimited, and
