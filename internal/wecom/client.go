@@ -109,8 +109,7 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 			if err != nil {
 				return err
 			}
-			if _, ok := configSettings[ae.Code]; ok {
-				s := configSettings[ae.Code]
+			if s, ok := configSettings[ae.Code]; ok {
 				c.log.ErrorContext(ctx, "wecom configuration error", "path", path, "errcode", ae.Code, "setting", s[0], "fix", s[1], "errmsg", ae.Msg)
 			}
 			return classify(ae)
