@@ -59,6 +59,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	if len(args) >= 2 && args[0] == "agent" && args[1] == "add" {
 		return runAgentAdd(ctx, args[2:], getenv, stdin, stdout, stderr)
 	}
+	if len(args) >= 1 && args[0] == "wecom-fake" {
+		return runWeComFake(ctx, args[1:], stdout, stderr)
+	}
 	cfg, err := config.Parse("servicedesk", args, getenv, stderr)
 	if err != nil {
 		return err
@@ -189,6 +192,14 @@ func newNode(ctx context.Context, cfg config.Config, log *slog.Logger) (*node, e
 				return n.desks.ActiveParticipants(r.Context(), id)
 			}},
 	}).Routes(mux)
+	if cfg.WeCom.Enabled() {
+		si, err := n.signIn(ctx, authSvc)
+		if err != nil {
+			n.close()
+			return nil, err
+		}
+		si.Routes(mux)
+	}
 	web.Routes(mux)
 	n.health.Routes(mux)
 	mux.Handle("GET /metrics", n.obs.Handler())
@@ -324,6 +335,8 @@ func (l redisLogger) Printf(_ context.Context, format string, v ...any) {
 type storage interface {
 	desk.AgentStore
 	desk.ConversationStore
+	AgentByWeComUserID(ctx context.Context, userID string) (desk.Agent, error)
+	BindAgentWeCom(ctx context.Context, agentID, userID string) error
 	Ping(ctx context.Context) error
 	Close() error
 }
@@ -415,6 +428,7 @@ func runAgentAdd(ctx context.Context, args []string, getenv func(string) string,
 	name := fs.String("name", "", "display name (required)")
 	dbPath := fs.String("db", config.DefaultDBPath, "SQLite database file (also "+config.EnvPrefix+"DB)")
 	dbURL := fs.String("database-url", "", "PostgreSQL URL instead of --db (also "+config.EnvPrefix+"DATABASE_URL)")
+	wecomUser := fs.String("wecom-userid", "", "the WeCom member (userid) this agent signs in as with WeCom's QR login")
 	if v := getenv(config.EnvPrefix + "DB"); v != "" {
 		*dbPath = v
 	}
@@ -439,6 +453,11 @@ func runAgentAdd(ctx context.Context, args []string, getenv func(string) string,
 	a, err := svc.CreateAgent(ctx, *username, *name, password)
 	if err != nil {
 		return fmt.Errorf("agent add: %w", err)
+	}
+	if *wecomUser != "" {
+		if err := db.BindAgentWeCom(ctx, a.ID, *wecomUser); err != nil {
+			return fmt.Errorf("agent add: bind WeCom member: %w", err)
+		}
 	}
 	fmt.Fprintf(stdout, "created agent %s (username %s, id %s)\n", a.Name, a.Username, a.ID)
 	return nil

@@ -30,12 +30,18 @@ type app struct {
 
 func startApp(t *testing.T, dbPath string, extra ...string) *app {
 	t.Helper()
+	return startAppEnv(t, noEnv, dbPath, extra...)
+}
+
+// startAppEnv is startApp with environment variables (getenv).
+func startAppEnv(t *testing.T, getenv func(string) string, dbPath string, extra ...string) *app {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	out := &syncBuffer{}
 	errs := &syncBuffer{}
 	args := append([]string{"--addr", "127.0.0.1:0", "--db", dbPath, "--log-level", "debug"}, extra...)
 	a := &app{t: t, cancel: cancel, done: make(chan error, 1), stderr: errs}
-	go func() { a.done <- run(ctx, args, noEnv, strings.NewReader(""), out, errs) }()
+	go func() { a.done <- run(ctx, args, getenv, strings.NewReader(""), out, errs) }()
 	re := regexp.MustCompile(`listening on (http://\S+)`)
 	deadline := time.Now().Add(10 * time.Second)
 	for {

@@ -73,6 +73,7 @@ type Config struct {
 	NodeID          string
 	LogLevel        string
 	LogFormat       string
+	WeCom           WeCom
 }
 
 // EnvPrefix is prepended to a flag's name, upper-cased with "-" as "_", to
@@ -108,6 +109,7 @@ func Parse(name string, args []string, getenv func(string) string, output io.Wri
 	fs.StringVar(&c.NodeID, "node-id", "", "this node's name in logs, metrics and connection ids (default: random)")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "log format: text or json")
+	c.WeCom.flags(fs)
 	fs.Usage = func() {
 		fmt.Fprintf(output, "Usage: %s [flags]\n       %s agent add --username U --name N   (password from stdin or prompt)\n\nEvery flag can also be set as %s<FLAG>, e.g. --redis-url as SERVICEDESK_REDIS_URL; flags win.\n\nFlags:\n", name, name, EnvPrefix)
 		fs.PrintDefaults()
@@ -127,6 +129,9 @@ func Parse(name string, args []string, getenv func(string) string, output io.Wri
 			return c, fmt.Errorf("%sAPI_KEY_FILE: %w", EnvPrefix, err)
 		}
 		c.APIKey = strings.TrimSpace(string(key))
+	}
+	if err := c.WeCom.secret(getenv); err != nil {
+		return c, err
 	}
 	c.AllowedOrigins = splitList(origins)
 	if c.NodeID == "" {
@@ -198,6 +203,9 @@ func (c Config) Validate() error {
 	if c.RedisURL != "" {
 		u, err := url.Parse(c.RedisURL)
 		check(err == nil && (u.Scheme == "redis" || u.Scheme == "rediss"), "--redis-url must be a redis:// or rediss:// URL")
+	}
+	if err := c.WeCom.validate(c.Dev); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }

@@ -361,6 +361,16 @@ func onlyReceipts(ctx context.Context, tx desk.ConversationTx, id string, from, 
 	return len(events) > 0 || from < to, nil
 }
 
+// RecordEmployee stores an employee's profile (from the WeCom directory at
+// sign-in), which agents see beside their conversations.
+func (s *Service) RecordEmployee(ctx context.Context, e desk.Employee) error {
+	e.UpdatedAt = s.now().UTC()
+	_, err := s.exec(ctx, e.ID, func(ctx context.Context, tx desk.ConversationTx) (outcome, error) {
+		return outcome{}, tx.SaveEmployee(ctx, e)
+	})
+	return err
+}
+
 // RememberEmployee stores an employee's display name, for agents' lists.
 func (s *Service) RememberEmployee(ctx context.Context, id, name string) error {
 	_, err := s.exec(ctx, id, func(ctx context.Context, tx desk.ConversationTx) (outcome, error) {

@@ -129,8 +129,12 @@ type ConversationSummary struct {
 }
 
 // Employee is someone who asks for help, known by their WeCom UserID.
+// Department (the path from the top, "总部/信息技术部") and Position come from
+// the WeCom directory at sign-in; they are empty for dev mock logins.
 type Employee struct {
-	ID        string    `json:"id"`
-	Name      string    `json:"name"`
-	UpdatedAt time.Time `json:"updated_at"`
+	ID         string    `json:"id"`
+	Name       string    `json:"name"`
+	Department string    `json:"department,omitempty"`
+	Position   string    `json:"position,omitempty"`
+	UpdatedAt  time.Time `json:"updated_at"`
 }

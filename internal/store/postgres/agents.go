@@ -40,7 +40,7 @@ func (db *DB) AgentByID(ctx context.Context, id string) (desk.Agent, error) {
 }
 
 // agentWhere looks one agent up by a unique column. column is always a
-// constant from this file, never caller input.
+// constant from this package, never caller input.
 func (db *DB) agentWhere(ctx context.Context, column, value string) (desk.Agent, error) {
 	var a desk.Agent
 	err := db.pool.QueryRow(ctx,

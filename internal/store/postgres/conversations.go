@@ -162,8 +162,8 @@ func (r reader) Queue(ctx context.Context) ([]desk.Conversation, error) {
 // Employee returns one employee.
 func (r reader) Employee(ctx context.Context, id string) (desk.Employee, error) {
 	var e desk.Employee
-	err := r.q.QueryRow(ctx, `SELECT id, name, updated_at FROM employees WHERE id = $1`, id).
-		Scan(&e.ID, &e.Name, &e.UpdatedAt)
+	err := r.q.QueryRow(ctx, `SELECT id, name, department, position, updated_at FROM employees WHERE id = $1`, id).
+		Scan(&e.ID, &e.Name, &e.Department, &e.Position, &e.UpdatedAt)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return desk.Employee{}, desk.Errorf(desk.ENotFound, "employee not found")
 	}

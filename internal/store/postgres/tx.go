@@ -114,12 +114,13 @@ func (x *tx) AppendEvent(ctx context.Context, ev desk.ConvEvent) error {
 	return nil
 }
 
-// SaveEmployee inserts or renames an employee.
+// SaveEmployee inserts or updates an employee's profile.
 func (x *tx) SaveEmployee(ctx context.Context, e desk.Employee) error {
 	_, err := x.t.Exec(ctx, `
-		INSERT INTO employees (id, name, updated_at) VALUES ($1, $2, $3)
-		ON CONFLICT (id) DO UPDATE SET name = excluded.name, updated_at = excluded.updated_at`,
-		e.ID, e.Name, dbTime(e.UpdatedAt))
+		INSERT INTO employees (id, name, department, position, updated_at) VALUES ($1, $2, $3, $4, $5)
+		ON CONFLICT (id) DO UPDATE SET name = excluded.name, department = excluded.department,
+			position = excluded.position, updated_at = excluded.updated_at`,
+		e.ID, e.Name, e.Department, e.Position, dbTime(e.UpdatedAt))
 	return dbError(err, "save employee")
 }
 

@@ -96,7 +96,7 @@ func (t *convTx) AppendEvent(ctx context.Context, ev desk.ConvEvent) error {
 }
 
 func (t *convTx) SaveEmployee(ctx context.Context, e desk.Employee) error {
-	_, err := t.run.exec(ctx, qUpsertEmployee, e.ID, e.Name, millis(e.UpdatedAt))
+	_, err := t.run.exec(ctx, qUpsertEmployee, e.ID, e.Name, e.Department, e.Position, millis(e.UpdatedAt))
 	return dbError(err, "save employee")
 }
 

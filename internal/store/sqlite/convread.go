@@ -32,7 +32,7 @@ const (
 	qEvents = `SELECT ` + eventColumns + ` FROM events
 		WHERE conversation_id = ? AND seq > ? AND (? OR private = 0)
 		ORDER BY seq LIMIT ?`
-	qEmployee = `SELECT id, name, updated_at FROM employees WHERE id = ?`
+	qEmployee = `SELECT id, name, department, position, updated_at FROM employees WHERE id = ?`
 
 	qInsertConversation = `INSERT INTO conversations (` + convColumns + `)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
@@ -45,8 +45,9 @@ const (
 		ON CONFLICT (conversation_id, role, user_id)
 		DO UPDATE SET active = excluded.active, last_read_seq = excluded.last_read_seq`
 	qInsertEvent    = `INSERT INTO events (` + eventColumns + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
-	qUpsertEmployee = `INSERT INTO employees (id, name, updated_at) VALUES (?, ?, ?)
-		ON CONFLICT (id) DO UPDATE SET name = excluded.name, updated_at = excluded.updated_at`
+	qUpsertEmployee = `INSERT INTO employees (id, name, department, position, updated_at) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (id) DO UPDATE SET name = excluded.name, department = excluded.department,
+			position = excluded.position, updated_at = excluded.updated_at`
 )
 
 // hotReads and hotWrites are prepared at Open: what a batch of commands
@@ -148,7 +149,7 @@ func (r reader) Queue(ctx context.Context) ([]desk.Conversation, error) {
 func (r reader) Employee(ctx context.Context, id string) (desk.Employee, error) {
 	var e desk.Employee
 	var updated int64
-	err := r.run.queryRow(ctx, qEmployee, id).Scan(&e.ID, &e.Name, &updated)
+	err := r.run.queryRow(ctx, qEmployee, id).Scan(&e.ID, &e.Name, &e.Department, &e.Position, &updated)
 	if errors.Is(err, sql.ErrNoRows) {
 		return desk.Employee{}, desk.Errorf(desk.ENotFound, "employee not found")
 	}

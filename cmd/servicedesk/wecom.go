@@ -1,0 +1,72 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+
+	"github.com/servicedesk/servicedesk/internal/auth"
+	"github.com/servicedesk/servicedesk/internal/signin"
+	"github.com/servicedesk/servicedesk/internal/wecom"
+	"github.com/servicedesk/servicedesk/internal/wecom/wecomfake"
+)
+
+// signIn builds WeCom sign-in: the API client (its access token shared
+// through Redis when there is one), signed single-use OAuth states and
+// one-time tickets, on Redis with several nodes and in process otherwise.
+func (n *node) signIn(ctx context.Context, authSvc *auth.Service) (*signin.Service, error) {
+	cfg := n.cfg.WeCom
+	wc := wecom.Config{
+		CorpID: cfg.CorpID, AgentID: cfg.AgentID, Secret: wecom.Secret(cfg.Secret),
+		APIBase: cfg.APIBase, OAuthBase: cfg.OAuthBase, SSOBase: cfg.SSOBase, Logger: n.log,
+	}
+	var nonces wecom.NonceStore = wecom.NewMemoryNonces(nil)
+	var tickets signin.Tickets = signin.NewMemoryTickets()
+	if n.redis != nil {
+		wc.TokenCache = wecom.NewRedisTokenCache(n.redis)
+		nonces = wecom.NewRedisNonces(n.redis)
+		tickets = signin.NewRedisTickets(n.redis)
+	}
+	client, err := wecom.New(wc)
+	if err != nil {
+		return nil, fmt.Errorf("wecom: %w", err)
+	}
+	states, err := wecom.NewStates(wecom.StateKeyFromSecret(wc.Secret), 0, nonces, nil)
+	if err != nil {
+		return nil, fmt.Errorf("wecom: %w", err)
+	}
+	// A wrong secret or an untrusted IP is said at start, naming the
+	// setting, rather than at the first employee's sign-in; WeCom being
+	// unreachable right now does not keep the desk from starting.
+	if err := client.Check(ctx); err != nil {
+		if ce, ok := wecom.AsConfigError(err); ok {
+			n.log.Error("WeCom misconfigured", "setting", ce.Setting, "error", err)
+		} else {
+			n.log.Warn("WeCom not reachable at start", "error", err)
+		}
+	}
+	return signin.New(signin.Config{
+		WeCom: client, States: states, Tickets: tickets, Issuer: authSvc, Employees: n.desks,
+		Agents: n.db, Provision: authSvc, AgentDepartment: cfg.AgentDepartment,
+		PublicURL: cfg.PublicURL, Log: n.log,
+	}), nil
+}
+
+// runWeComFake serves a fake WeCom with a demo company on a loopback port,
+// so the whole sign-in can be tried on one machine (README, "WeCom").
+func runWeComFake(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("servicedesk wecom-fake", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	addr := fs.String("addr", "127.0.0.1:8900", "listen address of the fake WeCom")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	err := wecomfake.Run(ctx, *addr, stdout, slog.New(slog.NewTextHandler(stderr, nil)))
+	if errors.Is(err, context.Canceled) {
+		return nil
+	}
+	return err
+}

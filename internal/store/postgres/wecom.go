@@ -1,0 +1,31 @@
+package postgres
+
+import (
+	"context"
+
+	"github.com/servicedesk/servicedesk/internal/desk"
+)
+
+// AgentByWeComUserID returns the enabled agent bound to a WeCom member.
+func (db *DB) AgentByWeComUserID(ctx context.Context, userID string) (desk.Agent, error) {
+	if userID == "" {
+		return desk.Agent{}, desk.Errorf(desk.ENotFound, "agent not found")
+	}
+	return db.agentWhere(ctx, "wecom_userid", userID)
+}
+
+// BindAgentWeCom binds an agent to a WeCom member ("" unbinds). A member
+// already bound to another agent is EConflict.
+func (db *DB) BindAgentWeCom(ctx context.Context, agentID, userID string) error {
+	tag, err := db.pool.Exec(ctx, `UPDATE agents SET wecom_userid = $1 WHERE id = $2`, userID, agentID)
+	if err != nil {
+		if desk.ErrorCode(dbError(err, "")) == desk.EConflict {
+			return desk.Errorf(desk.EConflict, "that WeCom member is bound to another agent")
+		}
+		return dbError(err, "bind agent to WeCom")
+	}
+	if tag.RowsAffected() == 0 {
+		return desk.Errorf(desk.ENotFound, "agent not found")
+	}
+	return nil
+}
