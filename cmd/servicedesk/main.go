@@ -32,6 +32,7 @@ import (
 	"github.com/servicedesk/servicedesk/internal/httpapi"
 	"github.com/servicedesk/servicedesk/internal/hub"
 	"github.com/servicedesk/servicedesk/internal/metrics"
+	"github.com/servicedesk/servicedesk/internal/notify"
 	"github.com/servicedesk/servicedesk/internal/presence"
 	"github.com/servicedesk/servicedesk/internal/store/postgres"
 	"github.com/servicedesk/servicedesk/internal/store/sqlite"
@@ -88,6 +89,7 @@ type node struct {
 	bus      desk.Bus
 	presence presence.Tracker
 	desks    *conversation.Service
+	notifier *notify.Sender // nil without WeCom
 	health   *health.Health
 	handler  http.Handler
 }
@@ -162,6 +164,7 @@ func newNode(ctx context.Context, cfg config.Config, log *slog.Logger) (*node, e
 		// Between nodes a publish can fail or a node die after its commit:
 		// the outbox makes sure the events get out all the same.
 		Outbox: n.redisBus != nil, PublishWait: cfg.StoreTimeout, Writers: writers(cfg),
+		NotifyDelay: notifyDelay(cfg),
 	})
 	authSvc := auth.New(auth.Config{Agents: n.db, Tokens: n.tokens, Bus: n.bus, TokenTTL: cfg.TokenTTL, Log: log})
 	if cfg.Dev {
@@ -193,12 +196,10 @@ func newNode(ctx context.Context, cfg config.Config, log *slog.Logger) (*node, e
 			}},
 	}).Routes(mux)
 	if cfg.WeCom.Enabled() {
-		si, err := n.signIn(ctx, authSvc)
-		if err != nil {
+		if err := n.wireWeCom(ctx, authSvc, mux); err != nil {
 			n.close()
 			return nil, err
 		}
-		si.Routes(mux)
 	}
 	web.Routes(mux)
 	n.health.Routes(mux)
@@ -238,6 +239,9 @@ func (n *node) serve(ctx context.Context, stdout io.Writer) error {
 	var inner, outer group
 	inner.Go(n.hub.Run)
 	inner.Go(n.desks.Run)
+	if n.notifier != nil {
+		inner.Go(n.notifier.Run)
+	}
 	outer.Go(n.presence.Run)
 	if n.redisBus != nil {
 		outer.Go(func(ctx context.Context) { n.redisBus.Run(ctx) })
@@ -335,8 +339,10 @@ func (l redisLogger) Printf(_ context.Context, format string, v ...any) {
 type storage interface {
 	desk.AgentStore
 	desk.ConversationStore
+	desk.NotificationStore
 	AgentByWeComUserID(ctx context.Context, userID string) (desk.Agent, error)
 	BindAgentWeCom(ctx context.Context, agentID, userID string) error
+	AgentWeComUserID(ctx context.Context, agentID string) (string, error)
 	Ping(ctx context.Context) error
 	Close() error
 }

@@ -7,17 +7,44 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
+	"time"
 
 	"github.com/servicedesk/servicedesk/internal/auth"
+	"github.com/servicedesk/servicedesk/internal/config"
+	"github.com/servicedesk/servicedesk/internal/notify"
 	"github.com/servicedesk/servicedesk/internal/signin"
 	"github.com/servicedesk/servicedesk/internal/wecom"
 	"github.com/servicedesk/servicedesk/internal/wecom/wecomfake"
 )
 
+// notifyDelay is when cards about events fall due; 0 (none owed) without
+// WeCom.
+func notifyDelay(cfg config.Config) time.Duration {
+	if !cfg.WeCom.Enabled() {
+		return 0
+	}
+	return cfg.WeCom.NotifyDelay
+}
+
+// wireWeCom adds WeCom sign-in to mux and sets up the card sender.
+func (n *node) wireWeCom(ctx context.Context, authSvc *auth.Service, mux *http.ServeMux) error {
+	client, si, err := n.signIn(ctx, authSvc)
+	if err != nil {
+		return err
+	}
+	si.Routes(mux)
+	n.notifier = notify.New(notify.Config{
+		Store: n.db, Cards: client, Presence: n.presence, Conns: n.hub,
+		PublicURL: n.cfg.WeCom.PublicURL, Log: n.log,
+	})
+	return nil
+}
+
 // signIn builds WeCom sign-in: the API client (its access token shared
 // through Redis when there is one), signed single-use OAuth states and
 // one-time tickets, on Redis with several nodes and in process otherwise.
-func (n *node) signIn(ctx context.Context, authSvc *auth.Service) (*signin.Service, error) {
+func (n *node) signIn(ctx context.Context, authSvc *auth.Service) (*wecom.Client, *signin.Service, error) {
 	cfg := n.cfg.WeCom
 	wc := wecom.Config{
 		CorpID: cfg.CorpID, AgentID: cfg.AgentID, Secret: wecom.Secret(cfg.Secret),
@@ -32,11 +59,11 @@ func (n *node) signIn(ctx context.Context, authSvc *auth.Service) (*signin.Servi
 	}
 	client, err := wecom.New(wc)
 	if err != nil {
-		return nil, fmt.Errorf("wecom: %w", err)
+		return nil, nil, fmt.Errorf("wecom: %w", err)
 	}
 	states, err := wecom.NewStates(wecom.StateKeyFromSecret(wc.Secret), 0, nonces, nil)
 	if err != nil {
-		return nil, fmt.Errorf("wecom: %w", err)
+		return nil, nil, fmt.Errorf("wecom: %w", err)
 	}
 	// A wrong secret or an untrusted IP is said at start, naming the
 	// setting, rather than at the first employee's sign-in; WeCom being
@@ -48,7 +75,7 @@ func (n *node) signIn(ctx context.Context, authSvc *auth.Service) (*signin.Servi
 			n.log.Warn("WeCom not reachable at start", "error", err)
 		}
 	}
-	return signin.New(signin.Config{
+	return client, signin.New(signin.Config{
 		WeCom: client, States: states, Tickets: tickets, Issuer: authSvc, Employees: n.desks,
 		Agents: n.db, Provision: authSvc, AgentDepartment: cfg.AgentDepartment,
 		PublicURL: cfg.PublicURL, Log: n.log,

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"time"
 )
 
 // WeCom is the desk's WeCom (企业微信) self-built app. With no corp id none
@@ -26,7 +27,13 @@ type WeCom struct {
 	// AgentDepartment, when set, lets members of that department sign in
 	// to the console as agents, their accounts created on first sign-in.
 	AgentDepartment int64
+	// NotifyDelay is how long after an event a WeCom card about it waits,
+	// sent only if its recipient has not seen the event by then.
+	NotifyDelay time.Duration
 }
+
+// DefaultNotifyDelay: see notify.DefaultDelay.
+const DefaultNotifyDelay = 2 * time.Minute
 
 // Enabled reports whether WeCom is configured.
 func (w WeCom) Enabled() bool { return w.CorpID != "" }
@@ -39,6 +46,7 @@ func (w *WeCom) flags(fs *flag.FlagSet) {
 	fs.StringVar(&w.APIBase, "wecom-api-base", "", "WeCom API base URL (default https://qyapi.weixin.qq.com)")
 	fs.StringVar(&w.OAuthBase, "wecom-oauth-base", "", "WeCom OAuth page base URL (default https://open.weixin.qq.com)")
 	fs.StringVar(&w.SSOBase, "wecom-sso-base", "", "WeCom QR sign-in page base URL (default https://login.work.weixin.qq.com)")
+	fs.DurationVar(&w.NotifyDelay, "wecom-notify-delay", DefaultNotifyDelay, "how long after a reply (or an invitation, a transfer…) a WeCom card about it is sent, if its recipient has not seen it by then")
 	fs.Int64Var(&w.AgentDepartment, "wecom-agent-department", 0, "WeCom department id whose members may sign in to the console as agents (accounts created on first sign-in)")
 }
 
@@ -60,6 +68,9 @@ func (w WeCom) validate(dev bool) error {
 		return nil
 	}
 	var errs []error
+	if w.NotifyDelay < time.Second {
+		errs = append(errs, errors.New("--wecom-notify-delay must be at least 1s"))
+	}
 	if w.AgentID <= 0 {
 		errs = append(errs, errors.New("--wecom-agent-id must be the app's AgentId when --wecom-corp-id is set"))
 	}

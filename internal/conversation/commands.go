@@ -140,6 +140,11 @@ func (s *Service) Send(ctx context.Context, actor desk.Principal, conversationID
 		}
 		ev := w.message(desk.EventMessage, actor, body, clientMsgID)
 		w.readUpTo(actor, ev.Seq)
+		if actor.Role == desk.RoleAgent {
+			w.oweEmployee(desk.NotifyReply, ev.Seq)
+		} else if c.AssigneeID != "" && c.Status == desk.StatusOpen {
+			w.owe(agentPrincipal(c.AssigneeID), desk.NotifyEmployeeWrote, ev.Seq)
+		}
 		events, err := w.commit(wasQueued || queueChanged)
 		if err != nil {
 			return outcome{}, err
@@ -195,7 +200,8 @@ func (s *Service) Claim(ctx context.Context, agent desk.Principal, conversationI
 		// goes back to the queue at the place it had.
 		w.c.Status, w.c.AssigneeID = desk.StatusOpen, agent.ID
 		w.join(agent)
-		w.append(desk.EventClaimed, agent, map[string]string{"agent_id": agent.ID, "agent_name": name}, "")
+		ev := w.append(desk.EventClaimed, agent, map[string]string{"agent_id": agent.ID, "agent_name": name}, "")
+		w.oweEmployee(desk.NotifyJoined, ev.Seq)
 		return true, nil
 	})
 }
@@ -215,10 +221,12 @@ func (s *Service) Invite(ctx context.Context, assignee desk.Principal, conversat
 			return false, desk.Errorf(desk.EConflict, "%s is already in this conversation", invitee.Name)
 		}
 		w.join(p)
-		w.append(desk.EventJoined, assignee, map[string]any{
+		ev := w.append(desk.EventJoined, assignee, map[string]any{
 			"participant": participantRef{Role: desk.RoleAgent, ID: invitee.ID, Name: invitee.Name},
 			"invited_by":  assignee.ID,
 		}, "")
+		w.owe(p, desk.NotifyInvited, ev.Seq)
+		w.oweEmployee(desk.NotifyJoined, ev.Seq)
 		return false, nil
 	})
 }
@@ -241,9 +249,11 @@ func (s *Service) Transfer(ctx context.Context, assignee desk.Principal, convers
 		w.c.AssigneeID = to.ID
 		w.join(p)
 		w.leave(assignee)
-		w.append(desk.EventTransferred, assignee, map[string]string{
+		ev := w.append(desk.EventTransferred, assignee, map[string]string{
 			"from_agent_id": assignee.ID, "to_agent_id": to.ID, "to_agent_name": to.Name,
 		}, "")
+		w.owe(p, desk.NotifyTransferred, ev.Seq)
+		w.oweEmployee(desk.NotifyJoined, ev.Seq)
 		return false, nil
 	})
 }
@@ -296,7 +306,8 @@ func (s *Service) Resolve(ctx context.Context, agent desk.Principal, conversatio
 		}
 		now := w.now
 		w.c.Status, w.c.ResolvedAt = desk.StatusResolved, &now
-		w.append(desk.EventResolved, agent, map[string]string{"by": agent.ID}, "")
+		ev := w.append(desk.EventResolved, agent, map[string]string{"by": agent.ID}, "")
+		w.oweEmployee(desk.NotifyResolved, ev.Seq)
 		return false, nil
 	})
 }

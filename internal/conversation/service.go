@@ -62,6 +62,10 @@ type Config struct {
 	PublishWait time.Duration
 	// CommitTimeout: see DefaultCommitTimeout.
 	CommitTimeout time.Duration
+	// NotifyDelay, when positive, owes people a WeCom card for what
+	// happens in their conversations while they are not looking (see
+	// notify.go); the card is due this long after the event.
+	NotifyDelay time.Duration
 	// Writers is how many writer goroutines commit in parallel, each
 	// owning the conversations whose ids hash to it (1 by default). One
 	// is all SQLite can use; PostgreSQL, whose statements are network round
@@ -86,6 +90,7 @@ type Service struct {
 	now           func() time.Time
 	maxBody       int
 	outbox        bool
+	notifyDelay   time.Duration
 	publishWait   time.Duration
 	commitTimeout time.Duration
 
@@ -104,7 +109,7 @@ type Service struct {
 func New(cfg Config) *Service {
 	s := &Service{
 		store: cfg.Store, agents: cfg.Agents, bus: cfg.Bus, presence: cfg.Presence,
-		log: cfg.Log, now: cfg.Now, maxBody: cfg.MaxBodyBytes, outbox: cfg.Outbox, publishWait: cfg.PublishWait, commitTimeout: cfg.CommitTimeout,
+		log: cfg.Log, now: cfg.Now, maxBody: cfg.MaxBodyBytes, outbox: cfg.Outbox, notifyDelay: cfg.NotifyDelay, publishWait: cfg.PublishWait, commitTimeout: cfg.CommitTimeout,
 		published:  make(chan *publication, publishQueue),
 		queueDirty: make(chan struct{}, 1),
 		stopped:    make(chan struct{}),

@@ -27,7 +27,8 @@ type eventWriter struct {
 	// prevPublic[i] is the public event before events[i]: what the
 	// employee's copy of it names as its predecessor.
 	prevPublic []int64
-	err        error // the first failure; later calls do nothing
+	owed       []desk.Notification // cards owed for these events (notify.go)
+	err        error               // the first failure; later calls do nothing
 }
 
 func (s *Service) writer(ctx context.Context, tx desk.ConversationTx, c *desk.Conversation, parts []desk.Participant) *eventWriter {
@@ -151,7 +152,15 @@ func (w *eventWriter) commit(allAgents bool) ([]delivery, error) {
 			}
 		}
 	}
-	return out, w.tx.SaveConversation(w.ctx, *w.c)
+	if err := w.tx.SaveConversation(w.ctx, *w.c); err != nil {
+		return nil, err
+	}
+	for _, n := range w.owed {
+		if err := w.tx.Notify(w.ctx, n); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
 
 // delivery is one event and who gets it.

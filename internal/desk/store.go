@@ -99,6 +99,8 @@ type ConversationTx interface {
 	// the entry's id; DeleteOutbox removes entries already published.
 	AddOutbox(ctx context.Context, e OutboxEntry) (int64, error)
 	DeleteOutbox(ctx context.Context, ids []int64) error
+	// Notify owes n.To a card (see NotificationStore).
+	Notify(ctx context.Context, n Notification) error
 	// Savepoint runs fn inside a savepoint and rolls back just fn's writes
 	// if it fails, so one refused command does not undo a whole batch.
 	Savepoint(ctx context.Context, fn func() error) error

@@ -2,6 +2,9 @@ package postgres
 
 import (
 	"context"
+	"errors"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/servicedesk/servicedesk/internal/desk"
 )
@@ -28,4 +31,15 @@ func (db *DB) BindAgentWeCom(ctx context.Context, agentID, userID string) error 
 		return desk.Errorf(desk.ENotFound, "agent not found")
 	}
 	return nil
+}
+
+// AgentWeComUserID returns the WeCom member an agent is bound to, "" if
+// none (or no such agent).
+func (db *DB) AgentWeComUserID(ctx context.Context, agentID string) (string, error) {
+	var id string
+	err := db.pool.QueryRow(ctx, `SELECT wecom_userid FROM agents WHERE id = $1 AND disabled_at IS NULL`, agentID).Scan(&id)
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return "", dbError(err, "read agent's WeCom member")
+	}
+	return id, nil
 }

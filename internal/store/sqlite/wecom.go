@@ -2,6 +2,8 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 
 	"github.com/servicedesk/servicedesk/internal/desk"
@@ -29,4 +31,15 @@ func (db *DB) BindAgentWeCom(ctx context.Context, agentID, userID string) error 
 		return desk.Errorf(desk.ENotFound, "agent not found")
 	}
 	return nil
+}
+
+// AgentWeComUserID returns the WeCom member an agent is bound to, "" if
+// none (or no such agent).
+func (db *DB) AgentWeComUserID(ctx context.Context, agentID string) (string, error) {
+	var id string
+	err := db.read.QueryRowContext(ctx, `SELECT wecom_userid FROM agents WHERE id = ? AND disabled_at IS NULL`, agentID).Scan(&id)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return "", fmt.Errorf("read agent's WeCom member: %w", err)
+	}
+	return id, nil
 }
