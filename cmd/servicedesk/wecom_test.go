@@ -157,6 +157,22 @@ func TestWeComEmployeeSignIn(t *testing.T) {
 	if len(queue.Conversations) != 1 || queue.Conversations[0].EmployeeName != "张三" {
 		t.Errorf("queue %+v, want 张三's conversation", queue)
 	}
+	// And beside the conversation: who they are, from the directory.
+	req, _ = http.NewRequest(http.MethodGet, d.url+"/api/employees/zhangsan", nil)
+	req.Header.Set("Authorization", "Bearer "+agentTok)
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var emp struct {
+		Name, Department, Position string
+		Conversations              []map[string]any
+	}
+	json.NewDecoder(resp.Body).Decode(&emp)
+	resp.Body.Close()
+	if emp.Name != "张三" || emp.Department != "示例科技有限公司/市场中心/华东销售部" || emp.Position != "销售经理" || len(emp.Conversations) != 1 {
+		t.Errorf("employee view %+v", emp)
+	}
 	for _, secret := range []string{token, wecomfake.DemoSecret} {
 		if strings.Contains(d.stderr.String(), secret) {
 			t.Fatal("a token or the WeCom secret reached the log")

@@ -26,6 +26,7 @@ func (a *API) conversationRoutes(mux *http.ServeMux) {
 	mux.Handle("GET /api/agents", a.authed(a.listAgents, agent))
 	mux.Handle("GET /api/agents/queue", a.authed(a.queue, agent))
 	mux.Handle("GET /api/agents/conversations", a.authed(a.agentConversations, agent))
+	mux.Handle("GET /api/employees/{id}", a.authed(a.getEmployee, agent))
 	mux.Handle("GET /api/conversations/{id}", a.authed(a.getConversation, employee, agent))
 	mux.Handle("GET /api/conversations/{id}/events", a.authed(a.events, employee, agent))
 	mux.Handle("POST /api/conversations/{id}/messages", a.authed(a.sendMessage, employee, agent))
