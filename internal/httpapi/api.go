@@ -36,10 +36,15 @@ type API struct {
 	Conversations *conversation.Service
 	// Push serves POST /api/push when its Key is set.
 	Push Push
+	// WeCom says WeCom sign-in is configured, and MaxBodyBytes is the
+	// message limit: the pages ask (GET /api/meta) before signing in.
+	WeCom        bool
+	MaxBodyBytes int
 }
 
 // Routes registers the API's endpoints on mux.
 func (a *API) Routes(mux *http.ServeMux) {
+	mux.HandleFunc("GET /api/meta", a.meta)
 	mux.HandleFunc("POST /api/agents/login", a.login)
 	if a.Dev {
 		// Not registered at all otherwise, so production answers a plain 404

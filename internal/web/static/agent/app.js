@@ -7,6 +7,7 @@ import { Timeline, Typing, applyToParticipants, bindConnState, renderParticipant
 import { createClient } from "/shared/client.js";
 import { $, keepAtBottom, $$, el, nearBottom, onSubmitKey, scrollToBottom, setText, show, toaster } from "/shared/dom.js";
 import { bindLangToggle, createI18n } from "/shared/i18n.js";
+import { loadMeta, takeTicket } from "/shared/signin.js";
 import strings from "./strings.js";
 
 const i18n = createI18n(strings);
@@ -562,9 +563,30 @@ i18n.onChange(() => {
   if (current) current.timeline.rerender();
   typing.render();
 });
-if (session.token) {
-  signedIn();
-} else {
+let openAfterSignIn = ""; // a card's deep link: the conversation to open
+
+start();
+
+// start signs in with the session in this tab, or with a WeCom sign-in
+// coming back with its ticket, or shows the sign-in form: with the WeCom
+// QR sign-in when configured, and the demo hint only with --dev.
+async function start() {
+  const meta = await loadMeta();
+  try {
+    const next = await takeTicket(session);
+    const conv = next && next.match(/^\/c\/([\w.:-]{1,64})$/);
+    if (conv) openAfterSignIn = conv[1];
+  } catch (err) {
+    setText($("#login-error"), t("login.failed", { message: err.message || String(err) }));
+    show($("#login-error"), true);
+  }
+  if (session.token) {
+    signedIn();
+    if (openAfterSignIn) openConversation(openAfterSignIn);
+    return;
+  }
+  show($("#login-dev"), meta.dev);
+  show($("#login-wecom-box"), meta.wecom);
   show($("#view-login"), true);
   $("#login-username").focus();
 }

@@ -24,6 +24,8 @@ export default {
     "login.wrong": "用户名或密码不正确",
     "login.limited": "尝试次数过多，请稍后再试",
     "login.failed": "登录失败：{message}",
+    "login.wecom": "企业微信扫码登录",
+    "login.or": "或使用用户名和密码",
     "login.expired": "登录已过期，请重新登录",
     "login.dev": "以 --dev 启动时可用演示账号 demo / demo",
 
@@ -141,6 +143,8 @@ export default {
     "login.wrong": "Wrong username or password",
     "login.limited": "Too many attempts; try again later",
     "login.failed": "Sign-in failed: {message}",
+    "login.wecom": "Sign in with WeCom (scan the QR code)",
+    "login.or": "or with a username and password",
     "login.expired": "Your session expired; please sign in again",
     "login.dev": "Started with --dev? Use the demo account demo / demo",
 

@@ -6,6 +6,7 @@ import { createClient } from "/shared/client.js";
 import { $, keepAtBottom, el, nearBottom, scrollToBottom, setText, show, toaster } from "/shared/dom.js";
 import { bindLangToggle, createI18n } from "/shared/i18n.js";
 import { newClientMsgID } from "/shared/outbox.js";
+import { loadMeta, takeTicket, weComSignIn } from "/shared/signin.js";
 import strings from "./strings.js";
 
 const i18n = createI18n(strings);
@@ -423,5 +424,36 @@ i18n.onChange(() => {
   if (current) current.timeline.rerender();
   typing.render();
 });
-if (session.token) signedIn();
-else showScreen("login");
+start();
+
+// start signs in as the server allows: a session already in this tab; a
+// WeCom sign-in coming back with its ticket; inside WeCom, a trip to WeCom's
+// sign-in; the dev form with --dev; otherwise a note to open the page in
+// WeCom.
+async function start() {
+  const meta = await loadMeta();
+  try {
+    const next = await takeTicket(session);
+    if (next) history.replaceState({ depth: 0 }, "", next === "/" ? "#/" : `#${next}`);
+  } catch (err) {
+    setText($("#login-error"), t("login.failed", { message: errorText(err) }));
+    show($("#login-error"), true);
+  }
+  if (session.token) {
+    signedIn();
+    return;
+  }
+  showScreen("login");
+  show($("#login-form"), meta.dev);
+  show($("#login-dev"), meta.dev);
+  show($("#login-wecom-note"), !meta.dev && !meta.wecom);
+  if (meta.wecom) {
+    const route = location.hash.startsWith("#/") ? location.hash.slice(1) : "/";
+    const button = $("#login-wecom");
+    show(button, true);
+    button.addEventListener("click", () => weComSignIn("/auth/wecom/h5", route));
+    // Opened inside WeCom with no session yet: sign in at once, unless this
+    // very sign-in just failed (then the button offers it again).
+    if (!meta.dev && !$("#login-error").textContent) weComSignIn("/auth/wecom/h5", route);
+  }
+}

@@ -24,6 +24,9 @@ export default {
     "login.submit": "登录",
     "login.required": "请输入工号和姓名",
     "login.failed": "登录失败：{message}",
+    "login.openInWeCom": "请在企业微信中打开：工作台 → IT 服务台",
+    "login.wecom": "正在通过企业微信登录…",
+    "login.retryWeCom": "用企业微信登录",
     "login.expired": "登录已过期，请重新登录",
 
     "list.title": "我的咨询",
@@ -112,6 +115,9 @@ export default {
     "login.submit": "Sign in",
     "login.required": "Enter your employee ID and name",
     "login.failed": "Sign-in failed: {message}",
+    "login.openInWeCom": "Open this page in WeCom: Workbench → IT Service Desk",
+    "login.wecom": "Signing in with WeCom…",
+    "login.retryWeCom": "Sign in with WeCom",
     "login.expired": "Your session expired; please sign in again",
 
     "list.title": "My requests",
