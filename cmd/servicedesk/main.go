@@ -111,7 +111,9 @@ func newNode(ctx context.Context, cfg config.Config, log *slog.Logger) (*node, e
 		redis.SetLogger(redisLogger{log})
 		n.tokens = tokenstore.NewRedis(n.redis, cfg.StoreTimeout)
 	} else {
-		n.tokens = tokenstore.NewMemory(nil)
+		// Without Redis the database keeps the tokens (hashed), so a
+		// restart signs nobody out.
+		n.tokens = n.db.Tokens(nil)
 	}
 	tokens := n.obs.TokenStore(n.tokens)
 
@@ -344,6 +346,7 @@ type storage interface {
 	AgentByWeComUserID(ctx context.Context, userID string) (desk.Agent, error)
 	BindAgentWeCom(ctx context.Context, agentID, userID string) error
 	AgentWeComUserID(ctx context.Context, agentID string) (string, error)
+	Tokens(now func() time.Time) desk.TokenStore
 	Ping(ctx context.Context) error
 	Close() error
 }
@@ -390,10 +393,11 @@ func writers(cfg config.Config) int {
 
 // storeName says where data and tokens live, for the start-up log line.
 func storeName(cfg config.Config) string {
-	data, tokens := "sqlite", "memory"
+	data := "sqlite"
 	if cfg.DatabaseURL != "" {
 		data = "postgres"
 	}
+	tokens := data
 	if cfg.RedisURL != "" {
 		tokens = "redis"
 	}

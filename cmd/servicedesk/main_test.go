@@ -23,6 +23,10 @@ import (
 type app struct {
 	t      *testing.T
 	url    string
+	// how it was started, for restart
+	getenv func(string) string
+	dbPath string
+	extra  []string
 	cancel context.CancelFunc
 	done   chan error
 	stderr *syncBuffer
@@ -40,7 +44,7 @@ func startAppEnv(t *testing.T, getenv func(string) string, dbPath string, extra 
 	out := &syncBuffer{}
 	errs := &syncBuffer{}
 	args := append([]string{"--addr", "127.0.0.1:0", "--db", dbPath, "--log-level", "debug"}, extra...)
-	a := &app{t: t, cancel: cancel, done: make(chan error, 1), stderr: errs}
+	a := &app{t: t, cancel: cancel, done: make(chan error, 1), stderr: errs, getenv: getenv, dbPath: dbPath, extra: extra}
 	go func() { a.done <- run(ctx, args, getenv, strings.NewReader(""), out, errs) }()
 	re := regexp.MustCompile(`listening on (http://\S+)`)
 	deadline := time.Now().Add(10 * time.Second)
@@ -61,6 +65,16 @@ func startAppEnv(t *testing.T, getenv func(string) string, dbPath string, extra 
 	}
 	t.Cleanup(func() { a.stop() })
 	return a
+}
+
+// restart stops the server and starts it again as it was started (on a
+// new port), with the same database.
+func (a *app) restart(t *testing.T) *app {
+	t.Helper()
+	if err := a.stop(); err != nil {
+		t.Fatalf("stop: %v", err)
+	}
+	return startAppEnv(t, a.getenv, a.dbPath, a.extra...)
 }
 
 // stop shuts the server down as SIGTERM would and waits for run to return.

@@ -28,6 +28,29 @@ type TokenStore interface {
 	DeleteAll(ctx context.Context, role Role, id string) (int, error)
 }
 
+// TokenHash is what a store that keeps tokens in a database keeps of one:
+// its SHA-256. Tokens are 256-bit random, so no salt or slow hash is
+// needed; a copy of the table holds no usable credential.
+func TokenHash(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(sum[:])
+}
+
+// CheckTokenPut is the validation every TokenStore applies to Put.
+func CheckTokenPut(role Role, token, id string, ttl time.Duration) error {
+	switch {
+	case !role.Valid():
+		return Errorf(EInvalid, "unknown role %q", role)
+	case token == "":
+		return Errorf(EInvalid, "token must not be empty")
+	case id == "":
+		return Errorf(EInvalid, "%s id must not be empty", role)
+	case ttl <= 0:
+		return Errorf(EInvalid, "token ttl must be positive")
+	}
+	return nil
+}
+
 // TokenKey is the seed's storage key for a token.
 func TokenKey(role Role, token string) string { return string(role) + ":token:" + token }
 

@@ -31,6 +31,14 @@ func TestTypingReachesTheOtherParticipantsInTheSeedsShape(t *testing.T) {
 	other := d.connect(desk.RoleAgent, "a2")
 	employee := d.connect(desk.RoleEmployee, "e1")
 	outsider := d.connect(desk.RoleAgent, "a3")
+	// A pong proves a socket is registered: the 101 comes before that, and
+	// a typing event published in between would not reach it.
+	for _, c := range []*client{sender, senderTab2, other, employee, outsider} {
+		c.send(`{"type":"ping"}`)
+		if m := c.next(); m["type"] != "pong" {
+			t.Fatalf("before typing: %v", m)
+		}
+	}
 
 	sender.send(`{"type":"typing","conversation_id":"` + conv + `","sender_name":"张三"}`)
 	want := `{"type":"typing","data":{"conversation_id":"` + conv + `","sender_id":"a1","sender_name":"张三","sender_type":"agent"}}`

@@ -123,17 +123,7 @@ func (e memoryEntry) expired(now time.Time) bool { return !now.Before(e.expires)
 // "forever" to Redis, and a token that never expires is a credential that
 // can never be retired, so both stores refuse it.
 func checkPut(role desk.Role, token, id string, ttl time.Duration) error {
-	switch {
-	case !role.Valid():
-		return desk.Errorf(desk.EInvalid, "unknown role %q", role)
-	case token == "":
-		return desk.Errorf(desk.EInvalid, "token must not be empty")
-	case id == "":
-		return desk.Errorf(desk.EInvalid, "%s id must not be empty", role)
-	case ttl <= 0:
-		return desk.Errorf(desk.EInvalid, "token ttl must be positive")
-	}
-	return nil
+	return desk.CheckTokenPut(role, token, id, ttl)
 }
 
 func errNotFound() error { return desk.Errorf(desk.ENotFound, "token not found") }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -14,6 +15,8 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/servicedesk/servicedesk/internal/desk"
+	"github.com/servicedesk/servicedesk/internal/store/postgres/pgtest"
+	"github.com/servicedesk/servicedesk/internal/store/sqlite"
 )
 
 // harness is what the contract suite needs from one store under test.
@@ -538,4 +541,29 @@ func (c *fakeClock) Advance(d time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.now = c.now.Add(d)
+}
+
+// TestSQLite and TestPostgres run the contract against the database
+// stores a desk without Redis keeps its tokens in. One database serves all
+// subtests (random tokens keep them apart); each has a clock of its own.
+func TestSQLite(t *testing.T) {
+	db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "desk.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	runContract(t, func(t *testing.T) harness { return clockHarness(db.Tokens) })
+}
+
+func TestPostgres(t *testing.T) {
+	db := pgtest.Open(t)
+	runContract(t, func(t *testing.T) harness { return clockHarness(db.Tokens) })
+}
+
+func clockHarness(open func(now func() time.Time) desk.TokenStore) harness {
+	clock := newFakeClock()
+	return harness{
+		store:  open(clock.Now),
+		expire: func(_ *testing.T, _ desk.Role, _ string, ttl time.Duration) { clock.Advance(ttl) },
+	}
 }
