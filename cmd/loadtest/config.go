@@ -58,7 +58,7 @@ func parseConfig(args []string, stderr io.Writer) (config, error) {
 	fs.BoolVar(&c.noSeed, "no-seed", false, "do not write tokens to Redis (for the floor server)")
 	fs.DurationVar(&c.dialTimeout, "dial-timeout", 10*time.Second, "limit for one handshake")
 	fs.DurationVar(&c.drainTimeout, "drain-timeout", 10*time.Second, "end a fan-out run after this long without a delivery")
-	fs.StringVar(&c.apiKey, "api-key", "loadtest-key", "the server's --api-key: fan-out events are sent with POST /api/push")
+	fs.StringVar(&c.apiKey, "api-key", "loadtest-key-0123456789abcdef01234567", "the server's --api-key: fan-out events are sent with POST /api/push")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}

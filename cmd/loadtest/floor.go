@@ -51,7 +51,7 @@ func runFloor(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs := flag.NewFlagSet("floor", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	addr := fs.String("addr", "127.0.0.1:8001", "listen address")
-	apiKey := fs.String("api-key", "loadtest-key", "X-API-Key that POST /api/push requires")
+	apiKey := fs.String("api-key", "loadtest-key-0123456789abcdef01234567", "X-API-Key that POST /api/push requires")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

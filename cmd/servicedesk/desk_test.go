@@ -141,7 +141,7 @@ func TestConversationEndToEnd(t *testing.T) {
 }
 
 func TestPushAPI(t *testing.T) {
-	a := startApp(t, filepath.Join(t.TempDir(), "desk.db"), "--dev", "--api-key", "s3cret-push-key")
+	a := startApp(t, filepath.Join(t.TempDir(), "desk.db"), "--dev", "--api-key", "s3cret-push-key-0123456789abcdef0123")
 	agentTok, agentID := a.loginAgent("demo", "demo")
 	agent := a.dial("/ws/"+agentID, []string{"bearer." + agentTok})
 	emp := a.dial("/ws/h5/e1", []string{"bearer." + a.employee("e1")})
@@ -172,7 +172,7 @@ func TestPushAPI(t *testing.T) {
 		{"all agents", `{"to":{"all_agents":true},"event":{"type":"broadcast"}}`, agent},
 	}
 	for _, tc := range cases {
-		status, m := push("s3cret-push-key", tc.body)
+		status, m := push("s3cret-push-key-0123456789abcdef0123", tc.body)
 		if status != http.StatusOK || m["delivered"] != 1.0 || m["published"] != true {
 			t.Fatalf("%s: %d %v", tc.name, status, m)
 		}
@@ -192,16 +192,16 @@ func TestPushAPI(t *testing.T) {
 	}{
 		{"", `{"to":{"all_agents":true},"event":{}}`, http.StatusUnauthorized},
 		{"wrong-key-wrong-key", `{"to":{"all_agents":true},"event":{}}`, http.StatusUnauthorized},
-		{"s3cret-push-key", `{"to":{},"event":{}}`, http.StatusBadRequest},
-		{"s3cret-push-key", `{"to":{"agent_id":"a","all_agents":true},"event":{}}`, http.StatusBadRequest},
-		{"s3cret-push-key", `{"to":{"all_agents":true},"event":[1]}`, http.StatusBadRequest},
-		{"s3cret-push-key", `{"to":{"conversation_id":"cv_nope"},"event":{}}`, http.StatusNotFound},
+		{"s3cret-push-key-0123456789abcdef0123", `{"to":{},"event":{}}`, http.StatusBadRequest},
+		{"s3cret-push-key-0123456789abcdef0123", `{"to":{"agent_id":"a","all_agents":true},"event":{}}`, http.StatusBadRequest},
+		{"s3cret-push-key-0123456789abcdef0123", `{"to":{"all_agents":true},"event":[1]}`, http.StatusBadRequest},
+		{"s3cret-push-key-0123456789abcdef0123", `{"to":{"conversation_id":"cv_nope"},"event":{}}`, http.StatusNotFound},
 	} {
 		if status, m := push(tc.key, tc.body); status != tc.want {
 			t.Errorf("%q %s: %d %v, want %d", tc.key, tc.body, status, m, tc.want)
 		}
 	}
-	if strings.Contains(a.stderr.String(), "s3cret-push-key") {
+	if strings.Contains(a.stderr.String(), "s3cret-push-key-0123456789abcdef0123") {
 		t.Error("the API key was logged")
 	}
 
@@ -256,11 +256,11 @@ func TestQueuePositionsAreLive(t *testing.T) {
 // TestKickAndDisable: an operator's kick and disable close the user's
 // sockets and retire their tokens; a disabled agent cannot come back.
 func TestKickAndDisable(t *testing.T) {
-	a := startApp(t, filepath.Join(t.TempDir(), "desk.db"), "--dev", "--api-key", "admin-key-123")
+	a := startApp(t, filepath.Join(t.TempDir(), "desk.db"), "--dev", "--api-key", "admin-key-0123456789abcdef0123456789ab")
 	admin := func(path, body string) int {
 		req, _ := http.NewRequest(http.MethodPost, a.url+path, strings.NewReader(body))
 		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("X-API-Key", "admin-key-123")
+		req.Header.Set("X-API-Key", "admin-key-0123456789abcdef0123456789ab")
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)

@@ -174,6 +174,9 @@ func newNode(ctx context.Context, cfg config.Config, log *slog.Logger) (*node, e
 			n.close()
 			return nil, fmt.Errorf("create demo agent: %w", err)
 		}
+	} else if err := authSvc.DisableDemoAgent(ctx); err != nil {
+		n.close()
+		return nil, fmt.Errorf("disable demo agent: %w", err)
 	}
 
 	mux := http.NewServeMux()

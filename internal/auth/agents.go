@@ -46,6 +46,15 @@ func (s *Service) EnsureDemoAgent(ctx context.Context) error {
 	if desk.ErrorCode(err) != desk.ENotFound {
 		return err
 	}
+	// Disabled by a start without --dev: enable it again.
+	if sw, ok := s.agents.(demoSwitch); ok {
+		if err := sw.SetAgentDisabledByUsername(ctx, DemoUsername, false); err == nil {
+			s.log.Warn("demo agent enabled; dev mode only")
+			return nil
+		} else if desk.ErrorCode(err) != desk.ENotFound {
+			return err
+		}
+	}
 	a, err := s.createAgent(ctx, DemoUsername, DemoName, DemoPassword, len(DemoPassword))
 	if desk.ErrorCode(err) == desk.EConflict {
 		// Another node created it between our lookup and insert, or it
@@ -56,6 +65,31 @@ func (s *Service) EnsureDemoAgent(ctx context.Context) error {
 		return err
 	}
 	s.log.Warn("demo agent created; dev mode only", slog.String("agent_id", a.ID))
+	return nil
+}
+
+// demoSwitch is the agent store's switch for the demo account.
+type demoSwitch interface {
+	SetAgentDisabledByUsername(ctx context.Context, username string, disabled bool) error
+}
+
+// DisableDemoAgent turns the demo account off, when there is one: a
+// database that once ran with --dev must not keep a demo/demo login once it
+// runs without.
+func (s *Service) DisableDemoAgent(ctx context.Context) error {
+	sw, ok := s.agents.(demoSwitch)
+	if !ok {
+		return nil
+	}
+	if _, err := s.agents.AgentByUsername(ctx, DemoUsername); desk.ErrorCode(err) == desk.ENotFound {
+		return nil // none, or already disabled
+	} else if err != nil {
+		return err
+	}
+	if err := sw.SetAgentDisabledByUsername(ctx, DemoUsername, true); err != nil {
+		return err
+	}
+	s.log.Warn("demo agent disabled: started without --dev")
 	return nil
 }
 

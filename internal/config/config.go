@@ -20,6 +20,8 @@ import (
 const (
 	// DefaultAddr is the seed's port, so its front ends' proxy settings keep working.
 	DefaultAddr = ":8000"
+	// DefaultDevAddr is where --dev listens unless --addr says: loopback.
+	DefaultDevAddr = "127.0.0.1:8000"
 	// DefaultDBPath keeps data beside the binary's working directory, created on first start.
 	DefaultDBPath = "./data/servicedesk.db"
 	// DefaultTokenTTL is one working day: agents log in once per shift.
@@ -46,6 +48,9 @@ const (
 	// DefaultMaxBodyBytes bounds a message or note. WeCom's own text
 	// messages stop at 2,048 bytes; twice that fits a pasted error log.
 	DefaultMaxBodyBytes = 4096
+	// MinAPIKeyBytes: the operator API key guards pushes, kicks and
+	// disabling agents; shorter than 32 bytes it could be guessed.
+	MinAPIKeyBytes = 32
 	// DefaultShutdownTimeout bounds a graceful stop; orchestrators usually
 	// send SIGKILL 30 s after SIGTERM.
 	DefaultShutdownTimeout = 10 * time.Second
@@ -123,6 +128,13 @@ func Parse(name string, args []string, getenv func(string) string, output io.Wri
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
+	addrGiven := false
+	fs.Visit(func(f *flag.Flag) { addrGiven = addrGiven || f.Name == "addr" })
+	if c.Dev && !addrGiven {
+		// The demo account and the mock login let anyone in: in dev mode
+		// only this machine may reach them, unless asked otherwise.
+		c.Addr = DefaultDevAddr
+	}
 	if file := getenv(EnvPrefix + "API_KEY_FILE"); file != "" && c.APIKey == "" {
 		key, err := os.ReadFile(file)
 		if err != nil {
@@ -188,7 +200,8 @@ func (c Config) Validate() error {
 	check(c.MaxBodyBytes >= 1 && int64(c.MaxBodyBytes) < c.MaxMessageBytes, "--max-body-bytes must be positive and below --max-message-bytes")
 	check(len(c.NodeID) <= 32 && strings.Trim(c.NodeID, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") == "",
 		"--node-id must be at most 32 letters, digits or - _ .")
-	check(c.APIKey == "" || len(c.APIKey) >= 8, "the push API key must be at least 8 characters")
+	check(c.APIKey == "" || len(c.APIKey) >= MinAPIKeyBytes,
+		"the API key must be at least %d bytes (32 random bytes, e.g. from openssl rand -hex 32)", MinAPIKeyBytes)
 	check(validLevel(c.LogLevel), "--log-level must be debug, info, warn or error")
 	check(c.LogFormat == "text" || c.LogFormat == "json", "--log-format must be text or json")
 	for _, o := range c.AllowedOrigins {

@@ -80,30 +80,36 @@ func wasParticipant(parts []desk.Participant, who desk.Principal) bool {
 	return false
 }
 
-// TypingAudience returns who should see sender typing in a conversation:
-// its other active participants. Only an active participant may type.
-func (s *Service) TypingAudience(ctx context.Context, sender desk.Principal, id string) ([]desk.Principal, error) {
+// TypingAudience returns who should see sender typing in a conversation
+// (its other active participants) and the sender's name as the desk knows
+// it: a client does not get to say who is typing. Only an active
+// participant may type.
+func (s *Service) TypingAudience(ctx context.Context, sender desk.Principal, id string) ([]desk.Principal, string, error) {
 	c, err := s.store.Conversation(ctx, id)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	if sender.Role == desk.RoleEmployee && c.EmployeeID != sender.ID {
-		return nil, desk.Errorf(desk.ENotFound, "conversation not found")
+		return nil, "", desk.Errorf(desk.ENotFound, "conversation not found")
 	}
 	parts, err := s.store.Participants(ctx, id)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	if !isActive(parts, sender) {
-		return nil, desk.Errorf(desk.EForbidden, "you are not a participant of this conversation")
+		return nil, "", desk.Errorf(desk.EForbidden, "you are not a participant of this conversation")
 	}
 	var out []desk.Principal
+	name := sender.ID
 	for _, p := range parts {
+		if p.Principal() == sender && p.Name != "" {
+			name = p.Name
+		}
 		if p.Active && p.Principal() != sender {
 			out = append(out, p.Principal())
 		}
 	}
-	return out, nil
+	return out, name, nil
 }
 
 // ActiveParticipants returns who is in a conversation now: its employee and

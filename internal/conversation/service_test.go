@@ -224,11 +224,11 @@ func TestAccessRules(t *testing.T) {
 		}
 		_, err = h.svc.Get(ctx, a2, c.ID)
 		wantCode(t, err, desk.EForbidden) // no longer queued, a2 never took part
-		_, err = h.svc.TypingAudience(ctx, a2, c.ID)
+		_, _, err = h.svc.TypingAudience(ctx, a2, c.ID)
 		wantCode(t, err, desk.EForbidden)
-		aud, err := h.svc.TypingAudience(ctx, a1, c.ID)
-		if err != nil || len(aud) != 1 || aud[0] != emp {
-			t.Fatalf("typing audience %v %v", aud, err)
+		aud, name, err := h.svc.TypingAudience(ctx, a1, c.ID)
+		if err != nil || len(aud) != 1 || aud[0] != emp || name != "Agent a1" {
+			t.Fatalf("typing audience %v %q %v, want the employee, and a1 by the name the desk knows", aud, name, err)
 		}
 		_, _, err = h.svc.Send(ctx, emp, c.ID, "", "")
 		wantCode(t, err, desk.EInvalid)

@@ -40,8 +40,9 @@ func TestTypingReachesTheOtherParticipantsInTheSeedsShape(t *testing.T) {
 		}
 	}
 
-	sender.send(`{"type":"typing","conversation_id":"` + conv + `","sender_name":"张三"}`)
-	want := `{"type":"typing","data":{"conversation_id":"` + conv + `","sender_id":"a1","sender_name":"张三","sender_type":"agent"}}`
+	// The name shown is the one the desk knows, not the one the frame says.
+	sender.send(`{"type":"typing","conversation_id":"` + conv + `","sender_name":"IT Security Team"}`)
+	want := `{"type":"typing","data":{"conversation_id":"` + conv + `","sender_id":"a1","sender_name":"Agent a1","sender_type":"agent"}}`
 	for name, c := range map[string]*client{"other agent": other, "employee": employee} {
 		if got := string(c.nextRaw()); got != want {
 			t.Errorf("%s got %s\nwant %s", name, got, want)

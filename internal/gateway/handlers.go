@@ -17,7 +17,7 @@ import (
 type Conversations interface {
 	Send(ctx context.Context, actor desk.Principal, conversationID, body, clientMsgID string) (desk.ConvEvent, bool, error)
 	Events(ctx context.Context, viewer desk.Principal, conversationID string, afterSeq int64, limit int) ([]desk.ConvEvent, error)
-	TypingAudience(ctx context.Context, sender desk.Principal, conversationID string) ([]desk.Principal, error)
+	TypingAudience(ctx context.Context, sender desk.Principal, conversationID string) ([]desk.Principal, string, error)
 	Read(ctx context.Context, actor desk.Principal, conversationID string, seq int64) (int64, error)
 	SetPresence(ctx context.Context, actor desk.Principal, st desk.PresenceStatus) (desk.PresenceStatus, bool, error)
 }
@@ -62,20 +62,19 @@ type typingData struct {
 const maxSenderName = 100
 
 // handleTyping shows the sender typing to the conversation's other
-// participants, and only if the sender is one. It is not stored.
+// participants, and only if the sender is one. It is not stored. The name
+// shown is the one the desk knows: a sender_name in the frame is accepted,
+// as the seed's front ends send one, and ignored, so nobody types as
+// "IT Security Team".
 func handleTyping(ctx context.Context, s *session, in *inbound) error {
 	conv, ferr := requireConversation(in)
 	if ferr != nil {
 		return ferr
 	}
-	name := s.user.ID
-	if in.SenderName != nil && *in.SenderName != "" {
-		name = *in.SenderName
-	}
-	if utf8.RuneCountInString(name) > maxSenderName {
+	if in.SenderName != nil && utf8.RuneCountInString(*in.SenderName) > maxSenderName {
 		return &frameError{Code: wire.CodeInvalidFrame, Message: fmt.Sprintf("sender_name is longer than %d characters", maxSenderName)}
 	}
-	audience, err := s.g.conversations.TypingAudience(ctx, s.user, conv)
+	audience, name, err := s.g.conversations.TypingAudience(ctx, s.user, conv)
 	if err != nil || len(audience) == 0 {
 		return err
 	}

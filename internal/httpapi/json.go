@@ -66,6 +66,8 @@ func decodeError(err error) error {
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
+	// A JSON answer echoing user text must never be sniffed into HTML.
+	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
 	// The client may have gone; there is no one left to tell.
 	_ = json.NewEncoder(w).Encode(v)

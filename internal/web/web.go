@@ -8,17 +8,20 @@ import (
 	"embed"
 	"io/fs"
 	"net/http"
+	"strings"
 )
 
 //go:embed static
 var files embed.FS
 
 // contentSecurityPolicy forbids inline script and every origin but ours:
-// whatever a user manages to get into a message can never run. Sockets go
-// back to the same host (ws: and wss: are listed because 'self' does not
-// cover them in every browser).
+// whatever a user manages to get into a message can never run, nor send
+// anything anywhere. Sockets too go back to our own origin only: CSP level
+// 3 lets 'self' match ws:/wss: on the page's host (Chromium, WeCom's
+// WebView and current Safari and Firefox do), where "ws: wss:" would have
+// allowed any host.
 const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
-	"connect-src 'self' ws: wss:; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'self'"
+	"connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'self'"
 
 // Routes registers the pages on mux.
 func Routes(mux *http.ServeMux) {
@@ -31,6 +34,14 @@ func Routes(mux *http.ServeMux) {
 		h.Set("Referrer-Policy", "no-referrer")
 		// Pages change with every release of the binary; revalidate always.
 		h.Set("Cache-Control", "no-cache")
+		// A folder is served only as its index.html: never a listing of
+		// what the binary carries.
+		if strings.HasSuffix(r.URL.Path, "/") {
+			if _, err := fs.Stat(static, strings.TrimPrefix(r.URL.Path, "/")+"index.html"); err != nil {
+				http.NotFound(w, r)
+				return
+			}
+		}
 		files.ServeHTTP(w, r)
 	}
 	mux.HandleFunc("GET /agent/", serve)

@@ -96,3 +96,18 @@ func (db *DB) AgentDisabled(ctx context.Context, id string) (bool, error) {
 	}
 	return disabled, dbError(err, "agent disabled")
 }
+
+// SetAgentDisabledByUsername disables or re-enables the agent with that
+// username (ENotFound if none): how the demo account is switched with
+// --dev.
+func (db *DB) SetAgentDisabledByUsername(ctx context.Context, username string, disabled bool) error {
+	var id string
+	err := db.pool.QueryRow(ctx, `SELECT id FROM agents WHERE username = $1`, username).Scan(&id)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return desk.Errorf(desk.ENotFound, "agent not found")
+	}
+	if err != nil {
+		return dbError(err, "look up agent by username")
+	}
+	return db.SetAgentDisabled(ctx, id, disabled)
+}

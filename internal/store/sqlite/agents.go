@@ -112,3 +112,18 @@ func (db *DB) AgentDisabled(ctx context.Context, id string) (bool, error) {
 	}
 	return disabled, nil
 }
+
+// SetAgentDisabledByUsername disables or re-enables the agent with that
+// username (ENotFound if none): how the demo account is switched with
+// --dev.
+func (db *DB) SetAgentDisabledByUsername(ctx context.Context, username string, disabled bool) error {
+	var id string
+	err := db.write.QueryRowContext(ctx, `SELECT id FROM agents WHERE username = ?`, username).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return desk.Errorf(desk.ENotFound, "agent not found")
+	}
+	if err != nil {
+		return fmt.Errorf("look up agent by username: %w", err)
+	}
+	return db.SetAgentDisabled(ctx, id, disabled)
+}

@@ -134,3 +134,20 @@ func TestDisabledAgentsAreNotFound(t *testing.T) {
 		t.Errorf("CreateAgent(disabled username) = %v, want conflict", err)
 	}
 }
+
+// TestWALIsBounded: the write connection cuts the WAL back after each
+// checkpoint (a flood once left it at ten times the database, for good).
+func TestWALIsBounded(t *testing.T) {
+	db, err := Open(context.Background(), filepath.Join(t.TempDir(), "desk.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var limit int64
+	if err := db.write.QueryRowContext(context.Background(), "PRAGMA journal_size_limit").Scan(&limit); err != nil {
+		t.Fatal(err)
+	}
+	if limit != walSizeLimit {
+		t.Fatalf("journal_size_limit = %d, want %d", limit, walSizeLimit)
+	}
+}
