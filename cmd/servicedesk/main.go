@@ -195,7 +195,7 @@ func newNode(ctx context.Context, cfg config.Config, log *slog.Logger) (*node, e
 	}, tokens, n.bus, n.desks, n.hub, log).Routes(mux)
 	(&httpapi.API{
 		Auth: authSvc, Tokens: tokens, StoreTimeout: cfg.StoreTimeout, Conversations: n.desks, Dev: cfg.Dev, Log: log,
-		WeCom: cfg.WeCom.Enabled(), MaxBodyBytes: cfg.MaxBodyBytes,
+		WeCom: cfg.WeCom.Enabled(), MaxBodyBytes: cfg.MaxBodyBytes, AgentDisabled: n.db.AgentDisabled,
 		Push: httpapi.Push{Key: cfg.APIKey, Bus: n.bus, Reach: n.hub.Reach,
 			Participants: func(r *http.Request, id string) ([]desk.Principal, error) {
 				return n.desks.ActiveParticipants(r.Context(), id)

@@ -3,11 +3,16 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"io"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // TestDemoAgentOnlyWithDev: the demo account a --dev run made cannot log
@@ -72,5 +77,73 @@ func TestStartRefusesAShortAPIKey(t *testing.T) {
 	err := run(context.Background(), []string{"--db", filepath.Join(t.TempDir(), "d.db"), "--api-key", "short-key"}, noEnv, strings.NewReader(""), &out, &out)
 	if err == nil || !strings.Contains(err.Error(), "at least 32 bytes") {
 		t.Fatalf("run with a short key: %v", err)
+	}
+}
+
+// TestDisabledAgentRefusedEverywhere: a token another login service wrote
+// (the seed's Redis layout, which we never issued and so cannot revoke)
+// stops working on every REST route and the socket once the agent is
+// disabled, within the short cache of the disabled flag.
+func TestDisabledAgentRefusedEverywhere(t *testing.T) {
+	redisURL := os.Getenv("SERVICEDESK_TEST_REDIS_URL")
+	if redisURL == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("SERVICEDESK_TEST_REDIS_URL must be set in CI")
+		}
+		t.Skip("SERVICEDESK_TEST_REDIS_URL not set: skipping the external-token test")
+	}
+	key := "admin-key-0123456789abcdef0123456789ab"
+	a := startApp(t, filepath.Join(t.TempDir(), "desk.db"), "--dev", "--redis-url", redisURL, "--api-key", key)
+	_, agentID := a.loginAgent("demo", "demo")
+	opts, err := redis.ParseURL(redisURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rdb := redis.NewClient(opts)
+	defer rdb.Close()
+	external := rand.Text() + rand.Text()
+	if err := rdb.Set(context.Background(), "agent:token:"+external, agentID, time.Hour).Err(); err != nil {
+		t.Fatal(err)
+	}
+	defer rdb.Del(context.Background(), "agent:token:"+external)
+	get := func(path string) int {
+		req, _ := http.NewRequest(http.MethodGet, a.url+path, nil)
+		req.Header.Set("Authorization", "Bearer "+external)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if status := get("/api/agents/queue"); status != http.StatusOK {
+		t.Fatalf("external token before disabling: %d", status)
+	}
+	req, _ := http.NewRequest(http.MethodPost, a.url+"/api/admin/agents/"+agentID+"/disable", nil)
+	req.Header.Set("X-API-Key", key)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("disable: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	deadline := time.Now().Add(6 * time.Second)
+	for get("/api/agents/queue") != http.StatusUnauthorized {
+		if time.Now().After(deadline) {
+			t.Fatal("a disabled agent's external token still works after the cache")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	for _, path := range []string{"/api/agents", "/api/agents/conversations?status=open", "/api/employees/zhangsan", "/api/conversations/cv_0000000000000000"} {
+		if status := get(path); status != http.StatusUnauthorized {
+			t.Errorf("GET %s: %d, want 401", path, status)
+		}
+	}
+	for _, path := range []string{"/claim", "/notes", "/messages", "/resolve", "/leave"} {
+		if status, _ := a.post("/api/conversations/cv_0000000000000000"+path, external, map[string]string{"body": "x"}); status != http.StatusUnauthorized {
+			t.Errorf("POST %s: %d, want 401", path, status)
+		}
+	}
+	if code, reason := closeOf(t, a.dial("/ws/"+agentID, []string{"bearer." + external}), 5*time.Second); code != 4001 {
+		t.Errorf("socket with the external token: %d %q", code, reason)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"net/http"
+	"time"
 
 	"github.com/servicedesk/servicedesk/internal/desk"
 )
@@ -46,6 +47,8 @@ func (a *API) setDisabled(disabled bool) http.HandlerFunc {
 			a.writeError(w, r, err)
 			return
 		}
+		// This node knows at once; others within disabledTTL.
+		a.disabled.put(r.PathValue("id"), disabled, time.Now().Add(disabledTTL))
 		w.WriteHeader(http.StatusNoContent)
 	}
 }

@@ -4,6 +4,7 @@
 package httpapi
 
 import (
+	"context"
 	"log/slog"
 	"net"
 	"net/http"
@@ -40,6 +41,10 @@ type API struct {
 	// message limit: the pages ask (GET /api/meta) before signing in.
 	WeCom        bool
 	MaxBodyBytes int
+	// AgentDisabled is asked (through a short cache) on every agent
+	// request, so a disabled agent is refused whatever issued their token.
+	AgentDisabled func(ctx context.Context, id string) (bool, error)
+	disabled      disabledCache
 }
 
 // Routes registers the API's endpoints on mux.
