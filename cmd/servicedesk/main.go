@@ -86,6 +86,7 @@ type node struct {
 	redisBus *bus.Redis    // nil without --redis-url
 	tokens   desk.TokenStore
 	hub      *hub.Hub
+	gateway  *gateway.Gateway
 	bus      desk.Bus
 	presence presence.Tracker
 	desks    *conversation.Service
@@ -180,7 +181,7 @@ func newNode(ctx context.Context, cfg config.Config, log *slog.Logger) (*node, e
 	}
 
 	mux := http.NewServeMux()
-	gateway.New(gateway.Options{
+	n.gateway = gateway.New(gateway.Options{
 		Dev:             cfg.Dev,
 		AllowedOrigins:  cfg.AllowedOrigins,
 		AllowQueryToken: cfg.AllowQueryToken,
@@ -192,7 +193,9 @@ func newNode(ctx context.Context, cfg config.Config, log *slog.Logger) (*node, e
 		AgentDisabled:   n.db.AgentDisabled,
 		Accepting:       n.busHealthy,
 		Observer:        n.obs,
-	}, tokens, n.bus, n.desks, n.hub, log).Routes(mux)
+		TokenRecheck:    cfg.TokenRecheck,
+	}, tokens, n.bus, n.desks, n.hub, log)
+	n.gateway.Routes(mux)
 	(&httpapi.API{
 		Auth: authSvc, Tokens: tokens, StoreTimeout: cfg.StoreTimeout, Conversations: n.desks, Dev: cfg.Dev, Log: log,
 		WeCom: cfg.WeCom.Enabled(), MaxBodyBytes: cfg.MaxBodyBytes, AgentDisabled: n.db.AgentDisabled,
@@ -244,6 +247,7 @@ func (n *node) serve(ctx context.Context, stdout io.Writer) error {
 	// this node's agents offline), then the bus.
 	var inner, outer group
 	inner.Go(n.hub.Run)
+	inner.Go(n.gateway.Run)
 	inner.Go(n.desks.Run)
 	if n.notifier != nil {
 		inner.Go(n.notifier.Run)

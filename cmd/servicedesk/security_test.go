@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gorilla/websocket"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -146,4 +147,43 @@ func TestDisabledAgentRefusedEverywhere(t *testing.T) {
 	if code, reason := closeOf(t, a.dial("/ws/"+agentID, []string{"bearer." + external}), 5*time.Second); code != 4001 {
 		t.Errorf("socket with the external token: %d %q", code, reason)
 	}
+}
+
+// TestSocketsEndWithTheirToken: a live socket is closed with 4001 when its
+// token expires or another login service deletes it, within one re-check.
+func TestSocketsEndWithTheirToken(t *testing.T) {
+	redisURL := os.Getenv("SERVICEDESK_TEST_REDIS_URL")
+	if redisURL == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("SERVICEDESK_TEST_REDIS_URL must be set in CI")
+		}
+		t.Skip("SERVICEDESK_TEST_REDIS_URL not set: skipping")
+	}
+	a := startApp(t, filepath.Join(t.TempDir(), "desk.db"), "--dev", "--redis-url", redisURL, "--token-recheck", "200ms")
+	opts, err := redis.ParseURL(redisURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rdb := redis.NewClient(opts)
+	defer rdb.Close()
+	expiring, deleted, kept := rand.Text(), rand.Text(), rand.Text()
+	for tok, ttl := range map[string]time.Duration{expiring: 700 * time.Millisecond, deleted: time.Hour, kept: time.Hour} {
+		if err := rdb.Set(context.Background(), "employee:token:"+tok, "e-"+tok[:6], ttl).Err(); err != nil {
+			t.Fatal(err)
+		}
+		defer rdb.Del(context.Background(), "employee:token:"+tok)
+	}
+	wsExpiring := a.dial("/ws/h5/e-"+expiring[:6], []string{"bearer." + expiring})
+	wsDeleted := a.dial("/ws/h5/e-"+deleted[:6], []string{"bearer." + deleted})
+	wsKept := a.dial("/ws/h5/e-"+kept[:6], []string{"bearer." + kept})
+	for _, ws := range []*websocket.Conn{wsExpiring, wsDeleted, wsKept} {
+		pingPong(t, ws)
+	}
+	rdb.Del(context.Background(), "employee:token:"+deleted)
+	for name, ws := range map[string]*websocket.Conn{"expired": wsExpiring, "deleted": wsDeleted} {
+		if code, reason := closeOf(t, ws, 5*time.Second); code != 4001 || reason != "Invalid or expired token" {
+			t.Errorf("%s token: closed %d %q", name, code, reason)
+		}
+	}
+	pingPong(t, wsKept) // a live token's socket stays
 }

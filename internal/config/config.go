@@ -48,6 +48,8 @@ const (
 	// DefaultMaxBodyBytes bounds a message or note. WeCom's own text
 	// messages stop at 2,048 bytes; twice that fits a pasted error log.
 	DefaultMaxBodyBytes = 4096
+	// DefaultTokenRecheck: see gateway.DefaultTokenRecheck.
+	DefaultTokenRecheck = 30 * time.Second
 	// MinAPIKeyBytes: the operator API key guards pushes, kicks and
 	// disabling agents; shorter than 32 bytes it could be guessed.
 	MinAPIKeyBytes = 32
@@ -73,6 +75,7 @@ type Config struct {
 	MsgRate         float64
 	MsgBurst        int
 	ShutdownTimeout time.Duration
+	TokenRecheck    time.Duration
 	MaxBodyBytes    int
 	APIKey          string
 	NodeID          string
@@ -108,6 +111,7 @@ func Parse(name string, args []string, getenv func(string) string, output io.Wri
 	fs.Float64Var(&c.MsgRate, "msg-rate", DefaultMsgRate, "inbound frames per second allowed per connection; more closes it with 1008")
 	fs.IntVar(&c.MsgBurst, "msg-burst", DefaultMsgBurst, "inbound frames allowed in a burst above --msg-rate")
 	fs.IntVar(&c.MaxBodyBytes, "max-body-bytes", DefaultMaxBodyBytes, "largest message or note body, in bytes")
+	fs.DurationVar(&c.TokenRecheck, "token-recheck", DefaultTokenRecheck, "how often live WebSockets' tokens are looked up again; an expired or externally deleted token closes its sockets (4001) within this long")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", DefaultShutdownTimeout, "longest graceful shutdown after SIGINT/SIGTERM")
 	fs.StringVar(&c.APIKey, "api-key", "", "shared secret for POST /api/push (X-API-Key); empty turns the endpoint off. "+
 		"Prefer "+EnvPrefix+"API_KEY_FILE naming a file that holds it: flags show in ps")
@@ -197,6 +201,7 @@ func (c Config) Validate() error {
 	check(c.MsgRate > 0, "--msg-rate must be positive")
 	check(c.MsgBurst >= 1, "--msg-burst must be at least 1")
 	check(c.ShutdownTimeout > 0, "--shutdown-timeout must be positive")
+	check(c.TokenRecheck >= 10*time.Millisecond, "--token-recheck must be at least 10ms")
 	check(c.MaxBodyBytes >= 1 && int64(c.MaxBodyBytes) < c.MaxMessageBytes, "--max-body-bytes must be positive and below --max-message-bytes")
 	check(len(c.NodeID) <= 32 && strings.Trim(c.NodeID, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") == "",
 		"--node-id must be at most 32 letters, digits or - _ .")

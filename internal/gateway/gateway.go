@@ -36,6 +36,9 @@ type Options struct {
 	// disabled agent's tokens stop working even if another login service
 	// issued them.
 	AgentDisabled func(ctx context.Context, id string) (bool, error)
+	// TokenRecheck is how often live sockets' tokens are looked up again
+	// (Run; DefaultTokenRecheck).
+	TokenRecheck time.Duration
 }
 
 // Observer is told what the gateway sees; its methods must be cheap.

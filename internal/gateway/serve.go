@@ -59,7 +59,7 @@ func (g *Gateway) serve(role desk.Role, pathKey string) http.HandlerFunc {
 			closeNow(ws, wire.CloseTryAgainLater, wire.ReasonBusUnavailable)
 			return
 		}
-		c, err := g.hub.Register(ws, desk.Principal{Role: role, ID: id}, desk.TokenFingerprint(cred.token))
+		c, err := g.hub.Register(ws, desk.Principal{Role: role, ID: id}, cred.token)
 		if err != nil {
 			closeNow(ws, wire.CloseServiceRestart, wire.ReasonServerShuttingDown)
 			return

@@ -38,6 +38,7 @@ type Conn struct {
 	ID          string
 	User        desk.Principal
 	Fingerprint string // desk.TokenFingerprint of the token it was opened with
+	token       string // the token itself, to re-check it; never logged
 
 	ws  *websocket.Conn
 	hub *Hub

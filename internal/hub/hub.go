@@ -108,13 +108,15 @@ func New(opts Options, log *slog.Logger) *Hub {
 	return &Hub{opts: opts, log: log, users: make(map[desk.Principal][]*Conn)}
 }
 
-// Register adds a connection that passed authentication. The caller owns the
-// read side and must call Unregister when its read loop ends.
-func (h *Hub) Register(ws *websocket.Conn, user desk.Principal, fingerprint string) (*Conn, error) {
+// Register adds a connection that passed authentication with token. The
+// caller owns the read side and must call Unregister when its read loop
+// ends.
+func (h *Hub) Register(ws *websocket.Conn, user desk.Principal, token string) (*Conn, error) {
 	c := &Conn{
 		ID:          fmt.Sprintf("%s-c%d", h.opts.Node, h.nextID.Add(1)),
 		User:        user,
-		Fingerprint: fingerprint,
+		Fingerprint: desk.TokenFingerprint(token),
+		token:       token,
 		ws:          ws,
 		hub:         h,
 		agentIdx:    -1,
@@ -311,6 +313,25 @@ func (h *Hub) Reach(to desk.Audience) int {
 		return n
 	}
 	return 0
+}
+
+// Live is one connection's user and the token it was opened with, for
+// re-checking tokens (the token never leaves memory and is never logged).
+type Live struct {
+	Conn  *Conn
+	User  desk.Principal
+	Token string
+}
+
+// Snapshot returns the connections registered now.
+func (h *Hub) Snapshot() []Live {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	out := make([]Live, len(h.all))
+	for i, c := range h.all {
+		out[i] = Live{Conn: c, User: c.User, Token: c.token}
+	}
+	return out
 }
 
 // Count returns the number of registered connections.

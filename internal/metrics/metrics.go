@@ -153,3 +153,25 @@ func (t timedTokens) Lookup(ctx context.Context, role desk.Role, token string) (
 	t.m.StoreOp("token_lookup", time.Since(start))
 	return id, err
 }
+
+// LookupMany passes batched lookups through when the store has them; the
+// gateway's token re-check uses them.
+func (t timedTokens) LookupMany(ctx context.Context, role desk.Role, tokens []string) ([]string, error) {
+	b, ok := t.TokenStore.(interface {
+		LookupMany(context.Context, desk.Role, []string) ([]string, error)
+	})
+	if !ok {
+		out := make([]string, len(tokens))
+		for i, tok := range tokens {
+			id, err := t.Lookup(ctx, role, tok)
+			if err != nil && desk.ErrorCode(err) != desk.ENotFound {
+				return nil, err
+			}
+			out[i] = id
+		}
+		return out, nil
+	}
+	start := time.Now()
+	defer func() { t.m.StoreOp("token_lookup_many", time.Since(start)) }()
+	return b.LookupMany(ctx, role, tokens)
+}

@@ -141,6 +141,31 @@ func (r *Redis) Lookup(ctx context.Context, role desk.Role, token string) (strin
 	return id, nil
 }
 
+// LookupMany looks tokens up in one round trip (MGET) and returns each
+// one's owner, "" for a token that is missing or expired.
+func (r *Redis) LookupMany(ctx context.Context, role desk.Role, tokens []string) ([]string, error) {
+	if len(tokens) == 0 {
+		return nil, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, r.timeout)
+	defer cancel()
+	keys := make([]string, len(tokens))
+	for i, t := range tokens {
+		keys[i] = desk.TokenKey(role, t)
+	}
+	vals, err := r.client.MGet(ctx, keys...).Result()
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	out := make([]string, len(tokens))
+	for i, v := range vals {
+		if s, ok := v.(string); ok {
+			out[i] = s
+		}
+	}
+	return out, nil
+}
+
 // Delete forgets token; deleting a missing token succeeds.
 func (r *Redis) Delete(ctx context.Context, role desk.Role, token string) error {
 	ctx, cancel := context.WithTimeout(ctx, r.timeout)
