@@ -187,3 +187,51 @@ func TestSocketsEndWithTheirToken(t *testing.T) {
 	}
 	pingPong(t, wsKept) // a live token's socket stays
 }
+
+// TestBadBytesAreRefusedAtTheEdge: bytes PostgreSQL refuses (NUL, invalid
+// UTF-8), control characters and text-direction overrides are a 400 or an
+// invalid frame; ids that cannot be ids are 404; on both databases.
+func TestBadBytesAreRefusedAtTheEdge(t *testing.T) {
+	databases(t, []string{"--dev"}, func(t *testing.T, a *app) {
+		emp := a.employee("zhangsan")
+		raw := func(body string) int {
+			req, _ := http.NewRequest(http.MethodPost, a.url+"/api/h5/conversations", strings.NewReader(body))
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("Authorization", "Bearer "+emp)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			return resp.StatusCode
+		}
+		if status := raw("{\"subject\":\"VPN\",\"body\":\"bad \xff\xfe utf-8\"}"); status != http.StatusBadRequest {
+			t.Errorf("invalid UTF-8: %d", status)
+		}
+		for _, c := range []struct{ subject, body string }{
+			{"VPN\x00", "hi"}, {"VPN", "hello \u202eevil"}, {"bell\x07", "hi"},
+		} {
+			if status, m := a.post("/api/h5/conversations", emp, map[string]string{"subject": c.subject, "body": c.body}); status != http.StatusBadRequest {
+				t.Errorf("subject %q body %q: %d %v", c.subject, c.body, status, m)
+			}
+		}
+		for _, path := range []string{"/api/conversations/%00/messages", "/api/conversations/cv_%ff%fe/messages", "/api/conversations/x/messages"} {
+			if status, _ := a.post(path, emp, map[string]string{"body": "hi"}); status != http.StatusNotFound {
+				t.Errorf("POST %s: %d, want 404", path, status)
+			}
+		}
+		status, conv := a.post("/api/h5/conversations", emp, map[string]string{"subject": "正常", "body": "多行\n\t文本"})
+		if status != http.StatusCreated {
+			t.Fatalf("newlines and tabs refused: %d %v", status, conv)
+		}
+		ws := a.dial("/ws/h5/zhangsan", []string{"bearer." + emp})
+		ws.WriteJSON(map[string]any{"type": "message", "conversation_id": "\x00", "body": "hi", "client_msg_id": "n1"})
+		if m := nextOfType(t, ws, "error"); m["code"] != "not_found" {
+			t.Errorf("NUL conversation id over the socket: %v", m)
+		}
+		ws.WriteJSON(map[string]any{"type": "message", "conversation_id": conv["id"], "body": "x\u2066y", "client_msg_id": "n2"})
+		if m := nextOfType(t, ws, "error"); m["code"] != "invalid" || m["client_msg_id"] != "n2" || m["conversation_id"] != conv["id"] {
+			t.Errorf("an override character over the socket: %v", m)
+		}
+	})
+}

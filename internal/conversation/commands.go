@@ -31,6 +31,8 @@ func (s *Service) Create(ctx context.Context, employee desk.Principal, in NewCon
 		return desk.Conversation{}, false, desk.Errorf(desk.EInvalid, "subject is required")
 	case utf8.RuneCountInString(in.Subject) > maxSubjectRunes:
 		return desk.Conversation{}, false, desk.Errorf(desk.EInvalid, "subject must be at most %d characters", maxSubjectRunes)
+	case desk.CheckText("subject", in.Subject) != nil:
+		return desk.Conversation{}, false, desk.CheckText("subject", in.Subject)
 	case !desk.ValidCategory(in.Category):
 		return desk.Conversation{}, false, desk.Errorf(desk.EInvalid, "category must be one of %s", strings.Join(desk.Categories, ", "))
 	}
@@ -375,6 +377,11 @@ func onlyReceipts(ctx context.Context, tx desk.ConversationTx, id string, from, 
 // RecordEmployee stores an employee's profile (from the WeCom directory at
 // sign-in), which agents see beside their conversations.
 func (s *Service) RecordEmployee(ctx context.Context, e desk.Employee) error {
+	for field, v := range map[string]string{"name": e.Name, "department": e.Department, "position": e.Position} {
+		if err := desk.CheckText(field, v); err != nil {
+			return err
+		}
+	}
 	e.UpdatedAt = s.now().UTC()
 	_, err := s.exec(ctx, e.ID, func(ctx context.Context, tx desk.ConversationTx) (outcome, error) {
 		return outcome{}, tx.SaveEmployee(ctx, e)
@@ -438,10 +445,8 @@ func (s *Service) checkBody(body string) error {
 		return desk.Errorf(desk.EInvalid, "body must not be empty")
 	case len(body) > s.maxBody:
 		return desk.Errorf(desk.EInvalid, "body must be at most %d bytes", s.maxBody)
-	case !utf8.ValidString(body):
-		return desk.Errorf(desk.EInvalid, "body must be valid UTF-8")
 	}
-	return nil
+	return desk.CheckText("body", body)
 }
 
 // checkClientMsgID accepts what clients generate for ids (UUIDs, ULIDs,

@@ -43,12 +43,25 @@ func domainError(err error, in *inbound) (*frameError, bool) {
 	if code == desk.EInternal {
 		return nil, false
 	}
-	conv, _ := conversationID(in.ConversationID)
-	return &frameError{Code: code, Message: desk.ErrorMessage(err), ConversationID: conv, ClientMsgID: in.ClientMsgID}, true
+	return &frameError{Code: code, Message: desk.ErrorMessage(err), ConversationID: echoedConversation(in), ClientMsgID: in.ClientMsgID}, true
+}
+
+// echoedConversation is the frame's conversation_id when it could be one:
+// what an error frame echoes.
+func echoedConversation(in *inbound) string {
+	conv, ok := conversationID(in.ConversationID)
+	if !ok || !desk.ValidConversationID(conv) {
+		return ""
+	}
+	return conv
 }
 
 // parse decodes one text frame, saying precisely what is wrong with it.
 func parse(data []byte) (*inbound, *frameError) {
+	if !utf8.Valid(data) {
+		// encoding/json would quietly make it U+FFFD; refuse it instead.
+		return nil, &frameError{Code: desk.EInvalid, Message: "frame must be valid UTF-8"}
+	}
 	var in inbound
 	if err := json.Unmarshal(data, &in); err != nil {
 		var syn *json.SyntaxError
@@ -82,7 +95,7 @@ func (s *session) dispatch(ctx context.Context, data []byte) []byte {
 		} else if err := h(ctx, s, in); err != nil && errors.As(err, &ferr) {
 			// Every error frame echoes what the frame had (docs/protocol.md).
 			if ferr.ConversationID == "" {
-				ferr.ConversationID, _ = conversationID(in.ConversationID)
+				ferr.ConversationID = echoedConversation(in)
 			}
 			if ferr.ClientMsgID == "" {
 				ferr.ClientMsgID = in.ClientMsgID
@@ -91,8 +104,7 @@ func (s *session) dispatch(ctx context.Context, data []byte) []byte {
 			var ok bool
 			if ferr, ok = domainError(err, in); !ok {
 				s.g.log.Error("frame handler failed", idAttr(s.user.Role, s.user.ID), "conn_id", s.connID, "error", err)
-				conv, _ := conversationID(in.ConversationID)
-				ferr = &frameError{Code: wire.CodeInternal, Message: "internal error", ConversationID: conv, ClientMsgID: in.ClientMsgID}
+				ferr = &frameError{Code: wire.CodeInternal, Message: "internal error", ConversationID: echoedConversation(in), ClientMsgID: in.ClientMsgID}
 			}
 		}
 	}

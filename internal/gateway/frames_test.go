@@ -96,15 +96,18 @@ func TestBadFramesGetAnErrorAndTheConnectionStays(t *testing.T) {
 		{"typing with empty conversation", agent, `{"type":"typing","conversation_id":""}`, wire.CodeInvalidFrame},
 		{"typing with object conversation", agent, `{"type":"typing","conversation_id":{}}`, wire.CodeInvalidFrame},
 		{"typing with numeric conversation", agent, `{"type":"typing","conversation_id":42}`, wire.CodeInvalidFrame},
-		{"typing into an unknown conversation", agent, `{"type":"typing","conversation_id":"cv_nope"}`, desk.ENotFound},
-		{"message without body", agent, `{"type":"message","conversation_id":"cv_nope"}`, desk.EInvalid},
-		{"message to an unknown conversation", employee, `{"type":"message","conversation_id":"cv_nope","body":"hi"}`, desk.ENotFound},
-		{"resume without after_seq", employee, `{"type":"resume","conversation_id":"cv_nope"}`, wire.CodeInvalidFrame},
-		{"resume of an unknown conversation", employee, `{"type":"resume","conversation_id":"cv_nope","after_seq":0}`, desk.ENotFound},
-		{"read without seq", employee, `{"type":"read","conversation_id":"cv_nope"}`, wire.CodeInvalidFrame},
-		{"sender_name not a string", agent, `{"type":"typing","conversation_id":"c","sender_name":5}`, wire.CodeInvalidFrame},
-		{"sender_name too long", agent, `{"type":"typing","conversation_id":"c","sender_name":"` + strings.Repeat("名", 101) + `"}`, wire.CodeInvalidFrame},
+		{"typing into an unknown conversation", agent, `{"type":"typing","conversation_id":"cv_0000000000000000"}`, desk.ENotFound},
+		{"message without body", agent, `{"type":"message","conversation_id":"cv_0000000000000000"}`, desk.EInvalid},
+		{"message to an unknown conversation", employee, `{"type":"message","conversation_id":"cv_0000000000000000","body":"hi"}`, desk.ENotFound},
+		{"resume without after_seq", employee, `{"type":"resume","conversation_id":"cv_0000000000000000"}`, wire.CodeInvalidFrame},
+		{"resume of an unknown conversation", employee, `{"type":"resume","conversation_id":"cv_0000000000000000","after_seq":0}`, desk.ENotFound},
+		{"read without seq", employee, `{"type":"read","conversation_id":"cv_0000000000000000"}`, wire.CodeInvalidFrame},
+		{"sender_name not a string", agent, `{"type":"typing","conversation_id":"cv_0000000000000000","sender_name":5}`, wire.CodeInvalidFrame},
+		{"sender_name too long", agent, `{"type":"typing","conversation_id":"cv_0000000000000000","sender_name":"` + strings.Repeat("名", 101) + `"}`, wire.CodeInvalidFrame},
 		{"employee unknown type", employee, `{"type":"claim"}`, wire.CodeUnknownType},
+		// Input that would upset the database is refused at the edge.
+		{"a NUL conversation id", employee, `{"type":"message","conversation_id":"\u0000","body":"hi"}`, desk.ENotFound},
+		{"a conversation id that is not one", employee, `{"type":"resume","conversation_id":"cv_../../x","after_seq":0}`, desk.ENotFound},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

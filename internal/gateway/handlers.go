@@ -231,11 +231,15 @@ func handleFollowPresence(_ context.Context, s *session, _ *inbound) error {
 }
 
 // requireConversation reads the frame's conversation_id, which must be a
-// non-empty string.
+// non-empty string; one that cannot be a conversation id names none
+// (not_found, as over REST), and is never echoed back.
 func requireConversation(in *inbound) (string, *frameError) {
 	conv, ok := conversationID(in.ConversationID)
 	if !ok {
 		return "", &frameError{Code: wire.CodeInvalidFrame, Message: in.Type + " needs a conversation_id (a non-empty string)", ClientMsgID: in.ClientMsgID}
+	}
+	if !desk.ValidConversationID(conv) {
+		return "", &frameError{Code: desk.ENotFound, Message: "conversation not found", ClientMsgID: in.ClientMsgID}
 	}
 	return conv, nil
 }

@@ -55,7 +55,7 @@ func (a *API) listAgents(w http.ResponseWriter, r *http.Request, p desk.Principa
 // without asking the store.
 func conversationID(r *http.Request) (string, error) {
 	id := r.PathValue("id")
-	if len(id) == 0 || len(id) > 64 {
+	if !desk.ValidConversationID(id) {
 		return "", desk.Errorf(desk.ENotFound, "conversation not found")
 	}
 	return id, nil

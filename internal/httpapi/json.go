@@ -1,12 +1,14 @@
 package httpapi
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"mime"
 	"net/http"
+	"unicode/utf8"
 
 	"github.com/servicedesk/servicedesk/internal/desk"
 )
@@ -27,8 +29,16 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, dst any) error {
 	if err != nil || mt != "application/json" {
 		return desk.Errorf(desk.EInvalid, "Content-Type must be application/json")
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
-	dec := json.NewDecoder(r.Body)
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
+	if err != nil {
+		return decodeError(err)
+	}
+	// encoding/json would quietly turn invalid bytes into U+FFFD: refuse
+	// them instead, so what was sent is what is stored, or nothing.
+	if !utf8.Valid(body) {
+		return desk.Errorf(desk.EInvalid, "request body must be valid UTF-8")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
 	if err := dec.Decode(dst); err != nil {
 		return decodeError(err)
 	}
