@@ -21,8 +21,8 @@ import (
 // app is the whole servicedesk, started by run exactly as main starts it, on
 // a free port with a database in a temp dir.
 type app struct {
-	t      *testing.T
-	url    string
+	t   *testing.T
+	url string
 	// how it was started, for restart
 	getenv func(string) string
 	dbPath string

@@ -86,7 +86,9 @@ func (t *MemoryTickets) Take(_ context.Context, ticket string) (Session, error) 
 type RedisTickets struct{ client redis.UniversalClient }
 
 // NewRedisTickets returns a ticket store on client.
-func NewRedisTickets(client redis.UniversalClient) *RedisTickets { return &RedisTickets{client: client} }
+func NewRedisTickets(client redis.UniversalClient) *RedisTickets {
+	return &RedisTickets{client: client}
+}
 
 func ticketKey(ticket string) string { return "servicedesk:signin:" + ticket }
 

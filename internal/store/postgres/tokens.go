@@ -33,7 +33,9 @@ func (db *DB) Tokens(now func() time.Time) desk.TokenStore {
 	return &Tokens{db: db, now: now}
 }
 
-func unavailableTokens(err error) error { return desk.Wrap(desk.EUnavailable, err, "token store unavailable") }
+func unavailableTokens(err error) error {
+	return desk.Wrap(desk.EUnavailable, err, "token store unavailable")
+}
 
 func (t *Tokens) Put(ctx context.Context, role desk.Role, token, id string, ttl time.Duration) error {
 	if err := desk.CheckTokenPut(role, token, id, ttl); err != nil {
