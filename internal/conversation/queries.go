@@ -26,11 +26,10 @@ func (s *Service) Get(ctx context.Context, viewer desk.Principal, id string) (Vi
 	}
 	v := View{Conversation: c, Participants: parts}
 	if c.Status == desk.StatusQueued {
-		positions, _, err := s.queuePositions(ctx)
-		if err != nil {
+		if v.QueuePosition, err = s.queuePosition(ctx, c); err != nil {
 			return View{}, err
 		}
-		v.QueuePosition, v.AgentsOnline = positions[c.ID], s.presence.OnlineCount()
+		v.AgentsOnline = s.presence.OnlineCount()
 	}
 	return v, nil
 }
@@ -182,16 +181,16 @@ func (s *Service) Conversations(ctx context.Context, viewer desk.Principal, list
 		return Page{}, err
 	}
 	page := Page{Conversations: make([]Summary, 0, len(rows))}
-	var positions map[string]int
+	next := 0 // the queue list is in queue order: rank its first row only
 	for _, r := range rows {
 		sum := Summary{ConversationSummary: r}
 		if r.Status == desk.StatusQueued {
-			if positions == nil {
-				if positions, _, err = s.queuePositions(ctx); err != nil {
-					return Page{}, err
-				}
+			if list == ListQueue && next > 0 {
+				sum.QueuePosition = next
+			} else if sum.QueuePosition, err = s.queuePosition(ctx, r.Conversation); err != nil {
+				return Page{}, err
 			}
-			sum.QueuePosition = positions[r.ID]
+			next = sum.QueuePosition + 1
 		}
 		page.Conversations = append(page.Conversations, sum)
 	}

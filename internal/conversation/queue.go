@@ -85,15 +85,15 @@ func (s *Service) pushQueuePositions(ctx context.Context) {
 	s.lastTold = told
 }
 
-// queuePositions maps each queued conversation to its 1-based position.
-func (s *Service) queuePositions(ctx context.Context) (map[string]int, int, error) {
-	queue, err := s.store.Queue(ctx)
+// queuePosition is a queued conversation's 1-based place in the queue,
+// counted on the index rather than read from the whole queue.
+func (s *Service) queuePosition(ctx context.Context, c desk.Conversation) (int, error) {
+	if c.QueuedAt == nil {
+		return 0, nil
+	}
+	before, _, err := s.store.QueueRank(ctx, *c.QueuedAt, c.ID)
 	if err != nil {
-		return nil, 0, err
+		return 0, err
 	}
-	pos := make(map[string]int, len(queue))
-	for i, c := range queue {
-		pos[c.ID] = i + 1
-	}
-	return pos, len(queue), nil
+	return before + 1, nil
 }

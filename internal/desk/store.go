@@ -74,6 +74,11 @@ type ConversationReader interface {
 	// Queue returns every queued conversation, oldest queued first: the
 	// order agents should take them in and employees' queue positions.
 	Queue(ctx context.Context) ([]Conversation, error)
+	// QueueRank returns how many queued conversations come before one
+	// queued at queuedAt with that id, and how many are queued: an
+	// employee's place in the queue in two index counts, not a read of the
+	// whole queue.
+	QueueRank(ctx context.Context, queuedAt time.Time, id string) (before, length int, err error)
 	Employee(ctx context.Context, id string) (Employee, error)
 }
 

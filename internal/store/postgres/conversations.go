@@ -213,3 +213,13 @@ func utcPtr(t *time.Time) *time.Time {
 	v := t.UTC()
 	return &v
 }
+
+// QueueRank counts the queued conversations ahead of (queuedAt, id), and
+// all of them, on the (status, queued_at, id) index.
+func (r reader) QueueRank(ctx context.Context, queuedAt time.Time, id string) (before, length int, err error) {
+	err = r.q.QueryRow(ctx, `SELECT
+		(SELECT count(*) FROM conversations WHERE status = 'queued' AND (queued_at, id) < ($1, $2)),
+		(SELECT count(*) FROM conversations WHERE status = 'queued')`,
+		dbTime(queuedAt), id).Scan(&before, &length)
+	return before, length, dbError(err, "rank in queue")
+}

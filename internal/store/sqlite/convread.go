@@ -218,3 +218,13 @@ func sqlLimit(limit int) int {
 	}
 	return limit
 }
+
+// QueueRank counts the queued conversations ahead of (queuedAt, id), and
+// all of them, on the (status, queued_at, id) index.
+func (r reader) QueueRank(ctx context.Context, queuedAt time.Time, id string) (before, length int, err error) {
+	err = r.run.queryRow(ctx, `SELECT
+		(SELECT count(*) FROM conversations WHERE status = 'queued' AND (queued_at < ? OR (queued_at = ? AND id < ?))),
+		(SELECT count(*) FROM conversations WHERE status = 'queued')`,
+		millis(queuedAt), millis(queuedAt), id).Scan(&before, &length)
+	return before, length, dbError(err, "rank in queue")
+}

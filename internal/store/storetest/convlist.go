@@ -200,4 +200,11 @@ func testQueue(t *testing.T, f *fixture) {
 			t.Errorf("Queue()[%d] = %s is before the previous row", i, fmtConv(c))
 		}
 	}
+	// QueueRank agrees with Queue's order for every queued row.
+	for i, c := range got {
+		before, length, err := f.s.QueueRank(ctx, *c.QueuedAt, c.ID)
+		if err != nil || before != i || length != len(got) {
+			t.Errorf("QueueRank(%s) = %d of %d (%v), want %d of %d", c.ID, before, length, err, i, len(got))
+		}
+	}
 }
