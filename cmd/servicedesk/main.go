@@ -31,6 +31,7 @@ import (
 	"github.com/servicedesk/servicedesk/internal/health"
 	"github.com/servicedesk/servicedesk/internal/httpapi"
 	"github.com/servicedesk/servicedesk/internal/hub"
+	"github.com/servicedesk/servicedesk/internal/limits"
 	"github.com/servicedesk/servicedesk/internal/metrics"
 	"github.com/servicedesk/servicedesk/internal/notify"
 	"github.com/servicedesk/servicedesk/internal/presence"
@@ -167,7 +168,7 @@ func newNode(ctx context.Context, cfg config.Config, log *slog.Logger) (*node, e
 		// Between nodes a publish can fail or a node die after its commit:
 		// the outbox makes sure the events get out all the same.
 		Outbox: n.redisBus != nil, PublishWait: cfg.StoreTimeout, Writers: writers(cfg),
-		NotifyDelay: notifyDelay(cfg),
+		NotifyDelay: notifyDelay(cfg), MaxOpen: cfg.MaxOpenConversations,
 	})
 	authSvc := auth.New(auth.Config{Agents: n.db, Tokens: n.tokens, Bus: n.bus, TokenTTL: cfg.TokenTTL, Log: log})
 	if cfg.Dev {
@@ -180,8 +181,14 @@ func newNode(ctx context.Context, cfg config.Config, log *slog.Logger) (*node, e
 		return nil, fmt.Errorf("disable demo agent: %w", err)
 	}
 
+	// One budget per user for frames and REST writes, whatever the
+	// number of their sockets.
+	perUser := limits.NewBuckets(cfg.MsgRate, cfg.MsgBurst)
 	mux := http.NewServeMux()
 	n.gateway = gateway.New(gateway.Options{
+		Frames:         perUser,
+		SocketsPerUser: limits.NewCounter(cfg.MaxSocketsPerUser),
+		SocketsPerAddr: limits.NewCounter(cfg.MaxSocketsPerAddr),
 		Dev:             cfg.Dev,
 		AllowedOrigins:  cfg.AllowedOrigins,
 		AllowQueryToken: cfg.AllowQueryToken,
@@ -199,6 +206,7 @@ func newNode(ctx context.Context, cfg config.Config, log *slog.Logger) (*node, e
 	(&httpapi.API{
 		Auth: authSvc, Tokens: tokens, StoreTimeout: cfg.StoreTimeout, Conversations: n.desks, Dev: cfg.Dev, Log: log,
 		WeCom: cfg.WeCom.Enabled(), MaxBodyBytes: cfg.MaxBodyBytes, AgentDisabled: n.db.AgentDisabled,
+		Writes: perUser, Creates: limits.NewBuckets(cfg.NewConversationsHour/3600, newConversationBurst),
 		Push: httpapi.Push{Key: cfg.APIKey, Bus: n.bus, Reach: n.hub.Reach,
 			Participants: func(r *http.Request, id string) ([]desk.Principal, error) {
 				return n.desks.ActiveParticipants(r.Context(), id)
@@ -388,6 +396,10 @@ func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
 	}
 	return slog.New(slog.NewTextHandler(w, opts))
 }
+
+// newConversationBurst is how many conversations an employee may start
+// at once before --new-conversations-per-hour paces them.
+const newConversationBurst = 5
 
 // writers is how many writer goroutines the desk runs: SQLite has one
 // write connection, PostgreSQL overlaps several transactions.

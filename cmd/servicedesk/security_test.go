@@ -235,3 +235,76 @@ func TestBadBytesAreRefusedAtTheEdge(t *testing.T) {
 		}
 	})
 }
+
+// TestOneUserCannotFloodTheOthers: each per-user limit is hit and answered
+// clearly: 429 with Retry-After, 409 for the open-conversation cap, 1008
+// for sockets; and the frame budget is one per user, REST writes included.
+func TestOneUserCannotFloodTheOthers(t *testing.T) {
+	t.Run("new conversations", func(t *testing.T) {
+		a := startApp(t, filepath.Join(t.TempDir(), "desk.db"), "--dev", "--max-open-conversations", "50")
+		emp := a.employee("zhangsan")
+		for i := range 6 {
+			req, _ := http.NewRequest(http.MethodPost, a.url+"/api/h5/conversations",
+				strings.NewReader(`{"subject":"第`+string(rune('1'+i))+`个","body":"x"}`))
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("Authorization", "Bearer "+emp)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			switch {
+			case i < 5 && resp.StatusCode != http.StatusCreated:
+				t.Fatalf("conversation %d: %d", i+1, resp.StatusCode)
+			case i == 5 && (resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == ""):
+				t.Fatalf("a sixth at once: %d Retry-After %q", resp.StatusCode, resp.Header.Get("Retry-After"))
+			}
+		}
+		// Another employee is not held up by it.
+		if status, _ := a.post("/api/h5/conversations", a.employee("lisi"), map[string]string{"subject": "我的", "body": "x"}); status != http.StatusCreated {
+			t.Fatalf("another employee: %d", status)
+		}
+	})
+	t.Run("open conversations", func(t *testing.T) {
+		a := startApp(t, filepath.Join(t.TempDir(), "desk.db"), "--dev", "--max-open-conversations", "2")
+		emp := a.employee("zhangsan")
+		for i, want := range []int{http.StatusCreated, http.StatusCreated, http.StatusConflict} {
+			if status, m := a.post("/api/h5/conversations", emp, map[string]string{"subject": "请求", "body": "x"}); status != want {
+				t.Fatalf("conversation %d: %d %v, want %d", i+1, status, m, want)
+			}
+		}
+	})
+	t.Run("one budget for sockets and REST", func(t *testing.T) {
+		a := startApp(t, filepath.Join(t.TempDir(), "desk.db"), "--dev", "--msg-rate", "0.01", "--msg-burst", "3")
+		emp := a.employee("zhangsan")
+		ws1 := a.dial("/ws/h5/zhangsan", []string{"bearer." + emp})
+		ws2 := a.dial("/ws/h5/zhangsan", []string{"bearer." + emp})
+		pingPong(t, ws1)
+		pingPong(t, ws2)
+		if status, _ := a.post("/api/h5/conversations", emp, map[string]string{"subject": "请求", "body": "x"}); status != http.StatusCreated {
+			t.Fatalf("first write: %d", status)
+		}
+		if status, _ := a.post("/api/h5/conversations", emp, map[string]string{"subject": "请求", "body": "x"}); status != http.StatusTooManyRequests {
+			t.Fatalf("a write past the shared budget: %d", status)
+		}
+		ws1.WriteJSON(map[string]string{"type": "ping"})
+		if code, _ := closeOf(t, ws1, 5*time.Second); code != 1008 {
+			t.Fatalf("a frame past the shared budget: closed %d, want 1008", code)
+		}
+	})
+	t.Run("sockets per user and per address", func(t *testing.T) {
+		a := startApp(t, filepath.Join(t.TempDir(), "desk.db"), "--dev", "--max-sockets-per-user", "2", "--max-sockets-per-addr", "3")
+		emp := a.employee("zhangsan")
+		for range 2 {
+			pingPong(t, a.dial("/ws/h5/zhangsan", []string{"bearer." + emp}))
+		}
+		if code, reason := closeOf(t, a.dial("/ws/h5/zhangsan", []string{"bearer." + emp}), 5*time.Second); code != 1008 || reason != "too many connections for this user" {
+			t.Errorf("a third socket for one user: %d %q", code, reason)
+		}
+		other := a.employee("lisi")
+		pingPong(t, a.dial("/ws/h5/lisi", []string{"bearer." + other}))
+		if code, reason := closeOf(t, a.dial("/ws/h5/lisi", []string{"bearer." + other}), 5*time.Second); code != 1008 || reason != "too many connections from this address" {
+			t.Errorf("a fourth socket from one address: %d %q", code, reason)
+		}
+	})
+}

@@ -48,6 +48,18 @@ const (
 	// DefaultMaxBodyBytes bounds a message or note. WeCom's own text
 	// messages stop at 2,048 bytes; twice that fits a pasted error log.
 	DefaultMaxBodyBytes = 4096
+	// DefaultMaxSocketsPerUser: a person with a phone, two browsers and a
+	// few tabs each stays far below; one client holding hundreds does not.
+	DefaultMaxSocketsPerUser = 20
+	// DefaultMaxSocketsPerAddr: a whole office behind one NAT address
+	// must fit; one machine opening sockets by the thousand must not.
+	DefaultMaxSocketsPerAddr = 2000
+	// DefaultMaxOpenConversations: see conversation.DefaultMaxOpen.
+	DefaultMaxOpenConversations = 5
+	// DefaultNewConversationsHour: an employee starts a few requests a
+	// day; ten an hour (after a burst of five) is far above and stops a
+	// script filling the queue.
+	DefaultNewConversationsHour = 10
 	// DefaultTokenRecheck: see gateway.DefaultTokenRecheck.
 	DefaultTokenRecheck = 30 * time.Second
 	// MinAPIKeyBytes: the operator API key guards pushes, kicks and
@@ -77,6 +89,12 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	TokenRecheck    time.Duration
 	MaxBodyBytes    int
+	// Per-user limits (per node): sockets per user and per client
+	// address, open conversations per employee, new conversations per hour.
+	MaxSocketsPerUser    int
+	MaxSocketsPerAddr    int
+	MaxOpenConversations int
+	NewConversationsHour float64
 	APIKey          string
 	NodeID          string
 	LogLevel        string
@@ -108,9 +126,13 @@ func Parse(name string, args []string, getenv func(string) string, output io.Wri
 	fs.DurationVar(&c.PingInterval, "ping-interval", DefaultPingInterval, "WebSocket ping interval; a peer silent for two intervals is closed")
 	fs.Int64Var(&c.MaxMessageBytes, "max-message-bytes", DefaultMaxMessageBytes, "largest inbound WebSocket message; larger ones close the connection with 1009")
 	fs.IntVar(&c.SendQueueBytes, "send-queue-bytes", DefaultSendQueueBytes, "outbound bytes queued per connection before it is closed as slow (1013)")
-	fs.Float64Var(&c.MsgRate, "msg-rate", DefaultMsgRate, "inbound frames per second allowed per connection; more closes it with 1008")
+	fs.Float64Var(&c.MsgRate, "msg-rate", DefaultMsgRate, "frames per second one user may send over all their sockets, REST writes included; more closes the socket with 1008 (REST: 429)")
 	fs.IntVar(&c.MsgBurst, "msg-burst", DefaultMsgBurst, "inbound frames allowed in a burst above --msg-rate")
 	fs.IntVar(&c.MaxBodyBytes, "max-body-bytes", DefaultMaxBodyBytes, "largest message or note body, in bytes")
+	fs.IntVar(&c.MaxSocketsPerUser, "max-sockets-per-user", DefaultMaxSocketsPerUser, "WebSockets one user may hold on a node; more close with 1008")
+	fs.IntVar(&c.MaxSocketsPerAddr, "max-sockets-per-addr", DefaultMaxSocketsPerAddr, "WebSockets one client address may hold on a node; more close with 1008")
+	fs.IntVar(&c.MaxOpenConversations, "max-open-conversations", DefaultMaxOpenConversations, "queued or open conversations one employee may have; a new one past it is refused (409)")
+	fs.Float64Var(&c.NewConversationsHour, "new-conversations-per-hour", DefaultNewConversationsHour, "new conversations one employee may start per hour, after a burst of 5 (429 with Retry-After beyond)")
 	fs.DurationVar(&c.TokenRecheck, "token-recheck", DefaultTokenRecheck, "how often live WebSockets' tokens are looked up again; an expired or externally deleted token closes its sockets (4001) within this long")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", DefaultShutdownTimeout, "longest graceful shutdown after SIGINT/SIGTERM")
 	fs.StringVar(&c.APIKey, "api-key", "", "shared secret for POST /api/push (X-API-Key); empty turns the endpoint off. "+
@@ -202,6 +224,8 @@ func (c Config) Validate() error {
 	check(c.MsgBurst >= 1, "--msg-burst must be at least 1")
 	check(c.ShutdownTimeout > 0, "--shutdown-timeout must be positive")
 	check(c.TokenRecheck >= 10*time.Millisecond, "--token-recheck must be at least 10ms")
+	check(c.MaxSocketsPerUser >= 1 && c.MaxSocketsPerAddr >= 1, "--max-sockets-per-user and --max-sockets-per-addr must be at least 1")
+	check(c.MaxOpenConversations >= 1 && c.NewConversationsHour > 0, "--max-open-conversations and --new-conversations-per-hour must be positive")
 	check(c.MaxBodyBytes >= 1 && int64(c.MaxBodyBytes) < c.MaxMessageBytes, "--max-body-bytes must be positive and below --max-message-bytes")
 	check(len(c.NodeID) <= 32 && strings.Trim(c.NodeID, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") == "",
 		"--node-id must be at most 32 letters, digits or - _ .")

@@ -61,6 +61,16 @@ func (s *Service) Create(ctx context.Context, employee desk.Principal, in NewCon
 				return outcome{}, err
 			}
 		}
+		open, err := tx.ListConversations(ctx, desk.ConversationQuery{
+			EmployeeID: employee.ID, Statuses: []desk.Status{desk.StatusQueued, desk.StatusOpen}, Viewer: employee, Limit: s.maxOpen,
+		})
+		if err != nil {
+			return outcome{}, err
+		}
+		if len(open) >= s.maxOpen {
+			return outcome{}, desk.Errorf(desk.EConflict,
+				"you already have %d open requests; add to one of them, or wait until one is resolved", len(open))
+		}
 		now := s.now().UTC()
 		c := desk.Conversation{
 			ID: id, EmployeeID: employee.ID, Subject: in.Subject, Category: in.Category,

@@ -39,6 +39,10 @@ const (
 	// that hangs (rather than refuses) costs its callers seconds, not
 	// forever. A healthy commit takes milliseconds.
 	DefaultCommitTimeout = 5 * time.Second
+	// DefaultMaxOpen: an employee with five requests waiting or in work
+	// is better served by them than by a sixth; one person filing
+	// thousands filled every agent's queue.
+	DefaultMaxOpen = 5
 	// maxSubjectRunes bounds a conversation's subject line.
 	maxSubjectRunes = 200
 	// MaxPageSize caps the events and conversations returned per page.
@@ -66,6 +70,9 @@ type Config struct {
 	// happens in their conversations while they are not looking (see
 	// notify.go); the card is due this long after the event.
 	NotifyDelay time.Duration
+	// MaxOpen caps an employee's conversations that are queued or open
+	// (DefaultMaxOpen); a new one past it is refused until one is resolved.
+	MaxOpen int
 	// Writers is how many writer goroutines commit in parallel, each
 	// owning the conversations whose ids hash to it (1 by default). One
 	// is all SQLite can use; PostgreSQL, whose statements are network round
@@ -90,6 +97,7 @@ type Service struct {
 	now           func() time.Time
 	maxBody       int
 	outbox        bool
+	maxOpen       int
 	notifyDelay   time.Duration
 	publishWait   time.Duration
 	commitTimeout time.Duration
@@ -109,7 +117,7 @@ type Service struct {
 func New(cfg Config) *Service {
 	s := &Service{
 		store: cfg.Store, agents: cfg.Agents, bus: cfg.Bus, presence: cfg.Presence,
-		log: cfg.Log, now: cfg.Now, maxBody: cfg.MaxBodyBytes, outbox: cfg.Outbox, notifyDelay: cfg.NotifyDelay, publishWait: cfg.PublishWait, commitTimeout: cfg.CommitTimeout,
+		log: cfg.Log, now: cfg.Now, maxBody: cfg.MaxBodyBytes, outbox: cfg.Outbox, maxOpen: cfg.MaxOpen, notifyDelay: cfg.NotifyDelay, publishWait: cfg.PublishWait, commitTimeout: cfg.CommitTimeout,
 		published:  make(chan *publication, publishQueue),
 		queueDirty: make(chan struct{}, 1),
 		stopped:    make(chan struct{}),
@@ -122,6 +130,9 @@ func New(cfg Config) *Service {
 	}
 	if s.publishWait <= 0 {
 		s.publishWait = DefaultPublishWait
+	}
+	if s.maxOpen <= 0 {
+		s.maxOpen = DefaultMaxOpen
 	}
 	if s.commitTimeout <= 0 {
 		s.commitTimeout = DefaultCommitTimeout

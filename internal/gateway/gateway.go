@@ -14,6 +14,7 @@ import (
 
 	"github.com/servicedesk/servicedesk/internal/desk"
 	"github.com/servicedesk/servicedesk/internal/hub"
+	"github.com/servicedesk/servicedesk/internal/limits"
 )
 
 // Options configure the gateway; see config for their meaning and defaults.
@@ -39,6 +40,16 @@ type Options struct {
 	// TokenRecheck is how often live sockets' tokens are looked up again
 	// (Run; DefaultTokenRecheck).
 	TokenRecheck time.Duration
+	// Frames, when set, is each user's budget of frames, shared by all
+	// their sockets (and, in httpapi, their REST writes); without it each
+	// socket has MsgRate/MsgBurst of its own.
+	Frames *limits.Buckets
+	// SocketsPerUser and SocketsPerAddr, when set, cap the sockets one
+	// user, and one client address, hold on this node.
+	SocketsPerUser, SocketsPerAddr *limits.Counter
+	// ClientAddr names a request's client address (behind trusted proxies,
+	// from X-Forwarded-For); RemoteAddr's host when nil.
+	ClientAddr func(r *http.Request) string
 }
 
 // Observer is told what the gateway sees; its methods must be cheap.

@@ -15,6 +15,7 @@ import (
 
 	"github.com/servicedesk/servicedesk/internal/desk"
 	"github.com/servicedesk/servicedesk/internal/hub"
+	"github.com/servicedesk/servicedesk/internal/limits"
 	"github.com/servicedesk/servicedesk/internal/wire"
 )
 
@@ -59,8 +60,17 @@ func (g *Gateway) serve(role desk.Role, pathKey string) http.HandlerFunc {
 			closeNow(ws, wire.CloseTryAgainLater, wire.ReasonBusUnavailable)
 			return
 		}
-		c, err := g.hub.Register(ws, desk.Principal{Role: role, ID: id}, cred.token)
+		user := desk.Principal{Role: role, ID: id}
+		release, reason := g.admit(user, g.clientAddr(r))
+		if reason != "" {
+			g.opts.Observer.Handshake("rejected", reason)
+			log.Warn("websocket turned away", "reason", reason)
+			closeNow(ws, wire.ClosePolicyViolation, reason)
+			return
+		}
+		c, err := g.hub.Register(ws, user, cred.token)
 		if err != nil {
+			release()
 			closeNow(ws, wire.CloseServiceRestart, wire.ReasonServerShuttingDown)
 			return
 		}
@@ -69,8 +79,45 @@ func (g *Gateway) serve(role desk.Role, pathKey string) http.HandlerFunc {
 		// The read loop runs in a goroutine of its own so this handler's
 		// goroutine, with the request and net/http's per-connection state on
 		// its stack, ends now instead of living as long as the socket.
-		go g.readLoop(c, ws, log.With("conn_id", c.ID))
+		go func() {
+			defer release()
+			g.readLoop(c, ws, log.With("conn_id", c.ID))
+		}()
 	}
+}
+
+// admit counts a new socket against its user's and its address's caps; it
+// returns how to let go of it, or why it is refused.
+func (g *Gateway) admit(user desk.Principal, addr string) (release func(), reason string) {
+	perUser, perAddr := g.opts.SocketsPerUser, g.opts.SocketsPerAddr
+	if perUser != nil && !perUser.Acquire(limits.Key(user)) {
+		return nil, wire.ReasonTooManySocketsUser
+	}
+	if perAddr != nil && !perAddr.Acquire(addr) {
+		if perUser != nil {
+			perUser.Release(limits.Key(user))
+		}
+		return nil, wire.ReasonTooManySocketsAddr
+	}
+	return func() {
+		if perUser != nil {
+			perUser.Release(limits.Key(user))
+		}
+		if perAddr != nil {
+			perAddr.Release(addr)
+		}
+	}, ""
+}
+
+func (g *Gateway) clientAddr(r *http.Request) string {
+	if g.opts.ClientAddr != nil {
+		return g.opts.ClientAddr(r)
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
 }
 
 // closeNow ends a connection that was never registered.
@@ -119,7 +166,13 @@ func (g *Gateway) readLoop(c *hub.Conn, ws *websocket.Conn, log *slog.Logger) {
 		}
 		return nil
 	})
-	limiter := rate.NewLimiter(rate.Limit(g.opts.MsgRate), g.opts.MsgBurst)
+	// One budget per user, whatever their number of sockets (and REST
+	// writes): a flood from many tabs is still one user's flood.
+	allow := rate.NewLimiter(rate.Limit(g.opts.MsgRate), g.opts.MsgBurst).Allow
+	if g.opts.Frames != nil {
+		key := limits.Key(c.User)
+		allow = func() bool { ok, _ := g.opts.Frames.Allow(key); return ok }
+	}
 	for {
 		mt, r, err := ws.NextReader()
 		if err != nil {
@@ -139,7 +192,7 @@ func (g *Gateway) readLoop(c *hub.Conn, ws *websocket.Conn, log *slog.Logger) {
 		}
 		alive()
 		switch {
-		case !limiter.Allow():
+		case !allow():
 			log.Warn("websocket closed", "reason", "rate_limited")
 			c.Close(wire.ClosePolicyViolation, wire.ReasonRateExceeded)
 		case mt != websocket.TextMessage:

@@ -13,6 +13,7 @@ import (
 	"github.com/servicedesk/servicedesk/internal/auth"
 	"github.com/servicedesk/servicedesk/internal/conversation"
 	"github.com/servicedesk/servicedesk/internal/desk"
+	"github.com/servicedesk/servicedesk/internal/limits"
 )
 
 // defaultStoreTimeout bounds each token lookup when API.StoreTimeout is
@@ -45,6 +46,10 @@ type API struct {
 	// request, so a disabled agent is refused whatever issued their token.
 	AgentDisabled func(ctx context.Context, id string) (bool, error)
 	disabled      disabledCache
+	// Writes, when set, is each user's budget for REST writes, the same
+	// buckets as their socket frames; Creates their budget for starting
+	// conversations.
+	Writes, Creates *limits.Buckets
 }
 
 // Routes registers the API's endpoints on mux.

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/servicedesk/servicedesk/internal/desk"
+	"github.com/servicedesk/servicedesk/internal/limits"
 )
 
 // maxTokenBytes keeps absurd input out of token-store keys, as auth does:
@@ -123,6 +124,12 @@ func (a *API) authed(h principalHandler, roles ...desk.Role) http.HandlerFunc {
 		if !slices.Contains(roles, p.Role) {
 			a.writeError(w, r, desk.Errorf(desk.EForbidden, "this endpoint is not for %ss", p.Role))
 			return
+		}
+		if r.Method != http.MethodGet && a.Writes != nil {
+			if ok, wait := a.Writes.Allow(limits.Key(p)); !ok {
+				a.writeError(w, r, limits.Err("too many requests; slow down", wait))
+				return
+			}
 		}
 		h(w, r, p)
 	}

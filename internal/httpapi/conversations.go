@@ -11,6 +11,7 @@ import (
 
 	"github.com/servicedesk/servicedesk/internal/conversation"
 	"github.com/servicedesk/servicedesk/internal/desk"
+	"github.com/servicedesk/servicedesk/internal/limits"
 )
 
 // conversationRoutes registers the conversation endpoints. Each names the
@@ -76,6 +77,12 @@ func (a *API) createConversation(w http.ResponseWriter, r *http.Request, p desk.
 	if err := decodeJSON(w, r, &req); err != nil {
 		a.writeError(w, r, err)
 		return
+	}
+	if a.Creates != nil {
+		if ok, wait := a.Creates.Allow(limits.Key(p)); !ok {
+			a.writeError(w, r, limits.Err("too many new requests; try again later", wait))
+			return
+		}
 	}
 	c, created, err := a.Conversations.Create(r.Context(), p, conversation.NewConversation{
 		Subject: req.Subject, Category: req.Category, Body: req.Body, ClientMsgID: req.ClientMsgID,

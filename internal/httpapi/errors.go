@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"errors"
 	"log/slog"
 	"math"
 	"net/http"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/servicedesk/servicedesk/internal/auth"
 	"github.com/servicedesk/servicedesk/internal/desk"
+	"github.com/servicedesk/servicedesk/internal/limits"
 )
 
 // statuses maps each desk error code to its HTTP status, once for the
@@ -61,7 +63,10 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	case desk.EUnauthorized:
 		w.Header().Set("WWW-Authenticate", "Bearer")
 	case desk.ERateLimited:
-		if wait, ok := auth.RetryAfter(err); ok {
+		var refused *limits.Refused
+		if errors.As(err, &refused) {
+			w.Header().Set("Retry-After", strconv.Itoa(max(1, int(math.Ceil(refused.RetryAfter.Seconds())))))
+		} else if wait, ok := auth.RetryAfter(err); ok {
 			// Whole seconds, rounded up so a client that waits exactly this
 			// long is not refused again.
 			w.Header().Set("Retry-After", strconv.Itoa(max(1, int(math.Ceil(wait.Seconds())))))

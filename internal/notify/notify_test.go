@@ -71,7 +71,7 @@ func newHarness(t *testing.T, db store) *harness {
 		t.Fatal(err)
 	}
 	h.desks = conversation.New(conversation.Config{Store: db, Agents: db, Bus: bus.NewMemory(func(desk.Event) {}),
-		NotifyDelay: delay, Now: h.clock.now})
+		NotifyDelay: delay, Now: h.clock.now, MaxOpen: 100})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); h.desks.Run(ctx) }()

@@ -50,6 +50,8 @@ const (
 	ReasonSlowConsumer       = "slow consumer: outbound queue full"
 	ReasonCatchUp            = "could not catch up; resume"
 	ReasonInternal           = "internal error"
+	ReasonTooManySocketsUser = "too many connections for this user"
+	ReasonTooManySocketsAddr = "too many connections from this address"
 )
 
 // Frame types a client sends.
