@@ -186,9 +186,9 @@ func newNode(ctx context.Context, cfg config.Config, log *slog.Logger) (*node, e
 	perUser := limits.NewBuckets(cfg.MsgRate, cfg.MsgBurst)
 	mux := http.NewServeMux()
 	n.gateway = gateway.New(gateway.Options{
-		Frames:         perUser,
-		SocketsPerUser: limits.NewCounter(cfg.MaxSocketsPerUser),
-		SocketsPerAddr: limits.NewCounter(cfg.MaxSocketsPerAddr),
+		Frames:          perUser,
+		SocketsPerUser:  limits.NewCounter(cfg.MaxSocketsPerUser),
+		SocketsPerAddr:  limits.NewCounter(cfg.MaxSocketsPerAddr),
 		Dev:             cfg.Dev,
 		AllowedOrigins:  cfg.AllowedOrigins,
 		AllowQueryToken: cfg.AllowQueryToken,

@@ -95,11 +95,11 @@ type Config struct {
 	MaxSocketsPerAddr    int
 	MaxOpenConversations int
 	NewConversationsHour float64
-	APIKey          string
-	NodeID          string
-	LogLevel        string
-	LogFormat       string
-	WeCom           WeCom
+	APIKey               string
+	NodeID               string
+	LogLevel             string
+	LogFormat            string
+	WeCom                WeCom
 }
 
 // EnvPrefix is prepended to a flag's name, upper-cased with "-" as "_", to
