@@ -157,6 +157,9 @@ func contains(list []string, s string) bool {
 // employee and the agents on different nodes, through everything a load
 // balancer in front of them would see: cross-node delivery, presence,
 // logout, a node draining, and Redis going away and coming back.
+// clusterKey is the nodes' operator API key (for /metrics).
+const clusterKey = "cluster-key-0123456789abcdef0123456789"
+
 func TestCluster(t *testing.T) {
 	redis := startRedis(t)
 	pg := pgtest.URL(t)
@@ -167,7 +170,7 @@ func TestCluster(t *testing.T) {
 	}
 	nodes := map[string]*app{}
 	for _, name := range []string{"a", "b", "c"} {
-		nodes[name] = startApp(t, filepath.Join(t.TempDir(), "unused.db"), "--dev", "--node-id", name,
+		nodes[name] = startApp(t, filepath.Join(t.TempDir(), "unused.db"), "--dev", "--node-id", name, "--api-key", clusterKey,
 			"--database-url", pg, "--redis-url", redis.url(), "--store-timeout", "500ms", "--log-level", "info")
 	}
 	a, b, c := nodes["a"], nodes["b"], nodes["c"]
@@ -288,7 +291,9 @@ func TestCluster(t *testing.T) {
 	demoView.readUntilBody(demo, "after the outage")
 	assertOnce(t, demoView)
 
-	resp, err := http.Get(c.url + "/metrics")
+	req, _ := http.NewRequest(http.MethodGet, c.url+"/metrics", nil)
+	req.Header.Set("Authorization", "Bearer "+clusterKey)
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

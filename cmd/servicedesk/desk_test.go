@@ -308,12 +308,17 @@ func TestKickAndDisable(t *testing.T) {
 // TestOperationsEndpoints: /healthz, /readyz and /metrics tell an operator
 // what the node is doing, and requests carry an id.
 func TestOperationsEndpoints(t *testing.T) {
-	a := startApp(t, filepath.Join(t.TempDir(), "desk.db"), "--dev", "--node-id", "node-a")
+	const key = "ops-key-0123456789abcdef0123456789abcd"
+	a := startApp(t, filepath.Join(t.TempDir(), "desk.db"), "--dev", "--node-id", "node-a", "--api-key", key)
 	tok, id := a.loginAgent("demo", "demo")
 	pingPong(t, a.dial("/ws/"+id, []string{"bearer." + tok}))
 	closeOf(t, a.dial("/ws/"+id, []string{"bearer.wrong"}), 5*time.Second)
-	get := func(path string) (int, string, http.Header) {
-		resp, err := http.Get(a.url + path)
+	get := func(path string, header ...string) (int, string, http.Header) {
+		req, _ := http.NewRequest(http.MethodGet, a.url+path, nil)
+		for i := 0; i+1 < len(header); i += 2 {
+			req.Header.Set(header[i], header[i+1])
+		}
+		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -328,7 +333,11 @@ func TestOperationsEndpoints(t *testing.T) {
 	if code, body, _ := get("/readyz"); code != http.StatusOK || !strings.Contains(body, `"database":"ok"`) {
 		t.Errorf("readyz: %d %s", code, body)
 	}
-	_, body, _ := get("/metrics")
+	// Metrics are for the operator: the API key, or --metrics-addr.
+	if code, _, _ := get("/metrics"); code != http.StatusUnauthorized {
+		t.Errorf("/metrics without the key: %d", code)
+	}
+	_, body, _ := get("/metrics", "X-API-Key", key)
 	for _, want := range []string{
 		`servicedesk_connections{kind="agent",node="node-a"} 1`,
 		`servicedesk_handshakes_total{node="node-a",reason="",result="accepted"}`,

@@ -170,7 +170,11 @@ func newNode(ctx context.Context, cfg config.Config, log *slog.Logger) (*node, e
 		Outbox: n.redisBus != nil, PublishWait: cfg.StoreTimeout, Writers: writers(cfg),
 		NotifyDelay: notifyDelay(cfg), MaxOpen: cfg.MaxOpenConversations,
 	})
-	authSvc := auth.New(auth.Config{Agents: n.db, Tokens: n.tokens, Bus: n.bus, TokenTTL: cfg.TokenTTL, Log: log})
+	authCfg := auth.Config{Agents: n.db, Tokens: n.tokens, Bus: n.bus, TokenTTL: cfg.TokenTTL, Log: log}
+	if n.redis != nil {
+		authCfg.Redis = n.redis // login failures count on every node together
+	}
+	authSvc := auth.New(authCfg)
 	if cfg.Dev {
 		if err := authSvc.EnsureDemoAgent(ctx); err != nil {
 			n.close()
@@ -181,6 +185,11 @@ func newNode(ctx context.Context, cfg config.Config, log *slog.Logger) (*node, e
 		return nil, fmt.Errorf("disable demo agent: %w", err)
 	}
 
+	proxies, err := httpapi.ParseProxies(cfg.TrustedProxies)
+	if err != nil {
+		n.close()
+		return nil, fmt.Errorf("--trusted-proxies: %w", err)
+	}
 	// One budget per user for frames and REST writes, whatever the
 	// number of their sockets.
 	perUser := limits.NewBuckets(cfg.MsgRate, cfg.MsgBurst)
@@ -203,15 +212,16 @@ func newNode(ctx context.Context, cfg config.Config, log *slog.Logger) (*node, e
 		TokenRecheck:    cfg.TokenRecheck,
 	}, tokens, n.bus, n.desks, n.hub, log)
 	n.gateway.Routes(mux)
-	(&httpapi.API{
+	api := &httpapi.API{
 		Auth: authSvc, Tokens: tokens, StoreTimeout: cfg.StoreTimeout, Conversations: n.desks, Dev: cfg.Dev, Log: log,
 		WeCom: cfg.WeCom.Enabled(), MaxBodyBytes: cfg.MaxBodyBytes, AgentDisabled: n.db.AgentDisabled,
-		Writes: perUser, Creates: limits.NewBuckets(cfg.NewConversationsHour/3600, newConversationBurst),
+		Proxies: proxies, Writes: perUser, Creates: limits.NewBuckets(cfg.NewConversationsHour/3600, newConversationBurst),
 		Push: httpapi.Push{Key: cfg.APIKey, Bus: n.bus, Reach: n.hub.Reach,
 			Participants: func(r *http.Request, id string) ([]desk.Principal, error) {
 				return n.desks.ActiveParticipants(r.Context(), id)
 			}},
-	}).Routes(mux)
+	}
+	api.Routes(mux)
 	if cfg.WeCom.Enabled() {
 		if err := n.wireWeCom(ctx, authSvc, mux); err != nil {
 			n.close()
@@ -220,8 +230,12 @@ func newNode(ctx context.Context, cfg config.Config, log *slog.Logger) (*node, e
 	}
 	web.Routes(mux)
 	n.health.Routes(mux)
-	mux.Handle("GET /metrics", n.obs.Handler())
-	n.handler = httpapi.Logged(mux, log)
+	// Metrics tell who is connected and how busy the desk is: on the public
+	// port only with the API key; without one, only on --metrics-addr.
+	if cfg.APIKey != "" {
+		mux.Handle("GET /metrics", api.RequireKey(n.obs.Handler()))
+	}
+	n.handler = httpapi.Logged(mux, log, proxies)
 	return n, nil
 }
 
@@ -246,6 +260,17 @@ func (n *node) serve(ctx context.Context, stdout io.Writer) error {
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	if cfg.MetricsAddr != "" {
+		mln, err := net.Listen("tcp", cfg.MetricsAddr)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("listen for metrics: %w", err)
+		}
+		msrv := &http.Server{Handler: n.obs.Handler(), ReadHeaderTimeout: 10 * time.Second}
+		go msrv.Serve(mln)
+		defer msrv.Close()
+		log.Info("metrics listening", "addr", mln.Addr().String())
 	}
 	printBanner(stdout, cfg, ln.Addr())
 	log.Info("listening", "addr", ln.Addr().String(), "dev", cfg.Dev, "store", storeName(cfg))

@@ -308,3 +308,39 @@ func TestOneUserCannotFloodTheOthers(t *testing.T) {
 		}
 	})
 }
+
+// TestOperatorKeyAndMetrics: wrong API keys are throttled per address, and
+// metrics are served on --metrics-addr without a key.
+func TestOperatorKeyAndMetrics(t *testing.T) {
+	key := "ops-key-0123456789abcdef0123456789abcd"
+	maddr := freeAddr(t)
+	a := startApp(t, filepath.Join(t.TempDir(), "desk.db"), "--dev", "--api-key", key, "--metrics-addr", maddr)
+	try := func(k string) *http.Response {
+		req, _ := http.NewRequest(http.MethodPost, a.url+"/api/admin/kick", strings.NewReader(`{"employee_id":"nobody"}`))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-API-Key", k)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	for i := range 10 {
+		if resp := try("wrong-key"); resp.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("wrong key %d: %d", i+1, resp.StatusCode)
+		}
+	}
+	if resp := try("wrong-key"); resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("the eleventh wrong key: %d", resp.StatusCode)
+	}
+	resp, err := http.Get("http://" + maddr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !bytes.Contains(body, []byte("# HELP servicedesk_")) {
+		t.Fatalf("--metrics-addr: %d", resp.StatusCode)
+	}
+}

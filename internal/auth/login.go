@@ -41,12 +41,15 @@ func (s *Service) Login(ctx context.Context, username, password, clientAddr stri
 	}
 	log = log.With(slog.String("username", username))
 
-	okUser, waitUser := s.byUser.Attempt(username)
+	// Failures count per (username, address): a guesser elsewhere slows
+	// down only themself, never the account's owner at their own desk.
+	userKey := username + "|" + addrKey
+	okUser, waitUser := s.byUser.Attempt(userKey)
 	okAddr, waitAddr := s.byAddr.Attempt(addrKey)
 	if !okUser || !okAddr {
 		// Only a refused limiter's count stands; the other was not tried.
 		if okUser {
-			s.byUser.Undo(username)
+			s.byUser.Undo(userKey)
 		}
 		if okAddr {
 			s.byAddr.Undo(addrKey)
@@ -63,7 +66,7 @@ func (s *Service) Login(ctx context.Context, username, password, clientAddr stri
 		hash = s.dummy
 	default:
 		// Our fault, not a guess: do not count it against the user.
-		s.byUser.Undo(username)
+		s.byUser.Undo(userKey)
 		s.byAddr.Undo(addrKey)
 		return "", "", 0, fmt.Errorf("login %q: %w", username, err)
 	}
@@ -76,7 +79,7 @@ func (s *Service) Login(ctx context.Context, username, password, clientAddr stri
 		log.Info("login failed", slog.String("reason", reason))
 		return "", "", 0, errBadCredentials()
 	}
-	s.byUser.Reset(username)
+	s.byUser.Reset(userKey)
 	// The address keeps its other failures: one valid account must not let
 	// a client reset its budget for guessing the rest.
 	s.byAddr.Undo(addrKey)

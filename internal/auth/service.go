@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/servicedesk/servicedesk/internal/desk"
@@ -30,6 +31,8 @@ type Config struct {
 	Log *slog.Logger
 	// Now reads the clock for the login limiter; time.Now when nil.
 	Now func() time.Time
+	// Redis, when set, counts login failures on every node together.
+	Redis redis.UniversalClient
 	// BcryptCost is the cost for new password hashes; 0 (or anything
 	// outside bcrypt's range) means bcrypt.DefaultCost. Tests set
 	// bcrypt.MinCost to stay fast.
@@ -48,8 +51,8 @@ type Service struct {
 
 	// dummy is compared against when a username is unknown, see dummyHash.
 	dummy  string
-	byUser *Limiter
-	byAddr *Limiter
+	byUser attempts
+	byAddr attempts
 }
 
 // New returns a Service using cfg.
@@ -62,6 +65,11 @@ func New(cfg Config) *Service {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	byUser, byAddr := attempts(NewLimiter(MaxFailuresPerUsername, FailureWindow, cfg.Now)), attempts(NewLimiter(MaxFailuresPerAddress, FailureWindow, cfg.Now))
+	if cfg.Redis != nil {
+		byUser = NewRedisLimiter(cfg.Redis, "login-user", MaxFailuresPerUsername, FailureWindow)
+		byAddr = NewRedisLimiter(cfg.Redis, "login-addr", MaxFailuresPerAddress, FailureWindow)
+	}
 	return &Service{
 		agents: cfg.Agents,
 		tokens: cfg.Tokens,
@@ -70,8 +78,8 @@ func New(cfg Config) *Service {
 		log:    log,
 		cost:   cost,
 		dummy:  dummyHash(cost),
-		byUser: NewLimiter(MaxFailuresPerUsername, FailureWindow, cfg.Now),
-		byAddr: NewLimiter(MaxFailuresPerAddress, FailureWindow, cfg.Now),
+		byUser: byUser,
+		byAddr: byAddr,
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/netip"
 	"net/url"
 	"os"
 	"strings"
@@ -78,6 +79,12 @@ type Config struct {
 	DatabaseURL     string
 	RedisURL        string
 	AllowedOrigins  []string
+	// TrustedProxies are the reverse proxies (addresses, CIDR ranges)
+	// whose X-Forwarded-For and X-Forwarded-Proto are believed.
+	TrustedProxies []string
+	// MetricsAddr, when set, serves /metrics on a listener of its own,
+	// without the API key: for a Prometheus on the same host or network.
+	MetricsAddr string
 	AllowQueryToken bool
 	TokenTTL        time.Duration
 	StoreTimeout    time.Duration
@@ -113,13 +120,15 @@ func Parse(name string, args []string, getenv func(string) string, output io.Wri
 	var c Config
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(output)
-	var origins string
+	var origins, proxies string
 	fs.StringVar(&c.Addr, "addr", DefaultAddr, "listen address (host:port)")
 	fs.BoolVar(&c.Dev, "dev", false, "development mode: demo agent demo/demo, mock employee login, localhost origins allowed")
 	fs.StringVar(&c.DBPath, "db", DefaultDBPath, "SQLite database file (its folder is created on first start)")
 	fs.StringVar(&c.DatabaseURL, "database-url", "", "PostgreSQL URL (postgres://user@host:5432/db); when set, data lives there instead of --db")
 	fs.StringVar(&c.RedisURL, "redis-url", "", "Redis URL (redis://host:6379/0); when set, tokens live in Redis, otherwise in process")
 	fs.StringVar(&origins, "allowed-origins", "", "comma-separated browser origins allowed to open WebSockets (e.g. https://desk.example.com); same-origin pages are always allowed")
+	fs.StringVar(&c.MetricsAddr, "metrics-addr", "", "serve /metrics on this address of its own, without the API key (e.g. 127.0.0.1:9090); on the main port /metrics needs the API key")
+	fs.StringVar(&proxies, "trusted-proxies", "", "comma-separated addresses or CIDR ranges of our own reverse proxies: only from them is X-Forwarded-For (client address) and X-Forwarded-Proto believed")
 	fs.BoolVar(&c.AllowQueryToken, "allow-query-token", true, "accept the deprecated ?token= query parameter on WebSocket URLs (old clients)")
 	fs.DurationVar(&c.TokenTTL, "token-ttl", DefaultTokenTTL, "lifetime of a login token")
 	fs.DurationVar(&c.StoreTimeout, "store-timeout", DefaultStoreTimeout, "timeout of each token-store call; past it, handshakes fail closed")
@@ -172,6 +181,7 @@ func Parse(name string, args []string, getenv func(string) string, output io.Wri
 		return c, err
 	}
 	c.AllowedOrigins = splitList(origins)
+	c.TrustedProxies = splitList(proxies)
 	if c.NodeID == "" {
 		var b [3]byte
 		rand.Read(b[:])
@@ -233,6 +243,11 @@ func (c Config) Validate() error {
 		"the API key must be at least %d bytes (32 random bytes, e.g. from openssl rand -hex 32)", MinAPIKeyBytes)
 	check(validLevel(c.LogLevel), "--log-level must be debug, info, warn or error")
 	check(c.LogFormat == "text" || c.LogFormat == "json", "--log-format must be text or json")
+	for _, p := range c.TrustedProxies {
+		_, errA := netip.ParseAddr(p)
+		_, errP := netip.ParsePrefix(p)
+		check(errA == nil || errP == nil, "--trusted-proxies: %q is not an address or a CIDR range", p)
+	}
 	for _, o := range c.AllowedOrigins {
 		u, err := url.Parse(o)
 		check(err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" && u.Path == "",

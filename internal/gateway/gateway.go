@@ -50,6 +50,9 @@ type Options struct {
 	// ClientAddr names a request's client address (behind trusted proxies,
 	// from X-Forwarded-For); RemoteAddr's host when nil.
 	ClientAddr func(r *http.Request) string
+	// Scheme names the scheme the client used (https behind a trusted TLS
+	// proxy); r.TLS decides when nil.
+	Scheme func(r *http.Request) string
 }
 
 // Observer is told what the gateway sees; its methods must be cheap.

@@ -94,7 +94,9 @@ func (g *Gateway) originAllowed(r *http.Request) bool {
 	if err != nil || u.Host == "" {
 		return false
 	}
-	if strings.EqualFold(u.Host, r.Host) {
+	// Our own pages: same host, and same scheme (an http page must not
+	// speak for an https desk).
+	if strings.EqualFold(u.Host, r.Host) && strings.EqualFold(u.Scheme, g.scheme(r)) {
 		return true
 	}
 	for _, allowed := range g.opts.AllowedOrigins {
@@ -109,6 +111,16 @@ func (g *Gateway) originAllowed(r *http.Request) bool {
 		}
 	}
 	return false
+}
+
+func (g *Gateway) scheme(r *http.Request) string {
+	if g.opts.Scheme != nil {
+		return g.opts.Scheme(r)
+	}
+	if r.TLS != nil {
+		return "https"
+	}
+	return "http"
 }
 
 // reject completes the closing handshake of a refused connection: the

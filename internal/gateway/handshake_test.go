@@ -208,6 +208,16 @@ func TestOrigin(t *testing.T) {
 			t.Fatalf("same-origin page refused: %v %v", err, resp)
 		}
 	})
+	t.Run("same host, another scheme", func(t *testing.T) {
+		d := newTestDesk(t, nil)
+		tok := d.login(desk.RoleAgent, "a1")
+		// The server is http: an https page on its host is not one of ours.
+		other := "https://" + strings.TrimPrefix(d.srv.URL, "http://")
+		_, resp, _ := d.dialWith(d.url(desk.RoleAgent, "a1"), []string{"bearer." + tok}, http.Header{"Origin": {other}})
+		if resp == nil || resp.StatusCode != http.StatusForbidden {
+			t.Fatalf("status = %v, want 403", resp)
+		}
+	})
 }
 
 // TestLookupHonoursContext makes sure the gateway's own timeout bounds a

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/servicedesk/servicedesk/internal/desk"
+	"github.com/servicedesk/servicedesk/internal/limits"
 )
 
 // adminRoutes are the operator's endpoints, behind the same API key as the
@@ -22,12 +23,29 @@ func (a *API) adminRoutes(mux *http.ServeMux) {
 // constant time.
 func (a *API) withKey(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if !a.keyMatches(r.Header.Get("X-API-Key")) {
+		addr := a.clientAddr(r)
+		if ok, wait := a.keyFailures.Attempt(addr); !ok {
+			a.writeError(w, r, limits.Err("too many wrong API keys from this address", wait))
+			return
+		}
+		given := r.Header.Get("X-API-Key")
+		if token, ok := bearerToken(r); given == "" && ok {
+			given = token
+		}
+		if !a.keyMatches(given) {
 			a.writeError(w, r, desk.Errorf(desk.EUnauthorized, "missing or wrong X-API-Key"))
 			return
 		}
+		a.keyFailures.Undo(addr)
 		h(w, r)
 	}
+}
+
+// RequireKey serves h only to callers presenting the operator API key (as
+// X-API-Key or a bearer token, which Prometheus can send), throttling
+// wrong keys per address: how /metrics is served on the public port.
+func (a *API) RequireKey(h http.Handler) http.Handler {
+	return a.withKey(func(w http.ResponseWriter, r *http.Request) { h.ServeHTTP(w, r) })
 }
 
 // keyMatches compares given with the API key through their SHA-256

@@ -6,7 +6,6 @@ package httpapi
 import (
 	"context"
 	"log/slog"
-	"net"
 	"net/http"
 	"time"
 
@@ -50,10 +49,21 @@ type API struct {
 	// buckets as their socket frames; Creates their budget for starting
 	// conversations.
 	Writes, Creates *limits.Buckets
+	// Proxies are the reverse proxies whose forwarded headers are believed.
+	Proxies Proxies
+	// keyFailures throttles wrong operator API keys per client address.
+	keyFailures *auth.Limiter
 }
+
+// Wrong operator API keys allowed per client address in keyWindow.
+const (
+	maxKeyFailures = 10
+	keyWindow      = 15 * time.Minute
+)
 
 // Routes registers the API's endpoints on mux.
 func (a *API) Routes(mux *http.ServeMux) {
+	a.keyFailures = auth.NewLimiter(maxKeyFailures, keyWindow, nil)
 	mux.HandleFunc("GET /api/meta", a.meta)
 	mux.HandleFunc("POST /api/agents/login", a.login)
 	if a.Dev {
@@ -71,13 +81,6 @@ func (a *API) Routes(mux *http.ServeMux) {
 	}
 }
 
-// clientAddr is the caller's IP address, for rate limits and logs. Behind
-// a reverse proxy this is the proxy's address; trusting a forwarded header
-// needs a configured list of proxies, which does not exist yet.
-func clientAddr(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
-}
+// clientAddr is the caller's IP address, for rate limits and logs: the
+// peer's, or the forwarded one behind a trusted proxy (Proxies).
+func (a *API) clientAddr(r *http.Request) string { return a.Proxies.ClientAddr(r) }

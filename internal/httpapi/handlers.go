@@ -30,7 +30,7 @@ func (a *API) login(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, desk.Errorf(desk.EInvalid, "username and password are required"))
 		return
 	}
-	token, agentID, ttl, err := a.Auth.Login(r.Context(), req.Username, req.Password, clientAddr(r))
+	token, agentID, ttl, err := a.Auth.Login(r.Context(), req.Username, req.Password, a.clientAddr(r))
 	if err != nil {
 		a.writeError(w, r, err)
 		return

@@ -23,7 +23,7 @@ func RequestID(ctx context.Context) string {
 // sane, a new one otherwise), echoes it in the response, and logs the
 // request with it: failures at info and above, the rest at debug. Only the
 // path is logged, never the query, which may carry a legacy ?token=.
-func Logged(next http.Handler, log *slog.Logger) http.Handler {
+func Logged(next http.Handler, log *slog.Logger, proxies Proxies) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := r.Header.Get("X-Request-ID")
 		if !saneID(id) {
@@ -43,7 +43,7 @@ func Logged(next http.Handler, log *slog.Logger) http.Handler {
 			level = slog.LevelInfo
 		}
 		log.Log(r.Context(), level, "http request", "request_id", id, "method", r.Method, "path", r.URL.Path,
-			"status", rec.status, "duration_ms", time.Since(start).Milliseconds(), "client_addr", clientAddr(r))
+			"status", rec.status, "duration_ms", time.Since(start).Milliseconds(), "client_addr", proxies.ClientAddr(r))
 	})
 }
 
