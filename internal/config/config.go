@@ -73,18 +73,18 @@ const (
 
 // Config is every setting of the server.
 type Config struct {
-	Addr            string
-	Dev             bool
-	DBPath          string
-	DatabaseURL     string
-	RedisURL        string
-	AllowedOrigins  []string
+	Addr           string
+	Dev            bool
+	DBPath         string
+	DatabaseURL    string
+	RedisURL       string
+	AllowedOrigins []string
 	// TrustedProxies are the reverse proxies (addresses, CIDR ranges)
 	// whose X-Forwarded-For and X-Forwarded-Proto are believed.
 	TrustedProxies []string
 	// MetricsAddr, when set, serves /metrics on a listener of its own,
 	// without the API key: for a Prometheus on the same host or network.
-	MetricsAddr string
+	MetricsAddr     string
 	AllowQueryToken bool
 	TokenTTL        time.Duration
 	StoreTimeout    time.Duration

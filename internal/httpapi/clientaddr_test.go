@@ -12,8 +12,8 @@ func TestClientAddrBehindTrustedProxies(t *testing.T) {
 	}
 	tests := []struct {
 		name, peer, xff, proto string
-		proxies               Proxies
-		want, scheme          string
+		proxies                Proxies
+		want, scheme           string
 	}{
 		{"no proxies: the peer, whatever it says", "203.0.113.9:5000", "1.2.3.4", "https", nil, "203.0.113.9", "http"},
 		{"an untrusted peer's header is its own word", "203.0.113.9:5000", "1.2.3.4", "https", proxies, "203.0.113.9", "http"},
