@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestBrowserWeComSignIn: both pages sign in through WeCom (the fake, with
@@ -71,5 +72,45 @@ func TestBrowserSignInWithoutDev(t *testing.T) {
 	agent.waitVisible(t, "#login-form")
 	if evalJS[bool](t, agent, visibleJS("#login-dev")) || evalJS[bool](t, agent, visibleJS("#login-wecom")) {
 		t.Error("the console shows the demo hint or WeCom sign-in without --dev and WeCom")
+	}
+}
+
+// TestBrowserSignInAgain: an employee whose token is revoked ("登录已过期")
+// and who signs in again in the same tab sees the other side's messages
+// once each, and the signed-out page polled nothing meanwhile (its old
+// poller used to outlive the sign-out and run on with the new token).
+func TestBrowserSignInAgain(t *testing.T) {
+	s := newDeskScenario(t, startBrowser(t))
+	s.agentSignsIn()
+	s.employeeAsks()
+	s.queueShowsItLive()
+	s.agentClaims()
+	s.say(s.agent, "请先重启电脑")
+
+	emp := s.emp
+	token := evalJS[string](t, emp, `JSON.parse(sessionStorage.getItem('servicedesk.h5.session')).token`)
+	evalJS[bool](t, emp, `(() => { window.__eventPolls = 0; const f = window.fetch;
+		window.fetch = (u, ...a) => { if (String(u).includes('/events')) window.__eventPolls++; return f(u, ...a); }; return true; })()`)
+	if status, _ := s.srv.post("/api/logout", token, nil); status != http.StatusNoContent {
+		t.Fatalf("revoke: %d", status)
+	}
+	emp.waitVisible(t, "#login-form")
+	time.Sleep(4 * time.Second) // more than a poll round
+	if n := evalJS[int](t, emp, `window.__eventPolls`); n != 0 {
+		t.Errorf("the signed-out page polled %d times", n)
+	}
+	emp.clearField(t, "#login-employee-id")
+	emp.clearField(t, "#login-name")
+	emp.typeText(t, "#login-employee-id", "zhangsan")
+	emp.typeText(t, "#login-name", "张三")
+	emp.click(t, "#login-submit")
+	emp.waitUntil(t, "signed in again", connectedJS)
+	emp.navigate(t, s.srv.url+"/h5/#/c/"+s.convID)
+	emp.waitUntil(t, "the conversation open again", connectedJS+` && document.body.dataset.screen === 'chat'`)
+	emp.watchMessages(t)
+	s.say(s.agent, "重启后好了吗？")
+	s.say(s.agent, "再试一次 VPN")
+	if d := emp.duplicatesSeen(t); len(d) > 0 {
+		t.Errorf("after signing in again these messages showed twice: %q", d)
 	}
 }

@@ -105,9 +105,11 @@ function signedIn() {
 }
 
 function signOut(message) {
+  // The conversation first, while the client it unfollows still exists;
+  // then the client, whose stop ends its pollers and retries for good.
+  closeConversation();
   if (client) client.stop();
   client = null;
-  closeConversation();
   session.clear();
   conversations = [];
   const error = $("#login-error");

@@ -46,6 +46,8 @@ export function createClient(session, { wsPath, outboxKey, authLost, apply, othe
     stop: () => {
       ended = true;
       conn.stop();
+      sync.stop();
+      outbox.stop();
     },
   };
 }

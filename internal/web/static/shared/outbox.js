@@ -11,6 +11,11 @@ import { ApiError, enc } from "./api.js";
 
 // An unanswered frame is sent again after this long (same client id).
 const ackTimeout = 10_000;
+// After an "unavailable" answer (the database or bus restarting), the same
+// frame is sent again after a backoff that doubles from retryBase up to
+// retryMax, with jitter so a desk's worth of pages do not retry in step.
+const retryBase = 500;
+const retryMax = 10_000;
 // Refusals that will not change on a retry: the message is failed.
 const finalCodes = new Set(["invalid", "invalid_frame", "invalid_json", "forbidden", "not_found", "conflict", "unknown_type"]);
 
@@ -34,6 +39,7 @@ export class Outbox {
     this.changed = changed;
     this.items = new Map(); // client_msg_id → item, in insertion order
     this.draining = false;
+    this.timer = 0; // the one pending re-flush, so retries never pile up
     this.load();
     conn.on("frame", (f) => this.onFrame(f));
   }
@@ -113,14 +119,45 @@ export class Outbox {
     const waiting = [...this.items.values()].filter((m) => m.status === "sending");
     if (this.conn.connected) {
       const now = Date.now();
+      let next = Infinity; // when something next needs looking at
       for (const m of waiting) {
-        if (m.sentAt && now - m.sentAt < ackTimeout) continue;
-        if (this.conn.send({ type: "message", conversation_id: m.conversation_id, body: m.body, client_msg_id: m.client_msg_id })) m.sentAt = now;
+        if (m.retryAt && now < m.retryAt) {
+          next = Math.min(next, m.retryAt);
+          continue;
+        }
+        if (m.sentAt && now - m.sentAt < ackTimeout) {
+          next = Math.min(next, m.sentAt + ackTimeout);
+          continue;
+        }
+        if (this.conn.send({ type: "message", conversation_id: m.conversation_id, body: m.body, client_msg_id: m.client_msg_id })) {
+          m.sentAt = now;
+          m.retryAt = 0;
+          next = Math.min(next, now + ackTimeout);
+        }
       }
-      if (waiting.some((m) => m.sentAt)) setTimeout(() => this.flush(), ackTimeout + 100);
+      this.schedule(next);
       return Promise.resolve();
     }
     return this.drain();
+  }
+
+  // schedule arranges one flush at time at (ms), unless one comes sooner.
+  schedule(at) {
+    if (at === Infinity) return;
+    const delay = Math.max(0, at - Date.now()) + 50;
+    if (this.timer && this.timerAt <= at) return;
+    clearTimeout(this.timer);
+    this.timerAt = at;
+    this.timer = setTimeout(() => {
+      this.timer = 0;
+      this.flush();
+    }, delay);
+  }
+
+  /** stop cancels the pending re-flush (signing out). */
+  stop() {
+    clearTimeout(this.timer);
+    this.timer = 0;
   }
 
   // drain posts waiting messages one at a time, in order; it stops at the
@@ -153,8 +190,16 @@ export class Outbox {
     } else if (f.type === "error" && f.client_msg_id) {
       const item = this.items.get(f.client_msg_id);
       if (!item) return;
-      if (finalCodes.has(f.code)) this.fail(item, f.code);
-      else item.sentAt = 0; // unavailable: the next flush sends it again
+      if (finalCodes.has(f.code)) {
+        this.fail(item, f.code);
+        return;
+      }
+      // unavailable: the same frame again, after a growing backoff.
+      item.attempts = (item.attempts || 0) + 1;
+      const backoff = Math.min(retryBase * 2 ** (item.attempts - 1), retryMax);
+      item.sentAt = 0;
+      item.retryAt = Date.now() + backoff / 2 + Math.random() * backoff / 2;
+      this.schedule(item.retryAt);
     }
   }
 }

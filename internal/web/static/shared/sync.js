@@ -44,6 +44,17 @@ export class Sync {
     conn.on("down", () => this.onDown());
   }
 
+  /**
+   * stop ends following for good (the user signed out): no poll round is
+   * left pending, and none starts when the socket's "down" comes after.
+   */
+  stop() {
+    this.stopped = true;
+    clearTimeout(this.pollTimer);
+    this.pollTimer = 0;
+    this.convs.clear();
+  }
+
   /** follow starts applying a conversation's events after seq `after`. */
   follow(id, after = 0) {
     const c = { last: after, resuming: false, buffer: [], polling: false };
@@ -166,13 +177,13 @@ export class Sync {
   }
 
   schedulePoll(delay = pollEvery) {
-    if (this.pollTimer || this.conn.connected) return;
+    if (this.stopped || this.pollTimer || this.conn.connected) return;
     this.pollTimer = setTimeout(() => this.pollAll(), delay);
   }
 
   async pollAll() {
     this.pollTimer = 0;
-    if (this.conn.connected) return;
+    if (this.stopped || this.conn.connected) return;
     let reached = false;
     await Promise.all([...this.convs].map(async ([id, c]) => {
       if (await this.pollOne(id, c)) reached = true;
