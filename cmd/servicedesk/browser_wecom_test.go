@@ -67,6 +67,12 @@ func TestBrowserSignInWithoutDev(t *testing.T) {
 	if evalJS[bool](t, emp, visibleJS("#login-form")) {
 		t.Error("the dev sign-in form shows without --dev")
 	}
+	// Touch targets a thumb can hit: 44×44 px at least.
+	if small := evalJS[[]string](t, emp, `[...document.querySelectorAll('#lang-toggle, #back')].map(e => {
+		e.hidden = false; const r = e.getBoundingClientRect(); return r.width < 44 || r.height < 44 ? e.id + ' ' + r.width + 'x' + r.height : ''
+	}).filter(Boolean)`); len(small) > 0 {
+		t.Errorf("touch targets under 44×44: %v", small)
+	}
 	agent := openTab(t, browser, "agent", 1366, 850, false)
 	agent.navigate(t, a.url+"/agent/")
 	agent.waitVisible(t, "#login-form")
