@@ -73,11 +73,11 @@ func (n *faultNode) url() string { return "http://" + n.addr }
 
 // faultEnv is the suite's world.
 type faultEnv struct {
-	t      *testing.T
-	nodes  []*faultNode
-	redis  *redis.Client
-	redisC *exec.Cmd
-	redisP string
+	t               *testing.T
+	nodes           []*faultNode
+	redis           *redis.Client
+	redisC          *exec.Cmd
+	redisP          string
 	adminDB, dbName string
 }
 

@@ -48,14 +48,14 @@ type Config struct {
 type Client struct {
 	cfg Config
 
-	mu        sync.Mutex
-	ws        *websocket.Conn
-	connected chan struct{} // closed while connected; replaced on disconnect
-	last      map[string]int64
-	resuming  map[string][]Event
-	applied   map[string][]int64
-	dropped   int
-	waiting   map[string]chan reply // by client_msg_id
+	mu         sync.Mutex
+	ws         *websocket.Conn
+	connected  chan struct{} // closed while connected; replaced on disconnect
+	last       map[string]int64
+	resuming   map[string][]Event
+	applied    map[string][]int64
+	dropped    int
+	waiting    map[string]chan reply // by client_msg_id
 	closed4001 bool
 }
 
