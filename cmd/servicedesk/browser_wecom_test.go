@@ -119,4 +119,46 @@ func TestBrowserSignInAgain(t *testing.T) {
 	if d := emp.duplicatesSeen(t); len(d) > 0 {
 		t.Errorf("after signing in again these messages showed twice: %q", d)
 	}
+
+	// Scrolled up, a new message is not on screen: a marker offers it and
+	// it is not marked read until the view reaches it.
+	evalJS[bool](t, emp, `(() => { const sc = document.querySelector('#chat-scroll'); sc.style.height = '80px'; sc.style.flex = 'none'; return true; })()`)
+	time.Sleep(300 * time.Millisecond) // the page keeps a view at the bottom when it is resized; scroll up after
+	evalJS[bool](t, emp, `(() => { document.querySelector('#chat-scroll').scrollTop = 0; return true; })()`)
+	emp.waitUntil(t, "scrolled up", `document.querySelector('#chat-scroll').scrollTop === 0`)
+	time.Sleep(200 * time.Millisecond)
+	s.agent.typeText(t, "#composer-input", "看到了吗")
+	s.agent.pressEnter(t)
+	emp.waitUntil(t, "the new-messages marker", visibleJS("[data-testid=new-messages]"))
+	emp.click(t, "[data-testid=new-messages]")
+	emp.waitUntil(t, "the marker gone at the bottom", "!"+visibleJS("[data-testid=new-messages]"))
+	s.want = append(s.want, "看到了吗")
+	evalJS[bool](t, emp, `(() => { const sc = document.querySelector('#chat-scroll'); sc.style.height = ''; sc.style.flex = ''; return true; })()`)
+
+	// A message over the limit is refused before sending, with a reason,
+	// and what was typed stays.
+	long := strings.Repeat("长", 1400) // 4,200 bytes of UTF-8
+	evalJS[bool](t, emp, `(() => { const i = document.querySelector('#composer-input'); i.value = `+jsString(long)+`;
+		i.dispatchEvent(new Event('input')); return true; })()`)
+	emp.waitUntil(t, "the counter says too long", `document.querySelector('[data-testid=composer-count]')?.classList.contains('over')`)
+	emp.pressEnter(t)
+	if n := evalJS[int](t, emp, `document.querySelector('#composer-input').value.length`); n != 1400 {
+		t.Errorf("the typed text was not kept: %d characters left", n)
+	}
+	evalJS[bool](t, emp, `(() => { const i = document.querySelector('#composer-input'); i.value = ''; i.dispatchEvent(new Event('input')); return true; })()`)
+
+	// Resolving asks first; cancelling changes nothing.
+	agent := s.agent
+	agent.click(t, "#resolve")
+	agent.waitUntil(t, "the confirmation shown", `document.querySelector('#confirm-dialog').open`)
+	agent.click(t, "#confirm-cancel")
+	agent.waitUntil(t, "the confirmation gone", `!document.querySelector('#confirm-dialog').open`)
+	if st := evalJS[string](t, agent, `document.querySelector('#conv-status')?.dataset.status`); st != "open" {
+		t.Fatalf("status after cancelling: %q", st)
+	}
+	agent.click(t, "#resolve")
+	agent.waitUntil(t, "the confirmation shown again", `document.querySelector('#confirm-dialog').open`)
+	agent.click(t, "#confirm-ok")
+	agent.waitUntil(t, "resolved", `document.querySelector('#conv-status')?.dataset.status === 'resolved'`)
+	emp.waitUntil(t, "the employee sees it resolved", `document.querySelector('#conv-status')?.dataset.status === 'resolved'`)
 }

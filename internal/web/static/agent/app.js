@@ -3,7 +3,7 @@
 // hand-over tools.
 
 import { ApiError, Session, enc, request } from "/shared/api.js";
-import { Timeline, Typing, applyToParticipants, bindConnState, renderParticipants, renderStatus, bindComposer } from "/shared/chat.js";
+import { Timeline, Typing, applyToParticipants, bindConnState, bindUnseen, renderParticipants, renderStatus, bindComposer } from "/shared/chat.js";
 import { createClient } from "/shared/client.js";
 import { $, keepAtBottom, $$, el, nearBottom, onSubmitKey, scrollToBottom, setText, show, toaster } from "/shared/dom.js";
 import { bindLangToggle, createI18n } from "/shared/i18n.js";
@@ -486,8 +486,15 @@ function markReadSoon() {
   readTimer = setTimeout(markRead, 400);
 }
 
+const unseen = bindUnseen($("#chat-scroll"), i18n, () => markReadSoon());
+
 function markRead() {
   if (!current || !current.view || document.visibilityState !== "visible" || !amIn(current.view)) return;
+  // Scrolled up: what came below is not on screen yet.
+  if (!nearBottom($("#chat-scroll"))) {
+    unseen.show();
+    return;
+  }
   const { id } = current;
   const seq = client.sync.last(id);
   if (seq <= current.readSent || !client.sync.settled(id)) return;
@@ -524,8 +531,36 @@ async function act(button, path, body, okText) {
 const agentName = (id) => names.get(`agent:${id}`) || id;
 
 $("#claim-current").addEventListener("click", () => current && claim(current.id));
-$("#resolve").addEventListener("click", () => act($("#resolve"), "resolve", {}, t("conv.resolvedToast")));
-$("#leave").addEventListener("click", () => act($("#leave"), "leave", {}, t("conv.leftToast")));
+$("#resolve").addEventListener("click", async () => {
+  if (await confirmAction(t("conv.confirmResolve"))) act($("#resolve"), "resolve", {}, t("conv.resolvedToast"));
+});
+$("#leave").addEventListener("click", async () => {
+  if (await confirmAction(t("conv.confirmLeave"))) act($("#leave"), "leave", {}, t("conv.leftToast"));
+});
+
+// confirmAction asks before a step that one stray click should not take
+// (resolving, leaving): an in-page dialog, keyboard-friendly (Esc cancels,
+// Enter confirms), never window.confirm.
+function confirmAction(text) {
+  const dialog = $("#confirm-dialog");
+  setText($("#confirm-text"), text);
+  return new Promise((resolve) => {
+    const done = (ok) => {
+      $("#confirm-ok").removeEventListener("click", yes);
+      $("#confirm-cancel").removeEventListener("click", no);
+      dialog.removeEventListener("cancel", no);
+      if (dialog.open) dialog.close();
+      resolve(ok);
+    };
+    const yes = () => done(true);
+    const no = () => done(false);
+    $("#confirm-ok").addEventListener("click", yes);
+    $("#confirm-cancel").addEventListener("click", no);
+    dialog.addEventListener("cancel", no);
+    dialog.showModal();
+    $("#confirm-ok").focus();
+  });
+}
 $("#invite-submit").addEventListener("click", () => {
   const agentID = $("#invite-select").value;
   if (agentID) act($("#invite-submit"), "invite", { agent_id: agentID }, t("conv.invited", { name: agentName(agentID) }));
@@ -547,7 +582,11 @@ onSubmitKey($("#note-input"), addNote);
 
 // --- the composer ----------------------------------------------------------
 
+let maxBody = 4096; // the server's --max-body-bytes, from /api/meta
+
 bindComposer({
+  i18n,
+  limit: () => maxBody,
   getClient: () => client,
   conversation: () => current && current.id,
   typingTarget: () => current && current.view && amIn(current.view) && client.sync.settled(current.id)
@@ -574,6 +613,7 @@ start();
 // QR sign-in when configured, and the demo hint only with --dev.
 async function start() {
   const meta = await loadMeta();
+  if (meta.max_body_bytes > 0) maxBody = meta.max_body_bytes;
   try {
     const next = await takeTicket(session);
     const conv = next && next.match(/^\/c\/([\w.:-]{1,64})$/);

@@ -1,7 +1,7 @@
 // The employee H5 page: sign in, list my requests, start one, chat.
 
 import { ApiError, Session, enc, request } from "/shared/api.js";
-import { Timeline, Typing, applyToParticipants, bindConnState, renderParticipants, renderStatus, bindComposer } from "/shared/chat.js";
+import { Timeline, Typing, applyToParticipants, bindConnState, bindUnseen, renderParticipants, renderStatus, bindComposer } from "/shared/chat.js";
 import { createClient } from "/shared/client.js";
 import { $, keepAtBottom, el, nearBottom, scrollToBottom, setText, show, toaster } from "/shared/dom.js";
 import { bindLangToggle, createI18n } from "/shared/i18n.js";
@@ -392,8 +392,15 @@ function markReadSoon() {
 
 // markRead tells the server we have seen everything up to the last seq,
 // only while the page is actually in front of the user.
+const unseen = bindUnseen($("#chat-scroll"), i18n, () => markReadSoon());
+
 function markRead() {
   if (!current || document.visibilityState !== "visible" || screen() !== "chat") return;
+  // Scrolled up: what came below is not on screen yet.
+  if (!nearBottom($("#chat-scroll"))) {
+    unseen.show();
+    return;
+  }
   const { id } = current;
   const seq = client.sync.last(id);
   if (seq <= current.readSent || !client.sync.settled(id)) return;
@@ -407,7 +414,11 @@ document.addEventListener("visibilitychange", markReadSoon);
 
 // --- the composer ----------------------------------------------------------
 
+let maxBody = 4096; // the server's --max-body-bytes, from /api/meta
+
 bindComposer({
+  i18n,
+  limit: () => maxBody,
   getClient: () => client,
   conversation: () => current && current.id,
   typingTarget: () => current && client.sync.settled(current.id) && current.view && current.view.status !== "resolved"
@@ -434,6 +445,7 @@ start();
 // WeCom.
 async function start() {
   const meta = await loadMeta();
+  if (meta.max_body_bytes > 0) maxBody = meta.max_body_bytes;
   try {
     const next = await takeTicket(session);
     if (next) history.replaceState({ depth: 0 }, "", next === "/" ? "#/" : `#${next}`);

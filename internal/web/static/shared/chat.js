@@ -3,7 +3,7 @@
 // badge and the connection state. Text comes from the page's strings via
 // i18n.t; user text only ever goes through textContent (dom.js).
 
-import { el, initial, onSubmitKey, scrollToBottom, setText } from "./dom.js";
+import { el, initial, nearBottom, onSubmitKey, scrollToBottom, setText } from "./dom.js";
 
 const lifecycle = new Set([
   "conversation.created", "conversation.claimed", "participant.joined", "participant.left",
@@ -304,15 +304,40 @@ export function typingSender(conn, target) {
  * typingTarget what a typing frame should say, or null when typing must
  * not be sent (not yet resumed, resolved, not a participant).
  */
-export function bindComposer({ getClient, conversation, typingTarget }) {
+export function bindComposer({ getClient, conversation, typingTarget, limit = () => 4096, i18n }) {
   const form = document.getElementById("composer");
   const input = document.getElementById("composer-input");
   const sendTyping = typingSender({ send: (f) => getClient() && getClient().conn.send(f) }, typingTarget);
+  // The server counts a body in UTF-8 bytes: near the limit the composer
+  // says how much room is left (in Chinese characters, three bytes each),
+  // and past it refuses to send, keeping what was typed.
+  const count = el("span", { class: "composer-count", dataset: { testid: "composer-count" }, "aria-live": "polite" });
+  count.hidden = true;
+  form.before(count);
+  const bytes = (text) => new TextEncoder().encode(text).length;
+  const updateCount = () => {
+    const used = bytes(input.value.trim());
+    const max = limit();
+    const over = used > max;
+    count.hidden = used < max * 0.8;
+    count.classList.toggle("over", over);
+    if (!count.hidden && i18n) {
+      setText(count, over ? i18n.t("composer.tooLong", { chars: Math.floor(max / 3) })
+        : i18n.t("composer.left", { chars: Math.floor((max - used) / 3) }));
+    }
+    return !over;
+  };
+  input.addEventListener("input", updateCount);
   const send = () => {
     const body = input.value.trim();
     const id = conversation();
     if (!body || !id || input.disabled) return;
+    if (!updateCount()) {
+      input.focus();
+      return; // too long: nothing is sent and nothing is lost
+    }
     input.value = "";
+    updateCount();
     sendTyping.cancel();
     getClient().outbox.add(id, body);
     scrollToBottom(document.getElementById("chat-scroll"));
@@ -324,6 +349,29 @@ export function bindComposer({ getClient, conversation, typingTarget }) {
   });
   onSubmitKey(input, send);
   input.addEventListener("input", sendTyping);
+}
+
+/**
+ * bindUnseen watches the conversation's scroller: while the view is not at
+ * the bottom, what arrives below is not on screen, so it is not marked read
+ * and a "new messages ↓" marker offers to go there; reaching the bottom
+ * hides it and calls atBottom (which marks read). It returns show().
+ */
+export function bindUnseen(scroller, i18n, atBottom) {
+  const marker = el("button", { type: "button", class: "new-marker", dataset: { testid: "new-messages" } });
+  marker.hidden = true;
+  scroller.after(marker);
+  const label = () => setText(marker, i18n.t("chat.newMessages"));
+  label();
+  i18n.onChange(label);
+  marker.addEventListener("click", () => scrollToBottom(scroller));
+  scroller.addEventListener("scroll", () => {
+    if (!marker.hidden && nearBottom(scroller)) {
+      marker.hidden = true;
+      atBottom();
+    }
+  });
+  return { show: () => { marker.hidden = false; } };
 }
 
 /** renderParticipants lists the active participants in node (#participants). */
