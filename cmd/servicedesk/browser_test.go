@@ -167,13 +167,14 @@ type deskScenario struct {
 	args       []string // the server's flags, the same for the restart
 	redis      bool     // tokens live in Redis, so a restart keeps them
 	emp, agent *tab
+	browser    context.Context
 	wangID     string   // the colleague who gets invited
 	convID     string   // the employee's conversation
 	want       []string // its message bodies, in order, as both pages must show them
 }
 
 func newDeskScenario(t *testing.T, browser context.Context) *deskScenario {
-	s := &deskScenario{t: t, db: filepath.Join(t.TempDir(), "desk.db")}
+	s := &deskScenario{t: t, db: filepath.Join(t.TempDir(), "desk.db"), browser: browser}
 	s.wangID = addAgent(t, s.db, "wanggong", "王工", "wanggong-password")
 	// A fixed address and Redis for tokens: the restart brings the server
 	// back where the pages look for it, and their tokens still work.

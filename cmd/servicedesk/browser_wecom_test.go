@@ -147,6 +147,19 @@ func TestBrowserSignInAgain(t *testing.T) {
 	}
 	evalJS[bool](t, emp, `(() => { const i = document.querySelector('#composer-input'); i.value = ''; i.dispatchEvent(new Event('input')); return true; })()`)
 
+	// A colleague invited in hears of it wherever they are: a toast, and a
+	// mark in the tab's title.
+	colleague := openTab(t, s.browser, "colleague", 1366, 850, false)
+	colleague.navigate(t, s.srv.url+"/agent/")
+	colleague.typeText(t, "#login-username", "wanggong")
+	colleague.typeText(t, "#login-password", "wanggong-password")
+	colleague.click(t, "#login-submit")
+	colleague.waitUntil(t, "the colleague's console connected", connectedJS)
+	s.agent.choose(t, "#invite-select", s.wangID)
+	s.agent.click(t, "#invite-submit")
+	colleague.waitUntil(t, "a toast saying they were invited", `[...document.querySelectorAll('#toasts .toast')].some(e => e.textContent.includes('邀请你'))`)
+	colleague.waitUntil(t, "the title marked", `document.title.startsWith('★1')`)
+
 	// Resolving asks first; cancelling changes nothing.
 	agent := s.agent
 	agent.click(t, "#resolve")

@@ -246,7 +246,7 @@ func TestCluster(t *testing.T) {
 	// B drains: demo is told to reconnect (1012), comes back through A and
 	// resumes from the last seq it applied; nothing the employee wrote
 	// meanwhile is lost or doubled.
-	go b.stop()
+	go b.shutdown()
 	if code, _ := closeOf(t, demo, 10*time.Second); code != websocket.CloseServiceRestart {
 		t.Fatalf("drain closed demo with %d, want 1012", code)
 	}

@@ -79,6 +79,18 @@ func (a *app) restart(t *testing.T) *app {
 
 // stop shuts the server down as SIGTERM would and waits for run to return.
 func (a *app) stop() error {
+	err := a.shutdown()
+	if errors.Is(err, errStopTimeout) {
+		a.t.Fatal(err)
+	}
+	return err
+}
+
+var errStopTimeout = errors.New("server did not stop within 15s")
+
+// shutdown is stop without failing the test, for a goroutine of its own
+// (t.Fatal may only be called from the test's goroutine).
+func (a *app) shutdown() error {
 	a.cancel()
 	select {
 	case err, ok := <-a.done:
@@ -87,8 +99,7 @@ func (a *app) stop() error {
 		}
 		return err
 	case <-time.After(15 * time.Second):
-		a.t.Fatal("server did not stop within 15s")
-		return nil
+		return errStopTimeout
 	}
 }
 
@@ -199,7 +210,7 @@ func TestDevDeskEndToEnd(t *testing.T) {
 	}
 
 	// SIGTERM: connections are told to come back (1012), run returns.
-	go a.stop()
+	go a.shutdown()
 	if code, _ := closeOf(t, employee, 10*time.Second); code != websocket.CloseServiceRestart {
 		t.Errorf("shutdown closed with %d, want 1012", code)
 	}

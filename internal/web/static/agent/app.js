@@ -272,8 +272,32 @@ function renderLists() {
   show($("#count-queue"), queued > 0);
   setText($("#count-mine"), unread);
   show($("#count-mine"), unread > 0);
-  document.title = queued ? `(${queued}) ${t("title")}` : t("title");
+  renderTitle();
 }
+
+// calledIn counts invitations and transfers to me not yet looked at; the
+// tab's title shows them (with the queue) so another tab's work notices.
+let calledIn = 0;
+
+function renderTitle() {
+  const queued = lists.queue.length;
+  const marks = [calledIn ? `★${calledIn}` : "", queued ? `(${queued})` : ""].filter(Boolean).join(" ");
+  document.title = marks ? `${marks} ${t("title")}` : t("title");
+}
+
+// callMe tells the agent they were brought into a conversation.
+function callMe(text) {
+  calledIn++;
+  toast(text, "ok");
+  renderTitle();
+  loadListsSoon();
+}
+
+window.addEventListener("focus", () => {
+  if (!calledIn) return;
+  calledIn = 0;
+  renderTitle();
+});
 
 function tickWaits() {
   for (const node of $$(".wait[data-since]")) setText(node, t("item.wait", { d: i18n.since(node.dataset.since) }));
@@ -473,6 +497,10 @@ function onFrame(f) {
     toast(t("err.generic", { message: f.message || f.code }), "error");
     return;
   }
+  // Brought into a conversation by a colleague: say so, whatever is on screen.
+  const d = f.data || {};
+  if (f.type === "participant.joined" && d.invited_by && d.participant && d.participant.id === session.id) callMe(t("conv.invitedYou"));
+  if (f.type === "conversation.transferred" && d.to_agent_id === session.id) callMe(t("conv.transferredToYou"));
   // An event of a conversation not on screen: the queue or one of mine changed.
   if (typeof f.seq === "number" && f.data && f.type !== "conversation.read") loadListsSoon();
 }

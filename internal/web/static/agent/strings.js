@@ -67,6 +67,8 @@ export default {
     "confirm.cancel": "取消",
     "conv.leftToast": "已离开会话",
     "conv.invited": "已邀请 {name}",
+    "conv.invitedYou": "同事邀请你协助一个会话，已加入“我的会话”",
+    "conv.transferredToYou": "一个会话已转交给你，见“我的会话”",
     "conv.transferred": "已转交给 {name}",
     "conv.lost": "无法查看这个会话",
 
@@ -193,6 +195,8 @@ export default {
     "confirm.cancel": "Cancel",
     "conv.leftToast": "You left the conversation",
     "conv.invited": "Invited {name}",
+    "conv.invitedYou": "A colleague invited you into a conversation; it is in My conversations",
+    "conv.transferredToYou": "A conversation was transferred to you; see My conversations",
     "conv.transferred": "Transferred to {name}",
     "conv.lost": "This conversation cannot be viewed",
 
