@@ -67,8 +67,14 @@ func TestBrowserSignInWithoutDev(t *testing.T) {
 	if evalJS[bool](t, emp, visibleJS("#login-form")) {
 		t.Error("the dev sign-in form shows without --dev")
 	}
+	// Signing in, the language chip sits under the form, not alone in an
+	// otherwise empty top bar.
+	if !evalJS[bool](t, emp, `document.querySelector('#view-login').contains(document.querySelector('#lang-toggle')) && document.querySelector('#topbar').hidden`) {
+		t.Error("the sign-in screen shows the language chip in the top bar")
+	}
 	// Touch targets a thumb can hit: 44×44 px at least.
 	if small := evalJS[[]string](t, emp, `[...document.querySelectorAll('#lang-toggle, #back')].map(e => {
+		document.querySelector('#topbar').hidden = false;
 		e.hidden = false; const r = e.getBoundingClientRect(); return r.width < 44 || r.height < 44 ? e.id + ' ' + r.width + 'x' + r.height : ''
 	}).filter(Boolean)`); len(small) > 0 {
 		t.Errorf("touch targets under 44×44: %v", small)
@@ -160,8 +166,20 @@ func TestBrowserSignInAgain(t *testing.T) {
 	colleague.waitUntil(t, "a toast saying they were invited", `[...document.querySelectorAll('#toasts .toast')].some(e => e.textContent.includes('邀请你'))`)
 	colleague.waitUntil(t, "the title marked", `document.title.startsWith('★1')`)
 
+	// Handing over: the agent transfers it to the colleague. It stays
+	// findable under 已移交 and their open view stays live.
+	s.agent.choose(t, "#transfer-select", s.wangID)
+	s.agent.click(t, "#transfer-submit")
+	s.agent.click(t, "#tab-mine")
+	s.agent.waitUntil(t, "the conversation listed as handed over", visibleJS(s.item("former-item")))
+	s.agent.waitUntil(t, "the view shows it is no longer theirs", `document.querySelector('#resolve').hidden || document.querySelector('#resolve').disabled`)
+	s.say(emp, "现在是王工在处理吗？") // both pages must show it, the handed-over view too
+	colleague.click(t, "#tab-mine")
+	colleague.click(t, s.item("mine-item"))
+	colleague.waitUntil(t, "the colleague has it open", `document.querySelector('#conv-status')?.dataset.status === 'open'`)
+
 	// Resolving asks first; cancelling changes nothing.
-	agent := s.agent
+	agent := colleague
 	agent.click(t, "#resolve")
 	agent.waitUntil(t, "the confirmation shown", `document.querySelector('#confirm-dialog').open`)
 	agent.click(t, "#confirm-cancel")
@@ -174,4 +192,15 @@ func TestBrowserSignInAgain(t *testing.T) {
 	agent.click(t, "#confirm-ok")
 	agent.waitUntil(t, "resolved", `document.querySelector('#conv-status')?.dataset.status === 'resolved'`)
 	emp.waitUntil(t, "the employee sees it resolved", `document.querySelector('#conv-status')?.dataset.status === 'resolved'`)
+
+	// A message the server refuses says why, in the page's language: one
+	// written before the conversation was resolved, sent after it was.
+	evalJS[bool](t, agent, `(() => { const id = JSON.parse(sessionStorage.getItem('servicedesk.agent.session')).id;
+		sessionStorage.setItem('servicedesk.agent.outbox.' + id, JSON.stringify([{conversation_id: `+jsString(s.convID)+`,
+			client_msg_id: 'late-1', body: '还有问题吗？', status: 'sending', created_at: new Date().toISOString()}])); return true; })()`)
+	agent.navigate(t, s.srv.url+"/agent/")
+	agent.waitUntil(t, "the console connected again", connectedJS)
+	agent.click(t, "#tab-resolved")
+	agent.click(t, s.item("resolved-item"))
+	agent.waitUntil(t, "the refusal shown with its reason", `[...document.querySelectorAll('[data-testid=send-error]')].some(e => e.textContent.includes('会话已结束'))`)
 }

@@ -138,6 +138,7 @@ const (
 	ListEmployee List = "employee" // an employee's own conversations
 	ListQueue    List = "queue"    // every queued conversation, oldest first
 	ListAgent    List = "agent"    // an agent's conversations with one status
+	ListFormer   List = "former"   // those an agent left (handed over), with one status
 )
 
 // Summary is one row of a list.
@@ -169,6 +170,11 @@ func (s *Service) Conversations(ctx context.Context, viewer desk.Principal, list
 			return Page{}, desk.Errorf(desk.EInvalid, "status must be open or resolved")
 		}
 		q.Statuses, q.ParticipantAgentID = []desk.Status{status}, viewer.ID
+	case list == ListFormer && viewer.Role == desk.RoleAgent:
+		if status != desk.StatusOpen && status != desk.StatusResolved {
+			return Page{}, desk.Errorf(desk.EInvalid, "status must be open or resolved")
+		}
+		q.Statuses, q.FormerAgentID = []desk.Status{status}, viewer.ID
 	default:
 		return Page{}, desk.Errorf(desk.EForbidden, "this list is not yours")
 	}

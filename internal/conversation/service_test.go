@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 
@@ -276,6 +277,37 @@ func TestEventsArePublishedInOrderToTheRightPeople(t *testing.T) {
 		}
 		if !toAll[desk.EventCreated] || !toAll[desk.EventClaimed] || toAll[desk.EventNote] {
 			t.Errorf("events published to all agents: %v; want the queue changes only", toAll)
+		}
+	})
+}
+
+// An agent who handed a conversation over may still read it, so their
+// open view is kept live: later events reach them too.
+func TestHandedOverViewStaysLive(t *testing.T) {
+	stores(t, func(t *testing.T, h *harness) {
+		ctx := context.Background()
+		c := h.create()
+		if _, err := h.svc.Claim(ctx, a1, c.ID); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := h.svc.Transfer(ctx, a1, c.ID, a2.ID); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := h.svc.Send(ctx, emp, c.ID, "still there?", ""); err != nil {
+			t.Fatal(err)
+		}
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		reached := false
+		for _, ev := range h.sent {
+			var f struct{ Type desk.EventType }
+			json.Unmarshal(ev.Frame, &f)
+			if ev.ConversationID == c.ID && f.Type == desk.EventMessage && ev.To.Kind == desk.ToUsers && slices.Contains(ev.To.Users, a1) {
+				reached = true
+			}
+		}
+		if !reached {
+			t.Error("the employee's message after the transfer did not reach the agent who handed it over")
 		}
 	})
 }

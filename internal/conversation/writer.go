@@ -177,8 +177,9 @@ type target struct {
 }
 
 // deliveries addresses the events: the employee gets all but private ones;
-// agents in the conversation before or after the change get all; every
-// agent gets them while the conversation is (or was) in the queue.
+// agents who are or ever were in the conversation get all (one who handed
+// it over may still read it, so their open view stays live); every agent
+// gets them while the conversation is (or was) in the queue.
 //
 // Each copy names its audience's previous event, so a connection can
 // tell a gap from a seq it was never meant to see: the employee's copies
@@ -186,7 +187,7 @@ type target struct {
 // (remembered on the conversation); participants' copies the event just
 // before, since an agent in the conversation may read all of it.
 func (w *eventWriter) deliveries(allAgents bool) []delivery {
-	agents := activeAgents(w.parts)
+	agents := agentsEverIn(w.parts)
 	for _, p := range w.before {
 		if !slices.Contains(agents, p) {
 			agents = append(agents, p)
@@ -207,6 +208,16 @@ func (w *eventWriter) deliveries(allAgents bool) []delivery {
 			to = append(to, target{to: employee, prev: w.prevPublic[i]})
 		}
 		out = append(out, delivery{ev: ev, to: to})
+	}
+	return out
+}
+
+func agentsEverIn(parts []desk.Participant) []desk.Principal {
+	var out []desk.Principal
+	for _, p := range parts {
+		if p.Role == desk.RoleAgent {
+			out = append(out, p.Principal())
+		}
 	}
 	return out
 }

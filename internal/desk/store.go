@@ -118,6 +118,9 @@ type ConversationQuery struct {
 	// ParticipantAgentID: only those where this agent is an active
 	// participant (assignee or invited).
 	ParticipantAgentID string
+	// FormerAgentID: only those this agent was in and has left (handed
+	// over, transferred away): they may still read them.
+	FormerAgentID string
 	// Viewer is whose unread counts to compute.
 	Viewer Principal
 	// Paging, by the order of the list: items strictly after the cursor

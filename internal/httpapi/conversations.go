@@ -119,7 +119,16 @@ func (a *API) agentConversations(w http.ResponseWriter, r *http.Request, p desk.
 	if status == "" {
 		status = desk.StatusOpen
 	}
-	a.listConversations(w, r, p, conversation.ListAgent, status)
+	// involvement=former lists those the agent left (transferred away,
+	// left to a colleague), which the read rule still lets them open.
+	switch r.URL.Query().Get("involvement") {
+	case "", "active":
+		a.listConversations(w, r, p, conversation.ListAgent, status)
+	case "former":
+		a.listConversations(w, r, p, conversation.ListFormer, status)
+	default:
+		a.writeError(w, r, desk.Errorf(desk.EInvalid, "involvement must be active or former"))
+	}
 }
 
 func (a *API) listConversations(w http.ResponseWriter, r *http.Request, p desk.Principal, list conversation.List, status desk.Status) {

@@ -320,6 +320,14 @@ func TestInviteTransferLeaveResolve(t *testing.T) {
 	}
 	refused(t, cs, http.StatusForbidden, desk.EForbidden, "POST", p+"/resolve", a, nil)
 	refused(t, cs, http.StatusForbidden, desk.EForbidden, "POST", p+"/leave", a, nil)
+	// Alice can find it again: not among hers, but among those she handed over.
+	if got := ids(cs.list(t, a, "/api/agents/conversations")); len(got) != 0 {
+		t.Errorf("alice's open list after the transfer: %v", got)
+	}
+	if got := ids(cs.list(t, a, "/api/agents/conversations?status=open&involvement=former")); !reflect.DeepEqual(got, []string{conv.ID}) {
+		t.Errorf("alice's handed-over list: %v", got)
+	}
+	refused(t, cs, http.StatusBadRequest, desk.EInvalid, "GET", "/api/agents/conversations?involvement=bogus", a, nil)
 
 	// Bob leaves; carol is still the assignee.
 	left := ok[desk.Conversation](t, cs, http.StatusOK, "POST", p+"/leave", b, nil)

@@ -41,6 +41,11 @@ func (r reader) ListConversations(ctx context.Context, q desk.ConversationQuery)
 			WHERE a.conversation_id = c.id AND a.role = 'agent' AND a.user_id = `+arg(q.ParticipantAgentID)+`
 			AND a.active)`)
 	}
+	if q.FormerAgentID != "" {
+		where = append(where, `EXISTS (SELECT 1 FROM participants a
+			WHERE a.conversation_id = c.id AND a.role = 'agent' AND a.user_id = `+arg(q.FormerAgentID)+`
+			AND NOT a.active)`)
+	}
 	order, after := "updated_at DESC, id DESC", "(updated_at, id) <"
 	if len(q.Statuses) == 1 && q.Statuses[0] == desk.StatusQueued {
 		order, after = "queued_at, id", "(queued_at, id) >"

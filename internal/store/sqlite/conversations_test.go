@@ -47,6 +47,7 @@ func TestListPlans(t *testing.T) {
 		{"open, next page", desk.ConversationQuery{Statuses: open, AfterTime: after, AfterID: "c", Limit: 50}},
 		{"an employee's", desk.ConversationQuery{EmployeeID: "emp_1", Limit: 50}},
 		{"an agent's open", desk.ConversationQuery{ParticipantAgentID: "agt_1", Statuses: open, Viewer: viewer, Limit: 50}},
+		{"an agent's handed over", desk.ConversationQuery{FormerAgentID: "agt_1", Statuses: open, Viewer: viewer, Limit: 50}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

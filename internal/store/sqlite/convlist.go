@@ -80,6 +80,11 @@ func listQuery(q desk.ConversationQuery) (string, []any) {
 			WHERE role = 'agent' AND user_id = ? AND active = 1)`)
 		args = append(args, q.ParticipantAgentID)
 	}
+	if q.FormerAgentID != "" {
+		where = append(where, `id IN (SELECT conversation_id FROM participants
+			WHERE role = 'agent' AND user_id = ? AND active = 0)`)
+		args = append(args, q.FormerAgentID)
+	}
 	order, outerOrder := "updated_at DESC, id DESC", "page.updated_at DESC, page.id DESC"
 	if queueOrder {
 		order, outerOrder = "queued_at, id", "page.queued_at, page.id"

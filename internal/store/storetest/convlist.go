@@ -50,6 +50,8 @@ func testListFilters(t *testing.T, f *fixture) {
 		{"active participant", desk.ConversationQuery{ParticipantAgentID: x}, []desk.Conversation{c6, c3, c5}},
 		{"other participant", desk.ConversationQuery{ParticipantAgentID: y}, []desk.Conversation{c5}},
 		{"all filters", desk.ConversationQuery{ParticipantAgentID: x, EmployeeID: e2, Statuses: []desk.Status{open}}, []desk.Conversation{c6}},
+		{"former participant", desk.ConversationQuery{FormerAgentID: x}, []desk.Conversation{c4}},
+		{"former, by status", desk.ConversationQuery{FormerAgentID: x, Statuses: []desk.Status{open}}, nil},
 		{"filters exclude", desk.ConversationQuery{ParticipantAgentID: y, Statuses: []desk.Status{resolved}}, nil},
 		{"limit", desk.ConversationQuery{EmployeeID: e1, Statuses: []desk.Status{resolved, open}, Limit: 2}, []desk.Conversation{c3, c4}},
 		{"unknown employee", desk.ConversationQuery{EmployeeID: f.id("emp", 3)}, nil},

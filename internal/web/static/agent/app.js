@@ -17,7 +17,9 @@ const toast = toaster($("#toasts"));
 
 let client = null;
 let agents = []; // every agent, for names and the pickers
-const lists = { queue: [], mine: [], resolved: [] };
+// former: open conversations I handed over (transferred, left to a
+// colleague); I may still read them, so they stay findable.
+const lists = { queue: [], mine: [], former: [], resolved: [] };
 let tab = "queue";
 let current = null; // the open conversation: {id, view, timeline, readSent}
 const seenQueue = new Set(); // queue ids already shown, to highlight new arrivals
@@ -26,10 +28,8 @@ const names = new Map(); // "role:id" → display name
 const typing = new Typing($("#typing"), i18n);
 const timers = [];
 
-function errorText(err) {
-  if (err instanceof ApiError && err.network) return t("err.network");
-  return err.message || String(err);
-}
+// errorText words a failure in the page's language (server codes, not its English).
+const errorText = (err) => i18n.error(err);
 
 const me = () => ({ role: "agent", id: session.id });
 
@@ -112,7 +112,7 @@ function signOut(message) {
   client = null;
   for (const id of timers.splice(0)) clearInterval(id);
   session.clear();
-  lists.queue = lists.mine = lists.resolved = [];
+  lists.queue = lists.mine = lists.former = lists.resolved = [];
   listsLoaded = false;
   seenQueue.clear();
   renderLists();
@@ -169,15 +169,20 @@ for (const b of $$(".tab")) b.addEventListener("click", () => selectTab(b.datase
 
 async function loadLists() {
   if (!client) return;
-  const [queue, mine, resolved] = await Promise.all([
+  const [queue, mine, former, resolved, formerResolved] = await Promise.all([
     client.api.get("/api/agents/queue?limit=200"),
     client.api.get("/api/agents/conversations?status=open&limit=200"),
+    client.api.get("/api/agents/conversations?status=open&involvement=former&limit=50"),
     client.api.get("/api/agents/conversations?status=resolved&limit=100"),
+    client.api.get("/api/agents/conversations?status=resolved&involvement=former&limit=50"),
   ]);
   lists.queue = queue.conversations;
   lists.mine = mine.conversations;
-  lists.resolved = resolved.conversations;
-  for (const c of lists.mine.concat(lists.queue, lists.resolved)) {
+  lists.former = former.conversations;
+  // Resolved: those I was in at the end and those I had handed over, newest first.
+  const when = (c) => c.resolved_at || c.updated_at;
+  lists.resolved = resolved.conversations.concat(formerResolved.conversations).sort((a, b) => (when(a) < when(b) ? 1 : -1));
+  for (const c of lists.mine.concat(lists.queue, lists.former, lists.resolved)) {
     if (c.employee_name) names.set(`employee:${c.employee_id}`, c.employee_name);
   }
   renderLists();
@@ -251,6 +256,19 @@ function renderLists() {
       el("span", { class: "chip", text: t(`cat.${c.category}`) }),
       el("time", { class: "conv-time", text: i18n.time(c.last_message ? c.last_message.created_at : c.updated_at) })))));
 
+  $("#list-former").replaceChildren(...lists.former.map((c) => itemBase("former", c,
+    el("div", { class: "conv-row" },
+      el("span", { class: "conv-subject", text: c.subject }),
+      c.assignee_id ? el("span", { class: "chip", text: t("former.with", { name: agentName(c.assignee_id) }) }) : null),
+    el("div", { class: "conv-row conv-sub" },
+      el("span", { class: "conv-who", text: employeeName(c) }),
+      el("span", { class: "conv-preview", text: preview(c) })),
+    el("div", { class: "conv-row conv-foot" },
+      el("span", { class: "chip", text: t(`cat.${c.category}`) }),
+      el("time", { class: "conv-time", text: i18n.time(c.last_message ? c.last_message.created_at : c.updated_at) })))));
+  show($("#former-heading"), lists.former.length > 0);
+  show($("#list-former"), lists.former.length > 0);
+
   $("#list-resolved").replaceChildren(...lists.resolved.map((c) => itemBase("resolved", c,
     el("div", { class: "conv-row" },
       el("span", { class: "conv-subject", text: c.subject }),
@@ -311,7 +329,7 @@ async function claim(id) {
     if (!current || current.id !== id) openConversation(id);
     else refreshViewSoon();
   } catch (err) {
-    toast(err.status === 409 ? t("conv.claimConflict") : t("err.generic", { message: errorText(err) }), "error");
+    toast(err.status === 409 ? t("conv.claimConflict") : errorText(err), "error");
   }
   loadListsSoon();
 }
@@ -494,13 +512,15 @@ function onFrame(f) {
     return;
   }
   if (f.type === "error" && !f.client_msg_id) {
-    toast(t("err.generic", { message: f.message || f.code }), "error");
+    toast(i18n.error(f), "error");
     return;
   }
   // Brought into a conversation by a colleague: say so, whatever is on screen.
   const d = f.data || {};
   if (f.type === "participant.joined" && d.invited_by && d.participant && d.participant.id === session.id) callMe(t("conv.invitedYou"));
   if (f.type === "conversation.transferred" && d.to_agent_id === session.id) callMe(t("conv.transferredToYou"));
+  // Handed away: the view on screen is no longer mine to act in.
+  if (f.type === "conversation.transferred" && d.from_agent_id === session.id && current && current.id === f.conversation_id) refreshViewSoon();
   // An event of a conversation not on screen: the queue or one of mine changed.
   if (typeof f.seq === "number" && f.data && f.type !== "conversation.read") loadListsSoon();
 }
@@ -548,7 +568,7 @@ async function act(button, path, body, okText) {
     loadListsSoon();
     return true;
   } catch (err) {
-    toast(err.status === 409 && path === "claim" ? t("conv.claimConflict") : t("err.generic", { message: errorText(err) }), "error");
+    toast(err.status === 409 && path === "claim" ? t("conv.claimConflict") : errorText(err), "error");
     return false;
   } finally {
     button.disabled = false;
@@ -647,7 +667,7 @@ async function start() {
     const conv = next && next.match(/^\/c\/([\w.:-]{1,64})$/);
     if (conv) openAfterSignIn = conv[1];
   } catch (err) {
-    setText($("#login-error"), t("login.failed", { message: err.message || String(err) }));
+    setText($("#login-error"), t("login.failed", { message: errorText(err) }));
     show($("#login-error"), true);
   }
   if (session.token) {

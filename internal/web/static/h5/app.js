@@ -30,6 +30,12 @@ function showScreen(name) {
   show($("#back"), name === "new" || name === "chat");
   show($("#conn-state"), name !== "login");
   show($("#page-title"), name !== "login");
+  // Signing in, the top bar would hold nothing but the language chip: hide
+  // it and put the chip under the form instead.
+  show($("#topbar"), name !== "login");
+  const chip = $("#lang-toggle");
+  const slot = name === "login" ? $("#login-lang") : $("#topbar");
+  if (chip.parentElement !== slot) slot.append(chip);
   document.body.dataset.screen = name;
   updateTitle();
 }
@@ -44,10 +50,8 @@ function updateTitle() {
   setText($("#page-title"), screen() === "new" ? t("new.title") : t("title"));
 }
 
-function errorText(err) {
-  if (err instanceof ApiError && err.network) return t("err.network");
-  return err.message || String(err);
-}
+// errorText words a failure in the page's language (server codes, not its English).
+const errorText = (err) => i18n.error(err);
 
 // --- sign in ---------------------------------------------------------------
 
@@ -250,7 +254,8 @@ $("#new-form").addEventListener("submit", async (e) => {
     conversations = [conv, ...conversations.filter((c) => c.id !== conv.id)];
     go(`#/c/${conv.id}`, { replace: true }); // back from the chat goes to the list, not the form
   } catch (err) {
-    setText(error, t("new.failed", { message: errorText(err) }));
+    // Too many open requests is the one refusal an employee can act on.
+    setText(error, err.status === 409 ? t("new.tooMany") : t("new.failed", { message: errorText(err) }));
     show(error, true);
   } finally {
     $("#new-submit").disabled = false;
@@ -375,7 +380,7 @@ function onFrame(f) {
     return;
   }
   if (f.type === "error" && !f.client_msg_id) {
-    toast(t("err.generic", { message: f.message || f.code }), "error");
+    toast(i18n.error(f), "error");
     return;
   }
   if (typeof f.seq === "number" && f.data) refreshListSoon(); // another conversation of mine changed

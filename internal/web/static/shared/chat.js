@@ -176,6 +176,8 @@ export class Timeline {
     }
     if (node.hasAttribute("data-pending")) this.pendingItems.set(item.client_msg_id, item);
     if (item.seq) node.dataset.seq = item.seq;
+    if (item.error) node.dataset.error = item.error;
+    else delete node.dataset.error;
     this.setStatus(node, item.status);
   }
 
@@ -206,7 +208,12 @@ export class Timeline {
     slot.replaceChildren();
     slot.className = `msg-status status-${read ? "read" : status}`;
     if (status === "failed") {
-      slot.append(el("span", { text: t("msg.failed") }), " ",
+      // The server's refusal in the reader's language, never its English
+      // text: codes are the protocol's, the wording is ours.
+      const code = node.dataset.error;
+      const known = code && t(`msg.err.${code}`) !== `msg.err.${code}`;
+      const reason = code ? t(known ? `msg.err.${code}` : "msg.err.other") : "";
+      slot.append(el("span", { text: reason ? t("msg.failedWith", { reason }) : t("msg.failed"), dataset: { testid: "send-error" } }), " ",
         el("button", { type: "button", class: "link", text: t("msg.retry"), on: { click: () => this.onRetry(node.dataset.clientMsgId) } }), " · ",
         el("button", { type: "button", class: "link link-muted", text: t("msg.discard"), on: { click: () => this.onDiscard(node.dataset.clientMsgId) } }));
     } else {

@@ -57,6 +57,17 @@ export function createI18n(strings) {
       const today = new Date().toDateString() === d.toDateString();
       return today ? timeFmt().format(d) : `${dateFmt().format(d)} ${timeFmt().format(d)}`;
     },
+    /**
+     * error words a failure from the server or the network for the reader:
+     * by its protocol code (err.{code}), never the server's English text.
+     */
+    error(err) {
+      if (!err) return t("err.other");
+      if (err.network || err.status === 0) return t("err.network");
+      const code = err.code === "internal_error" ? "internal" : err.code;
+      const key = `err.${code}`;
+      return code && t(key) !== key ? t(key) : t("err.other");
+    },
     /** since formats the time elapsed since iso with the page's duration strings. */
     since(iso, now = Date.now()) {
       const secs = Math.max(0, Math.floor((now - new Date(iso).getTime()) / 1000));
