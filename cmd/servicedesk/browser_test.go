@@ -165,7 +165,6 @@ type deskScenario struct {
 	srv        *app
 	db         string
 	args       []string // the server's flags, the same for the restart
-	redis      bool     // tokens live in Redis, so a restart keeps them
 	emp, agent *tab
 	browser    context.Context
 	wangID     string   // the colleague who gets invited
@@ -176,13 +175,10 @@ type deskScenario struct {
 func newDeskScenario(t *testing.T, browser context.Context) *deskScenario {
 	s := &deskScenario{t: t, db: filepath.Join(t.TempDir(), "desk.db"), browser: browser}
 	s.wangID = addAgent(t, s.db, "wanggong", "王工", "wanggong-password")
-	// A fixed address and Redis for tokens: the restart brings the server
-	// back where the pages look for it, and their tokens still work.
+	// A fixed address, and the embedded default (tokens in the SQLite
+	// file): the restart brings the server back where the pages look for
+	// it, and their tokens still work, as on a single-node desk.
 	s.args = []string{"--addr", freeAddr(t), "--dev"}
-	if url := os.Getenv("SERVICEDESK_TEST_REDIS_URL"); url != "" {
-		s.args = append(s.args, "--redis-url", url)
-		s.redis = true
-	}
 	s.srv = startApp(t, s.db, s.args...)
 	s.emp = openTab(t, browser, "employee", 390, 844, true)
 	s.agent = openTab(t, browser, "agent", 1366, 850, false)
@@ -370,10 +366,6 @@ func (s *deskScenario) languageToggles() {
 
 func (s *deskScenario) serverRestarts() {
 	t, emp, agent := s.t, s.emp, s.agent
-	if !s.redis {
-		t.Log("SERVICEDESK_TEST_REDIS_URL not set: skipping the server restart (tokens must outlive the process)")
-		return
-	}
 	base := s.srv.url
 	if err := s.srv.stop(); err != nil {
 		t.Fatalf("stop: %v", err)

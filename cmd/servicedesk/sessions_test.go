@@ -26,5 +26,12 @@ func TestSessionsSurviveARestart(t *testing.T) {
 		if status, _ := b.post("/api/h5/conversations", goneTok, map[string]string{"subject": "x", "body": "y"}); status != http.StatusUnauthorized {
 			t.Fatalf("a token logged out before the restart: %d", status)
 		}
+		// A logout after the restart ends a token from before it.
+		if status, _ := b.post("/api/logout", empTok, nil); status != http.StatusNoContent {
+			t.Fatalf("logout after the restart: %d", status)
+		}
+		if status, _ := b.post("/api/h5/conversations", empTok, map[string]string{"subject": "x", "body": "y"}); status != http.StatusUnauthorized {
+			t.Fatalf("a token logged out after the restart: %d", status)
+		}
 	})
 }

@@ -167,16 +167,23 @@ func TestRedisPublishTimeout(t *testing.T) {
 	client := redis.NewClient(&redis.Options{Addr: addr, ContextTimeoutEnabled: true})
 	t.Cleanup(func() { client.Close() })
 	r := NewRedis(client, RedisOptions{Channel: testChannel(), PublishTimeout: 100 * time.Millisecond}, func(desk.Event) {})
-	start := time.Now()
-	err := r.Publish(context.Background(), desk.Event{To: desk.Audience{Kind: desk.ToAllAgents}, Frame: []byte(`{}`)})
-	if desk.ErrorCode(err) != desk.EUnavailable {
-		t.Fatalf("Publish = %v, want %s", err, desk.EUnavailable)
+	// The bound is loose (a loaded machine is slow) but below the 2 s
+	// default the option replaces; a slow scheduler gets three tries
+	// before it counts, since one stall is not the timeout ignored.
+	var took []time.Duration
+	for range 3 {
+		start := time.Now()
+		err := r.Publish(context.Background(), desk.Event{To: desk.Audience{Kind: desk.ToAllAgents}, Frame: []byte(`{}`)})
+		if desk.ErrorCode(err) != desk.EUnavailable {
+			t.Fatalf("Publish = %v, want %s", err, desk.EUnavailable)
+		}
+		elapsed := time.Since(start)
+		if elapsed <= 1500*time.Millisecond {
+			return
+		}
+		took = append(took, elapsed)
 	}
-	// Bounds are loose (a loaded machine is slow), but well below the
-	// 2 s default the option replaces.
-	if elapsed := time.Since(start); elapsed > 1500*time.Millisecond {
-		t.Fatalf("Publish to a hung Redis returned after %v, want about its 100ms timeout", elapsed)
-	}
+	t.Fatalf("Publish to a hung Redis returned after %v, want about its 100ms timeout", took)
 }
 
 // TestRedisLossAndRecovery stops a private Redis under a running bus and

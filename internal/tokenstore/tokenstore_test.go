@@ -567,3 +567,47 @@ func clockHarness(open func(now func() time.Time) desk.TokenStore) harness {
 		expire: func(_ *testing.T, _ desk.Role, _ string, ttl time.Duration) { clock.Advance(ttl) },
 	}
 }
+
+// TestDatabaseStoresFailClosed: with the database gone, every operation of
+// the database token stores is "unavailable" (a sign-in is refused, never
+// let through), with the same message as Redis's.
+func TestDatabaseStoresFailClosed(t *testing.T) {
+	stores := map[string]func(t *testing.T) desk.TokenStore{
+		"sqlite": func(t *testing.T) desk.TokenStore {
+			db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "desk.db"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			tokens := db.Tokens(nil)
+			if err := db.Close(); err != nil {
+				t.Fatal(err)
+			}
+			return tokens
+		},
+		"postgres": func(t *testing.T) desk.TokenStore {
+			db := pgtest.Open(t)
+			tokens := db.Tokens(nil)
+			db.Close() // pgxpool's Close is idempotent, so pgtest's cleanup may close it again
+			return tokens
+		},
+	}
+	for name, open := range stores {
+		t.Run(name, func(t *testing.T) {
+			s := open(t)
+			ctx := t.Context()
+			_, lookupErr := s.Lookup(ctx, desk.RoleAgent, "some-token-value")
+			_, deleteAllErr := s.DeleteAll(ctx, desk.RoleAgent, "a-1")
+			for op, err := range map[string]error{
+				"put":       s.Put(ctx, desk.RoleAgent, "some-token-value", "a-1", time.Minute),
+				"lookup":    lookupErr,
+				"delete":    s.Delete(ctx, desk.RoleAgent, "some-token-value"),
+				"deleteAll": deleteAllErr,
+			} {
+				wantCode(t, err, desk.EUnavailable)
+				if msg := desk.ErrorMessage(err); msg != "token store unavailable" {
+					t.Errorf("%s: message = %q", op, msg)
+				}
+			}
+		})
+	}
+}
