@@ -86,6 +86,7 @@ func (s *Service) Create(ctx context.Context, employee desk.Principal, in NewCon
 		}, "")
 		msg := w.message(desk.EventMessage, employee, in.Body, in.ClientMsgID)
 		w.readUpTo(employee, msg.Seq)
+		w.oweQueued(msg.Seq)
 		events, err := w.commit(true)
 		if err != nil {
 			return outcome{}, err
@@ -152,6 +153,9 @@ func (s *Service) Send(ctx context.Context, actor desk.Principal, conversationID
 		}
 		ev := w.message(desk.EventMessage, actor, body, clientMsgID)
 		w.readUpTo(actor, ev.Seq)
+		if queueChanged {
+			w.oweQueued(ev.Seq) // reopened into the queue
+		}
 		if actor.Role == desk.RoleAgent {
 			w.oweEmployee(desk.NotifyReply, ev.Seq)
 		} else if c.AssigneeID != "" && c.Status == desk.StatusOpen {
@@ -298,11 +302,14 @@ func (s *Service) Leave(ctx context.Context, agent desk.Principal, conversationI
 				w.c.Status, w.c.QueuedAt, requeued = desk.StatusQueued, &queued, true
 			}
 		}
-		w.append(desk.EventLeft, agent, map[string]any{
+		ev := w.append(desk.EventLeft, agent, map[string]any{
 			"participant": participantRef{Role: desk.RoleAgent, ID: agent.ID, Name: s.agentName(w.ctx, agent.ID)},
 			"assignee_id": w.c.AssigneeID,
 			"status":      w.c.Status,
 		}, "")
+		if requeued {
+			w.oweQueued(ev.Seq)
+		}
 		return requeued, nil
 	})
 }

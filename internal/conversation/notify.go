@@ -1,6 +1,10 @@
 package conversation
 
-import "github.com/servicedesk/servicedesk/internal/desk"
+import (
+	"context"
+
+	"github.com/servicedesk/servicedesk/internal/desk"
+)
 
 // Who is owed a card for what, decided with the events in the writer's
 // transaction so a card can never be lost to a crash between the two. The
@@ -24,3 +28,32 @@ func (w *eventWriter) oweEmployee(kind desk.NotificationKind, seq int64) {
 }
 
 func agentPrincipal(id string) desk.Principal { return desk.Principal{Role: desk.RoleAgent, ID: id} }
+
+// weComAgents is the store's list of agents a card can reach, when it
+// keeps WeCom bindings (the SQL stores do).
+type weComAgents interface {
+	WeComAgentIDs(ctx context.Context) ([]string, error)
+}
+
+// oweQueued notes, when the conversation entered the queue at seq while no
+// agent is online, a card to every agent bound to WeCom: somebody has to
+// hear that an employee is waiting. The sender drops it if an agent has
+// come online or the conversation was claimed by the time it is due.
+func (w *eventWriter) oweQueued(seq int64) {
+	if w.s.notifyDelay <= 0 || w.err != nil || w.s.presence.OnlineCount() > 0 {
+		return
+	}
+	src, ok := w.s.store.(weComAgents)
+	if !ok {
+		return
+	}
+	ids, err := src.WeComAgentIDs(w.ctx)
+	if err != nil {
+		// A card is a courtesy: the employee's request does not fail for it.
+		w.s.log.Warn("list agents to tell of a queued conversation", "conversation_id", w.c.ID, "error", err)
+		return
+	}
+	for _, id := range ids {
+		w.owe(agentPrincipal(id), desk.NotifyQueued, seq)
+	}
+}

@@ -18,6 +18,7 @@ const (
 	NotifyInvited       NotificationKind = "invited"
 	NotifyTransferred   NotificationKind = "transferred"
 	NotifyEmployeeWrote NotificationKind = "employee_message"
+	NotifyQueued        NotificationKind = "queued" // to agents, while none is online
 )
 
 // Notification is a card owed to someone about a conversation: sent once

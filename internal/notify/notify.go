@@ -1,7 +1,8 @@
 // Package notify sends the WeCom app-message cards the desk owes people
 // (desk.Notification): an employee who closed the page hears that an agent
 // replied, joined or resolved; an agent hears of being invited or
-// transferred to, or of an employee writing while they are away.
+// transferred to, of an employee writing while they are away, and of a
+// conversation entering the queue while no agent is online.
 //
 // Cards are owed in the transaction of the event they are about and sent
 // when due by whichever node claims them first. Before sending, the sender
@@ -57,9 +58,11 @@ type Cards interface {
 	SendTextCard(ctx context.Context, card wecom.TextCard) (string, error)
 }
 
-// Presence says whether an agent is connected anywhere.
+// Presence says whether an agent is connected anywhere, and how many are
+// online and not away.
 type Presence interface {
 	Status(ctx context.Context, agentID string) (desk.PresenceStatus, error)
+	OnlineCount() int
 }
 
 // Conns counts a person's live connections on this node.
@@ -165,7 +168,7 @@ func (s *Sender) handle(ctx context.Context, n desk.Notification) (string, time.
 	if err != nil {
 		return "", s.cfg.Now().Add(retryLater)
 	}
-	if seen(parts, n) || s.looking(ctx, n) {
+	if seen(parts, n) || s.looking(ctx, n) || s.queueAttended(c, n) {
 		return desk.NotificationSkipped, time.Time{}
 	}
 	to := n.To.ID
@@ -228,6 +231,15 @@ func (s *Sender) looking(ctx context.Context, n desk.Notification) bool {
 	return false
 }
 
+// queueAttended: a card about a conversation waiting in the queue is moot
+// once it left the queue or an agent is online to see it there.
+func (s *Sender) queueAttended(c desk.Conversation, n desk.Notification) bool {
+	if n.Kind != desk.NotifyQueued {
+		return false
+	}
+	return c.Status != desk.StatusQueued || (s.cfg.Presence != nil && s.cfg.Presence.OnlineCount() > 0)
+}
+
 // card is n as WeCom shows it. It depends only on n and the conversation,
 // so a card sent again after a crash is the same request, which WeCom's
 // duplicate check then drops.
@@ -252,6 +264,8 @@ func (s *Sender) card(n desk.Notification, c desk.Conversation, to string) wecom
 		what = "这个会话已转交给你"
 	case desk.NotifyEmployeeWrote:
 		what = "员工在你的会话中发来了新消息"
+	case desk.NotifyQueued:
+		what = "有员工在排队等待 IT 支持，目前没有坐席在线"
 	default:
 		what = "会话有新动态"
 	}

@@ -257,9 +257,15 @@ func TestEachCardOnceAcrossNodesAndACrash(t *testing.T) {
 		h.reply(t, c.ID, "再看一下")
 		h.clock.advance(delay + time.Second)
 		crashed := h.sender(func(c *Config) { c.Lease = 50 * time.Millisecond })
-		due, err := h.db.ClaimNotifications(context.Background(), h.clock.now(), time.Now().Add(50*time.Millisecond), 10)
+		claimed, err := h.db.ClaimNotifications(context.Background(), h.clock.now(), time.Now().Add(50*time.Millisecond), 10)
+		var due []desk.Notification // the employee's (agents were owed one for the queue, moot since the claim)
+		for _, n := range claimed {
+			if n.To.Role == desk.RoleEmployee {
+				due = append(due, n)
+			}
+		}
 		if err != nil || len(due) != 1 {
-			t.Fatalf("claim: %v %v", due, err)
+			t.Fatalf("claim: %v %v", claimed, err)
 		}
 		conv, _ := h.db.Conversation(context.Background(), due[0].ConversationID)
 		if _, err := h.cards.SendTextCard(context.Background(), crashed.card(due[0], conv, "zhangsan")); err != nil {
@@ -269,6 +275,56 @@ func TestEachCardOnceAcrossNodesAndACrash(t *testing.T) {
 		h.sender().Sweep(context.Background())
 		if got := h.fake.MessagesTo("zhangsan"); got != 2 || h.fake.Deduplicated() != 1 {
 			t.Fatalf("zhangsan got %d cards (%d deduplicated), want 2 (the first conversation's and this one, once)", got, h.fake.Deduplicated())
+		}
+	})
+}
+
+// onlineAgents stands in for the presence tracker: n agents online.
+type onlineAgents struct{ n atomic.Int32 }
+
+func (o *onlineAgents) Status(context.Context, string) (desk.PresenceStatus, error) {
+	return desk.PresenceOffline, nil
+}
+func (o *onlineAgents) OnlineCount() int { return int(o.n.Load()) }
+
+// TestAgentsHearOfAQueueNobodyWatches: a conversation queued while no agent
+// is online is a card to every agent bound to WeCom (lisi; 王工 is not
+// bound), unless by the time it is due it was claimed or an agent came
+// online.
+func TestAgentsHearOfAQueueNobodyWatches(t *testing.T) {
+	stores(t, func(t *testing.T, h *harness) {
+		ctx := context.Background()
+		create := func(employee string) desk.Conversation {
+			c, _, err := h.desks.Create(ctx, desk.Principal{Role: desk.RoleEmployee, ID: employee},
+				conversation.NewConversation{Subject: "打印机脱机", Body: "三楼打印机", ClientMsgID: "q-" + employee})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return c
+		}
+		online := &onlineAgents{}
+		sender := h.sender(func(c *Config) { c.Presence = online })
+
+		waiting := create("zhangsan")
+		h.clock.advance(delay + time.Second)
+		sender.Sweep(ctx)
+		if n := h.fake.MessagesTo("lisi"); n != 1 {
+			t.Fatalf("lisi got %d cards for a conversation queued with nobody online, want 1", n)
+		}
+		if m := h.fake.Messages(); !strings.Contains(m[len(m)-1].Description, "排队") || !strings.Contains(m[len(m)-1].URL, "c%2F"+waiting.ID) {
+			t.Errorf("the queue card: %+v", m[len(m)-1])
+		}
+
+		claimed := create("lisi2")
+		if _, err := h.desks.Claim(ctx, a1, claimed.ID); err != nil {
+			t.Fatal(err)
+		}
+		create("wangwu")
+		online.n.Store(1) // someone came online before the cards fell due
+		h.clock.advance(delay + time.Second)
+		sender.Sweep(ctx)
+		if n := h.fake.MessagesTo("lisi"); n != 1 {
+			t.Errorf("lisi got %d cards in all; a claimed conversation or one an online agent sees is no card", n)
 		}
 	})
 }

@@ -43,3 +43,17 @@ func (db *DB) AgentWeComUserID(ctx context.Context, agentID string) (string, err
 	}
 	return id, nil
 }
+
+// WeComAgentIDs lists the enabled agents bound to a WeCom member: who
+// hears of a conversation queued while nobody is online.
+func (db *DB) WeComAgentIDs(ctx context.Context) ([]string, error) {
+	rows, err := db.pool.Query(ctx, `SELECT id FROM agents WHERE wecom_userid <> '' AND disabled_at IS NULL ORDER BY id`)
+	if err != nil {
+		return nil, dbError(err, "list agents bound to WeCom")
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, dbError(err, "list agents bound to WeCom")
+	}
+	return ids, nil
+}
