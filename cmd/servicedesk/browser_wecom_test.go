@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -48,6 +49,30 @@ func TestBrowserWeComSignIn(t *testing.T) {
 	agent.waitVisible(t, "#login-wecom")
 	agent.click(t, "#login-wecom")
 	agent.waitUntil(t, "the console signed in through WeCom", connectedJS)
+
+	// Beside the conversation: who the employee is, from the directory, and
+	// their other conversation, which opens with a click.
+	status, other := d.post("/api/h5/conversations", token, map[string]string{"subject": "邮箱收不到", "body": "手机上收不到邮件", "client_msg_id": "b2"})
+	if status != http.StatusCreated {
+		t.Fatalf("create: %d %v", status, other)
+	}
+	first := fmt.Sprintf(`[data-testid=queue-item][data-conversation-id=%s]`, jsString(conv["id"].(string)))
+	agent.waitVisible(t, first)
+	agent.click(t, first)
+	agent.waitUntil(t, "the employee panel", visibleJS("[data-testid=employee-panel]")+
+		` && document.querySelector('#employee-department').textContent === '示例科技有限公司/市场中心/华东销售部'`+
+		` && document.querySelector('#employee-position').textContent === '销售经理'`+
+		` && document.querySelector('#employee-name').textContent.includes('张三')`)
+	history := fmt.Sprintf(`[data-testid=history-item][data-conversation-id=%s]`, jsString(other["id"].(string)))
+	agent.waitVisible(t, history)
+	if evalJS[bool](t, agent, visibleJS("[data-testid=employee-unreachable]")) {
+		t.Error("a reachable employee is shown as unreachable")
+	}
+	agent.click(t, history)
+	agent.waitUntil(t, "the earlier conversation open", `document.querySelector('#conv-subject').textContent === '邮箱收不到'`)
+	if *screenshotDir != "" {
+		t.Log("screenshot", agent.screenshot(t, *screenshotDir, "agent-employee-panel"))
+	}
 	for _, tb := range []*tab{emp, card, agent} {
 		if errs := tb.pageErrors(); len(errs) > 0 {
 			t.Errorf("%s: page errors %v", tb.name, errs)

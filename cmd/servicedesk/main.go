@@ -168,7 +168,7 @@ func newNode(ctx context.Context, cfg config.Config, log *slog.Logger) (*node, e
 		// Between nodes a publish can fail or a node die after its commit:
 		// the outbox makes sure the events get out all the same.
 		Outbox: n.redisBus != nil, PublishWait: cfg.StoreTimeout, Writers: writers(cfg),
-		NotifyDelay: notifyDelay(cfg), MaxOpen: cfg.MaxOpenConversations,
+		NotifyDelay: notifyDelay(cfg), Reach: n.db, MaxOpen: cfg.MaxOpenConversations,
 	})
 	authCfg := auth.Config{Agents: n.db, Tokens: n.tokens, Bus: n.bus, TokenTTL: cfg.TokenTTL, Log: log}
 	if n.redis != nil {
@@ -223,7 +223,7 @@ func newNode(ctx context.Context, cfg config.Config, log *slog.Logger) (*node, e
 	}
 	api.Routes(mux)
 	if cfg.WeCom.Enabled() {
-		if err := n.wireWeCom(ctx, authSvc, mux); err != nil {
+		if err := n.wireWeCom(ctx, authSvc, mux, api); err != nil {
 			n.close()
 			return nil, err
 		}
@@ -386,6 +386,7 @@ type storage interface {
 	AgentByWeComUserID(ctx context.Context, userID string) (desk.Agent, error)
 	BindAgentWeCom(ctx context.Context, agentID, userID string) error
 	AgentWeComUserID(ctx context.Context, agentID string) (string, error)
+	WeComAgentIDs(ctx context.Context) ([]string, error)
 	Tokens(now func() time.Time) desk.TokenStore
 	Ping(ctx context.Context) error
 	Close() error

@@ -12,6 +12,7 @@ import (
 
 	"github.com/servicedesk/servicedesk/internal/auth"
 	"github.com/servicedesk/servicedesk/internal/config"
+	"github.com/servicedesk/servicedesk/internal/httpapi"
 	"github.com/servicedesk/servicedesk/internal/notify"
 	"github.com/servicedesk/servicedesk/internal/signin"
 	"github.com/servicedesk/servicedesk/internal/wecom"
@@ -28,12 +29,13 @@ func notifyDelay(cfg config.Config) time.Duration {
 }
 
 // wireWeCom adds WeCom sign-in to mux and sets up the card sender.
-func (n *node) wireWeCom(ctx context.Context, authSvc *auth.Service, mux *http.ServeMux) error {
+func (n *node) wireWeCom(ctx context.Context, authSvc *auth.Service, mux *http.ServeMux, api *httpapi.API) error {
 	client, si, err := n.signIn(ctx, authSvc)
 	if err != nil {
 		return err
 	}
 	si.Routes(mux)
+	api.Profiles = si // before the server starts, so no request reads it half-set
 	n.notifier = notify.New(notify.Config{
 		Store: n.db, Cards: client, Presence: n.presence, Conns: n.hub,
 		PublicURL: n.cfg.WeCom.PublicURL, Log: n.log,

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/servicedesk/servicedesk/internal/wecom/wecomfake"
 )
@@ -130,6 +131,16 @@ func TestWeComEmployeeSignIn(t *testing.T) {
 	}
 	if code, _ := d.exchange(t, landing); code != http.StatusUnauthorized {
 		t.Fatalf("a ticket worked twice: %d", code)
+	}
+	// Signing in again the same day: the profile read an hour ago serves.
+	reads := d.fake.Calls("/cgi-bin/user/get")
+	if status, again, body := d.signIn(t, "/auth/wecom/h5"); status != http.StatusFound {
+		t.Fatalf("second sign-in ended %d at %q: %s", status, again, body)
+	} else if code, s2 := d.exchange(t, again); code != http.StatusOK || s2["name"] != "张三" {
+		t.Fatalf("second exchange: %d %v", code, s2)
+	}
+	if n := d.fake.Calls("/cgi-bin/user/get"); n != reads {
+		t.Errorf("the second sign-in read the profile again (%d reads, was %d); at most daily", n, reads)
 	}
 	token := sess["token"].(string)
 	// Exactly the token the mock login issues: it opens the socket and the API.
@@ -319,4 +330,78 @@ func TestWeComBadInput(t *testing.T) {
 			t.Fatalf("%d", code)
 		}
 	})
+}
+
+// TestWeComUnreachableEmployee: a card WeCom refuses with 81013 (the
+// member left, or is out of the app's range) stops cards to them, and the
+// console says so beside their conversations.
+func TestWeComUnreachableEmployee(t *testing.T) {
+	d := startWeComDesk(t, filepath.Join(t.TempDir(), "desk.db"), "--wecom-notify-delay", "1s")
+	d.fake.SetAutoLogin("zhangsan")
+	_, landing, _ := d.signIn(t, "/auth/wecom/h5")
+	code, sess := d.exchange(t, landing)
+	if code != http.StatusOK {
+		t.Fatalf("exchange: %d %v", code, sess)
+	}
+	status, conv := d.post("/api/h5/conversations", sess["token"].(string), map[string]string{"subject": "VPN", "body": "连不上", "client_msg_id": "u1"})
+	if status != http.StatusCreated {
+		t.Fatalf("create: %d %v", status, conv)
+	}
+	agentTok, _ := d.loginAgent("demo", "demo")
+	id := conv["id"].(string)
+	if status, m := d.post("/api/conversations/"+id+"/claim", agentTok, nil); status != http.StatusOK {
+		t.Fatalf("claim: %d %v", status, m)
+	}
+	d.fake.FailNext("/cgi-bin/message/send", 81013, 1)
+	if status, m := d.post("/api/conversations/"+id+"/messages", agentTok, map[string]string{"body": "请重启试试"}); status != http.StatusCreated && status != http.StatusOK {
+		t.Fatalf("reply: %d %v", status, m)
+	}
+	deadline := time.Now().Add(20 * time.Second) // the card's 1 s delay and the sender's 5 s round
+	for {
+		req, _ := http.NewRequest(http.MethodGet, d.url+"/api/employees/zhangsan", nil)
+		req.Header.Set("Authorization", "Bearer "+agentTok)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var v struct{ Unreachable bool }
+		json.NewDecoder(resp.Body).Decode(&v)
+		resp.Body.Close()
+		if v.Unreachable {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the employee WeCom refused a card to (81013) is not shown as unreachable; cards %d; log:\n%s", d.fake.Calls("/cgi-bin/message/send"), d.stderr.String())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if n := d.fake.MessagesTo("zhangsan"); n != 0 {
+		t.Errorf("zhangsan got %d cards although WeCom refused them", n)
+	}
+}
+
+// TestWeComQueueCardWhenNobodyIsOnline: an employee asking while no agent
+// is online is a card to the agents bound to WeCom.
+func TestWeComQueueCardWhenNobodyIsOnline(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "desk.db")
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"agent", "add", "--db", db, "--username", "lisi", "--name", "李四", "--wecom-userid", "lisi"},
+		noEnv, strings.NewReader("a-long-password\n"), &out, &out); err != nil {
+		t.Fatalf("agent add: %v\n%s", err, out.String())
+	}
+	d := startWeComDesk(t, db, "--wecom-notify-delay", "1s")
+	token := d.employee("wangwu")
+	if status, m := d.post("/api/h5/conversations", token, map[string]string{"subject": "打印机脱机", "body": "三楼", "client_msg_id": "q1"}); status != http.StatusCreated {
+		t.Fatalf("create: %d %v", status, m)
+	}
+	deadline := time.Now().Add(20 * time.Second) // the card's 1 s delay and the sender's 5 s round
+	for d.fake.MessagesTo("lisi") == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("no card to the WeCom-bound agent for a conversation queued with nobody online; log:\n%s", d.stderr.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if m := d.fake.Messages(); !strings.Contains(m[0].Description, "排队") {
+		t.Errorf("the card: %+v", m[0])
+	}
 }

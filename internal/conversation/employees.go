@@ -23,12 +23,6 @@ type EmployeeView struct {
 // maxEmployeeHistory bounds the conversations an employee view lists.
 const maxEmployeeHistory = 50
 
-// blockReader is the store's answer to whether cards reach someone, when
-// it keeps them (the SQL stores do).
-type blockReader interface {
-	NotificationsBlocked(ctx context.Context, to desk.Principal) (bool, error)
-}
-
 // Employee returns what agents see of an employee. An employee who never
 // signed in (only known from conversations) has an empty profile.
 func (s *Service) Employee(ctx context.Context, viewer desk.Principal, id string) (EmployeeView, error) {
@@ -48,8 +42,8 @@ func (s *Service) Employee(ctx context.Context, viewer desk.Principal, id string
 	default:
 		return EmployeeView{}, err
 	}
-	if b, ok := s.store.(blockReader); ok {
-		if v.Unreachable, err = b.NotificationsBlocked(ctx, desk.Principal{Role: desk.RoleEmployee, ID: id}); err != nil {
+	if s.reach != nil {
+		if v.Unreachable, err = s.reach.NotificationsBlocked(ctx, desk.Principal{Role: desk.RoleEmployee, ID: id}); err != nil {
 			return EmployeeView{}, err
 		}
 	}
@@ -71,4 +65,10 @@ func (s *Service) Employee(ctx context.Context, viewer desk.Principal, id string
 		v.Conversations = append(v.Conversations, Summary{ConversationSummary: r})
 	}
 	return v, nil
+}
+
+// StoredEmployee returns the employee's stored profile as it is, for the
+// sign-in that keeps it fresh (no access rule: the caller is the desk).
+func (s *Service) StoredEmployee(ctx context.Context, id string) (desk.Employee, error) {
+	return s.store.Employee(ctx, id)
 }

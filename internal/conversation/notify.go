@@ -29,9 +29,11 @@ func (w *eventWriter) oweEmployee(kind desk.NotificationKind, seq int64) {
 
 func agentPrincipal(id string) desk.Principal { return desk.Principal{Role: desk.RoleAgent, ID: id} }
 
-// weComAgents is the store's list of agents a card can reach, when it
-// keeps WeCom bindings (the SQL stores do).
-type weComAgents interface {
+// Reach is what the desk knows of WeCom's reach, kept by the SQL stores:
+// whether cards still reach a person (the console says so), and which
+// agents a card can reach at all.
+type Reach interface {
+	NotificationsBlocked(ctx context.Context, to desk.Principal) (bool, error)
 	WeComAgentIDs(ctx context.Context) ([]string, error)
 }
 
@@ -43,11 +45,10 @@ func (w *eventWriter) oweQueued(seq int64) {
 	if w.s.notifyDelay <= 0 || w.err != nil || w.s.presence.OnlineCount() > 0 {
 		return
 	}
-	src, ok := w.s.store.(weComAgents)
-	if !ok {
+	if w.s.reach == nil {
 		return
 	}
-	ids, err := src.WeComAgentIDs(w.ctx)
+	ids, err := w.s.reach.WeComAgentIDs(w.ctx)
 	if err != nil {
 		// A card is a courtesy: the employee's request does not fail for it.
 		w.s.log.Warn("list agents to tell of a queued conversation", "conversation_id", w.c.ID, "error", err)

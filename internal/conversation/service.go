@@ -70,6 +70,9 @@ type Config struct {
 	// happens in their conversations while they are not looking (see
 	// notify.go); the card is due this long after the event.
 	NotifyDelay time.Duration
+	// Reach, with WeCom, says whom cards reach (the SQL stores); without
+	// it nobody is shown unreachable and no queue card is owed.
+	Reach Reach
 	// MaxOpen caps an employee's conversations that are queued or open
 	// (DefaultMaxOpen); a new one past it is refused until one is resolved.
 	MaxOpen int
@@ -93,6 +96,7 @@ type Service struct {
 	agents        desk.AgentStore
 	bus           desk.Bus
 	presence      Presence
+	reach         Reach
 	log           *slog.Logger
 	now           func() time.Time
 	maxBody       int
@@ -116,7 +120,7 @@ type Service struct {
 // New returns a Service; call Run to start its writer.
 func New(cfg Config) *Service {
 	s := &Service{
-		store: cfg.Store, agents: cfg.Agents, bus: cfg.Bus, presence: cfg.Presence,
+		store: cfg.Store, agents: cfg.Agents, bus: cfg.Bus, presence: cfg.Presence, reach: cfg.Reach,
 		log: cfg.Log, now: cfg.Now, maxBody: cfg.MaxBodyBytes, outbox: cfg.Outbox, maxOpen: cfg.MaxOpen, notifyDelay: cfg.NotifyDelay, publishWait: cfg.PublishWait, commitTimeout: cfg.CommitTimeout,
 		published:  make(chan *publication, publishQueue),
 		queueDirty: make(chan struct{}, 1),

@@ -51,6 +51,9 @@ type API struct {
 	Writes, Creates *limits.Buckets
 	// Proxies are the reverse proxies whose forwarded headers are believed.
 	Proxies Proxies
+	// Profiles, with WeCom, refreshes an employee's profile older than a
+	// day when an agent looks at it.
+	Profiles Profiles
 	// keyFailures throttles wrong operator API keys per client address.
 	keyFailures *auth.Limiter
 }

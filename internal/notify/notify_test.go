@@ -24,6 +24,7 @@ type store interface {
 	desk.ConversationStore
 	desk.AgentStore
 	BindAgentWeCom(ctx context.Context, agentID, userID string) error
+	WeComAgentIDs(ctx context.Context) ([]string, error)
 }
 
 // clock is the desk's and the sender's time, moved by the test.
@@ -71,7 +72,7 @@ func newHarness(t *testing.T, db store) *harness {
 		t.Fatal(err)
 	}
 	h.desks = conversation.New(conversation.Config{Store: db, Agents: db, Bus: bus.NewMemory(func(desk.Event) {}),
-		NotifyDelay: delay, Now: h.clock.now, MaxOpen: 100})
+		NotifyDelay: delay, Reach: db, Now: h.clock.now, MaxOpen: 100})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); h.desks.Run(ctx) }()

@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/servicedesk/servicedesk/internal/desk"
@@ -49,10 +50,21 @@ type Issuer interface {
 	Issue(ctx context.Context, role desk.Role, id, how string) (string, time.Duration, error)
 }
 
-// Employees records an employee's profile (*conversation.Service).
+// Employees records and reads employees' profiles (*conversation.Service).
 type Employees interface {
 	RecordEmployee(ctx context.Context, e desk.Employee) error
+	StoredEmployee(ctx context.Context, id string) (desk.Employee, error)
 }
+
+// ProfileMaxAge is how long a profile read from the directory is kept
+// before it is read again: a name, department or position changes seldom,
+// and the directory's API is rate-limited per app.
+const ProfileMaxAge = 24 * time.Hour
+
+// profileRetry spaces attempts to refresh one profile that failed (a
+// member WeCom does not know, the API down), so an agent opening the
+// panel again and again does not become an API call each time.
+const profileRetry = time.Hour
 
 // Agents finds, creates and disables agent accounts bound to WeCom members.
 type Agents interface {
@@ -85,18 +97,27 @@ type Config struct {
 	AgentDepartment int64
 	Provision       Provisioner
 	Log             *slog.Logger
+	Now             func() time.Time
 }
 
 // Service runs the sign-in flows.
-type Service struct{ cfg Config }
+type Service struct {
+	cfg Config
+	// tried: when a stale profile was last asked for, by employee id.
+	mu    sync.Mutex
+	tried map[string]time.Time
+}
 
 // New returns a Service.
 func New(cfg Config) *Service {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
 	cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
-	return &Service{cfg: cfg}
+	return &Service{cfg: cfg, tried: map[string]time.Time{}}
 }
 
 // Routes registers the sign-in endpoints.
@@ -223,21 +244,71 @@ func (s *Service) callback(f flow) http.HandlerFunc {
 	}
 }
 
-// signInEmployee records the member's profile and issues their token.
+// signInEmployee records the member's profile (read from the directory
+// when the stored one is missing or older than ProfileMaxAge) and issues
+// their token.
 func (s *Service) signInEmployee(ctx context.Context, userID string) (Session, error) {
-	u, err := s.cfg.WeCom.User(ctx, userID)
-	if err != nil {
+	e, err := s.cfg.Employees.StoredEmployee(ctx, userID)
+	if err != nil && desk.ErrorCode(err) != desk.ENotFound {
 		return Session{}, err
 	}
-	e := desk.Employee{ID: userID, Name: u.Name, Position: u.Position, Department: s.departmentPath(ctx, u)}
-	if err := s.cfg.Employees.RecordEmployee(ctx, e); err != nil {
-		return Session{}, err
+	if err != nil || !s.fresh(e) {
+		if e, err = s.readProfile(ctx, userID); err != nil {
+			return Session{}, err
+		}
 	}
 	token, ttl, err := s.cfg.Issuer.Issue(ctx, desk.RoleEmployee, userID, "wecom")
 	if err != nil {
 		return Session{}, err
 	}
-	return Session{Role: desk.RoleEmployee, ID: userID, Name: u.Name, Token: token, ExpiresIn: int64(ttl.Seconds())}, nil
+	return Session{Role: desk.RoleEmployee, ID: userID, Name: e.Name, Token: token, ExpiresIn: int64(ttl.Seconds())}, nil
+}
+
+func (s *Service) fresh(e desk.Employee) bool {
+	return e.Name != "" && s.cfg.Now().Sub(e.UpdatedAt) < ProfileMaxAge
+}
+
+// readProfile reads a member's profile from the directory and records it.
+func (s *Service) readProfile(ctx context.Context, userID string) (desk.Employee, error) {
+	u, err := s.cfg.WeCom.User(ctx, userID)
+	if err != nil {
+		return desk.Employee{}, err
+	}
+	e := desk.Employee{ID: userID, Name: u.Name, Position: u.Position, Department: s.departmentPath(ctx, u)}
+	if err := s.cfg.Employees.RecordEmployee(ctx, e); err != nil {
+		return desk.Employee{}, err
+	}
+	e.UpdatedAt = s.cfg.Now().UTC()
+	return e, nil
+}
+
+// FreshProfile returns e, or, when it is older than ProfileMaxAge, the
+// member's profile read again from the directory (at most once an hour
+// per employee while that fails; then e as it was). The console shows it
+// beside the conversation.
+func (s *Service) FreshProfile(ctx context.Context, e desk.Employee) desk.Employee {
+	if s.fresh(e) || e.ID == "" {
+		return e
+	}
+	now := s.cfg.Now()
+	s.mu.Lock()
+	if last, ok := s.tried[e.ID]; ok && now.Sub(last) < profileRetry {
+		s.mu.Unlock()
+		return e
+	}
+	s.tried[e.ID] = now
+	for id, at := range s.tried { // keep the map to the last hour's attempts
+		if now.Sub(at) >= profileRetry {
+			delete(s.tried, id)
+		}
+	}
+	s.mu.Unlock()
+	fresh, err := s.readProfile(ctx, e.ID)
+	if err != nil {
+		s.cfg.Log.Warn("refresh employee profile from WeCom", "employee_id", e.ID, "error", err)
+		return e
+	}
+	return fresh
 }
 
 // departmentPath names the member's main department from the top; a

@@ -5,7 +5,7 @@
 import { ApiError, Session, enc, request } from "/shared/api.js";
 import { Timeline, Typing, applyToParticipants, bindConnState, bindUnseen, renderParticipants, renderStatus, bindComposer } from "/shared/chat.js";
 import { createClient } from "/shared/client.js";
-import { $, keepAtBottom, $$, el, nearBottom, onSubmitKey, scrollToBottom, setText, show, toaster } from "/shared/dom.js";
+import { $, keepAtBottom, $$, el, initial, nearBottom, onSubmitKey, scrollToBottom, setText, show, toaster } from "/shared/dom.js";
 import { bindLangToggle, createI18n } from "/shared/i18n.js";
 import { loadMeta, takeTicket } from "/shared/signin.js";
 import strings from "./strings.js";
@@ -345,7 +345,7 @@ async function openConversation(id) {
   renderLists(); // marks the item active and clears its unread badge
   show($("#pane-empty"), false);
   show($("#conv-view"), true);
-  const summary = lists.queue.concat(lists.mine, lists.resolved).find((x) => x.id === id);
+  const summary = lists.queue.concat(lists.mine, lists.former, lists.resolved).find((x) => x.id === id);
   if (summary) setView(c, { participants: [], ...summary, seq: 0 });
   $("#composer-input").value = "";
   $("#note-input").value = "";
@@ -354,6 +354,7 @@ async function openConversation(id) {
     const view = await client.api.get(`/api/conversations/${enc(id)}`);
     if (current !== c) return;
     setView(c, view);
+    loadEmployee(c);
   } catch (err) {
     if (current !== c) return;
     if (!(err instanceof ApiError) || !err.retryable) {
@@ -375,6 +376,7 @@ function closeConversation() {
   $("#messages").replaceChildren();
   show($("#conv-view"), false);
   show($("#details"), false);
+  show($("#employee-block"), false);
   show($("#pane-empty"), true);
   for (const li of $$(".conv-item.active")) li.classList.remove("active");
 }
@@ -430,6 +432,54 @@ function renderConv() {
     ["conv.id", v.id],
   ];
   $("#conv-info").replaceChildren(...info.flatMap(([k, val]) => [el("dt", { text: t(k) }), el("dd", { text: val })]));
+}
+
+// --- the employee beside the conversation -----------------------------------
+
+// loadEmployee asks who the conversation's employee is: their profile from
+// the directory (refreshed by the server at most daily), whether WeCom
+// cards still reach them, and their earlier conversations.
+async function loadEmployee(c) {
+  const id = c.view && c.view.employee_id;
+  if (!id) return;
+  try {
+    const e = await client.api.get(`/api/employees/${enc(id)}`);
+    if (current !== c) return;
+    c.employee = e;
+    renderEmployee();
+  } catch {
+    // an employee known only by id: the header already names them
+  }
+}
+
+function renderEmployee() {
+  const e = current && current.employee;
+  show($("#employee-block"), Boolean(e));
+  if (!e) return;
+  const name = e.name || e.id;
+  setText($("#employee-avatar"), initial(name));
+  setText($("#employee-name"), e.name ? `${e.name} (${e.id})` : e.id);
+  setText($("#employee-department"), e.department || "");
+  show($("#employee-department"), Boolean(e.department));
+  setText($("#employee-position"), e.position || "");
+  show($("#employee-position"), Boolean(e.position));
+  show($("#employee-unreachable"), Boolean(e.unreachable));
+  const earlier = (e.conversations || []).filter((x) => x.id !== current.id);
+  $("#employee-history").replaceChildren(...earlier.map((x) => el("li", {
+    class: "history-item", role: "button", tabindex: "0",
+    dataset: { testid: "history-item", conversationId: x.id },
+    on: {
+      click: () => openConversation(x.id),
+      keydown: (ev) => { if (ev.key === "Enter" || ev.key === " ") { ev.preventDefault(); openConversation(x.id); } },
+    },
+  },
+  el("span", { class: "history-subject", text: x.subject }),
+  el("span", { class: `badge badge-${x.status}`, text: t(`status.${x.status}`) }),
+  el("time", { class: "history-time", text: i18n.time(x.updated_at) }))));
+  show($("#employee-history"), earlier.length > 0);
+  show($("#employee-history-empty"), earlier.length === 0);
+  setText($("#employee-others"), e.others ? t("details.others", { n: e.others }) : "");
+  show($("#employee-others"), e.others > 0);
 }
 
 const presenceRank = { online: 0, away: 1, offline: 2 };
@@ -649,6 +699,7 @@ keepAtBottom($("#chat-scroll"), $("#messages"));
 i18n.onChange(() => {
   renderLists();
   renderConv();
+  renderEmployee();
   if (current) current.timeline.rerender();
   typing.render();
 });

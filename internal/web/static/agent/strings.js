@@ -74,6 +74,11 @@ export default {
     "conv.transferred": "已转交给 {name}",
     "conv.lost": "无法查看这个会话",
 
+    "details.employee": "员工",
+    "details.unreachable": "企业微信通知无法送达此员工（已离职或不在应用可见范围内）",
+    "details.history": "历史会话",
+    "details.historyEmpty": "没有其他会话",
+    "details.others": "另有 {n} 个会话由其他同事处理",
     "details.participants": "参与者",
     "details.invite": "邀请同事协助",
     "details.transfer": "转交给同事",
@@ -221,6 +226,11 @@ export default {
     "conv.transferred": "Transferred to {name}",
     "conv.lost": "This conversation cannot be viewed",
 
+    "details.employee": "Employee",
+    "details.unreachable": "WeCom notifications no longer reach this employee (left, or outside the app's range)",
+    "details.history": "Earlier conversations",
+    "details.historyEmpty": "No other conversations",
+    "details.others": "{n} more handled by colleagues",
     "details.participants": "Participants",
     "details.invite": "Invite a colleague",
     "details.transfer": "Transfer to a colleague",
