@@ -110,4 +110,6 @@ type Message struct {
 	SenderName  string    `json:"sender_name,omitempty"`
 	ClientMsgID string    `json:"client_msg_id,omitempty"`
 	CreatedAt   time.Time `json:"created_at"`
+	// Attachments the message carries, in the order they were sent.
+	Attachments []Attachment `json:"attachments,omitempty"`
 }

@@ -16,6 +16,8 @@ const (
 	ERateLimited  = "rate_limited" // too many attempts; try later
 	EUnavailable  = "unavailable"  // a dependency (token store, database) is down
 	EInternal     = "internal"     // a bug or an unexpected failure
+	ETooLarge     = "too_large"    // a file over its limit (or over the sender's quota)
+	EUnsupported  = "unsupported"  // content the desk does not take (an executable, a file lying about its type)
 )
 
 // Error is the domain's one error type. Message is safe to show to the
@@ -23,7 +25,10 @@ const (
 type Error struct {
 	Code    string
 	Message string
-	Err     error // the cause, for logs and errors.Is; never shown to users
+	// Reason, when set, says more precisely why, in a word a client can
+	// key its own wording on ("empty", "executable", "type_mismatch"…).
+	Reason string
+	Err    error // the cause, for logs and errors.Is; never shown to users
 }
 
 func (e *Error) Error() string {
@@ -66,4 +71,19 @@ func ErrorMessage(err error) string {
 		return e.Message
 	}
 	return "internal error"
+}
+
+// WithReason sets e's Reason and returns e.
+func (e *Error) WithReason(reason string) *Error {
+	e.Reason = reason
+	return e
+}
+
+// ErrorReason returns the Reason of the first *Error in err's chain.
+func ErrorReason(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Reason
+	}
+	return ""
 }

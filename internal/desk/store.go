@@ -106,6 +106,10 @@ type ConversationTx interface {
 	DeleteOutbox(ctx context.Context, ids []int64) error
 	// Notify owes n.To a card (see NotificationStore).
 	Notify(ctx context.Context, n Notification) error
+	// UseAttachments gives a message the owner's unused attachments, in
+	// the order of ids: ENotFound if one is not theirs or not there,
+	// EConflict if another message took it already.
+	UseAttachments(ctx context.Context, ids []string, owner Principal, conversationID string, private bool) ([]Attachment, error)
 	// Savepoint runs fn inside a savepoint and rolls back just fn's writes
 	// if it fails, so one refused command does not undo a whole batch.
 	Savepoint(ctx context.Context, fn func() error) error

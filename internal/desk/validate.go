@@ -41,3 +41,9 @@ func ValidConversationID(id string) bool {
 	}
 	return true
 }
+
+// ValidAttachmentID reports whether id could be an attachment id the desk
+// made: "at_" and 16 characters of the same alphabet (80 random bits).
+func ValidAttachmentID(id string) bool {
+	return len(id) == 19 && id[:3] == "at_" && ValidConversationID("cv_"+id[3:])
+}

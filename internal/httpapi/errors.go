@@ -23,6 +23,8 @@ var statuses = map[string]int{
 	desk.ERateLimited:  http.StatusTooManyRequests,
 	desk.EUnavailable:  http.StatusServiceUnavailable,
 	desk.EInternal:     http.StatusInternalServerError,
+	desk.ETooLarge:     http.StatusRequestEntityTooLarge,
+	desk.EUnsupported:  http.StatusUnsupportedMediaType,
 }
 
 // retryUnavailableSeconds is the Retry-After of a 503.
@@ -35,6 +37,7 @@ type errorBody struct {
 type errorDetail struct {
 	Code    string `json:"code"`
 	Message string `json:"message"`
+	Reason  string `json:"reason,omitempty"`
 }
 
 // writeError answers with err's status and caller-safe message. Failures
@@ -72,5 +75,5 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 			w.Header().Set("Retry-After", strconv.Itoa(max(1, int(math.Ceil(wait.Seconds())))))
 		}
 	}
-	writeJSON(w, status, errorBody{Error: errorDetail{Code: code, Message: message}})
+	writeJSON(w, status, errorBody{Error: errorDetail{Code: code, Message: message, Reason: desk.ErrorReason(err)}})
 }
