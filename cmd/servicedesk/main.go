@@ -22,11 +22,13 @@ import (
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/term"
 
+	"github.com/servicedesk/servicedesk/internal/attachment"
 	"github.com/servicedesk/servicedesk/internal/auth"
 	"github.com/servicedesk/servicedesk/internal/bus"
 	"github.com/servicedesk/servicedesk/internal/config"
 	"github.com/servicedesk/servicedesk/internal/conversation"
 	"github.com/servicedesk/servicedesk/internal/desk"
+	"github.com/servicedesk/servicedesk/internal/filestore"
 	"github.com/servicedesk/servicedesk/internal/gateway"
 	"github.com/servicedesk/servicedesk/internal/health"
 	"github.com/servicedesk/servicedesk/internal/httpapi"
@@ -92,6 +94,7 @@ type node struct {
 	presence presence.Tracker
 	desks    *conversation.Service
 	notifier *notify.Sender // nil without WeCom
+	files    *attachment.Service
 	health   *health.Health
 	handler  http.Handler
 }
@@ -168,8 +171,12 @@ func newNode(ctx context.Context, cfg config.Config, log *slog.Logger) (*node, e
 		// Between nodes a publish can fail or a node die after its commit:
 		// the outbox makes sure the events get out all the same.
 		Outbox: n.redisBus != nil, PublishWait: cfg.StoreTimeout, Writers: writers(cfg),
-		NotifyDelay: notifyDelay(cfg), Reach: n.db, MaxOpen: cfg.MaxOpenConversations,
+		NotifyDelay: notifyDelay(cfg), Reach: n.db, Attachments: n.db, MaxOpen: cfg.MaxOpenConversations,
 	})
+	if n.files, err = openFiles(ctx, cfg, n.db, log); err != nil {
+		n.close()
+		return nil, err
+	}
 	authCfg := auth.Config{Agents: n.db, Tokens: n.tokens, Bus: n.bus, TokenTTL: cfg.TokenTTL, Log: log}
 	if n.redis != nil {
 		authCfg.Redis = n.redis // login failures count on every node together
@@ -216,6 +223,7 @@ func newNode(ctx context.Context, cfg config.Config, log *slog.Logger) (*node, e
 		Auth: authSvc, Tokens: tokens, StoreTimeout: cfg.StoreTimeout, Conversations: n.desks, Dev: cfg.Dev, Log: log,
 		WeCom: cfg.WeCom.Enabled(), MaxBodyBytes: cfg.MaxBodyBytes, AgentDisabled: n.db.AgentDisabled,
 		Proxies: proxies, Writes: perUser, Creates: limits.NewBuckets(cfg.NewConversationsHour/3600, newConversationBurst),
+		Files: n.files, UploadRate: limits.NewBuckets(uploadsPerMinute/60, desk.MaxAttachments+1),
 		Push: httpapi.Push{Key: cfg.APIKey, Bus: n.bus, Reach: n.hub.Reach,
 			Participants: func(r *http.Request, id string) ([]desk.Principal, error) {
 				return n.desks.ActiveParticipants(r.Context(), id)
@@ -285,6 +293,7 @@ func (n *node) serve(ctx context.Context, stdout io.Writer) error {
 	if n.notifier != nil {
 		inner.Go(n.notifier.Run)
 	}
+	inner.Go(n.files.Run)
 	outer.Go(n.presence.Run)
 	if n.redisBus != nil {
 		outer.Go(func(ctx context.Context) { n.redisBus.Run(ctx) })
@@ -387,9 +396,40 @@ type storage interface {
 	BindAgentWeCom(ctx context.Context, agentID, userID string) error
 	AgentWeComUserID(ctx context.Context, agentID string) (string, error)
 	WeComAgentIDs(ctx context.Context) ([]string, error)
+	desk.AttachmentStore
+	Secret(ctx context.Context, name string) ([]byte, error)
 	Tokens(now func() time.Time) desk.TokenStore
 	Ping(ctx context.Context) error
 	Close() error
+}
+
+// uploadsPerMinute is one person's upload budget: a message's nine
+// screenshots at once, a steady one every few seconds after.
+const uploadsPerMinute = 20
+
+// openFiles opens where attachments' bytes go (the S3 bucket, or the
+// directory beside the database) and the service that takes uploads.
+func openFiles(ctx context.Context, cfg config.Config, db storage, log *slog.Logger) (*attachment.Service, error) {
+	var files attachment.Files
+	if cfg.Files.S3Endpoint != "" {
+		s3, err := filestore.OpenS3(ctx, filestore.S3Config{
+			Endpoint: cfg.Files.S3Endpoint, Bucket: cfg.Files.S3Bucket, Region: cfg.Files.S3Region,
+			AccessKey: cfg.Files.S3AccessKey, SecretKey: cfg.Files.S3SecretKey,
+		})
+		if err != nil {
+			return nil, err
+		}
+		files = s3
+	} else {
+		dir, err := filestore.OpenDir(cfg.Files.Dir)
+		if err != nil {
+			return nil, err
+		}
+		files = dir
+	}
+	return attachment.New(ctx, attachment.Config{
+		Files: files, Store: db, MaxBytes: cfg.Files.MaxBytes, DailyQuota: cfg.Files.DailyQuota, Log: log,
+	})
 }
 
 // openStore opens PostgreSQL when a URL is given, else the SQLite file.

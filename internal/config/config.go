@@ -13,6 +13,7 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 )
@@ -107,6 +108,7 @@ type Config struct {
 	LogLevel             string
 	LogFormat            string
 	WeCom                WeCom
+	Files                Files
 }
 
 // EnvPrefix is prepended to a flag's name, upper-cased with "-" as "_", to
@@ -150,6 +152,7 @@ func Parse(name string, args []string, getenv func(string) string, output io.Wri
 	fs.StringVar(&c.LogLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "log format: text or json")
 	c.WeCom.flags(fs)
+	c.Files.flags(fs)
 	fs.Usage = func() {
 		fmt.Fprintf(output, "Usage: %s [flags]\n       %s agent add --username U --name N   (password from stdin or prompt)\n\nEvery flag can also be set as %s<FLAG>, e.g. --redis-url as SERVICEDESK_REDIS_URL; flags win.\n\nFlags:\n", name, name, EnvPrefix)
 		fs.PrintDefaults()
@@ -179,6 +182,12 @@ func Parse(name string, args []string, getenv func(string) string, output io.Wri
 	}
 	if err := c.WeCom.secret(getenv); err != nil {
 		return c, err
+	}
+	if err := c.Files.credentials(getenv); err != nil {
+		return c, err
+	}
+	if c.Files.Dir == "" {
+		c.Files.Dir = filepath.Join(filepath.Dir(c.DBPath), "files")
 	}
 	c.AllowedOrigins = splitList(origins)
 	c.TrustedProxies = splitList(proxies)
@@ -262,6 +271,9 @@ func (c Config) Validate() error {
 		check(err == nil && (u.Scheme == "redis" || u.Scheme == "rediss"), "--redis-url must be a redis:// or rediss:// URL")
 	}
 	if err := c.WeCom.validate(c.Dev); err != nil {
+		errs = append(errs, err)
+	}
+	if err := c.Files.validate(); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)

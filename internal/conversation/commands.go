@@ -103,8 +103,12 @@ func (s *Service) Create(ctx context.Context, employee desk.Principal, in NewCon
 // Send adds a message from an employee or an agent. A retry with the same
 // ClientMsgID returns the stored message with created false. An employee's
 // message reopens a resolved conversation.
-func (s *Service) Send(ctx context.Context, actor desk.Principal, conversationID, body, clientMsgID string) (desk.ConvEvent, bool, error) {
-	if err := s.checkBody(body); err != nil {
+//
+// attachments are ids of the sender's uploads (internal/attachment), at most
+// desk.MaxAttachments; with any, the body may be empty. A retry with the
+// same clientMsgID returns the original without taking them again.
+func (s *Service) Send(ctx context.Context, actor desk.Principal, conversationID, body, clientMsgID string, attachments ...string) (desk.ConvEvent, bool, error) {
+	if err := s.checkMessage(body, attachments); err != nil {
 		return desk.ConvEvent{}, false, err
 	}
 	if err := checkClientMsgID(clientMsgID); err != nil {
@@ -151,7 +155,11 @@ func (s *Service) Send(ctx context.Context, actor desk.Principal, conversationID
 			}
 			queueChanged = w.reopen(actor)
 		}
-		ev := w.message(desk.EventMessage, actor, body, clientMsgID)
+		atts, err := s.useAttachments(ctx, tx, attachments, actor, c.ID, false)
+		if err != nil {
+			return outcome{}, err
+		}
+		ev := w.message(desk.EventMessage, actor, body, clientMsgID, atts...)
 		w.readUpTo(actor, ev.Seq)
 		if queueChanged {
 			w.oweQueued(ev.Seq) // reopened into the queue
@@ -175,8 +183,9 @@ func (s *Service) Send(ctx context.Context, actor desk.Principal, conversationID
 }
 
 // Note adds a private note that agents see and the employee never does.
-func (s *Service) Note(ctx context.Context, agent desk.Principal, conversationID, body string) (desk.ConvEvent, error) {
-	if err := s.checkBody(body); err != nil {
+// attachments are as for Send; they stay private like the note.
+func (s *Service) Note(ctx context.Context, agent desk.Principal, conversationID, body string, attachments ...string) (desk.ConvEvent, error) {
+	if err := s.checkMessage(body, attachments); err != nil {
 		return desk.ConvEvent{}, err
 	}
 	v, err := s.exec(ctx, conversationID, func(ctx context.Context, tx desk.ConversationTx) (outcome, error) {
@@ -187,8 +196,12 @@ func (s *Service) Note(ctx context.Context, agent desk.Principal, conversationID
 		if agent.Role != desk.RoleAgent || !isActive(parts, agent) {
 			return outcome{}, notParticipant(c)
 		}
+		atts, err := s.useAttachments(ctx, tx, attachments, agent, c.ID, true)
+		if err != nil {
+			return outcome{}, err
+		}
 		w := s.writer(ctx, tx, &c, parts)
-		ev := w.message(desk.EventNote, agent, body, "")
+		ev := w.message(desk.EventNote, agent, body, "", atts...)
 		events, err := w.commit(false)
 		if err != nil {
 			return outcome{}, err
@@ -454,6 +467,36 @@ func (s *Service) load(ctx context.Context, tx desk.ConversationTx, id string, a
 	}
 	parts, err := tx.Participants(ctx, id)
 	return c, parts, err
+}
+
+// checkMessage applies checkBody, except that a message carrying files
+// may have no text, and bounds the files.
+func (s *Service) checkMessage(body string, attachments []string) error {
+	if len(attachments) > desk.MaxAttachments {
+		return desk.Errorf(desk.EInvalid, "a message may carry at most %d attachments", desk.MaxAttachments)
+	}
+	seen := map[string]bool{}
+	for _, id := range attachments {
+		if !desk.ValidAttachmentID(id) {
+			return desk.Errorf(desk.EInvalid, "%q is not an attachment id", id)
+		}
+		if seen[id] {
+			return desk.Errorf(desk.EInvalid, "attachment %s is listed twice", id)
+		}
+		seen[id] = true
+	}
+	if len(attachments) > 0 && body == "" {
+		return nil
+	}
+	return s.checkBody(body)
+}
+
+// useAttachments hands the sender's uploads to the message being written.
+func (s *Service) useAttachments(ctx context.Context, tx desk.ConversationTx, ids []string, sender desk.Principal, conversationID string, private bool) ([]desk.Attachment, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	return tx.UseAttachments(ctx, ids, sender, conversationID, private)
 }
 
 func (s *Service) checkBody(body string) error {

@@ -223,3 +223,21 @@ func parseCursor(cursor string) (time.Time, string, error) {
 	}
 	return time.UnixMilli(n).UTC(), id, nil
 }
+
+// Attachments lists the files a conversation's messages carry that viewer
+// may see: under the read rule, and a note's only for agents. An
+// employee's guess at another conversation's id is simply not found.
+func (s *Service) Attachments(ctx context.Context, viewer desk.Principal, conversationID string) ([]desk.Attachment, error) {
+	c, _, err := s.readable(ctx, viewer, conversationID)
+	if err != nil {
+		return nil, err
+	}
+	if s.attachments == nil {
+		return []desk.Attachment{}, nil
+	}
+	as, err := s.attachments.ConversationAttachments(ctx, c.ID, viewer.Role == desk.RoleAgent)
+	if as == nil {
+		as = []desk.Attachment{}
+	}
+	return as, err
+}

@@ -70,6 +70,9 @@ type Config struct {
 	// happens in their conversations while they are not looking (see
 	// notify.go); the card is due this long after the event.
 	NotifyDelay time.Duration
+	// Attachments keeps the records of uploaded files; without it no
+	// conversation lists any (see Service.Attachments).
+	Attachments desk.AttachmentStore
 	// Reach, with WeCom, says whom cards reach (the SQL stores); without
 	// it nobody is shown unreachable and no queue card is owed.
 	Reach Reach
@@ -97,6 +100,7 @@ type Service struct {
 	bus           desk.Bus
 	presence      Presence
 	reach         Reach
+	attachments   desk.AttachmentStore
 	log           *slog.Logger
 	now           func() time.Time
 	maxBody       int
@@ -120,7 +124,7 @@ type Service struct {
 // New returns a Service; call Run to start its writer.
 func New(cfg Config) *Service {
 	s := &Service{
-		store: cfg.Store, agents: cfg.Agents, bus: cfg.Bus, presence: cfg.Presence, reach: cfg.Reach,
+		store: cfg.Store, agents: cfg.Agents, bus: cfg.Bus, presence: cfg.Presence, reach: cfg.Reach, attachments: cfg.Attachments,
 		log: cfg.Log, now: cfg.Now, maxBody: cfg.MaxBodyBytes, outbox: cfg.Outbox, maxOpen: cfg.MaxOpen, notifyDelay: cfg.NotifyDelay, publishWait: cfg.PublishWait, commitTimeout: cfg.CommitTimeout,
 		published:  make(chan *publication, publishQueue),
 		queueDirty: make(chan struct{}, 1),

@@ -70,11 +70,11 @@ func (w *eventWriter) append(typ desk.EventType, actor desk.Principal, data any,
 }
 
 // message appends a message or note; its data is a desk.Message.
-func (w *eventWriter) message(typ desk.EventType, actor desk.Principal, body, clientMsgID string) desk.ConvEvent {
+func (w *eventWriter) message(typ desk.EventType, actor desk.Principal, body, clientMsgID string, attachments ...desk.Attachment) desk.ConvEvent {
 	m := desk.Message{
 		ID: w.c.ID + ":" + strconv.FormatInt(w.c.Seq+1, 10), Body: body,
 		SenderType: actor.Role, SenderID: actor.ID, SenderName: w.name(actor),
-		ClientMsgID: clientMsgID, CreatedAt: w.now,
+		ClientMsgID: clientMsgID, CreatedAt: w.now, Attachments: attachments,
 	}
 	return w.append(typ, actor, m, clientMsgID)
 }

@@ -19,6 +19,7 @@ type inbound struct {
 	SenderName     *string         `json:"sender_name"`
 	Body           string          `json:"body"`
 	ClientMsgID    string          `json:"client_msg_id"`
+	Attachments    []string        `json:"attachments"`
 	AfterSeq       *int64          `json:"after_seq"`
 	Seq            *int64          `json:"seq"`
 	Status         string          `json:"status"`

@@ -15,7 +15,7 @@ import (
 
 // Conversations is what the gateway needs of the desk.
 type Conversations interface {
-	Send(ctx context.Context, actor desk.Principal, conversationID, body, clientMsgID string) (desk.ConvEvent, bool, error)
+	Send(ctx context.Context, actor desk.Principal, conversationID, body, clientMsgID string, attachments ...string) (desk.ConvEvent, bool, error)
 	Events(ctx context.Context, viewer desk.Principal, conversationID string, afterSeq int64, limit int) ([]desk.ConvEvent, error)
 	TypingAudience(ctx context.Context, sender desk.Principal, conversationID string) ([]desk.Principal, string, error)
 	Read(ctx context.Context, actor desk.Principal, conversationID string, seq int64) (int64, error)
@@ -108,7 +108,7 @@ func handleMessage(ctx context.Context, s *session, in *inbound) error {
 	if ferr != nil {
 		return ferr
 	}
-	ev, created, err := s.g.conversations.Send(ctx, s.user, conv, in.Body, in.ClientMsgID)
+	ev, created, err := s.g.conversations.Send(ctx, s.user, conv, in.Body, in.ClientMsgID, in.Attachments...)
 	if err != nil {
 		return err
 	}

@@ -51,6 +51,10 @@ type API struct {
 	Writes, Creates *limits.Buckets
 	// Proxies are the reverse proxies whose forwarded headers are believed.
 	Proxies Proxies
+	// Files, when set, takes uploads and serves attachments; UploadRate
+	// is each user's budget of uploads.
+	Files      Files
+	UploadRate *limits.Buckets
 	// Profiles, with WeCom, refreshes an employee's profile older than a
 	// day when an agent looks at it.
 	Profiles Profiles
@@ -77,6 +81,9 @@ func (a *API) Routes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /api/logout", a.logout)
 	if a.Conversations != nil {
 		a.conversationRoutes(mux)
+		if a.Files != nil {
+			a.attachmentRoutes(mux)
+		}
 	}
 	if a.Push.Key != "" {
 		mux.HandleFunc("POST /api/push", a.withKey(a.push))

@@ -200,8 +200,9 @@ func (a *API) events(w http.ResponseWriter, r *http.Request, p desk.Principal) {
 }
 
 type sendRequest struct {
-	Body        string `json:"body"`
-	ClientMsgID string `json:"client_msg_id"`
+	Body        string   `json:"body"`
+	ClientMsgID string   `json:"client_msg_id"`
+	Attachments []string `json:"attachments"`
 }
 
 // sentMessage is a stored message: the message itself, and where it sits
@@ -225,7 +226,7 @@ func (a *API) sendMessage(w http.ResponseWriter, r *http.Request, p desk.Princip
 		a.writeError(w, r, err)
 		return
 	}
-	ev, created, err := a.Conversations.Send(r.Context(), p, id, req.Body, req.ClientMsgID)
+	ev, created, err := a.Conversations.Send(r.Context(), p, id, req.Body, req.ClientMsgID, req.Attachments...)
 	if err != nil {
 		a.writeError(w, r, err)
 		return
@@ -244,7 +245,8 @@ func (a *API) sendMessage(w http.ResponseWriter, r *http.Request, p desk.Princip
 }
 
 type noteRequest struct {
-	Body string `json:"body"`
+	Body        string   `json:"body"`
+	Attachments []string `json:"attachments"`
 }
 
 // addNote answers 201 with the note's event, which only agents ever see.
@@ -259,7 +261,7 @@ func (a *API) addNote(w http.ResponseWriter, r *http.Request, p desk.Principal) 
 		a.writeError(w, r, err)
 		return
 	}
-	ev, err := a.Conversations.Note(r.Context(), p, id, req.Body)
+	ev, err := a.Conversations.Note(r.Context(), p, id, req.Body, req.Attachments...)
 	if err != nil {
 		a.writeError(w, r, err)
 		return
