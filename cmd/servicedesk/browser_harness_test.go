@@ -176,7 +176,9 @@ func evalJS[T any](t *testing.T, tb *tab, expr string) T {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(tb.ctx, waitTimeout)
 	defer cancel()
-	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr))
+	// Awaiting makes an async expression (files built in the page) count
+	// once it settled; a plain value is unchanged by it.
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr, chromedp.EvalAwaitPromise))
 	if err != nil {
 		t.Fatalf("%s: evaluate %s: %v", tb.name, expr, err)
 	}
@@ -274,6 +276,23 @@ func (tb *tab) pressEnter(t *testing.T) {
 		for _, typ := range []input.DispatchKeyEventType{input.DispatchKeyEventTypeRawKeyDown, input.DispatchKeyEventTypeKeyUp} {
 			_, err := cdp.Call(ctx, target, input.DispatchKeyEvent, input.DispatchKeyEventParams{
 				Type: typ, Key: "Enter", Code: "Enter", WindowsVirtualKeyCode: 13, NativeVirtualKeyCode: 13,
+			})
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	}))
+}
+
+// pressKey presses one named key (ArrowLeft, Escape…) on the page.
+func (tb *tab) pressKey(t *testing.T, key string) {
+	t.Helper()
+	codes := map[string]int64{"ArrowLeft": 37, "ArrowRight": 39, "Escape": 27}
+	tb.do(t, "press "+key, chromedp.Func(func(ctx context.Context, target *chromedp.Target) error {
+		for _, typ := range []input.DispatchKeyEventType{input.DispatchKeyEventTypeRawKeyDown, input.DispatchKeyEventTypeKeyUp} {
+			_, err := cdp.Call(ctx, target, input.DispatchKeyEvent, input.DispatchKeyEventParams{
+				Type: typ, Key: key, Code: key, WindowsVirtualKeyCode: codes[key], NativeVirtualKeyCode: codes[key],
 			})
 			if err != nil {
 				return err

@@ -5,6 +5,7 @@
 import { ApiError, Session, enc, request } from "/shared/api.js";
 import { Timeline, Typing, applyToParticipants, bindConnState, bindUnseen, renderParticipants, renderStatus, bindComposer } from "/shared/chat.js";
 import { createClient } from "/shared/client.js";
+import { FileLinks, Viewer } from "/shared/files.js";
 import { $, keepAtBottom, $$, el, initial, nearBottom, onSubmitKey, scrollToBottom, setText, show, toaster } from "/shared/dom.js";
 import { bindLangToggle, createI18n } from "/shared/i18n.js";
 import { loadMeta, takeTicket } from "/shared/signin.js";
@@ -339,7 +340,12 @@ async function claim(id) {
 async function openConversation(id) {
   if (current && current.id === id) return;
   closeConversation();
-  const timeline = new Timeline($("#messages"), { i18n, me: me(), names, onRetry: (cid) => client.outbox.retry(cid), onDiscard: (cid) => client.outbox.discard(cid) });
+  const links = new FileLinks(client.api, id);
+  const timeline = new Timeline($("#messages"), {
+    i18n, me: me(), names, links,
+    onRetry: (cid) => client.outbox.retry(cid), onDiscard: (cid) => client.outbox.discard(cid),
+    onOpenImage: (attID) => viewer.open(timeline.images(), attID, links),
+  });
   const c = { id, view: null, timeline, readSent: 0 };
   current = c;
   renderLists(); // marks the item active and clears its unread badge
@@ -682,9 +688,18 @@ onSubmitKey($("#note-input"), addNote);
 
 let maxBody = 4096; // the server's --max-body-bytes, from /api/meta
 
+// Files: the server's limits come with /api/meta; the viewer shows a
+// conversation's pictures at full size.
+let maxFileBytes = 20 * 1024 * 1024, maxFiles = 9;
+const viewer = new Viewer(t);
+
 bindComposer({
   i18n,
   limit: () => maxBody,
+  files: {
+    input: $("#composer-file"), button: $("#composer-attach"), tray: $("#composer-tray"), drop: $("#chat-scroll").parentElement,
+    maxBytes: () => maxFileBytes, maxFiles: () => maxFiles, refuse: (text) => toast(text, "error"),
+  },
   getClient: () => client,
   conversation: () => current && current.id,
   typingTarget: () => current && current.view && amIn(current.view) && client.sync.settled(current.id)
@@ -713,6 +728,8 @@ start();
 async function start() {
   const meta = await loadMeta();
   if (meta.max_body_bytes > 0) maxBody = meta.max_body_bytes;
+  if (meta.max_attachment_bytes > 0) maxFileBytes = meta.max_attachment_bytes;
+  if (meta.max_attachments > 0) maxFiles = meta.max_attachments;
   try {
     const next = await takeTicket(session);
     const conv = next && next.match(/^\/c\/([\w.:-]{1,64})$/);

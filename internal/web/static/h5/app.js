@@ -3,6 +3,7 @@
 import { ApiError, Session, enc, request } from "/shared/api.js";
 import { Timeline, Typing, applyToParticipants, bindConnState, bindUnseen, renderParticipants, renderStatus, bindComposer } from "/shared/chat.js";
 import { createClient } from "/shared/client.js";
+import { FileLinks, Viewer } from "/shared/files.js";
 import { $, keepAtBottom, el, nearBottom, scrollToBottom, setText, show, toaster } from "/shared/dom.js";
 import { bindLangToggle, createI18n } from "/shared/i18n.js";
 import { newClientMsgID } from "/shared/outbox.js";
@@ -266,7 +267,12 @@ $("#new-form").addEventListener("submit", async (e) => {
 
 async function openConversation(id) {
   closeConversation();
-  const timeline = new Timeline($("#messages"), { i18n, me: { role: "employee", id: session.id }, names, onRetry: (cid) => client.outbox.retry(cid), onDiscard: (cid) => client.outbox.discard(cid) });
+  const links = new FileLinks(client.api, id);
+  const timeline = new Timeline($("#messages"), {
+    i18n, me: { role: "employee", id: session.id }, names, links,
+    onRetry: (cid) => client.outbox.retry(cid), onDiscard: (cid) => client.outbox.discard(cid),
+    onOpenImage: (attID) => viewer.open(timeline.images(), attID, links),
+  });
   const c = { id, view: null, timeline, readSent: 0 };
   current = c;
   $("#view-chat").dataset.conversationId = id;
@@ -421,9 +427,18 @@ document.addEventListener("visibilitychange", markReadSoon);
 
 let maxBody = 4096; // the server's --max-body-bytes, from /api/meta
 
+// Files: the server's limits come with /api/meta; the viewer shows a
+// conversation's pictures at full size.
+let maxFileBytes = 20 * 1024 * 1024, maxFiles = 9;
+const viewer = new Viewer(t);
+
 bindComposer({
   i18n,
   limit: () => maxBody,
+  files: {
+    input: $("#composer-file"), button: $("#composer-attach"), tray: $("#composer-tray"), drop: $("#chat-scroll").parentElement,
+    maxBytes: () => maxFileBytes, maxFiles: () => maxFiles, refuse: (text) => toast(text, "error"),
+  },
   getClient: () => client,
   conversation: () => current && current.id,
   typingTarget: () => current && client.sync.settled(current.id) && current.view && current.view.status !== "resolved"
@@ -451,6 +466,8 @@ start();
 async function start() {
   const meta = await loadMeta();
   if (meta.max_body_bytes > 0) maxBody = meta.max_body_bytes;
+  if (meta.max_attachment_bytes > 0) maxFileBytes = meta.max_attachment_bytes;
+  if (meta.max_attachments > 0) maxFiles = meta.max_attachments;
   try {
     const next = await takeTicket(session);
     if (next) history.replaceState({ depth: 0 }, "", next === "/" ? "#/" : `#${next}`);

@@ -2,10 +2,11 @@
 
 /** ApiError is a failed request: status 0 means the server was not reached. */
 export class ApiError extends Error {
-  constructor(status, code, message) {
+  constructor(status, code, message, reason) {
     super(message || code);
     this.status = status;
     this.code = code;
+    this.reason = reason || ""; // the server's finer "why", when it gives one
   }
 
   /** network reports whether the request never got an answer. */
@@ -38,7 +39,7 @@ export async function request(method, path, { token, body } = {}) {
   }
   if (!res.ok) {
     const e = (data && data.error) || {};
-    throw new ApiError(res.status, e.code || "http_" + res.status, e.message);
+    throw new ApiError(res.status, e.code || "http_" + res.status, e.message, e.reason);
   }
   return data;
 }
@@ -59,7 +60,43 @@ export function createApi(getToken, onUnauthorized) {
   return {
     get: (path) => call("GET", path),
     post: (path, body = {}) => call("POST", path, body),
+    upload: async (file, onProgress) => {
+      try {
+        return await upload(file, getToken(), onProgress);
+      } catch (err) {
+        if (err instanceof ApiError && err.status === 401) onUnauthorized();
+        throw err;
+      }
+    },
   };
+}
+
+/**
+ * upload sends one file to POST /api/uploads with its bytes as the body,
+ * reporting progress (0–1) as it goes; it resolves to the attachment
+ * record and rejects with an ApiError (reason set when the server gave one;
+ * status 0 when it could not be reached).
+ */
+export function upload(file, token, onProgress = () => {}) {
+  return new Promise((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open("POST", `/api/uploads?name=${encodeURIComponent(file.name || "file")}`);
+    xhr.setRequestHeader("Authorization", `Bearer ${token}`);
+    xhr.upload.onprogress = (e) => { if (e.lengthComputable) onProgress(e.loaded / e.total); };
+    xhr.onerror = () => reject(new ApiError(0, "network", "network error"));
+    xhr.onload = () => {
+      let data = null;
+      try { data = JSON.parse(xhr.responseText); } catch { /* not JSON */ }
+      if (xhr.status === 201 && data) {
+        onProgress(1);
+        resolve(data);
+        return;
+      }
+      const e = (data && data.error) || {};
+      reject(new ApiError(xhr.status, e.code || `http_${xhr.status}`, e.message, e.reason));
+    };
+    xhr.send(file);
+  });
 }
 
 /** Session keeps a login in sessionStorage under key: {token, id, name}. */

@@ -4,6 +4,7 @@
 // i18n.t; user text only ever goes through textContent (dom.js).
 
 import { el, initial, nearBottom, onSubmitKey, scrollToBottom, setText } from "./dom.js";
+import { formatSize, renderAttachments, richText } from "./files.js";
 
 const lifecycle = new Set([
   "conversation.created", "conversation.claimed", "participant.joined", "participant.left",
@@ -17,14 +18,29 @@ const lifecycle = new Set([
  * resends a failed message, onDiscard(clientMsgID) drops it.
  */
 export class Timeline {
-  constructor(list, { i18n, me, names, onRetry, onDiscard }) {
+  constructor(list, { i18n, me, names, onRetry, onDiscard, links = null, onOpenImage = null }) {
     this.list = list;
     this.i18n = i18n;
     this.me = me;
     this.names = names;
     this.onRetry = onRetry;
     this.onDiscard = onDiscard;
+    this.links = links; // the conversation's FileLinks: signed URLs of its files
+    this.onOpenImage = onOpenImage; // (attachment id) → the page's viewer
     this.reset();
+  }
+
+  /** images lists the pictures in the history, in order, for the viewer. */
+  images() {
+    const out = [];
+    for (const ev of this.events) {
+      for (const a of (ev.data && ev.data.attachments) || []) if (a.thumbnail) out.push({ id: a.id, name: a.name });
+    }
+    return out;
+  }
+
+  attachments(atts, links) {
+    return renderAttachments(atts, { links, onOpen: this.onOpenImage, t: this.i18n.t });
   }
 
   reset() {
@@ -142,6 +158,7 @@ export class Timeline {
       this.pendingItems.delete(d.client_msg_id);
       node.removeAttribute("data-pending");
       node.remove();
+      if (d.attachments && d.attachments.length) node = this.message(d, mine); // the stored files, not the local previews
     } else {
       node = this.message(d, mine);
     }
@@ -174,10 +191,21 @@ export class Timeline {
       node.dataset.pending = "";
       this.list.append(node);
     }
-    if (node.hasAttribute("data-pending")) this.pendingItems.set(item.client_msg_id, item);
+    if (node.hasAttribute("data-pending")) {
+      this.pendingItems.set(item.client_msg_id, item);
+      // Files on their way: local previews, each with its progress.
+      const atts = this.attachments(item.files, null);
+      const old = node.querySelector(".atts");
+      if (old) old.replaceWith(atts || "");
+      else if (atts) node.querySelector(".bubble").append(atts);
+    }
     if (item.seq) node.dataset.seq = item.seq;
     if (item.error) node.dataset.error = item.error;
     else delete node.dataset.error;
+    if (item.reason) node.dataset.reason = item.reason;
+    else delete node.dataset.reason;
+    const up = (item.files || []).filter((f) => !f.id);
+    node.dataset.uploading = item.status === "sending" && up.length ? String(Math.round(100 * up.reduce((s, f) => s + (f.progress || 0), 0) / up.length)) : "";
     this.setStatus(node, item.status);
   }
 
@@ -192,7 +220,9 @@ export class Timeline {
       el("div", { class: "msg-meta" },
         el("span", { class: "msg-name", text: name }),
         el("time", { class: "msg-time", text: this.i18n.time(m.created_at) })),
-      el("div", { class: "bubble" }, el("div", { class: "body", text: m.body })),
+      el("div", { class: "bubble" },
+        el("div", { class: "body" }, richText(m.body)), // empty (hidden) for files alone
+        this.attachments(m.attachments, this.links)),
       mine ? el("div", { class: "msg-status" }) : null));
     if (m.client_msg_id) node.dataset.clientMsgId = m.client_msg_id;
     if (mine && m.client_msg_id) this.own.set(m.client_msg_id, node);
@@ -207,12 +237,17 @@ export class Timeline {
     const read = status === "sent" && this.readSeq && Number(node.dataset.seq) <= this.readSeq;
     slot.replaceChildren();
     slot.className = `msg-status status-${read ? "read" : status}`;
+    if (status === "sending" && node.dataset.uploading) {
+      slot.append(el("span", { text: t("msg.uploading", { pct: node.dataset.uploading }) }));
+      return;
+    }
     if (status === "failed") {
       // The server's refusal in the reader's language, never its English
-      // text: codes are the protocol's, the wording is ours.
-      const code = node.dataset.error;
-      const known = code && t(`msg.err.${code}`) !== `msg.err.${code}`;
-      const reason = code ? t(known ? `msg.err.${code}` : "msg.err.other") : "";
+      // text: codes (and a file's reason) are the protocol's, the wording ours.
+      const code = node.dataset.error, why = node.dataset.reason;
+      const has = (k) => t(k) !== k;
+      const key = why && has(`msg.err.${why}`) ? `msg.err.${why}` : code && has(`msg.err.${code}`) ? `msg.err.${code}` : "msg.err.other";
+      const reason = code || why ? t(key) : "";
       slot.append(el("span", { text: reason ? t("msg.failedWith", { reason }) : t("msg.failed"), dataset: { testid: "send-error" } }), " ",
         el("button", { type: "button", class: "link", text: t("msg.retry"), on: { click: () => this.onRetry(node.dataset.clientMsgId) } }), " · ",
         el("button", { type: "button", class: "link link-muted", text: t("msg.discard"), on: { click: () => this.onDiscard(node.dataset.clientMsgId) } }));
@@ -234,7 +269,8 @@ export class Timeline {
         el("span", { class: "note-tag", text: this.i18n.t("note.label") }),
         el("span", { class: "note-name", text: d.sender_name || this.nameOf("agent", d.sender_id) }),
         el("time", { class: "msg-time", text: this.i18n.time(d.created_at) })),
-      el("div", { class: "body", text: d.body }));
+      el("div", { class: "body" }, richText(d.body)),
+      this.attachments(d.attachments, this.links));
   }
 }
 
@@ -311,9 +347,10 @@ export function typingSender(conn, target) {
  * typingTarget what a typing frame should say, or null when typing must
  * not be sent (not yet resumed, resolved, not a participant).
  */
-export function bindComposer({ getClient, conversation, typingTarget, limit = () => 4096, i18n }) {
+export function bindComposer({ getClient, conversation, typingTarget, limit = () => 4096, i18n, files = null }) {
   const form = document.getElementById("composer");
   const input = document.getElementById("composer-input");
+  const tray = files ? bindFileTray(files, i18n, input) : null;
   const sendTyping = typingSender({ send: (f) => getClient() && getClient().conn.send(f) }, typingTarget);
   // The server counts a body in UTF-8 bytes: near the limit the composer
   // says how much room is left (in Chinese characters, three bytes each),
@@ -338,7 +375,8 @@ export function bindComposer({ getClient, conversation, typingTarget, limit = ()
   const send = () => {
     const body = input.value.trim();
     const id = conversation();
-    if (!body || !id || input.disabled) return;
+    const picked = tray ? tray.files() : [];
+    if ((!body && picked.length === 0) || !id || input.disabled) return;
     if (!updateCount()) {
       input.focus();
       return; // too long: nothing is sent and nothing is lost
@@ -346,7 +384,8 @@ export function bindComposer({ getClient, conversation, typingTarget, limit = ()
     input.value = "";
     updateCount();
     sendTyping.cancel();
-    getClient().outbox.add(id, body);
+    if (tray) tray.clear();
+    getClient().outbox.add(id, body, picked);
     scrollToBottom(document.getElementById("chat-scroll"));
     input.focus();
   };
@@ -356,6 +395,81 @@ export function bindComposer({ getClient, conversation, typingTarget, limit = ()
   });
   onSubmitKey(input, send);
   input.addEventListener("input", sendTyping);
+}
+
+/**
+ * bindFileTray lets the composer carry files: picked with the button's
+ * file input, pasted (a screenshot on the clipboard), or dropped on
+ * files.drop. Each shows in the tray (files.tray) with a preview and a ×
+ * until the message is sent; too many or too large are refused at once
+ * with files.refuse(text), before anything is uploaded.
+ */
+function bindFileTray({ input: picker, button, tray, drop, maxBytes, maxFiles = () => 9, refuse }, i18n, textInput) {
+  let picked = []; // {file, url}
+  const render = () => {
+    tray.replaceChildren(...picked.map((p, i) => el("div", { class: "tray-item", dataset: { testid: "tray-item" } },
+      p.url ? el("img", { class: "tray-thumb", src: p.url, alt: "" }) : el("span", { class: "tray-file", text: p.file.name }),
+      el("span", { class: "tray-size", text: formatSize(p.file.size) }),
+      el("button", {
+        type: "button", class: "tray-remove", "aria-label": i18n.t("att.remove", { name: p.file.name }), text: "×",
+        on: { click: () => { if (p.url) URL.revokeObjectURL(p.url); picked.splice(i, 1); render(); } },
+      }))));
+    tray.hidden = picked.length === 0;
+  };
+  const add = (list) => {
+    for (const file of list) {
+      if (picked.length >= maxFiles()) {
+        refuse(i18n.t("att.tooMany", { n: maxFiles() }));
+        break;
+      }
+      if (file.size > maxBytes()) {
+        refuse(i18n.t("att.tooLarge", { name: file.name, size: formatSize(maxBytes()) }));
+        continue;
+      }
+      if (file.size === 0) {
+        refuse(i18n.t("att.empty", { name: file.name }));
+        continue;
+      }
+      picked.push({ file, url: /^image\//.test(file.type) ? URL.createObjectURL(file) : "" });
+    }
+    render();
+  };
+  if (button) button.addEventListener("click", () => { if (!textInput.disabled) picker.click(); });
+  picker.addEventListener("change", () => {
+    add([...picker.files]);
+    picker.value = ""; // the same file may be picked again
+  });
+  // A screenshot on the clipboard arrives as a file named image.png; give
+  // it a name that says what and when.
+  textInput.addEventListener("paste", (e) => {
+    const got = [...(e.clipboardData ? e.clipboardData.files : [])];
+    if (got.length === 0) return;
+    e.preventDefault();
+    const stamp = new Date().toISOString().slice(0, 19).replace(/[-:T]/g, "");
+    add(got.map((f) => (f.name && f.name !== "image.png" ? f : new File([f], `screenshot-${stamp}.png`, { type: f.type }))));
+  });
+  if (drop) {
+    drop.addEventListener("dragover", (e) => {
+      if (![...e.dataTransfer.types].includes("Files")) return;
+      e.preventDefault();
+      drop.classList.add("dropping");
+    });
+    drop.addEventListener("dragleave", () => drop.classList.remove("dropping"));
+    drop.addEventListener("drop", (e) => {
+      drop.classList.remove("dropping");
+      if (!e.dataTransfer.files.length) return;
+      e.preventDefault();
+      add([...e.dataTransfer.files]);
+    });
+  }
+  return {
+    files: () => picked.map((p) => p.file),
+    clear: () => {
+      for (const p of picked) if (p.url) URL.revokeObjectURL(p.url);
+      picked = [];
+      render();
+    },
+  };
 }
 
 /**

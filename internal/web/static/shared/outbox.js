@@ -6,6 +6,13 @@
 // `message` frame; while it is down we try POST …/messages; if that fails
 // too it waits for the next poll round or the next connect. The queue
 // survives a reload of the page (sessionStorage).
+//
+// A message with files uploads them first (POST /api/uploads, with
+// progress), then sends the message naming the uploads: a file that went
+// up before the network failed is not sent again, and the message still
+// goes once, under its one client id. Files not yet uploaded cannot be
+// kept across a reload (sessionStorage holds text); such a message comes
+// back failed, saying so.
 
 import { ApiError, enc } from "./api.js";
 
@@ -18,6 +25,15 @@ const retryBase = 500;
 const retryMax = 10_000;
 // Refusals that will not change on a retry: the message is failed.
 const finalCodes = new Set(["invalid", "invalid_frame", "invalid_json", "forbidden", "not_found", "conflict", "unknown_type"]);
+
+const needsUpload = (m) => (m.files || []).some((f) => !f.id);
+const attachmentIDs = (m) => (m.files || []).map((f) => f.id);
+
+function messageFrame(m) {
+  const f = { type: "message", conversation_id: m.conversation_id, body: m.body, client_msg_id: m.client_msg_id };
+  if (m.files && m.files.length) f.attachments = attachmentIDs(m);
+  return f;
+}
 
 /** newClientMsgID returns a fresh idempotency key. */
 export function newClientMsgID() {
@@ -47,7 +63,13 @@ export class Outbox {
   load() {
     try {
       for (const item of JSON.parse(sessionStorage.getItem(this.storageKey)) || []) {
-        this.items.set(item.client_msg_id, { ...item, sentAt: 0 });
+        const m = { ...item, sentAt: 0 };
+        if (m.status === "sending" && (m.files || []).some((f) => !f.id)) {
+          m.status = "failed";
+          m.error = "invalid";
+          m.reason = "files_lost";
+        }
+        this.items.set(m.client_msg_id, m);
       }
     } catch {
       // a damaged queue is dropped
@@ -55,7 +77,9 @@ export class Outbox {
   }
 
   save() {
-    const keep = [...this.items.values()].map(({ sentAt, ...item }) => item);
+    const keep = [...this.items.values()].map(({ sentAt, uploading, ...item }) => ({
+      ...item, files: item.files && item.files.map(({ file, preview, ...f }) => f),
+    }));
     sessionStorage.setItem(this.storageKey, JSON.stringify(keep));
   }
 
@@ -64,12 +88,18 @@ export class Outbox {
     return [...this.items.values()].filter((m) => m.conversation_id === conversationID);
   }
 
-  /** add queues a new message and tries to send it; it returns the item. */
-  add(conversationID, body) {
+  /** add queues a new message (with files, File objects) and tries to send it; it returns the item. */
+  add(conversationID, body, files = []) {
     const item = {
       conversation_id: conversationID, client_msg_id: newClientMsgID(), body,
       status: "sending", created_at: new Date().toISOString(), sentAt: 0,
     };
+    if (files.length) {
+      item.files = files.map((f) => ({
+        name: f.name || "file", size: f.size, type: f.type, file: f, progress: 0,
+        preview: /^image\//.test(f.type) ? URL.createObjectURL(f) : "",
+      }));
+    }
     this.items.set(item.client_msg_id, item);
     this.save();
     this.changed(item);
@@ -83,7 +113,9 @@ export class Outbox {
     if (!item) return;
     item.status = "sending";
     item.sentAt = 0;
+    item.retryAt = 0;
     delete item.error;
+    delete item.reason;
     this.save();
     this.changed(item);
     this.flush();
@@ -93,6 +125,7 @@ export class Outbox {
   discard(clientMsgID) {
     const item = this.items.get(clientMsgID);
     if (!item || item.status !== "failed") return;
+    for (const f of item.files || []) if (f.preview) URL.revokeObjectURL(f.preview);
     this.items.delete(clientMsgID);
     this.save();
     this.changed({ ...item, status: "discarded" });
@@ -105,11 +138,14 @@ export class Outbox {
     this.items.delete(clientMsgID);
     this.save();
     this.changed({ ...item, status: "sent", seq });
+    // The history now shows the stored files; the local previews can go.
+    for (const f of item.files || []) if (f.preview) setTimeout(() => URL.revokeObjectURL(f.preview), 60_000);
   }
 
-  fail(item, code) {
+  fail(item, code, reason) {
     item.status = "failed";
     item.error = code;
+    item.reason = reason || "";
     this.save();
     this.changed(item);
   }
@@ -129,7 +165,11 @@ export class Outbox {
           next = Math.min(next, m.sentAt + ackTimeout);
           continue;
         }
-        if (this.conn.send({ type: "message", conversation_id: m.conversation_id, body: m.body, client_msg_id: m.client_msg_id })) {
+        if (needsUpload(m)) {
+          this.uploadFiles(m); // flushes again when the files are up
+          continue;
+        }
+        if (this.conn.send(messageFrame(m))) {
           m.sentAt = now;
           m.retryAt = 0;
           next = Math.min(next, now + ackTimeout);
@@ -168,8 +208,14 @@ export class Outbox {
     try {
       for (const m of [...this.items.values()]) {
         if (m.status !== "sending" || this.conn.connected || !this.items.has(m.client_msg_id)) continue;
+        if (needsUpload(m) && !(await this.uploadFiles(m, false))) {
+          if (m.status === "failed") continue;
+          return; // unreachable: try again on the next round
+        }
         try {
-          const stored = await this.api.post(`/api/conversations/${enc(m.conversation_id)}/messages`, { body: m.body, client_msg_id: m.client_msg_id });
+          const stored = await this.api.post(`/api/conversations/${enc(m.conversation_id)}/messages`, {
+            body: m.body, client_msg_id: m.client_msg_id, attachments: attachmentIDs(m),
+          });
           this.confirm(m.client_msg_id, stored.seq);
         } catch (err) {
           if (err instanceof ApiError && !err.retryable) {
@@ -182,6 +228,46 @@ export class Outbox {
     } finally {
       this.draining = false;
     }
+  }
+
+  // uploadFiles sends a message's files that are not up yet, one after
+  // another, and reports whether all are. A refusal (too large, a
+  // program…) fails the message with the server's reason; an unreachable
+  // or busy server leaves it for a later round, with a growing backoff.
+  async uploadFiles(m, flushAfter = true) {
+    if (m.uploading) return false;
+    m.uploading = true;
+    try {
+      for (const f of m.files) {
+        if (f.id) continue;
+        if (!f.file) {
+          this.fail(m, "invalid", "files_lost");
+          return false;
+        }
+        const a = await this.api.upload(f.file, (p) => {
+          f.progress = p;
+          this.changed(m);
+        });
+        Object.assign(f, { id: a.id, type: a.type, size: a.size, width: a.width, height: a.height, thumbnail: a.thumbnail, progress: 1 });
+        this.save();
+        this.changed(m);
+      }
+    } catch (err) {
+      if (!this.items.has(m.client_msg_id)) return false;
+      if (err instanceof ApiError && !err.retryable) {
+        this.fail(m, err.code, err.reason);
+        return false;
+      }
+      m.attempts = (m.attempts || 0) + 1;
+      const backoff = Math.min(retryBase * 2 ** (m.attempts - 1), retryMax);
+      m.retryAt = Date.now() + backoff / 2 + Math.random() * backoff / 2;
+      this.schedule(m.retryAt);
+      return false;
+    } finally {
+      m.uploading = false;
+    }
+    if (flushAfter) this.flush();
+    return true;
   }
 
   onFrame(f) {
