@@ -7,6 +7,8 @@
 // stored, and delivered to the agent who claimed them. "loadtest drain"
 // sends SIGTERM to one of several nodes and measures how long its clients
 // take to reconnect to the others and resume their conversation.
+// "loadtest uploads" has many phones send a photo at once and reports the
+// throughput, the time to each thumbnail and the server's memory.
 package main
 
 import (
@@ -43,6 +45,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 				return err
 			}
 			return runMessages(ctx, cfg, stdout)
+		case "uploads":
+			cfg, err := parseUploadConfig(args[1:], stderr)
+			if err != nil {
+				return err
+			}
+			return runUploads(ctx, cfg, stdout)
 		case "drain":
 			cfg, err := parseDrainConfig(args[1:], stderr)
 			if err != nil {
