@@ -168,6 +168,10 @@ func TestAttachmentsEndToEnd(t *testing.T) {
 		if cd := resp.Header.Get("Content-Disposition"); resp.StatusCode != http.StatusOK || !strings.HasPrefix(cd, "attachment") || !strings.Contains(cd, "trace.log") {
 			t.Errorf("log download: %d %q", resp.StatusCode, cd)
 		}
+		// A guessed id without the desk's signature opens nothing.
+		if resp := get("/files/" + shotID + "/file"); resp.StatusCode != http.StatusForbidden {
+			t.Errorf("a file fetched by its id alone: %d", resp.StatusCode)
+		}
 		tampered := strings.Replace(forEmployee[shotID]["url"].(string), "/file?", "/thumb?", 1)
 		if resp := get(tampered); resp.StatusCode != http.StatusForbidden {
 			t.Errorf("a URL's variant changed: %d", resp.StatusCode)

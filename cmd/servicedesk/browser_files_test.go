@@ -3,6 +3,7 @@ package main
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 // pickJS puts files made in the page into a file input, as a person
@@ -78,15 +79,34 @@ func TestBrowserAttachments(t *testing.T) {
 		tb.waitUntil(t, "both thumbnails loaded", thumbsLoadedJS+` === 2`)
 	}
 
+	// Offline: a picture taken while the server is down waits in the
+	// outbox and goes once it is back, once.
+	if err := s.srv.stop(); err != nil {
+		t.Fatal(err)
+	}
+	emp.waitUntil(t, "#conn-state reconnecting", `document.querySelector('#conn-state')?.dataset.state === 'reconnecting'`)
+	evalJS[bool](t, emp, pickJS("#composer-file", [2]string{"IMG_2042.png", "png"}))
+	emp.waitUntil(t, "the picture in the tray", `document.querySelectorAll('[data-testid=tray-item]').length === 1`)
+	emp.click(t, "#composer-send")
+	emp.waitUntil(t, "the offline picture waiting", `document.querySelector('#messages [data-pending][data-status=sending]')`)
+	s.srv = startApp(t, s.db, s.args...)
+	s.want = append(s.want, "")
+	emp.waitMessages(t, s.want)
+	agent.waitMessages(t, s.want)
+	for _, tb := range []*tab{agent, emp} {
+		tb.waitUntilWithin(t, 30*time.Second, "the offline picture's thumbnail too", thumbsLoadedJS+` === 3`)
+	}
+
 	// Full size: the viewer opens on a tap, steps with the arrows, closes with Esc.
 	emp.click(t, "#messages [data-testid=attachment-thumb]")
 	emp.waitUntil(t, "the viewer showing the picture", visibleJS("[data-testid=viewer]")+
 		` && document.querySelector('[data-testid=viewer-image]').naturalWidth === 800`)
 	agent.click(t, "#messages [data-testid=message]:last-of-type [data-testid=attachment-thumb]")
-	agent.waitUntil(t, "the viewer open on the phone's picture", visibleJS("[data-testid=viewer]")+
-		` && document.querySelector('[data-testid=viewer-image]').naturalWidth === 480`)
+	agent.waitUntil(t, "the viewer open on the phone's last picture", visibleJS("[data-testid=viewer]")+
+		` && document.querySelector('[data-testid=viewer-image]').naturalWidth === 480 && document.querySelector('.viewer-caption').textContent.includes('3/3')`)
 	agent.pressKey(t, "ArrowLeft")
-	agent.waitUntil(t, "the previous picture", `document.querySelector('[data-testid=viewer-image]').naturalWidth === 800`)
+	agent.pressKey(t, "ArrowLeft")
+	agent.waitUntil(t, "the first picture", `document.querySelector('[data-testid=viewer-image]').naturalWidth === 800`)
 	agent.pressKey(t, "Escape")
 	agent.waitUntil(t, "the viewer closed", "!"+visibleJS("[data-testid=viewer]"))
 
