@@ -200,7 +200,10 @@ func runUploads(ctx context.Context, c uploadConfig, stdout io.Writer) error {
 				return
 			}
 			var list struct {
-				Attachments []struct{ ID, ThumbnailURL string `json:"thumbnail_url"` }
+				Attachments []struct {
+					ID           string `json:"id"`
+					ThumbnailURL string `json:"thumbnail_url"`
+				}
 			}
 			if err := api(ctx, "GET", "/api/conversations/"+p.conv+"/attachments", p.token, nil, &list); err != nil || len(list.Attachments) == 0 {
 				results[i].err = fmt.Errorf("list: %v", err)
