@@ -2,6 +2,8 @@ package conversation
 
 import (
 	"context"
+	"fmt"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -62,7 +64,7 @@ func (s *Service) Create(ctx context.Context, employee desk.Principal, in NewCon
 			}
 		}
 		open, err := tx.ListConversations(ctx, desk.ConversationQuery{
-			EmployeeID: employee.ID, Statuses: []desk.Status{desk.StatusQueued, desk.StatusOpen}, Viewer: employee, Limit: s.maxOpen,
+			EmployeeID: employee.ID, Statuses: []desk.Status{desk.StatusQueued, desk.StatusOpen, desk.StatusPending}, Viewer: employee, Limit: s.maxOpen,
 		})
 		if err != nil {
 			return outcome{}, err
@@ -72,9 +74,15 @@ func (s *Service) Create(ctx context.Context, employee desk.Principal, in NewCon
 				"you already have %d open requests; add to one of them, or wait until one is resolved", len(open))
 		}
 		now := s.now().UTC()
+		year := now.In(s.zone).Year()
+		n, err := tx.NextNumber(ctx, fmt.Sprintf("ref:%d", year))
+		if err != nil {
+			return outcome{}, err
+		}
 		c := desk.Conversation{
 			ID: id, EmployeeID: employee.ID, Subject: in.Subject, Category: in.Category,
 			Status: desk.StatusQueued, CreatedAt: now, UpdatedAt: now, QueuedAt: &now, ClientMsgID: in.ClientMsgID,
+			Ref: fmt.Sprintf("IT-%d-%06d", year, n), Priority: "normal", Type: "incident", Tags: []string{},
 		}
 		if err := tx.CreateConversation(ctx, c); err != nil {
 			return outcome{}, err
@@ -155,6 +163,13 @@ func (s *Service) Send(ctx context.Context, actor desk.Principal, conversationID
 			}
 			queueChanged = w.reopen(actor)
 		}
+		if c.Status == desk.StatusPending && actor.Role == desk.RoleEmployee {
+			// The answer the agent waited for: back to open, to them.
+			w.c.Status = desk.StatusOpen
+			w.append(desk.EventReopened, actor, map[string]string{
+				"by": actor.ID, "status": string(desk.StatusOpen), "assignee_id": c.AssigneeID, "from": string(desk.StatusPending),
+			}, "")
+		}
 		atts, err := s.useAttachments(ctx, tx, attachments, actor, c.ID, false)
 		if err != nil {
 			return outcome{}, err
@@ -166,7 +181,7 @@ func (s *Service) Send(ctx context.Context, actor desk.Principal, conversationID
 		}
 		if actor.Role == desk.RoleAgent {
 			w.oweEmployee(desk.NotifyReply, ev.Seq)
-		} else if c.AssigneeID != "" && c.Status == desk.StatusOpen {
+		} else if c.AssigneeID != "" && inWork(c.Status) {
 			w.owe(agentPrincipal(c.AssigneeID), desk.NotifyEmployeeWrote, ev.Seq)
 		}
 		events, err := w.commit(wasQueued || queueChanged)
@@ -305,7 +320,7 @@ func (s *Service) Leave(ctx context.Context, agent desk.Principal, conversationI
 					break
 				}
 			}
-			if w.c.AssigneeID == "" && w.c.Status == desk.StatusOpen {
+			if w.c.AssigneeID == "" && inWork(w.c.Status) {
 				// Back in the queue at the place it had: the employee has
 				// waited since then, and the agent leaving is not their doing.
 				queued := w.now
@@ -333,7 +348,7 @@ func (s *Service) Resolve(ctx context.Context, agent desk.Principal, conversatio
 		if agent.Role != desk.RoleAgent || !isActive(parts, agent) {
 			return false, notParticipant(*w.c)
 		}
-		if w.c.Status != desk.StatusOpen {
+		if !inWork(w.c.Status) {
 			return false, desk.Errorf(desk.EConflict, "only an open conversation can be resolved (it is %s)", w.c.Status)
 		}
 		now := w.now
@@ -341,6 +356,109 @@ func (s *Service) Resolve(ctx context.Context, agent desk.Principal, conversatio
 		ev := w.append(desk.EventResolved, agent, map[string]string{"by": agent.ID}, "")
 		w.oweEmployee(desk.NotifyResolved, ev.Seq)
 		return false, nil
+	})
+}
+
+// Fields is what an agent may change about a conversation besides its
+// lifecycle; nil leaves a field as it is.
+type Fields struct {
+	Priority *string   `json:"priority"`
+	Type     *string   `json:"type"`
+	Tags     *[]string `json:"tags"`
+}
+
+// Update sets a conversation's priority, type or tags. Any agent in the
+// conversation may, and any agent while it waits in the queue (triage
+// before claiming). The change is a private event: these are the desk's
+// own labels, not the employee's business.
+func (s *Service) Update(ctx context.Context, agent desk.Principal, conversationID string, f Fields) (desk.Conversation, error) {
+	if agent.Role != desk.RoleAgent {
+		return desk.Conversation{}, desk.Errorf(desk.EForbidden, "only agents change a conversation's fields")
+	}
+	if f.Priority != nil && !slices.Contains(desk.Priorities, *f.Priority) {
+		return desk.Conversation{}, desk.Errorf(desk.EInvalid, "priority must be one of %s", strings.Join(desk.Priorities, ", "))
+	}
+	if f.Type != nil && !slices.Contains(desk.Types, *f.Type) {
+		return desk.Conversation{}, desk.Errorf(desk.EInvalid, "type must be one of %s", strings.Join(desk.Types, ", "))
+	}
+	var tags []string
+	if f.Tags != nil {
+		var err error
+		if tags, err = cleanTags(*f.Tags); err != nil {
+			return desk.Conversation{}, err
+		}
+	}
+	return s.update(ctx, agent, conversationID, func(w *eventWriter, parts []desk.Participant) (bool, error) {
+		if w.c.Status != desk.StatusQueued && !isActive(parts, agent) {
+			return false, notParticipant(*w.c)
+		}
+		changed := map[string]any{"by": agent.ID}
+		if f.Priority != nil && *f.Priority != w.c.Priority {
+			w.c.Priority, changed["priority"] = *f.Priority, *f.Priority
+		}
+		if f.Type != nil && *f.Type != w.c.Type {
+			w.c.Type, changed["type"] = *f.Type, *f.Type
+		}
+		if f.Tags != nil && !slices.Equal(tags, w.c.Tags) {
+			w.c.Tags, changed["tags"] = tags, tags
+		}
+		if len(changed) > 1 {
+			w.append(desk.EventUpdated, agent, changed, "")
+		}
+		return false, nil
+	})
+}
+
+// cleanTags trims, drops empty and repeated tags, and bounds them.
+func cleanTags(in []string) ([]string, error) {
+	out := []string{}
+	for _, t := range in {
+		t = strings.TrimSpace(t)
+		if t == "" || slices.Contains(out, t) {
+			continue
+		}
+		if utf8.RuneCountInString(t) > desk.MaxTagRunes || desk.CheckText("tag", t) != nil || strings.ContainsAny(t, ",\n") {
+			return nil, desk.Errorf(desk.EInvalid, "a tag is at most %d characters of one line, without commas", desk.MaxTagRunes)
+		}
+		out = append(out, t)
+	}
+	if len(out) > desk.MaxTags {
+		return nil, desk.Errorf(desk.EInvalid, "at most %d tags", desk.MaxTags)
+	}
+	return out, nil
+}
+
+// Pend marks a conversation as waiting for the employee's answer: the
+// assignee asked something. The employee's next message opens it again.
+func (s *Service) Pend(ctx context.Context, agent desk.Principal, conversationID string) (desk.Conversation, error) {
+	return s.update(ctx, agent, conversationID, func(w *eventWriter, parts []desk.Participant) (bool, error) {
+		if err := mustAssign(*w.c, agent, "wait for the employee"); err != nil {
+			return false, err
+		}
+		if w.c.Status == desk.StatusPending {
+			return false, nil
+		}
+		w.c.Status = desk.StatusPending
+		w.append(desk.EventPending, agent, map[string]string{"by": agent.ID}, "")
+		return false, nil
+	})
+}
+
+// Withdraw lets an employee close their own request: solved by itself, or
+// no longer needed. It ends as resolved; writing again reopens it.
+func (s *Service) Withdraw(ctx context.Context, employee desk.Principal, conversationID string) (desk.Conversation, error) {
+	if employee.Role != desk.RoleEmployee {
+		return desk.Conversation{}, desk.Errorf(desk.EForbidden, "only the employee withdraws their request")
+	}
+	return s.update(ctx, employee, conversationID, func(w *eventWriter, parts []desk.Participant) (bool, error) {
+		if w.c.Status == desk.StatusResolved {
+			return false, desk.Errorf(desk.EConflict, "the request is already closed")
+		}
+		wasQueued := w.c.Status == desk.StatusQueued
+		now := w.now
+		w.c.Status, w.c.ResolvedAt = desk.StatusResolved, &now
+		w.append(desk.EventWithdrawn, employee, map[string]string{"by": employee.ID}, "")
+		return wasQueued, nil
 	})
 }
 
@@ -452,7 +570,7 @@ func (s *Service) update(ctx context.Context, actor desk.Principal, conversation
 	if err != nil {
 		return desk.Conversation{}, err
 	}
-	return v.(desk.Conversation), nil
+	return forViewer(v.(desk.Conversation), actor), nil
 }
 
 // load reads a conversation for update with its participants, hiding other
@@ -534,11 +652,15 @@ func mustAssign(c desk.Conversation, actor desk.Principal, what string) error {
 	if actor.Role != desk.RoleAgent || c.AssigneeID != actor.ID {
 		return desk.Errorf(desk.EForbidden, "only the assignee can %s", what)
 	}
-	if c.Status != desk.StatusOpen {
+	if !inWork(c.Status) {
 		return desk.Errorf(desk.EConflict, "only an open conversation can be changed (it is %s)", c.Status)
 	}
 	return nil
 }
+
+// inWork: assigned and not done, whether the agent or the employee is to
+// answer next.
+func inWork(s desk.Status) bool { return s == desk.StatusOpen || s == desk.StatusPending }
 
 func notParticipant(c desk.Conversation) error {
 	if c.Status == desk.StatusQueued {
@@ -548,7 +670,7 @@ func notParticipant(c desk.Conversation) error {
 }
 
 func alreadyTaken(c desk.Conversation) error {
-	if c.Status == desk.StatusOpen {
+	if inWork(c.Status) {
 		// Not who: an agent who may not read the conversation learns only
 		// that it is taken.
 		return desk.Errorf(desk.EConflict, "conversation already claimed")

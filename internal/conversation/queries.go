@@ -24,7 +24,7 @@ func (s *Service) Get(ctx context.Context, viewer desk.Principal, id string) (Vi
 	if err != nil {
 		return View{}, err
 	}
-	v := View{Conversation: c, Participants: parts}
+	v := View{Conversation: forViewer(c, viewer), Participants: parts}
 	if c.Status == desk.StatusQueued {
 		if v.QueuePosition, err = s.queuePosition(ctx, c); err != nil {
 			return View{}, err
@@ -32,6 +32,15 @@ func (s *Service) Get(ctx context.Context, viewer desk.Principal, id string) (Vi
 		v.AgentsOnline = s.presence.OnlineCount()
 	}
 	return v, nil
+}
+
+// forViewer hides the desk's own labels (priority, type, tags) from the
+// employee; the reference number is for both sides.
+func forViewer(c desk.Conversation, viewer desk.Principal) desk.Conversation {
+	if viewer.Role == desk.RoleEmployee {
+		c.Priority, c.Type, c.Tags = "", "", nil
+	}
+	return c
 }
 
 // Events returns up to limit events after afterSeq, in order. Employees
@@ -169,12 +178,12 @@ func (s *Service) Conversations(ctx context.Context, viewer desk.Principal, list
 		if status != desk.StatusOpen && status != desk.StatusResolved {
 			return Page{}, desk.Errorf(desk.EInvalid, "status must be open or resolved")
 		}
-		q.Statuses, q.ParticipantAgentID = []desk.Status{status}, viewer.ID
+		q.Statuses, q.ParticipantAgentID = statusesOf(status), viewer.ID
 	case list == ListFormer && viewer.Role == desk.RoleAgent:
 		if status != desk.StatusOpen && status != desk.StatusResolved {
 			return Page{}, desk.Errorf(desk.EInvalid, "status must be open or resolved")
 		}
-		q.Statuses, q.FormerAgentID = []desk.Status{status}, viewer.ID
+		q.Statuses, q.FormerAgentID = statusesOf(status), viewer.ID
 	default:
 		return Page{}, desk.Errorf(desk.EForbidden, "this list is not yours")
 	}
@@ -189,6 +198,7 @@ func (s *Service) Conversations(ctx context.Context, viewer desk.Principal, list
 	page := Page{Conversations: make([]Summary, 0, len(rows))}
 	next := 0 // the queue list is in queue order: rank its first row only
 	for _, r := range rows {
+		r.Conversation = forViewer(r.Conversation, viewer)
 		sum := Summary{ConversationSummary: r}
 		if r.Status == desk.StatusQueued {
 			if list == ListQueue && next > 0 {
@@ -209,6 +219,14 @@ func (s *Service) Conversations(ctx context.Context, viewer desk.Principal, list
 		page.NextCursor = fmt.Sprintf("%d.%s", t.UnixMilli(), last.ID)
 	}
 	return page, nil
+}
+
+// statusesOf: an agent's "open" list holds what waits on the employee too.
+func statusesOf(s desk.Status) []desk.Status {
+	if s == desk.StatusOpen {
+		return []desk.Status{desk.StatusOpen, desk.StatusPending}
+	}
+	return []desk.Status{s}
 }
 
 // parseCursor reads a NextCursor: "<unix ms>.<id>".

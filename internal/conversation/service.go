@@ -73,6 +73,9 @@ type Config struct {
 	// Attachments keeps the records of uploaded files; without it no
 	// conversation lists any (see Service.Attachments).
 	Attachments desk.AttachmentStore
+	// Zone is the desk's time zone (Asia/Shanghai by default): reference
+	// numbers start again each year there.
+	Zone *time.Location
 	// Reach, with WeCom, says whom cards reach (the SQL stores); without
 	// it nobody is shown unreachable and no queue card is owed.
 	Reach Reach
@@ -101,6 +104,7 @@ type Service struct {
 	presence      Presence
 	reach         Reach
 	attachments   desk.AttachmentStore
+	zone          *time.Location // the desk's time zone: reference numbers count per year there
 	log           *slog.Logger
 	now           func() time.Time
 	maxBody       int
@@ -154,8 +158,15 @@ func New(cfg Config) *Service {
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
+	if s.zone = cfg.Zone; s.zone == nil {
+		s.zone = chinaTime
+	}
 	return s
 }
+
+// chinaTime is Asia/Shanghai without needing the zone database: no
+// daylight saving since 1991.
+var chinaTime = time.FixedZone("CST", 8*60*60)
 
 // op is one command waiting for the writer. run gets the writer's
 // context, never its caller's: a caller hanging up must not cancel a

@@ -56,7 +56,7 @@ func (w *eventWriter) append(typ desk.EventType, actor desk.Principal, data any,
 	}
 	ev := desk.ConvEvent{
 		ConversationID: w.c.ID, Seq: w.c.Seq, Type: typ, Data: raw, Actor: actor,
-		Private: typ == desk.EventNote, ClientMsgID: clientMsgID, CreatedAt: w.now,
+		Private: typ == desk.EventNote || typ == desk.EventUpdated, ClientMsgID: clientMsgID, CreatedAt: w.now,
 	}
 	if w.err = w.tx.AppendEvent(w.ctx, ev); w.err != nil {
 		return desk.ConvEvent{}
@@ -198,7 +198,7 @@ func (w *eventWriter) deliveries(allAgents bool) []delivery {
 	for i, ev := range w.events {
 		var to []target
 		switch {
-		case allAgents && !ev.Private:
+		case allAgents:
 			to = append(to, target{to: desk.Audience{Kind: desk.ToAllAgents}, prev: w.c.BroadcastSeq})
 			w.c.BroadcastSeq = ev.Seq
 		case len(agents) > 0:

@@ -13,6 +13,22 @@ const (
 	StatusQueued   Status = "queued"   // waiting for an agent to claim it
 	StatusOpen     Status = "open"     // an agent is assigned
 	StatusResolved Status = "resolved" // done; the employee's next message reopens it
+	// StatusPending: the agent asked the employee something and waits for
+	// the answer; the employee's next message makes it open again.
+	StatusPending Status = "pending"
+)
+
+// Priorities, lowest first. An agent sets one; new conversations are normal.
+var Priorities = []string{"low", "normal", "high", "urgent"}
+
+// Types of request: something broke (incident), or something is wanted
+// (a service request: an account, a laptop, access).
+var Types = []string{"incident", "request"}
+
+// Tag limits: a few short labels, not a second message.
+const (
+	MaxTags     = 10
+	MaxTagRunes = 32
 )
 
 // Categories an employee may file a conversation under. The list is the IT
@@ -42,6 +58,11 @@ type Conversation struct {
 	UpdatedAt  time.Time  `json:"updated_at"`
 	QueuedAt   *time.Time `json:"queued_at,omitempty"`
 	ResolvedAt *time.Time `json:"resolved_at,omitempty"`
+	// Ref is the number both sides quote: "IT-2026-000123".
+	Ref      string   `json:"ref,omitempty"`
+	Priority string   `json:"priority,omitempty"`
+	Type     string   `json:"type,omitempty"`
+	Tags     []string `json:"tags,omitempty"`
 	// ClientMsgID is the first message's client id: a retried create
 	// returns the same conversation.
 	ClientMsgID string `json:"-"`
@@ -85,6 +106,13 @@ const (
 	EventResolved    EventType = "conversation.resolved"
 	EventReopened    EventType = "conversation.reopened"
 	EventRead        EventType = "conversation.read"
+	// EventUpdated: an agent changed priority, type or tags (data: what
+	// changed, and by whom).
+	EventUpdated EventType = "conversation.updated"
+	// EventPending: the assignee is waiting for the employee's answer.
+	EventPending EventType = "conversation.pending"
+	// EventWithdrawn: the employee closed their own request.
+	EventWithdrawn EventType = "conversation.withdrawn"
 )
 
 // ConvEvent is one entry of a conversation's ordered, persisted history, as

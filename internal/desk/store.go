@@ -106,6 +106,9 @@ type ConversationTx interface {
 	DeleteOutbox(ctx context.Context, ids []int64) error
 	// Notify owes n.To a card (see NotificationStore).
 	Notify(ctx context.Context, n Notification) error
+	// NextNumber counts up the named counter and returns its new value
+	// (1 the first time): reference numbers, one counter per year.
+	NextNumber(ctx context.Context, name string) (int64, error)
 	// UseAttachments gives a message the owner's unused attachments, in
 	// the order of ids: ENotFound if one is not theirs or not there,
 	// EConflict if another message took it already.

@@ -36,6 +36,9 @@ func (a *API) conversationRoutes(mux *http.ServeMux) {
 	mux.Handle("POST /api/conversations/{id}/claim", a.authed(a.lifecycle(c.Claim), agent))
 	mux.Handle("POST /api/conversations/{id}/leave", a.authed(a.lifecycle(c.Leave), agent))
 	mux.Handle("POST /api/conversations/{id}/resolve", a.authed(a.lifecycle(c.Resolve), agent))
+	mux.Handle("POST /api/conversations/{id}/pending", a.authed(a.lifecycle(c.Pend), agent))
+	mux.Handle("POST /api/conversations/{id}/withdraw", a.authed(a.lifecycle(c.Withdraw), employee))
+	mux.Handle("POST /api/conversations/{id}/fields", a.authed(a.updateFields, agent))
 	mux.Handle("POST /api/conversations/{id}/invite", a.authed(a.withAgent(c.Invite), agent))
 	mux.Handle("POST /api/conversations/{id}/transfer", a.authed(a.withAgent(c.Transfer), agent))
 }
@@ -317,6 +320,26 @@ func (a *API) lifecycle(change func(ctx context.Context, agent desk.Principal, i
 		}
 		writeJSON(w, http.StatusOK, c)
 	}
+}
+
+// updateFields sets priority, type or tags; fields left out stay.
+func (a *API) updateFields(w http.ResponseWriter, r *http.Request, p desk.Principal) {
+	id, err := conversationID(r)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	var f conversation.Fields
+	if err := decodeJSON(w, r, &f); err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	c, err := a.Conversations.Update(r.Context(), p, id, f)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, c)
 }
 
 type agentRequest struct {

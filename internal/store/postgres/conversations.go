@@ -29,7 +29,7 @@ type querier interface {
 type reader struct{ q querier }
 
 const convColumns = `id, employee_id, subject, category, status, assignee_id, seq,
-	created_at, updated_at, queued_at, resolved_at, client_msg_id, public_seq, broadcast_seq`
+	created_at, updated_at, queued_at, resolved_at, client_msg_id, public_seq, broadcast_seq, ref, priority, kind, tags`
 
 // Conversation returns one conversation.
 func (r reader) Conversation(ctx context.Context, id string) (desk.Conversation, error) {
@@ -59,11 +59,14 @@ func (r reader) conversation(ctx context.Context, sql string, args ...any) (desk
 // scanConversation reads convColumns, in order, from row.
 func scanConversation(row pgx.Row, extra ...any) (desk.Conversation, error) {
 	var c desk.Conversation
+	var tags string
 	dest := append([]any{&c.ID, &c.EmployeeID, &c.Subject, &c.Category, &c.Status, &c.AssigneeID, &c.Seq,
-		&c.CreatedAt, &c.UpdatedAt, &c.QueuedAt, &c.ResolvedAt, &c.ClientMsgID, &c.PublicSeq, &c.BroadcastSeq}, extra...)
+		&c.CreatedAt, &c.UpdatedAt, &c.QueuedAt, &c.ResolvedAt, &c.ClientMsgID, &c.PublicSeq, &c.BroadcastSeq,
+		&c.Ref, &c.Priority, &c.Type, &tags}, extra...)
 	if err := row.Scan(dest...); err != nil {
 		return desk.Conversation{}, err
 	}
+	c.Tags = decodeTags(tags)
 	c.CreatedAt, c.UpdatedAt = c.CreatedAt.UTC(), c.UpdatedAt.UTC()
 	c.QueuedAt, c.ResolvedAt = utcPtr(c.QueuedAt), utcPtr(c.ResolvedAt)
 	return c, nil
@@ -222,4 +225,19 @@ func (r reader) QueueRank(ctx context.Context, queuedAt time.Time, id string) (b
 		(SELECT count(*) FROM conversations WHERE status = 'queued')`,
 		dbTime(queuedAt), id).Scan(&before, &length)
 	return before, length, dbError(err, "rank in queue")
+}
+
+// Tags are kept as a JSON array of strings.
+func encodeTags(tags []string) string {
+	if len(tags) == 0 {
+		return "[]"
+	}
+	b, _ := json.Marshal(tags)
+	return string(b)
+}
+
+func decodeTags(s string) []string {
+	tags := []string{}
+	json.Unmarshal([]byte(s), &tags)
+	return tags
 }

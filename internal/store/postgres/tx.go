@@ -52,11 +52,11 @@ func (x *tx) ConversationForUpdate(ctx context.Context, id string) (desk.Convers
 func (x *tx) CreateConversation(ctx context.Context, c desk.Conversation) error {
 	tag, err := x.t.Exec(ctx, `
 		INSERT INTO conversations (`+convColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
 		ON CONFLICT DO NOTHING`,
 		c.ID, c.EmployeeID, c.Subject, c.Category, c.Status, c.AssigneeID, c.Seq,
 		dbTime(c.CreatedAt), dbTime(c.UpdatedAt), dbTimePtr(c.QueuedAt), dbTimePtr(c.ResolvedAt), c.ClientMsgID,
-		c.PublicSeq, c.BroadcastSeq)
+		c.PublicSeq, c.BroadcastSeq, c.Ref, c.Priority, c.Type, encodeTags(c.Tags))
 	if err != nil {
 		return dbError(err, "create conversation")
 	}
@@ -66,15 +66,24 @@ func (x *tx) CreateConversation(ctx context.Context, c desk.Conversation) error 
 	return nil
 }
 
+// NextNumber counts up the named counter in this transaction; the row
+// lock orders concurrent writers.
+func (x *tx) NextNumber(ctx context.Context, name string) (int64, error) {
+	var n int64
+	err := x.t.QueryRow(ctx, `INSERT INTO counters (name, value) VALUES ($1, 1)
+		ON CONFLICT (name) DO UPDATE SET value = counters.value + 1 RETURNING value`, name).Scan(&n)
+	return n, dbError(err, "count "+name)
+}
+
 // SaveConversation writes c's mutable fields.
 func (x *tx) SaveConversation(ctx context.Context, c desk.Conversation) error {
 	tag, err := x.t.Exec(ctx, `
 		UPDATE conversations
 		SET status = $2, assignee_id = $3, seq = $4, updated_at = $5, queued_at = $6, resolved_at = $7,
-			public_seq = $8, broadcast_seq = $9
+			public_seq = $8, broadcast_seq = $9, priority = $10, kind = $11, tags = $12
 		WHERE id = $1`,
 		c.ID, c.Status, c.AssigneeID, c.Seq, dbTime(c.UpdatedAt), dbTimePtr(c.QueuedAt), dbTimePtr(c.ResolvedAt),
-		c.PublicSeq, c.BroadcastSeq)
+		c.PublicSeq, c.BroadcastSeq, c.Priority, c.Type, encodeTags(c.Tags))
 	if err != nil {
 		return dbError(err, "save conversation")
 	}

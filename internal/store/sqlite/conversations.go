@@ -50,6 +50,14 @@ type convTx struct {
 	depth int // open savepoints
 }
 
+// NextNumber counts up the named counter in this transaction.
+func (t *convTx) NextNumber(ctx context.Context, name string) (int64, error) {
+	var n int64
+	err := t.run.queryRow(ctx, `INSERT INTO counters (name, value) VALUES (?, 1)
+		ON CONFLICT (name) DO UPDATE SET value = value + 1 RETURNING value`, name).Scan(&n)
+	return n, dbError(err, "count "+name)
+}
+
 // ConversationForUpdate is Conversation: the transaction already holds
 // SQLite's only write lock, so the row cannot change under it.
 func (t *convTx) ConversationForUpdate(ctx context.Context, id string) (desk.Conversation, error) {
@@ -59,14 +67,15 @@ func (t *convTx) ConversationForUpdate(ctx context.Context, id string) (desk.Con
 func (t *convTx) CreateConversation(ctx context.Context, c desk.Conversation) error {
 	_, err := t.run.exec(ctx, qInsertConversation,
 		c.ID, c.EmployeeID, c.Subject, c.Category, string(c.Status), c.AssigneeID, c.Seq, c.ClientMsgID,
-		millis(c.CreatedAt), millis(c.UpdatedAt), nullMillis(c.QueuedAt), nullMillis(c.ResolvedAt), c.PublicSeq, c.BroadcastSeq)
+		millis(c.CreatedAt), millis(c.UpdatedAt), nullMillis(c.QueuedAt), nullMillis(c.ResolvedAt), c.PublicSeq, c.BroadcastSeq,
+		c.Ref, c.Priority, c.Type, encodeTags(c.Tags))
 	return dbError(err, "create conversation")
 }
 
 func (t *convTx) SaveConversation(ctx context.Context, c desk.Conversation) error {
 	res, err := t.run.exec(ctx, qUpdateConversation,
 		string(c.Status), c.AssigneeID, c.Seq, millis(c.UpdatedAt), nullMillis(c.QueuedAt), nullMillis(c.ResolvedAt),
-		c.PublicSeq, c.BroadcastSeq, c.ID)
+		c.PublicSeq, c.BroadcastSeq, c.Priority, c.Type, encodeTags(c.Tags), c.ID)
 	if err != nil {
 		return dbError(err, "save conversation")
 	}

@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"encoding/json"
 	"context"
 	"database/sql"
 	"errors"
@@ -12,7 +13,7 @@ import (
 // The columns and statements of the conversation store. Queries are
 // constants, so the prepared ones are found by their text.
 const (
-	convColumns  = `id, employee_id, subject, category, status, assignee_id, seq, client_msg_id, created_at, updated_at, queued_at, resolved_at, public_seq, broadcast_seq`
+	convColumns  = `id, employee_id, subject, category, status, assignee_id, seq, client_msg_id, created_at, updated_at, queued_at, resolved_at, public_seq, broadcast_seq, ref, priority, kind, tags`
 	eventColumns = `conversation_id, seq, type, actor_role, actor_id, private, client_msg_id, data, created_at`
 
 	qConversation = `SELECT ` + convColumns + ` FROM conversations WHERE id = ?`
@@ -35,10 +36,10 @@ const (
 	qEmployee = `SELECT id, name, department, position, updated_at FROM employees WHERE id = ?`
 
 	qInsertConversation = `INSERT INTO conversations (` + convColumns + `)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	qUpdateConversation = `UPDATE conversations
 		SET status = ?, assignee_id = ?, seq = ?, updated_at = ?, queued_at = ?, resolved_at = ?,
-			public_seq = ?, broadcast_seq = ?
+			public_seq = ?, broadcast_seq = ?, priority = ?, kind = ?, tags = ?
 		WHERE id = ?`
 	qUpsertParticipant = `INSERT INTO participants (conversation_id, role, user_id, active, last_read_seq, joined_at)
 		VALUES (?, ?, ?, ?, ?, ?)
@@ -167,11 +168,14 @@ func scanConv(s scanner, extra ...any) (desk.Conversation, error) {
 	var c desk.Conversation
 	var created, updated int64
 	var queued, resolved sql.NullInt64
+	var tags string
 	dest := append([]any{&c.ID, &c.EmployeeID, &c.Subject, &c.Category, &c.Status, &c.AssigneeID,
-		&c.Seq, &c.ClientMsgID, &created, &updated, &queued, &resolved, &c.PublicSeq, &c.BroadcastSeq}, extra...)
+		&c.Seq, &c.ClientMsgID, &created, &updated, &queued, &resolved, &c.PublicSeq, &c.BroadcastSeq,
+		&c.Ref, &c.Priority, &c.Type, &tags}, extra...)
 	if err := s.Scan(dest...); err != nil {
 		return desk.Conversation{}, err
 	}
+	c.Tags = decodeTags(tags)
 	c.CreatedAt, c.UpdatedAt = fromMillis(created), fromMillis(updated)
 	c.QueuedAt, c.ResolvedAt = fromNullMillis(queued), fromNullMillis(resolved)
 	return c, nil
@@ -227,4 +231,19 @@ func (r reader) QueueRank(ctx context.Context, queuedAt time.Time, id string) (b
 		(SELECT count(*) FROM conversations WHERE status = 'queued')`,
 		millis(queuedAt), millis(queuedAt), id).Scan(&before, &length)
 	return before, length, dbError(err, "rank in queue")
+}
+
+// Tags are kept as a JSON array of strings.
+func encodeTags(tags []string) string {
+	if len(tags) == 0 {
+		return "[]"
+	}
+	b, _ := json.Marshal(tags)
+	return string(b)
+}
+
+func decodeTags(s string) []string {
+	tags := []string{}
+	json.Unmarshal([]byte(s), &tags)
+	return tags
 }
