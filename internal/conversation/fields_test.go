@@ -77,6 +77,11 @@ func TestFieldsAreTheDesksOwn(t *testing.T) {
 		if _, err := h.svc.Update(ctx, a1, c.ID, conversation.Fields{Type: ptrTo("request")}); err != nil {
 			t.Fatal(err)
 		}
+		if tags, err := h.svc.TagSuggestions(ctx, a3); err != nil || fmt.Sprint(tags) != "[VPN vpn 远程办公]" {
+			t.Errorf("tag suggestions %v %v", tags, err)
+		}
+		_, err = h.svc.TagSuggestions(ctx, emp)
+		wantCode(t, err, desk.EForbidden)
 		mine, err := h.svc.Get(ctx, emp, c.ID)
 		if err != nil || mine.Priority != "" || mine.Type != "" || mine.Tags != nil || mine.Ref == "" {
 			t.Errorf("the employee's view: %+v", mine.Conversation)

@@ -3,6 +3,7 @@ package conversation
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -258,4 +259,32 @@ func (s *Service) Attachments(ctx context.Context, viewer desk.Principal, conver
 		as = []desk.Attachment{}
 	}
 	return as, err
+}
+
+// TagSuggestions lists the tags agents have used lately, most used first.
+func (s *Service) TagSuggestions(ctx context.Context, viewer desk.Principal) ([]string, error) {
+	if viewer.Role != desk.RoleAgent {
+		return nil, desk.Errorf(desk.EForbidden, "only agents tag conversations")
+	}
+	recent, err := s.store.RecentTags(ctx, 2000)
+	if err != nil {
+		return nil, err
+	}
+	count := map[string]int{}
+	for _, tags := range recent {
+		for _, t := range tags {
+			count[t]++
+		}
+	}
+	out := make([]string, 0, len(count))
+	for t := range count {
+		out = append(out, t)
+	}
+	slices.SortFunc(out, func(a, b string) int {
+		if count[a] != count[b] {
+			return count[b] - count[a]
+		}
+		return strings.Compare(a, b)
+	})
+	return out[:min(len(out), 50)], nil
 }

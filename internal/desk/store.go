@@ -22,6 +22,9 @@ type ConversationStore interface {
 	ConversationReader
 	Outbox
 	Update(ctx context.Context, fn func(tx ConversationTx) error) error
+	// RecentTags returns the tags of the newest conversations that have
+	// any, at most limit conversations' worth, for suggestions.
+	RecentTags(ctx context.Context, limit int) ([][]string, error)
 }
 
 // OutboxEntry is one committed batch's deliveries, kept until they are

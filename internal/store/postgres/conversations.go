@@ -241,3 +241,18 @@ func decodeTags(s string) []string {
 	json.Unmarshal([]byte(s), &tags)
 	return tags
 }
+
+// RecentTags reads the tags of the newest tagged conversations (ids sort
+// by creation, so the primary key walks them newest first).
+func (db *DB) RecentTags(ctx context.Context, limit int) ([][]string, error) {
+	rows, err := db.pool.Query(ctx, `SELECT tags FROM conversations WHERE tags <> '[]' ORDER BY id COLLATE "C" DESC LIMIT $1`, limit)
+	if err != nil {
+		return nil, dbError(err, "read tags")
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) ([]string, error) {
+		var s string
+		err := r.Scan(&s)
+		return decodeTags(s), err
+	})
+	return out, dbError(err, "read tags")
+}

@@ -247,3 +247,22 @@ func decodeTags(s string) []string {
 	json.Unmarshal([]byte(s), &tags)
 	return tags
 }
+
+// RecentTags reads the tags of the newest tagged conversations (ids sort
+// by creation, so the primary key walks them newest first).
+func (db *DB) RecentTags(ctx context.Context, limit int) ([][]string, error) {
+	rows, err := db.read.QueryContext(ctx, `SELECT tags FROM conversations WHERE tags <> '[]' ORDER BY id DESC LIMIT ?`, limit)
+	if err != nil {
+		return nil, dbError(err, "read tags")
+	}
+	defer rows.Close()
+	var out [][]string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			return nil, dbError(err, "read tags")
+		}
+		out = append(out, decodeTags(s))
+	}
+	return out, dbError(rows.Err(), "read tags")
+}

@@ -6,7 +6,7 @@ import { ApiError, Session, enc, request } from "/shared/api.js";
 import { Timeline, Typing, applyToParticipants, bindConnState, bindUnseen, renderParticipants, renderStatus, bindComposer } from "/shared/chat.js";
 import { createClient } from "/shared/client.js";
 import { FileLinks, Viewer } from "/shared/files.js";
-import { $, keepAtBottom, $$, el, initial, nearBottom, onSubmitKey, scrollToBottom, setText, show, toaster } from "/shared/dom.js";
+import { $, confirmAction, keepAtBottom, $$, el, initial, nearBottom, onSubmitKey, scrollToBottom, setText, show, toaster } from "/shared/dom.js";
 import { bindLangToggle, createI18n } from "/shared/i18n.js";
 import { loadMeta, takeTicket } from "/shared/signin.js";
 import strings from "./strings.js";
@@ -220,6 +220,10 @@ function itemBase(kind, c, ...rows) {
   }, ...rows);
 }
 
+// priorityChip marks what is more than normal; normal and low stay quiet.
+const priorityChip = (c) => (c.priority === "high" || c.priority === "urgent"
+  ? el("span", { class: `chip prio prio-${c.priority}`, dataset: { testid: "priority" }, text: t(`priority.${c.priority}`) }) : null);
+
 function renderLists() {
   const fresh = listsLoaded ? lists.queue.filter((c) => !seenQueue.has(c.id)).map((c) => c.id) : [];
   for (const c of lists.queue) seenQueue.add(c.id);
@@ -255,6 +259,8 @@ function renderLists() {
       el("span", { class: "conv-preview", text: preview(c) })),
     el("div", { class: "conv-row conv-foot" },
       el("span", { class: "chip", text: t(`cat.${c.category}`) }),
+      priorityChip(c),
+      c.status === "pending" ? el("span", { class: "badge badge-pending", text: t("status.pending") }) : null,
       el("time", { class: "conv-time", text: i18n.time(c.last_message ? c.last_message.created_at : c.updated_at) })))));
 
   $("#list-former").replaceChildren(...lists.former.map((c) => itemBase("former", c,
@@ -407,13 +413,16 @@ function renderConv() {
   setText($("#conv-subject"), v.subject);
   renderStatus($("#conv-status"), v.status, i18n);
   const employee = names.get(`employee:${v.employee_id}`) || v.employee_name || v.employee_id;
-  setText($("#conv-meta"), [employee, v.category ? t(`cat.${v.category}`) : "", i18n.time(v.created_at)].filter(Boolean).join(" · "));
+  setText($("#conv-meta"), [v.ref, employee, v.category ? t(`cat.${v.category}`) : "", i18n.time(v.created_at)].filter(Boolean).join(" · "));
 
   show($("#claim-current"), v.status === "queued" && !inIt);
-  show($("#resolve"), inIt && v.status === "open");
+  show($("#resolve"), inIt && (v.status === "open" || v.status === "pending"));
+  show($("#pending"), assignee && v.status === "open");
+  renderFields(v, inIt || v.status === "queued");
   show($("#leave"), inIt && v.status !== "resolved");
 
   const canWrite = inIt && v.status !== "resolved";
+  // (pending: the agent may still write; the employee's answer reopens it)
   $("#composer-input").disabled = !canWrite;
   $("#composer-send").disabled = !canWrite;
   const hint = canWrite ? "" : v.status === "queued" && !inIt ? "conv.hint.queued" : v.status === "resolved" ? "conv.hint.resolved" : "conv.hint.notIn";
@@ -487,6 +496,66 @@ function renderEmployee() {
   setText($("#employee-others"), e.others ? t("details.others", { n: e.others }) : "");
   show($("#employee-others"), e.others > 0);
 }
+
+// --- triage: priority, type, tags ---------------------------------------------
+
+const priorities = ["low", "normal", "high", "urgent"];
+const types = ["incident", "request"];
+
+function renderFields(v, editable) {
+  const fill = (select, values, key, current) => {
+    select.replaceChildren(...values.map((x) => el("option", { value: x, text: t(`${key}.${x}`) })));
+    select.value = current || values[key === "priority" ? 1 : 0];
+    select.disabled = !editable;
+  };
+  fill($("#priority-select"), priorities, "priority", v.priority);
+  fill($("#type-select"), types, "type", v.type);
+  const tags = v.tags || [];
+  $("#tags-list").replaceChildren(...tags.map((tag) => el("li", { class: "tag", dataset: { testid: "tag" } },
+    el("span", { text: tag }),
+    editable ? el("button", {
+      type: "button", class: "tag-remove", text: "×", "aria-label": t("details.removeTag", { tag }),
+      on: { click: () => saveFields({ tags: tags.filter((x) => x !== tag) }) },
+    }) : null)));
+  $("#tag-input").disabled = !editable;
+}
+
+async function saveFields(fields) {
+  if (!current) return;
+  try {
+    const c = await client.api.post(`/api/conversations/${enc(current.id)}/fields`, fields);
+    if (current && current.view && current.view.id === c.id) {
+      Object.assign(current.view, { priority: c.priority, type: c.type, tags: c.tags || [] });
+      renderConv();
+    }
+    loadListsSoon();
+  } catch (err) {
+    toast(errorText(err), "error");
+    renderConv();
+  }
+}
+
+$("#priority-select").addEventListener("change", (e) => saveFields({ priority: e.target.value }));
+$("#type-select").addEventListener("change", (e) => saveFields({ type: e.target.value }));
+$("#tag-input").addEventListener("keydown", (e) => {
+  if (e.key !== "Enter" && e.key !== "," && e.key !== "，") return;
+  e.preventDefault();
+  const tag = e.target.value.trim();
+  if (!tag || !current || !current.view) return;
+  e.target.value = "";
+  saveFields({ tags: [...(current.view.tags || []), tag] });
+});
+// Suggestions: the tags this desk has used most.
+$("#tag-input").addEventListener("focus", async () => {
+  try {
+    const r = await client.api.get("/api/tags");
+    $("#tag-suggest").replaceChildren(...r.tags.map((x) => el("option", { value: x })));
+  } catch {
+    // no suggestions, free typing still works
+  }
+}, { once: true });
+
+$("#pending").addEventListener("click", () => act($("#pending"), "pending", {}, t("conv.pendingToast")));
 
 const presenceRank = { online: 0, away: 1, offline: 2 };
 
@@ -645,26 +714,6 @@ $("#leave").addEventListener("click", async () => {
 // confirmAction asks before a step that one stray click should not take
 // (resolving, leaving): an in-page dialog, keyboard-friendly (Esc cancels,
 // Enter confirms), never window.confirm.
-function confirmAction(text) {
-  const dialog = $("#confirm-dialog");
-  setText($("#confirm-text"), text);
-  return new Promise((resolve) => {
-    const done = (ok) => {
-      $("#confirm-ok").removeEventListener("click", yes);
-      $("#confirm-cancel").removeEventListener("click", no);
-      dialog.removeEventListener("cancel", no);
-      if (dialog.open) dialog.close();
-      resolve(ok);
-    };
-    const yes = () => done(true);
-    const no = () => done(false);
-    $("#confirm-ok").addEventListener("click", yes);
-    $("#confirm-cancel").addEventListener("click", no);
-    dialog.addEventListener("cancel", no);
-    dialog.showModal();
-    $("#confirm-ok").focus();
-  });
-}
 $("#invite-submit").addEventListener("click", () => {
   const agentID = $("#invite-select").value;
   if (agentID) act($("#invite-submit"), "invite", { agent_id: agentID }, t("conv.invited", { name: agentName(agentID) }));

@@ -4,7 +4,7 @@ import { ApiError, Session, enc, request } from "/shared/api.js";
 import { Timeline, Typing, applyToParticipants, bindConnState, bindUnseen, renderParticipants, renderStatus, bindComposer } from "/shared/chat.js";
 import { createClient } from "/shared/client.js";
 import { FileLinks, Viewer } from "/shared/files.js";
-import { $, keepAtBottom, el, nearBottom, scrollToBottom, setText, show, toaster } from "/shared/dom.js";
+import { $, confirmAction, keepAtBottom, el, nearBottom, scrollToBottom, setText, show, toaster } from "/shared/dom.js";
 import { bindLangToggle, createI18n } from "/shared/i18n.js";
 import { newClientMsgID } from "/shared/outbox.js";
 import { loadMeta, takeTicket, weComSignIn } from "/shared/signin.js";
@@ -318,7 +318,10 @@ function renderHeader() {
   if (!current || !current.view) return;
   const v = current.view;
   setText($("#chat-subject"), v.subject);
+  setText($("#chat-ref"), v.ref || "");
   setText($("#chat-category"), v.category ? t(`cat.${v.category}`) : "");
+  show($("#withdraw"), v.status !== "resolved");
+  show($("#pending-hint"), v.status === "pending");
   renderStatus($("#conv-status"), v.status, i18n);
   renderParticipants($("#participants"), v.participants, { i18n, assigneeID: v.assignee_id, me: { role: "employee", id: session.id } });
   const queued = v.status === "queued" && v.queue_position > 0;
@@ -422,6 +425,19 @@ function markRead() {
 }
 
 document.addEventListener("visibilitychange", markReadSoon);
+
+// The employee may close their own request (solved by itself, no longer
+// needed); writing again reopens it.
+$("#withdraw").addEventListener("click", async () => {
+  if (!current || !(await confirmAction(t("chat.confirmWithdraw")))) return;
+  try {
+    await client.api.post(`/api/conversations/${enc(current.id)}/withdraw`, {});
+    toast(t("chat.withdrawn"), "ok");
+    refreshViewSoon();
+  } catch (err) {
+    toast(errorText(err), "error");
+  }
+});
 
 // --- the composer ----------------------------------------------------------
 

@@ -9,6 +9,7 @@ import { formatSize, renderAttachments, richText } from "./files.js";
 const lifecycle = new Set([
   "conversation.created", "conversation.claimed", "participant.joined", "participant.left",
   "conversation.transferred", "conversation.resolved", "conversation.reopened",
+  "conversation.pending", "conversation.withdrawn", "conversation.updated",
 ]);
 
 /**
@@ -97,6 +98,9 @@ export class Timeline {
         }
         return;
     }
+    // An answer that ends "waiting for you" needs no line of its own: the
+    // message itself is there.
+    if (ev.type === "conversation.reopened" && d.from === "pending") return;
     if (lifecycle.has(ev.type)) {
       if (ev.type === "conversation.claimed") this.learn("agent", d.agent_id, d.agent_name);
       if (ev.type === "participant.joined" || ev.type === "participant.left") {
@@ -132,6 +136,17 @@ export class Timeline {
         return t("sys.resolved", { name: this.nameOf("agent", d.by) });
       case "conversation.reopened":
         return t(d.status === "queued" ? "sys.reopenedQueued" : "sys.reopened", { name: this.nameOf("employee", d.by) });
+      case "conversation.pending":
+        return t("sys.pending", { name: this.nameOf("agent", d.by) });
+      case "conversation.withdrawn":
+        return t("sys.withdrawn", { name: this.nameOf("employee", d.by) });
+      case "conversation.updated": {
+        const parts = [];
+        if (d.priority) parts.push(t("sys.setPriority", { value: t(`priority.${d.priority}`) }));
+        if (d.type) parts.push(t("sys.setType", { value: t(`type.${d.type}`) }));
+        if (d.tags) parts.push(d.tags.length ? t("sys.setTags", { value: d.tags.join(t("list.sep")) }) : t("sys.clearTags"));
+        return t("sys.updated", { name: this.nameOf("agent", d.by), what: parts.join(t("list.sep")) });
+      }
     }
     return ev.type;
   }
@@ -575,6 +590,17 @@ export function applyToParticipants(view, ev) {
     case "conversation.reopened":
       view.status = d.status;
       view.assignee_id = d.assignee_id || "";
+      break;
+    case "conversation.pending":
+      view.status = "pending";
+      break;
+    case "conversation.withdrawn":
+      view.status = "resolved";
+      break;
+    case "conversation.updated":
+      if (d.priority) view.priority = d.priority;
+      if (d.type) view.type = d.type;
+      if (d.tags) view.tags = d.tags;
       break;
     default:
       return false;

@@ -104,3 +104,29 @@ export function keepAtBottom(scroller, content) {
   ro.observe(scroller);
   ro.observe(content);
 }
+
+/**
+ * confirmAction asks in the page's own dialog (#confirm-dialog, with
+ * #confirm-text, #confirm-ok and #confirm-cancel) and resolves to true
+ * when confirmed: one click must not resolve, leave or withdraw.
+ */
+export function confirmAction(text) {
+  const dialog = $("#confirm-dialog");
+  setText($("#confirm-text"), text);
+  return new Promise((resolve) => {
+    const done = (ok) => {
+      $("#confirm-ok").removeEventListener("click", yes);
+      $("#confirm-cancel").removeEventListener("click", no);
+      dialog.removeEventListener("cancel", no);
+      if (dialog.open) dialog.close();
+      resolve(ok);
+    };
+    const yes = () => done(true);
+    const no = () => done(false);
+    $("#confirm-ok").addEventListener("click", yes);
+    $("#confirm-cancel").addEventListener("click", no);
+    dialog.addEventListener("cancel", no);
+    dialog.showModal();
+    $("#confirm-ok").focus();
+  });
+}

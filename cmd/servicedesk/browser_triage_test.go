@@ -1,0 +1,50 @@
+package main
+
+import (
+	"regexp"
+	"testing"
+)
+
+// TestBrowserTriage: the reference number shows on both sides; the agent
+// sets priority and a tag (the employee sees neither) and waits for the
+// employee's answer, which opens the conversation again; the employee
+// withdraws the request after asking to be sure.
+func TestBrowserTriage(t *testing.T) {
+	s := newDeskScenario(t, startBrowser(t))
+	s.agentSignsIn()
+	s.employeeAsks()
+	s.queueShowsItLive()
+	s.agentClaims()
+	agent, emp := s.agent, s.emp
+
+	ref := emp.text(t, "[data-testid=ref]")
+	if !regexp.MustCompile(`^IT-\d{4}-\d{6}$`).MatchString(ref) {
+		t.Fatalf("employee: reference %q", ref)
+	}
+	agent.waitUntil(t, "the reference in the console", `document.querySelector('#conv-meta').textContent.includes(`+jsString(ref)+`)`)
+
+	agent.choose(t, "#priority-select", "urgent")
+	agent.waitUntil(t, "urgent in the list", visibleJS(s.item("mine-item")+" [data-testid=priority]"))
+	agent.typeText(t, "#tag-input", "VPN")
+	agent.pressEnter(t)
+	agent.waitUntil(t, "the tag shown", `[...document.querySelectorAll('[data-testid=tag]')].some(e => e.textContent.startsWith('VPN'))`)
+	agent.waitUntil(t, "the change in the history", `[...document.querySelectorAll('[data-testid=system][data-type="conversation.updated"]')].length === 2`)
+
+	s.say(agent, "请问是公司电脑还是自己的电脑？")
+	agent.click(t, "#pending")
+	agent.waitUntil(t, "pending in the console", `document.querySelector('#conv-status')?.dataset.status === 'pending'`)
+	emp.waitUntil(t, "the employee told they are awaited", visibleJS("#pending-hint"))
+	if evalJS[bool](t, emp, `document.body.innerText.includes('紧急') || !!document.querySelector('[data-type="conversation.updated"]')`) {
+		t.Error("the employee sees the desk's triage")
+	}
+	s.say(emp, "公司的 ThinkPad")
+	agent.waitUntil(t, "open again after the answer", `document.querySelector('#conv-status')?.dataset.status === 'open'`)
+	emp.waitUntil(t, "the banner gone", "!"+visibleJS("#pending-hint"))
+
+	emp.click(t, "#withdraw")
+	emp.waitUntil(t, "asked first", `document.querySelector('#confirm-dialog').open`)
+	emp.click(t, "#confirm-ok")
+	emp.waitUntil(t, "withdrawn", `document.querySelector('#conv-status')?.dataset.status === 'resolved'`)
+	agent.waitUntil(t, "the console sees it closed", `document.querySelector('#conv-status')?.dataset.status === 'resolved' &&
+		document.querySelector('[data-testid=system][data-type="conversation.withdrawn"]')`)
+}
