@@ -23,8 +23,10 @@ import (
 	"golang.org/x/term"
 
 	"github.com/servicedesk/servicedesk/internal/attachment"
+	"github.com/servicedesk/servicedesk/internal/audit"
 	"github.com/servicedesk/servicedesk/internal/auth"
 	"github.com/servicedesk/servicedesk/internal/bus"
+	"github.com/servicedesk/servicedesk/internal/canned"
 	"github.com/servicedesk/servicedesk/internal/config"
 	"github.com/servicedesk/servicedesk/internal/conversation"
 	"github.com/servicedesk/servicedesk/internal/desk"
@@ -219,11 +221,13 @@ func newNode(ctx context.Context, cfg config.Config, log *slog.Logger) (*node, e
 		TokenRecheck:    cfg.TokenRecheck,
 	}, tokens, n.bus, n.desks, n.hub, log)
 	n.gateway.Routes(mux)
+	auditLog := audit.New(n.db, nil)
 	api := &httpapi.API{
 		Auth: authSvc, Tokens: tokens, StoreTimeout: cfg.StoreTimeout, Conversations: n.desks, Dev: cfg.Dev, Log: log,
 		WeCom: cfg.WeCom.Enabled(), MaxBodyBytes: cfg.MaxBodyBytes, AgentDisabled: n.db.AgentDisabled,
 		Proxies: proxies, Writes: perUser, Creates: limits.NewBuckets(cfg.NewConversationsHour/3600, newConversationBurst),
 		Files: n.files, UploadRate: limits.NewBuckets(uploadsPerMinute/60, desk.MaxAttachments+1),
+		Canned: canned.New(n.db, n.db, auditLog, nil), Audit: auditLog,
 		Push: httpapi.Push{Key: cfg.APIKey, Bus: n.bus, Reach: n.hub.Reach,
 			Participants: func(r *http.Request, id string) ([]desk.Principal, error) {
 				return n.desks.ActiveParticipants(r.Context(), id)
@@ -398,6 +402,8 @@ type storage interface {
 	WeComAgentIDs(ctx context.Context) ([]string, error)
 	desk.AttachmentStore
 	Secret(ctx context.Context, name string) ([]byte, error)
+	canned.Store
+	audit.Store
 	Tokens(now func() time.Time) desk.TokenStore
 	Ping(ctx context.Context) error
 	Close() error
@@ -525,6 +531,7 @@ func runAgentAdd(ctx context.Context, args []string, getenv func(string) string,
 	dbPath := fs.String("db", config.DefaultDBPath, "SQLite database file (also "+config.EnvPrefix+"DB)")
 	dbURL := fs.String("database-url", "", "PostgreSQL URL instead of --db (also "+config.EnvPrefix+"DATABASE_URL)")
 	wecomUser := fs.String("wecom-userid", "", "the WeCom member (userid) this agent signs in as with WeCom's QR login")
+	admin := fs.Bool("admin", false, "make the agent an admin, who manages the desk from the console (the first one is made this way)")
 	if v := getenv(config.EnvPrefix + "DB"); v != "" {
 		*dbPath = v
 	}
@@ -555,7 +562,14 @@ func runAgentAdd(ctx context.Context, args []string, getenv func(string) string,
 			return fmt.Errorf("agent add: bind WeCom member: %w", err)
 		}
 	}
-	fmt.Fprintf(stdout, "created agent %s (username %s, id %s)\n", a.Name, a.Username, a.ID)
+	role := desk.AgentRoleAgent
+	if *admin {
+		if err := db.SetAgentRole(ctx, a.ID, desk.AgentRoleAdmin); err != nil {
+			return fmt.Errorf("agent add: make admin: %w", err)
+		}
+		role = desk.AgentRoleAdmin
+	}
+	fmt.Fprintf(stdout, "created %s %s (username %s, id %s)\n", role, a.Name, a.Username, a.ID)
 	return nil
 }
 

@@ -42,6 +42,18 @@ func (s *Service) CreateAgent(ctx context.Context, username, name, password stri
 // unless it exists. Its password is below the minimum, so call it only in
 // dev mode.
 func (s *Service) EnsureDemoAgent(ctx context.Context) error {
+	if err := s.ensureDemoAgent(ctx); err != nil {
+		return err
+	}
+	// The demo account shows everything a desk can do: it is an admin.
+	a, err := s.agents.AgentByUsername(ctx, DemoUsername)
+	if err != nil || a.IsAdmin() {
+		return err
+	}
+	return s.agents.SetAgentRole(ctx, a.ID, desk.AgentRoleAdmin)
+}
+
+func (s *Service) ensureDemoAgent(ctx context.Context) error {
 	_, err := s.agents.AgentByUsername(ctx, DemoUsername)
 	if desk.ErrorCode(err) != desk.ENotFound {
 		return err

@@ -29,6 +29,7 @@ type AgentInfo struct {
 	ID       string              `json:"id"`
 	Username string              `json:"username"`
 	Name     string              `json:"name"`
+	Role     string              `json:"role"`
 	Status   desk.PresenceStatus `json:"status"`
 }
 
@@ -52,7 +53,7 @@ func (s *Service) Agents(ctx context.Context, viewer desk.Principal) ([]AgentInf
 		if !ok {
 			st = desk.PresenceOffline
 		}
-		out = append(out, AgentInfo{ID: a.ID, Username: a.Username, Name: a.Name, Status: st})
+		out = append(out, AgentInfo{ID: a.ID, Username: a.Username, Name: a.Name, Role: roleName(a), Status: st})
 	}
 	return out, nil
 }
@@ -68,4 +69,37 @@ func (s *Service) SetPresence(ctx context.Context, actor desk.Principal, st desk
 		return "", false, desk.Errorf(desk.EInvalid, "status must be %q or %q", desk.PresenceOnline, desk.PresenceAway)
 	}
 	return s.presence.SetStatus(ctx, actor.ID, st)
+}
+
+func roleName(a desk.Agent) string {
+	if a.Role == "" {
+		return desk.AgentRoleAgent
+	}
+	return a.Role
+}
+
+// Me is who a token belongs to, as the pages show it.
+type Me struct {
+	Role     desk.Role `json:"role"` // employee or agent
+	ID       string    `json:"id"`
+	Username string    `json:"username,omitempty"`
+	Name     string    `json:"name"`
+	// AgentRole is an agent's role in the desk: agent or admin.
+	AgentRole string `json:"agent_role,omitempty"`
+}
+
+// Who returns the signed-in person behind p.
+func (s *Service) Who(ctx context.Context, p desk.Principal) (Me, error) {
+	if p.Role == desk.RoleAgent {
+		a, err := s.agents.AgentByID(ctx, p.ID)
+		if err != nil {
+			return Me{}, err
+		}
+		return Me{Role: p.Role, ID: a.ID, Username: a.Username, Name: a.Name, AgentRole: roleName(a)}, nil
+	}
+	e, err := s.store.Employee(ctx, p.ID)
+	if err != nil && desk.ErrorCode(err) != desk.ENotFound {
+		return Me{}, err
+	}
+	return Me{Role: p.Role, ID: p.ID, Name: e.Name}, nil
 }

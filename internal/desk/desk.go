@@ -51,7 +51,19 @@ type Agent struct {
 	Username     string
 	Name         string
 	PasswordHash string
+	// Role is AgentRoleAgent or AgentRoleAdmin; empty reads as an agent.
+	Role string
 }
+
+// Agent roles: admins manage the desk (agents, shared canned replies…)
+// from the console, and what they do is audited.
+const (
+	AgentRoleAgent = "agent"
+	AgentRoleAdmin = "admin"
+)
+
+// IsAdmin reports whether the agent may manage the desk.
+func (a Agent) IsAdmin() bool { return a.Role == AgentRoleAdmin }
 
 // String keeps the password hash out of any accidental %v.
 func (a Agent) String() string { return fmt.Sprintf("Agent(%s %q)", a.ID, a.Username) }

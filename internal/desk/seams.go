@@ -134,6 +134,8 @@ type AgentStore interface {
 	// SetAgentDisabled disables or re-enables an agent (ENotFound if there
 	// is no such agent). A disabled agent is not found by the lookups.
 	SetAgentDisabled(ctx context.Context, id string, disabled bool) error
+	// SetAgentRole makes an agent AgentRoleAdmin or AgentRoleAgent.
+	SetAgentRole(ctx context.Context, id, role string) error
 	// AgentDisabled reports whether id names a disabled agent; unknown ids
 	// are not disabled (their tokens may come from another login service).
 	AgentDisabled(ctx context.Context, id string) (bool, error)

@@ -9,7 +9,9 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/servicedesk/servicedesk/internal/audit"
 	"github.com/servicedesk/servicedesk/internal/auth"
+	"github.com/servicedesk/servicedesk/internal/canned"
 	"github.com/servicedesk/servicedesk/internal/conversation"
 	"github.com/servicedesk/servicedesk/internal/desk"
 	"github.com/servicedesk/servicedesk/internal/limits"
@@ -55,6 +57,9 @@ type API struct {
 	// is each user's budget of uploads.
 	Files      Files
 	UploadRate *limits.Buckets
+	// Canned serves canned replies and Audit the admins' audit log, when set.
+	Canned *canned.Service
+	Audit  *audit.Log
 	// Profiles, with WeCom, refreshes an employee's profile older than a
 	// day when an agent looks at it.
 	Profiles Profiles
@@ -83,6 +88,9 @@ func (a *API) Routes(mux *http.ServeMux) {
 		a.conversationRoutes(mux)
 		if a.Files != nil {
 			a.attachmentRoutes(mux)
+		}
+		if a.Canned != nil && a.Audit != nil {
+			a.cannedRoutes(mux)
 		}
 	}
 	if a.Push.Key != "" {

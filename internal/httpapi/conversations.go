@@ -39,6 +39,14 @@ func (a *API) conversationRoutes(mux *http.ServeMux) {
 	mux.Handle("POST /api/conversations/{id}/pending", a.authed(a.lifecycle(c.Pend), agent))
 	mux.Handle("POST /api/conversations/{id}/withdraw", a.authed(a.lifecycle(c.Withdraw), employee))
 	mux.Handle("POST /api/conversations/{id}/fields", a.authed(a.updateFields, agent))
+	mux.Handle("GET /api/me", a.authed(func(w http.ResponseWriter, r *http.Request, p desk.Principal) {
+		me, err := a.Conversations.Who(r.Context(), p)
+		if err != nil {
+			a.writeError(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, me)
+	}, employee, agent))
 	mux.Handle("GET /api/tags", a.authed(func(w http.ResponseWriter, r *http.Request, p desk.Principal) {
 		tags, err := a.Conversations.TagSuggestions(r.Context(), p)
 		if err != nil {

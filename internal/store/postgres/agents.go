@@ -16,8 +16,8 @@ var _ desk.AgentStore = (*DB)(nil)
 // hashed the password; a taken username or id fails with EConflict.
 func (db *DB) CreateAgent(ctx context.Context, a desk.Agent) error {
 	_, err := db.pool.Exec(ctx,
-		`INSERT INTO agents (id, username, name, password_hash) VALUES ($1, $2, $3, $4)`,
-		a.ID, a.Username, a.Name, a.PasswordHash)
+		`INSERT INTO agents (id, username, name, password_hash, role) VALUES ($1, $2, $3, $4, $5)`,
+		a.ID, a.Username, a.Name, a.PasswordHash, roleOf(a))
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) && pe.Code == uniqueViolation {
 		if pe.ConstraintName == "agents_pkey" {
@@ -44,9 +44,9 @@ func (db *DB) AgentByID(ctx context.Context, id string) (desk.Agent, error) {
 func (db *DB) agentWhere(ctx context.Context, column, value string) (desk.Agent, error) {
 	var a desk.Agent
 	err := db.pool.QueryRow(ctx,
-		`SELECT id, username, name, password_hash FROM agents
+		`SELECT id, username, name, password_hash, role FROM agents
 		 WHERE `+column+` = $1 AND disabled_at IS NULL`, value,
-	).Scan(&a.ID, &a.Username, &a.Name, &a.PasswordHash)
+	).Scan(&a.ID, &a.Username, &a.Name, &a.PasswordHash, &a.Role)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return desk.Agent{}, desk.Errorf(desk.ENotFound, "agent not found")
 	}
@@ -59,13 +59,13 @@ func (db *DB) agentWhere(ctx context.Context, column, value string) (desk.Agent,
 // Agents lists the enabled agents by name, for pickers in the console.
 func (db *DB) Agents(ctx context.Context) ([]desk.Agent, error) {
 	rows, err := db.pool.Query(ctx,
-		`SELECT id, username, name FROM agents WHERE disabled_at IS NULL ORDER BY name, id COLLATE "C"`)
+		`SELECT id, username, name, role FROM agents WHERE disabled_at IS NULL ORDER BY name, id COLLATE "C"`)
 	if err != nil {
 		return nil, dbError(err, "list agents")
 	}
 	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (desk.Agent, error) {
 		var a desk.Agent
-		err := row.Scan(&a.ID, &a.Username, &a.Name)
+		err := row.Scan(&a.ID, &a.Username, &a.Name, &a.Role)
 		return a, err
 	})
 	return out, dbError(err, "list agents")
@@ -110,4 +110,26 @@ func (db *DB) SetAgentDisabledByUsername(ctx context.Context, username string, d
 		return dbError(err, "look up agent by username")
 	}
 	return db.SetAgentDisabled(ctx, id, disabled)
+}
+
+// SetAgentRole makes an agent an admin or a plain agent again.
+func (db *DB) SetAgentRole(ctx context.Context, id, role string) error {
+	if role != desk.AgentRoleAgent && role != desk.AgentRoleAdmin {
+		return desk.Errorf(desk.EInvalid, "role must be %q or %q", desk.AgentRoleAgent, desk.AgentRoleAdmin)
+	}
+	tag, err := db.pool.Exec(ctx, `UPDATE agents SET role = $1 WHERE id = $2`, role, id)
+	if err != nil {
+		return dbError(err, "set agent role")
+	}
+	if tag.RowsAffected() == 0 {
+		return desk.Errorf(desk.ENotFound, "agent not found")
+	}
+	return nil
+}
+
+func roleOf(a desk.Agent) string {
+	if a.Role == "" {
+		return desk.AgentRoleAgent
+	}
+	return a.Role
 }

@@ -68,7 +68,7 @@ func TestMigrationsRunOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := desk.Agent{ID: "agt_1", Username: "alice", Name: "Alice", PasswordHash: "h"}
+	want := desk.Agent{ID: "agt_1", Username: "alice", Name: "Alice", PasswordHash: "h", Role: desk.AgentRoleAgent}
 	if err := db.CreateAgent(ctx, want); err != nil {
 		t.Fatal(err)
 	}

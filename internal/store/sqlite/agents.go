@@ -18,8 +18,8 @@ var _ desk.AgentStore = (*DB)(nil)
 // hashed the password; a taken username or id fails with EConflict.
 func (db *DB) CreateAgent(ctx context.Context, a desk.Agent) error {
 	_, err := db.write.ExecContext(ctx,
-		`INSERT INTO agents (id, username, name, password_hash) VALUES (?, ?, ?, ?)`,
-		a.ID, a.Username, a.Name, a.PasswordHash)
+		`INSERT INTO agents (id, username, name, password_hash, role) VALUES (?, ?, ?, ?, ?)`,
+		a.ID, a.Username, a.Name, a.PasswordHash, roleOf(a))
 	var serr *sqlite.Error
 	if errors.As(err, &serr) {
 		switch serr.Code() {
@@ -53,9 +53,9 @@ func (db *DB) AgentByID(ctx context.Context, id string) (desk.Agent, error) {
 func (db *DB) agentWhere(ctx context.Context, column, value string) (desk.Agent, error) {
 	var a desk.Agent
 	err := db.read.QueryRowContext(ctx,
-		`SELECT id, username, name, password_hash FROM agents
+		`SELECT id, username, name, password_hash, role FROM agents
 		 WHERE `+column+` = ? AND disabled_at IS NULL`, value,
-	).Scan(&a.ID, &a.Username, &a.Name, &a.PasswordHash)
+	).Scan(&a.ID, &a.Username, &a.Name, &a.PasswordHash, &a.Role)
 	if errors.Is(err, sql.ErrNoRows) {
 		return desk.Agent{}, desk.Errorf(desk.ENotFound, "agent not found")
 	}
@@ -68,7 +68,7 @@ func (db *DB) agentWhere(ctx context.Context, column, value string) (desk.Agent,
 // Agents lists the enabled agents by name, for pickers in the console.
 func (db *DB) Agents(ctx context.Context) ([]desk.Agent, error) {
 	rows, err := db.read.QueryContext(ctx,
-		`SELECT id, username, name FROM agents WHERE disabled_at IS NULL ORDER BY name, id`)
+		`SELECT id, username, name, role FROM agents WHERE disabled_at IS NULL ORDER BY name, id`)
 	if err != nil {
 		return nil, fmt.Errorf("list agents: %w", err)
 	}
@@ -76,7 +76,7 @@ func (db *DB) Agents(ctx context.Context) ([]desk.Agent, error) {
 	var out []desk.Agent
 	for rows.Next() {
 		var a desk.Agent
-		if err := rows.Scan(&a.ID, &a.Username, &a.Name); err != nil {
+		if err := rows.Scan(&a.ID, &a.Username, &a.Name, &a.Role); err != nil {
 			return nil, fmt.Errorf("list agents: %w", err)
 		}
 		out = append(out, a)
@@ -126,4 +126,26 @@ func (db *DB) SetAgentDisabledByUsername(ctx context.Context, username string, d
 		return fmt.Errorf("look up agent by username: %w", err)
 	}
 	return db.SetAgentDisabled(ctx, id, disabled)
+}
+
+// SetAgentRole makes an agent an admin or a plain agent again.
+func (db *DB) SetAgentRole(ctx context.Context, id, role string) error {
+	if role != desk.AgentRoleAgent && role != desk.AgentRoleAdmin {
+		return desk.Errorf(desk.EInvalid, "role must be %q or %q", desk.AgentRoleAgent, desk.AgentRoleAdmin)
+	}
+	res, err := db.write.ExecContext(ctx, `UPDATE agents SET role = ? WHERE id = ?`, role, id)
+	if err != nil {
+		return fmt.Errorf("set agent role: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return desk.Errorf(desk.ENotFound, "agent not found")
+	}
+	return nil
+}
+
+func roleOf(a desk.Agent) string {
+	if a.Role == "" {
+		return desk.AgentRoleAgent
+	}
+	return a.Role
 }

@@ -49,7 +49,7 @@ func TestOpenRejectsBadPath(t *testing.T) {
 func TestDataSurvivesReopen(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "desk.db")
-	want := desk.Agent{ID: "agt_1", Username: "alice", Name: "Alice", PasswordHash: "h"}
+	want := desk.Agent{ID: "agt_1", Username: "alice", Name: "Alice", PasswordHash: "h", Role: desk.AgentRoleAgent}
 
 	db, err := Open(ctx, path)
 	if err != nil {

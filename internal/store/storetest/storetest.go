@@ -15,7 +15,7 @@ import (
 // empty store; it is called once per subtest and owns the cleanup.
 func RunAgentStore(t *testing.T, open func(t *testing.T) desk.AgentStore) {
 	ctx := context.Background()
-	alice := desk.Agent{ID: "agt_alice", Username: "alice", Name: "Alice 张", PasswordHash: "$2a$04$hash-a"}
+	alice := desk.Agent{ID: "agt_alice", Username: "alice", Name: "Alice 张", PasswordHash: "$2a$04$hash-a", Role: desk.AgentRoleAgent}
 
 	t.Run("create then look up", func(t *testing.T) {
 		s := open(t)
@@ -68,7 +68,7 @@ func RunAgentStore(t *testing.T, open func(t *testing.T) desk.AgentStore) {
 
 	t.Run("list by name without password hashes", func(t *testing.T) {
 		s := open(t)
-		bob := desk.Agent{ID: "agt_bob", Username: "bob", Name: "Bob 王", PasswordHash: "$2a$04$hash-b"}
+		bob := desk.Agent{ID: "agt_bob", Username: "bob", Name: "Bob 王", PasswordHash: "$2a$04$hash-b", Role: desk.AgentRoleAdmin}
 		for _, a := range []desk.Agent{bob, alice} {
 			if err := s.CreateAgent(ctx, a); err != nil {
 				t.Fatalf("CreateAgent: %v", err)
@@ -78,9 +78,28 @@ func RunAgentStore(t *testing.T, open func(t *testing.T) desk.AgentStore) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := []desk.Agent{{ID: alice.ID, Username: alice.Username, Name: alice.Name}, {ID: bob.ID, Username: bob.Username, Name: bob.Name}}
+		want := []desk.Agent{{ID: alice.ID, Username: alice.Username, Name: alice.Name, Role: alice.Role}, {ID: bob.ID, Username: bob.Username, Name: bob.Name, Role: bob.Role}}
 		if len(got) != 2 || got[0] != want[0] || got[1] != want[1] {
 			t.Errorf("Agents = %+v, want %+v", got, want)
+		}
+	})
+
+	t.Run("roles", func(t *testing.T) {
+		s := open(t)
+		if err := s.CreateAgent(ctx, alice); err != nil {
+			t.Fatalf("CreateAgent: %v", err)
+		}
+		if err := s.SetAgentRole(ctx, alice.ID, desk.AgentRoleAdmin); err != nil {
+			t.Fatal(err)
+		}
+		if a, err := s.AgentByID(ctx, alice.ID); err != nil || !a.IsAdmin() {
+			t.Errorf("after SetAgentRole(admin): %+v %v", a, err)
+		}
+		if err := s.SetAgentRole(ctx, alice.ID, "root"); desk.ErrorCode(err) != desk.EInvalid {
+			t.Errorf("an unknown role: %v", err)
+		}
+		if err := s.SetAgentRole(ctx, "agt_nobody", desk.AgentRoleAdmin); desk.ErrorCode(err) != desk.ENotFound {
+			t.Errorf("nobody made admin: %v", err)
 		}
 	})
 
