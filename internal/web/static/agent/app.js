@@ -9,6 +9,7 @@ import { FileLinks, Viewer } from "/shared/files.js";
 import { $, confirmAction, keepAtBottom, $$, el, initial, nearBottom, onSubmitKey, scrollToBottom, setText, show, toaster } from "/shared/dom.js";
 import { bindLangToggle, createI18n } from "/shared/i18n.js";
 import { loadMeta, takeTicket } from "/shared/signin.js";
+import { bindCanned } from "./canned.js";
 import strings from "./strings.js";
 
 const i18n = createI18n(strings);
@@ -65,7 +66,7 @@ $("#login-form").addEventListener("submit", async (e) => {
 function signedIn() {
   show($("#view-login"), false);
   show($("#view-console"), true);
-  for (const id of ["#conn-state", "#me", "#logout"]) show($(id), true);
+  for (const id of ["#conn-state", "#me", "#logout", "#canned-open"]) show($(id), true);
   setText($("#me"), session.name);
   client = createClient(session, {
     wsPath: `/ws/${enc(session.id)}`,
@@ -88,6 +89,9 @@ function signedIn() {
     },
   });
   bindConnState($("#conn-state"), client.conn, i18n);
+  // Who I am in the desk (an admin manages shared replies), then the
+  // replies the "/" picker offers.
+  client.api.get("/api/me").then((m) => { myRole = m.agent_role || "agent"; }).catch(() => {}).finally(() => canned.reload());
   client.conn.on("open", () => {
     // Follow first, then take the snapshot: a change in between arrives as
     // a frame after the snapshot was asked for, never lost.
@@ -118,7 +122,7 @@ function signOut(message) {
   seenQueue.clear();
   renderLists();
   show($("#view-console"), false);
-  for (const id of ["#conn-state", "#me", "#logout"]) show($(id), false);
+  for (const id of ["#conn-state", "#me", "#logout", "#canned-open"]) show($(id), false);
   show($("#view-login"), true);
   const error = $("#login-error");
   setText(error, message || "");
@@ -496,6 +500,24 @@ function renderEmployee() {
   setText($("#employee-others"), e.others ? t("details.others", { n: e.others }) : "");
   show($("#employee-others"), e.others > 0);
 }
+
+// --- canned replies ------------------------------------------------------------
+
+let myRole = "agent";
+const canned = bindCanned({
+  api: () => client && client.api,
+  isAdmin: () => myRole === "admin",
+  vars: () => {
+    const v = current && current.view;
+    return {
+      "agent.name": session.name,
+      "employee.name": v ? names.get(`employee:${v.employee_id}`) || v.employee_name || v.employee_id : "",
+      "conversation.ref": v ? v.ref || "" : "",
+    };
+  },
+  i18n,
+  toast,
+});
 
 // --- triage: priority, type, tags ---------------------------------------------
 

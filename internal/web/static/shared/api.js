@@ -60,6 +60,8 @@ export function createApi(getToken, onUnauthorized) {
   return {
     get: (path) => call("GET", path),
     post: (path, body = {}) => call("POST", path, body),
+    put: (path, body = {}) => call("PUT", path, body),
+    del: (path) => call("DELETE", path),
     upload: async (file, onProgress) => {
       try {
         return await upload(file, getToken(), onProgress);
