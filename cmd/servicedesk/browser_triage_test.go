@@ -48,3 +48,25 @@ func TestBrowserTriage(t *testing.T) {
 	agent.waitUntil(t, "the console sees it closed", `document.querySelector('#conv-status')?.dataset.status === 'resolved' &&
 		document.querySelector('[data-testid=system][data-type="conversation.withdrawn"]')`)
 }
+
+// TestBrowserRating: after the agent resolves, the employee rates with
+// stars and a comment; the console shows it.
+func TestBrowserRating(t *testing.T) {
+	s := newDeskScenario(t, startBrowser(t))
+	s.agentSignsIn()
+	s.employeeAsks()
+	s.queueShowsItLive()
+	s.agentClaims()
+	agent, emp := s.agent, s.emp
+	s.say(agent, "证书已续签，请重新连接")
+	agent.click(t, "#resolve")
+	agent.waitUntil(t, "asked first", `document.querySelector('#confirm-dialog').open`)
+	agent.click(t, "#confirm-ok")
+	emp.waitUntil(t, "asked for a rating", visibleJS("[data-testid=rate-card]"))
+	emp.click(t, "[data-testid=rate-star][data-score='4']")
+	emp.typeText(t, "#rate-comment", "很快就好了")
+	emp.click(t, "#rate-submit")
+	emp.waitUntil(t, "the rating recorded", visibleJS("[data-testid=rate-done]")+` && document.querySelector('#rate-summary').textContent.includes('★★★★☆')`)
+	agent.waitUntil(t, "the console shows the rating", `document.querySelector('#conv-info').textContent.includes('★★★★☆ 很快就好了')`)
+	agent.waitUntil(t, "and the line in the history", `document.querySelector('[data-testid=system][data-type="conversation.rated"]')`)
+}

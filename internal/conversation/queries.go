@@ -17,6 +17,8 @@ type View struct {
 	Participants  []desk.Participant `json:"participants"`
 	QueuePosition int                `json:"queue_position,omitempty"`
 	AgentsOnline  int                `json:"agents_online,omitempty"`
+	// Rating is the employee's rating of the last resolution, if any.
+	Rating *desk.Rating `json:"rating,omitempty"`
 }
 
 // Get returns a conversation the viewer may read.
@@ -26,6 +28,13 @@ func (s *Service) Get(ctx context.Context, viewer desk.Principal, id string) (Vi
 		return View{}, err
 	}
 	v := View{Conversation: forViewer(c, viewer), Participants: parts}
+	if c.Status == desk.StatusResolved && c.ResolvedAt != nil {
+		if r, err := s.store.Rating(ctx, c.ID, *c.ResolvedAt); err == nil {
+			v.Rating = &r
+		} else if desk.ErrorCode(err) != desk.ENotFound {
+			return View{}, err
+		}
+	}
 	if c.Status == desk.StatusQueued {
 		if v.QueuePosition, err = s.queuePosition(ctx, c); err != nil {
 			return View{}, err

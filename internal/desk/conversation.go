@@ -141,3 +141,28 @@ type Message struct {
 	// Attachments the message carries, in the order they were sent.
 	Attachments []Attachment `json:"attachments,omitempty"`
 }
+
+// Rating is an employee's satisfaction with one resolution of their
+// conversation: 1 (poor) to 5 (excellent), with an optional comment.
+type Rating struct {
+	ConversationID string    `json:"conversation_id"`
+	ResolvedAt     time.Time `json:"resolved_at"` // which resolution it rates
+	EmployeeID     string    `json:"employee_id"`
+	AgentID        string    `json:"agent_id"` // who had the conversation
+	Score          int       `json:"score"`
+	Comment        string    `json:"comment,omitempty"`
+	CreatedAt      time.Time `json:"created_at"`
+	UpdatedAt      time.Time `json:"updated_at"`
+}
+
+// AgentRatings sums up one agent's ratings over a period.
+type AgentRatings struct {
+	AgentID string  `json:"agent_id"`
+	Count   int     `json:"count"`
+	Average float64 `json:"average"`
+	// Scores counts the ratings of each score: Scores[0] is 1 star.
+	Scores [5]int `json:"scores"`
+}
+
+// EventRated: the employee rated (or re-rated) the last resolution.
+const EventRated EventType = "conversation.rated"

@@ -22,6 +22,10 @@ type ConversationStore interface {
 	ConversationReader
 	Outbox
 	Update(ctx context.Context, fn func(tx ConversationTx) error) error
+	// RatingsSince sums up the ratings given in [from, to) per agent, and
+	// counts the conversations agents last resolved in it and how many of
+	// those resolutions were rated (the response rate).
+	RatingsSince(ctx context.Context, from, to time.Time) (per []AgentRatings, resolved, rated int, err error)
 	// RecentTags returns the tags of the newest conversations that have
 	// any, at most limit conversations' worth, for suggestions.
 	RecentTags(ctx context.Context, limit int) ([][]string, error)
@@ -82,6 +86,8 @@ type ConversationReader interface {
 	// employee's place in the queue in two index counts, not a read of the
 	// whole queue.
 	QueueRank(ctx context.Context, queuedAt time.Time, id string) (before, length int, err error)
+	// Rating returns the rating of one resolution (ENotFound if none).
+	Rating(ctx context.Context, conversationID string, resolvedAt time.Time) (Rating, error)
 	Employee(ctx context.Context, id string) (Employee, error)
 }
 
@@ -109,6 +115,8 @@ type ConversationTx interface {
 	DeleteOutbox(ctx context.Context, ids []int64) error
 	// Notify owes n.To a card (see NotificationStore).
 	Notify(ctx context.Context, n Notification) error
+	// SaveRating stores r, replacing the rating of the same resolution.
+	SaveRating(ctx context.Context, r Rating) error
 	// NextNumber counts up the named counter and returns its new value
 	// (1 the first time): reference numbers, one counter per year.
 	NextNumber(ctx context.Context, name string) (int64, error)

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"time"
 
 	"github.com/servicedesk/servicedesk/internal/conversation"
 	"github.com/servicedesk/servicedesk/internal/desk"
@@ -39,6 +40,8 @@ func (a *API) conversationRoutes(mux *http.ServeMux) {
 	mux.Handle("POST /api/conversations/{id}/pending", a.authed(a.lifecycle(c.Pend), agent))
 	mux.Handle("POST /api/conversations/{id}/withdraw", a.authed(a.lifecycle(c.Withdraw), employee))
 	mux.Handle("POST /api/conversations/{id}/fields", a.authed(a.updateFields, agent))
+	mux.Handle("POST /api/conversations/{id}/rating", a.authed(a.rate, employee))
+	mux.Handle("GET /api/csat", a.authed(a.csat, agent))
 	mux.Handle("GET /api/me", a.authed(func(w http.ResponseWriter, r *http.Request, p desk.Principal) {
 		me, err := a.Conversations.Who(r.Context(), p)
 		if err != nil {
@@ -356,6 +359,56 @@ func (a *API) updateFields(w http.ResponseWriter, r *http.Request, p desk.Princi
 		return
 	}
 	writeJSON(w, http.StatusOK, c)
+}
+
+// rate records the employee's 1–5 rating of the last resolution.
+func (a *API) rate(w http.ResponseWriter, r *http.Request, p desk.Principal) {
+	id, err := conversationID(r)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	var in struct {
+		Score   int    `json:"score"`
+		Comment string `json:"comment"`
+	}
+	if err := decodeJSON(w, r, &in); err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	out, err := a.Conversations.Rate(r.Context(), p, id, in.Score, in.Comment)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// csat answers admins with the ratings of a period (?from=&to=, RFC 3339
+// or dates; the last 30 days by default), per agent and overall.
+func (a *API) csat(w http.ResponseWriter, r *http.Request, p desk.Principal) {
+	to, from := time.Now(), time.Now().AddDate(0, 0, -30)
+	for name, dst := range map[string]*time.Time{"from": &from, "to": &to} {
+		v := r.URL.Query().Get(name)
+		if v == "" {
+			continue
+		}
+		t, err := time.Parse(time.RFC3339, v)
+		if err != nil {
+			t, err = time.Parse(time.DateOnly, v)
+		}
+		if err != nil {
+			a.writeError(w, r, desk.Errorf(desk.EInvalid, "%s must be a date (2026-12-01) or an RFC 3339 time", name))
+			return
+		}
+		*dst = t
+	}
+	st, err := a.Conversations.Ratings(r.Context(), p, from, to)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, st)
 }
 
 type agentRequest struct {

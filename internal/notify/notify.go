@@ -257,7 +257,7 @@ func (s *Sender) card(n desk.Notification, c desk.Conversation, to string) wecom
 	case desk.NotifyJoined:
 		what = "IT 工程师已接手你的问题"
 	case desk.NotifyResolved:
-		what = "你的问题已标记为解决；如仍有问题，直接回复即可"
+		what = "你的问题已标记为解决，欢迎为本次服务评分；如仍有问题，直接回复即可"
 	case desk.NotifyInvited:
 		what = "你被邀请协助处理这个会话"
 	case desk.NotifyTransferred:

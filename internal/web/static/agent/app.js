@@ -3,7 +3,7 @@
 // hand-over tools.
 
 import { ApiError, Session, enc, request } from "/shared/api.js";
-import { Timeline, Typing, applyToParticipants, bindConnState, bindUnseen, renderParticipants, renderStatus, bindComposer } from "/shared/chat.js";
+import { Timeline, Typing, applyToParticipants, stars, bindConnState, bindUnseen, renderParticipants, renderStatus, bindComposer } from "/shared/chat.js";
 import { createClient } from "/shared/client.js";
 import { FileLinks, Viewer } from "/shared/files.js";
 import { $, confirmAction, keepAtBottom, $$, el, initial, nearBottom, onSubmitKey, scrollToBottom, setText, show, toaster } from "/shared/dom.js";
@@ -450,6 +450,7 @@ function renderConv() {
     ["conv.created", i18n.time(v.created_at)],
     ["conv.id", v.id],
   ];
+  if (v.rating) info.push(["details.rating", stars(v.rating.score) + (v.rating.comment ? ` ${v.rating.comment}` : "")]);
   $("#conv-info").replaceChildren(...info.flatMap(([k, val]) => [el("dt", { text: t(k) }), el("dd", { text: val })]));
 }
 
@@ -635,6 +636,7 @@ function onEvent(ev) {
       refreshViewSoon();
       loadListsSoon();
     }
+    if (ev.type === "conversation.rated") refreshViewSoon(); // the view carries the rating
   }
   if (stick) scrollToBottom(scroller);
   if (ev.type !== "conversation.read") markReadSoon();

@@ -1,7 +1,7 @@
 // The employee H5 page: sign in, list my requests, start one, chat.
 
 import { ApiError, Session, enc, request } from "/shared/api.js";
-import { Timeline, Typing, applyToParticipants, bindConnState, bindUnseen, renderParticipants, renderStatus, bindComposer } from "/shared/chat.js";
+import { Timeline, Typing, applyToParticipants, stars, bindConnState, bindUnseen, renderParticipants, renderStatus, bindComposer } from "/shared/chat.js";
 import { createClient } from "/shared/client.js";
 import { FileLinks, Viewer } from "/shared/files.js";
 import { $, confirmAction, keepAtBottom, el, nearBottom, scrollToBottom, setText, show, toaster } from "/shared/dom.js";
@@ -15,6 +15,8 @@ const t = i18n.t;
 const session = new Session("servicedesk.h5.session");
 const toast = toaster($("#toasts"));
 
+let ratingScore = 0; // the stars picked in the rating card
+let ratingEditing = false; // changing a rating already given
 let client = null;
 let conversations = []; // the list, as last fetched
 let current = null; // the open conversation: {id, view, timeline, readSent}
@@ -299,6 +301,8 @@ async function openConversation(id) {
 }
 
 function closeConversation() {
+  ratingScore = 0;
+  ratingEditing = false;
   if (current && client) client.sync.unfollow(current.id);
   current = null;
   delete $("#view-chat").dataset.conversationId;
@@ -328,6 +332,7 @@ function renderHeader() {
   show($("#queue-position"), queued);
   if (queued) setText($("#queue-position"), t("chat.queue", { n: v.queue_position, m: v.agents_online || 0 }));
   show($("#resolved-hint"), v.status === "resolved");
+  renderRating(v);
   $("#composer-input").placeholder = t(v.status === "resolved" ? "composer.resolvedPlaceholder" : "composer.placeholder");
   updateTitle();
 }
@@ -367,6 +372,10 @@ function onEvent(ev) {
       refreshViewSoon();
     }
   }
+  // How the last round ended decides whether to ask for a rating, also
+  // for events the view already reflected (the history loading).
+  if (v && (ev.type === "conversation.resolved" || ev.type === "conversation.withdrawn")) renderHeader();
+  if (ev.type === "conversation.rated") refreshViewSoon();
   if (stick) scrollToBottom(scroller);
   if (ev.type !== "conversation.read") markReadSoon();
   if (ev.type === "message.created" || ev.type === "conversation.resolved") refreshListSoon();
@@ -425,6 +434,53 @@ function markRead() {
 }
 
 document.addEventListener("visibilitychange", markReadSoon);
+
+// --- satisfaction -------------------------------------------------------------
+
+// After an agent resolves (not after a withdrawal), the employee is asked
+// for 1–5 stars and a comment; a rating may be changed for a day.
+
+function renderRating(v) {
+  const ends = current.timeline.events.filter((e) => e.type === "conversation.resolved" || e.type === "conversation.withdrawn");
+  const askable = v.status === "resolved" && ends.length > 0 && ends[ends.length - 1].type === "conversation.resolved";
+  const r = v.rating;
+  const changeable = r && Date.now() - new Date(r.created_at).getTime() < 24 * 3600 * 1000;
+  show($("#rate-card"), askable && (!r || ratingEditing));
+  show($("#rate-done"), askable && Boolean(r) && !ratingEditing);
+  show($("#rate-change"), Boolean(changeable));
+  if (r) setText($("#rate-summary"), t("rate.yours", { stars: stars(r.score) }) + (r.comment ? ` · ${r.comment}` : ""));
+  if (!ratingScore && r) ratingScore = r.score;
+  $("#rate-stars").replaceChildren(...[1, 2, 3, 4, 5].map((n) => el("button", {
+    type: "button", class: `rate-star${n <= ratingScore ? " on" : ""}`, role: "radio", "aria-checked": n === ratingScore ? "true" : "false",
+    "aria-label": t("rate.star", { n }), dataset: { testid: "rate-star", score: n }, text: "★",
+    on: { click: () => { ratingScore = n; renderRating(current.view); } },
+  })));
+}
+
+$("#rate-card").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  if (!current || !ratingScore) {
+    toast(t("rate.pick"), "error");
+    return;
+  }
+  $("#rate-submit").disabled = true;
+  try {
+    const r = await client.api.post(`/api/conversations/${enc(current.id)}/rating`, { score: ratingScore, comment: $("#rate-comment").value });
+    current.view.rating = r;
+    ratingEditing = false;
+    toast(t("rate.thanks"), "ok");
+    renderRating(current.view);
+  } catch (err) {
+    toast(errorText(err), "error");
+  } finally {
+    $("#rate-submit").disabled = false;
+  }
+});
+$("#rate-change").addEventListener("click", () => {
+  ratingEditing = true;
+  if (current.view.rating) $("#rate-comment").value = current.view.rating.comment || "";
+  renderRating(current.view);
+});
 
 // The employee may close their own request (solved by itself, no longer
 // needed); writing again reopens it.

@@ -9,8 +9,11 @@ import { formatSize, renderAttachments, richText } from "./files.js";
 const lifecycle = new Set([
   "conversation.created", "conversation.claimed", "participant.joined", "participant.left",
   "conversation.transferred", "conversation.resolved", "conversation.reopened",
-  "conversation.pending", "conversation.withdrawn", "conversation.updated",
+  "conversation.pending", "conversation.withdrawn", "conversation.updated", "conversation.rated",
 ]);
+
+/** stars draws a 1–5 score as ★ and ☆. */
+export const stars = (n) => "★".repeat(n) + "☆".repeat(5 - n);
 
 /**
  * Timeline renders one conversation's history into list. me is {role, id};
@@ -140,6 +143,8 @@ export class Timeline {
         return t("sys.pending", { name: this.nameOf("agent", d.by) });
       case "conversation.withdrawn":
         return t("sys.withdrawn", { name: this.nameOf("employee", d.by) });
+      case "conversation.rated":
+        return t("sys.rated", { name: this.nameOf("employee", d.by), stars: stars(d.score || 0) });
       case "conversation.updated": {
         const parts = [];
         if (d.priority) parts.push(t("sys.setPriority", { value: t(`priority.${d.priority}`) }));

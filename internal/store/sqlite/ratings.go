@@ -1,0 +1,62 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"time"
+
+	"github.com/servicedesk/servicedesk/internal/desk"
+)
+
+const ratingColumns = `conversation_id, resolved_at, employee_id, agent_id, score, comment, created_at, updated_at`
+
+func (r reader) Rating(ctx context.Context, conversationID string, resolvedAt time.Time) (desk.Rating, error) {
+	var x desk.Rating
+	var resolved, created, updated int64
+	err := r.run.queryRow(ctx, `SELECT `+ratingColumns+` FROM ratings WHERE conversation_id = ? AND resolved_at = ?`,
+		conversationID, millis(resolvedAt)).Scan(&x.ConversationID, &resolved, &x.EmployeeID, &x.AgentID, &x.Score, &x.Comment, &created, &updated)
+	if errors.Is(err, sql.ErrNoRows) {
+		return x, desk.Errorf(desk.ENotFound, "not rated")
+	}
+	x.ResolvedAt, x.CreatedAt, x.UpdatedAt = fromMillis(resolved), fromMillis(created), fromMillis(updated)
+	return x, dbError(err, "read rating")
+}
+
+func (t *convTx) SaveRating(ctx context.Context, x desk.Rating) error {
+	_, err := t.run.exec(ctx, `INSERT INTO ratings (`+ratingColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (conversation_id, resolved_at) DO UPDATE SET score = excluded.score, comment = excluded.comment, updated_at = excluded.updated_at`,
+		x.ConversationID, millis(x.ResolvedAt), x.EmployeeID, x.AgentID, x.Score, x.Comment, millis(x.CreatedAt), millis(x.UpdatedAt))
+	return dbError(err, "save rating")
+}
+
+func (db *DB) RatingsSince(ctx context.Context, from, to time.Time) ([]desk.AgentRatings, int, int, error) {
+	rows, err := db.read.QueryContext(ctx, `SELECT agent_id, score, count(*) FROM ratings
+		WHERE created_at >= ? AND created_at < ? GROUP BY agent_id, score ORDER BY agent_id`, millis(from), millis(to))
+	if err != nil {
+		return nil, 0, 0, dbError(err, "sum ratings")
+	}
+	defer rows.Close()
+	var out []desk.AgentRatings
+	for rows.Next() {
+		var agent string
+		var score, n int
+		if err := rows.Scan(&agent, &score, &n); err != nil {
+			return nil, 0, 0, dbError(err, "sum ratings")
+		}
+		if len(out) == 0 || out[len(out)-1].AgentID != agent {
+			out = append(out, desk.AgentRatings{AgentID: agent})
+		}
+		if score >= 1 && score <= 5 {
+			out[len(out)-1].Scores[score-1] += n
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, 0, 0, dbError(err, "sum ratings")
+	}
+	var resolved, rated int
+	err = db.read.QueryRowContext(ctx, `SELECT count(*), count(r.conversation_id) FROM conversations c
+		LEFT JOIN ratings r ON r.conversation_id = c.id AND r.resolved_at = c.resolved_at
+		WHERE c.status = 'resolved' AND c.resolved_at >= ? AND c.resolved_at < ? AND c.assignee_id <> ''`, millis(from), millis(to)).Scan(&resolved, &rated)
+	return out, resolved, rated, dbError(err, "count resolved")
+}
