@@ -8,6 +8,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/servicedesk/servicedesk/internal/desk"
+	"github.com/servicedesk/servicedesk/internal/search"
 )
 
 // NewConversation is what an employee submits to ask for help.
@@ -85,6 +86,15 @@ func (s *Service) Create(ctx context.Context, employee desk.Principal, in NewCon
 			Ref: fmt.Sprintf("IT-%d-%06d", year, n), Priority: "normal", Type: "incident", Tags: []string{},
 		}
 		if err := tx.CreateConversation(ctx, c); err != nil {
+			return outcome{}, err
+		}
+		// The subject line, the reference and who asked are found by
+		// search too (document seq 0).
+		empName := ""
+		if e, err := tx.Employee(ctx, employee.ID); err == nil {
+			empName = e.Name
+		}
+		if err := tx.Index(ctx, c.ID, 0, search.Terms(c.Subject, c.Ref, employee.ID, empName)); err != nil {
 			return outcome{}, err
 		}
 		w := s.writer(ctx, tx, &c, nil)

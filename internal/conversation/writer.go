@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/servicedesk/servicedesk/internal/desk"
+	"github.com/servicedesk/servicedesk/internal/search"
 )
 
 // eventWriter records one command's changes to a conversation inside the
@@ -76,7 +77,15 @@ func (w *eventWriter) message(typ desk.EventType, actor desk.Principal, body, cl
 		SenderType: actor.Role, SenderID: actor.ID, SenderName: w.name(actor),
 		ClientMsgID: clientMsgID, CreatedAt: w.now, Attachments: attachments,
 	}
-	return w.append(typ, actor, m, clientMsgID)
+	ev := w.append(typ, actor, m, clientMsgID)
+	if w.err == nil {
+		texts := []string{body}
+		for _, a := range attachments {
+			texts = append(texts, a.Name)
+		}
+		w.err = w.tx.Index(w.ctx, w.c.ID, ev.Seq, search.Terms(texts...))
+	}
+	return ev
 }
 
 func (w *eventWriter) name(p desk.Principal) string {

@@ -26,6 +26,8 @@ type ConversationStore interface {
 	// counts the conversations agents last resolved in it and how many of
 	// those resolutions were rated (the response rate).
 	RatingsSince(ctx context.Context, from, to time.Time) (per []AgentRatings, resolved, rated int, err error)
+	// Search returns the newest documents matching q, newest first.
+	Search(ctx context.Context, q SearchQuery) ([]SearchHit, error)
 	// RecentTags returns the tags of the newest conversations that have
 	// any, at most limit conversations' worth, for suggestions.
 	RecentTags(ctx context.Context, limit int) ([][]string, error)
@@ -115,6 +117,9 @@ type ConversationTx interface {
 	DeleteOutbox(ctx context.Context, ids []int64) error
 	// Notify owes n.To a card (see NotificationStore).
 	Notify(ctx context.Context, n Notification) error
+	// Index makes a message's (or, at seq 0, the conversation's subject
+	// line's) terms searchable (see internal/search).
+	Index(ctx context.Context, conversationID string, seq int64, terms string) error
 	// SaveRating stores r, replacing the rating of the same resolution.
 	SaveRating(ctx context.Context, r Rating) error
 	// NextNumber counts up the named counter and returns its new value
@@ -165,4 +170,30 @@ type Employee struct {
 	Department string    `json:"department,omitempty"`
 	Position   string    `json:"position,omitempty"`
 	UpdatedAt  time.Time `json:"updated_at"`
+}
+
+// SearchQuery selects search documents. FTS and TS are the same query for
+// SQLite's FTS5 and PostgreSQL's to_tsquery('simple', …) (internal/search
+// writes both); the rest filters by the conversation.
+type SearchQuery struct {
+	FTS, TS string
+	// AgentID: only conversations this agent may read (queued, or one
+	// they are or were in); empty for all of them (an admin).
+	AgentID    string
+	Statuses   []Status
+	Category   string
+	Priority   string
+	Tag        string
+	AssigneeID string
+	From, To   time.Time // created in [From, To), when set
+	BeforeID   int64     // paging: documents older than this one
+	Limit      int
+}
+
+// SearchHit is one matching document: a message or note (Seq), or the
+// conversation's subject line (Seq 0).
+type SearchHit struct {
+	DocID          int64
+	ConversationID string
+	Seq            int64
 }

@@ -50,6 +50,7 @@ func (a *API) conversationRoutes(mux *http.ServeMux) {
 		}
 		writeJSON(w, http.StatusOK, me)
 	}, employee, agent))
+	mux.Handle("GET /api/search", a.authed(a.search, agent))
 	mux.Handle("GET /api/tags", a.authed(func(w http.ResponseWriter, r *http.Request, p desk.Principal) {
 		tags, err := a.Conversations.TagSuggestions(r.Context(), p)
 		if err != nil {
@@ -409,6 +410,40 @@ func (a *API) csat(w http.ResponseWriter, r *http.Request, p desk.Principal) {
 		return
 	}
 	writeJSON(w, http.StatusOK, st)
+}
+
+// search finds messages, notes and subjects: ?q= and the filters status
+// (repeatable), category, priority, tag, assignee, from, to (dates), and
+// cursor/limit for paging.
+func (a *API) search(w http.ResponseWriter, r *http.Request, p desk.Principal) {
+	q := r.URL.Query()
+	params := conversation.SearchParams{Q: q.Get("q"), Category: q.Get("category"), Priority: q.Get("priority"),
+		Tag: q.Get("tag"), AssigneeID: q.Get("assignee"), Cursor: q.Get("cursor")}
+	for _, st := range q["status"] {
+		params.Statuses = append(params.Statuses, desk.Status(st))
+	}
+	for name, dst := range map[string]*time.Time{"from": &params.From, "to": &params.To} {
+		if v := q.Get(name); v != "" {
+			t, err := time.Parse(time.DateOnly, v)
+			if err != nil {
+				a.writeError(w, r, desk.Errorf(desk.EInvalid, "%s must be a date like 2026-12-01", name))
+				return
+			}
+			*dst = t
+		}
+	}
+	limit, err := queryInt(q, "limit", 1, 100)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	params.Limit = int(limit)
+	page, err := a.Conversations.Search(r.Context(), p, params)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, page)
 }
 
 type agentRequest struct {

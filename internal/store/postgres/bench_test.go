@@ -19,3 +19,8 @@ func BenchmarkListConversations(b *testing.B) {
 	db := pgtest.Open(b)
 	storetest.BenchListConversations(b, db, func() error { return db.Analyze(b.Context()) })
 }
+
+func BenchmarkSearch(b *testing.B) {
+	db := pgtest.Open(b)
+	storetest.BenchSearch(b, db)
+}

@@ -103,3 +103,7 @@ func openBench(b *testing.B) *DB {
 	b.Cleanup(func() { db.Close() })
 	return db
 }
+
+func BenchmarkSearch(b *testing.B) {
+	storetest.BenchSearch(b, openBench(b))
+}

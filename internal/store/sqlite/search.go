@@ -1,0 +1,77 @@
+package sqlite
+
+import (
+	"context"
+	"strings"
+
+	"github.com/servicedesk/servicedesk/internal/desk"
+)
+
+func (t *convTx) Index(ctx context.Context, conversationID string, seq int64, terms string) error {
+	if strings.TrimSpace(terms) == "" {
+		return nil
+	}
+	var id int64
+	if err := t.run.queryRow(ctx, `INSERT INTO search_docs (conversation_id, seq) VALUES (?, ?) RETURNING id`, conversationID, seq).Scan(&id); err != nil {
+		return dbError(err, "index")
+	}
+	_, err := t.run.exec(ctx, `INSERT INTO search_terms (rowid, terms) VALUES (?, ?)`, id, terms)
+	return dbError(err, "index")
+}
+
+// Search walks the FTS5 index newest first (descending rowid, which the
+// module serves without sorting) and keeps what the filters allow.
+func (db *DB) Search(ctx context.Context, q desk.SearchQuery) ([]desk.SearchHit, error) {
+	where := []string{"search_terms MATCH ?"}
+	args := []any{q.FTS}
+	if q.BeforeID > 0 {
+		where = append(where, "s.rowid < ?")
+		args = append(args, q.BeforeID)
+	}
+	if len(q.Statuses) > 0 {
+		where = append(where, "c.status IN (?"+strings.Repeat(", ?", len(q.Statuses)-1)+")")
+		for _, st := range q.Statuses {
+			args = append(args, string(st))
+		}
+	}
+	for col, v := range map[string]string{"c.category": q.Category, "c.priority": q.Priority, "c.assignee_id": q.AssigneeID} {
+		if v != "" {
+			where = append(where, col+" = ?")
+			args = append(args, v)
+		}
+	}
+	if q.Tag != "" {
+		where = append(where, "EXISTS (SELECT 1 FROM json_each(c.tags) WHERE json_each.value = ?)")
+		args = append(args, q.Tag)
+	}
+	if !q.From.IsZero() {
+		where = append(where, "c.created_at >= ?")
+		args = append(args, millis(q.From))
+	}
+	if !q.To.IsZero() {
+		where = append(where, "c.created_at < ?")
+		args = append(args, millis(q.To))
+	}
+	if q.AgentID != "" {
+		where = append(where, `(c.status = 'queued' OR EXISTS (SELECT 1 FROM participants p
+			WHERE p.conversation_id = c.id AND p.role = 'agent' AND p.user_id = ?))`)
+		args = append(args, q.AgentID)
+	}
+	args = append(args, q.Limit)
+	rows, err := db.read.QueryContext(ctx, `SELECT d.id, d.conversation_id, d.seq
+		FROM search_terms s JOIN search_docs d ON d.id = s.rowid JOIN conversations c ON c.id = d.conversation_id
+		WHERE `+strings.Join(where, " AND ")+` ORDER BY s.rowid DESC LIMIT ?`, args...)
+	if err != nil {
+		return nil, dbError(err, "search")
+	}
+	defer rows.Close()
+	var out []desk.SearchHit
+	for rows.Next() {
+		var h desk.SearchHit
+		if err := rows.Scan(&h.DocID, &h.ConversationID, &h.Seq); err != nil {
+			return nil, dbError(err, "search")
+		}
+		out = append(out, h)
+	}
+	return out, dbError(rows.Err(), "search")
+}
