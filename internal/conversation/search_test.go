@@ -43,13 +43,13 @@ func TestSearch(t *testing.T) {
 			q    string
 			want string
 		}{
-			{"打印机", "mine:msg"},                  // a1 is not in "other"
+			{"打印机", "mine:msg"},                   // a1 is not in "other"
 			{"印", "mine:msg"},                     // one character
 			{"脱机", "mine:msg"},                    // two
-			{"global", "mine:msg"},                 // a Latin prefix
+			{"global", "mine:msg"},                // a Latin prefix
 			{"globalprotect 连不上", "mine:msg"},     // both must occur
 			{"锁定", "mine:note"},                   // notes are found by agents
-			{"邮箱", "queued:subject,mine:subject"},                   // subjects, newest first; queued ones are anyone's, a2's are not a1's
+			{"邮箱", "queued:subject,mine:subject"}, // subjects, newest first; queued ones are anyone's, a2's are not a1's
 			{"网络", "queued:msg"},
 			{"不存在的词", ""},
 		}
