@@ -42,3 +42,23 @@ func TestBrowserCannedReplies(t *testing.T) {
 		t.Error("a variable was left unfilled")
 	}
 }
+
+// TestBrowserSearch: the agent finds the conversation by two Chinese
+// characters of a message, sees the match marked, and opens it.
+func TestBrowserSearch(t *testing.T) {
+	s := newDeskScenario(t, startBrowser(t))
+	s.agentSignsIn()
+	s.employeeAsks()
+	s.queueShowsItLive()
+	s.agentClaims()
+	agent := s.agent
+	agent.click(t, "#tab-queue") // leave the conversation's list for the search
+	agent.typeText(t, "#search-input", "证书")
+	agent.pressEnter(t)
+	result := `[data-testid=search-result][data-conversation-id=` + jsString(s.convID) + `]`
+	agent.waitUntil(t, "the message found, the match marked", `[...document.querySelectorAll(`+jsString(result+" mark")+`)].some(m => m.textContent === '证书')`)
+	agent.click(t, result)
+	agent.waitUntil(t, "the conversation open", `document.querySelector('#conv-status')?.dataset.status === 'open'`)
+	agent.click(t, "#search-clear")
+	agent.waitUntil(t, "the lists back", "!"+visibleJS("[data-testid=search-results]")+" && "+visibleJS("#tab-queue"))
+}

@@ -502,6 +502,87 @@ function renderEmployee() {
   show($("#employee-others"), e.others > 0);
 }
 
+// --- search --------------------------------------------------------------------
+
+// Search replaces the lists while it shows results; 返回列表 brings them back.
+let searchState = null; // {q, status, results, next}
+
+async function runSearch(more = false) {
+  const q = $("#search-input").value.trim();
+  if (!q) {
+    clearSearch();
+    return;
+  }
+  const status = $("#search-status").value;
+  const params = new URLSearchParams({ q, limit: "20" });
+  if (status) params.append("status", status);
+  if (more && searchState && searchState.next) params.set("cursor", searchState.next);
+  try {
+    const page = await client.api.get(`/api/search?${params}`);
+    const results = more && searchState ? searchState.results.concat(page.results) : page.results;
+    searchState = { q, status, results, next: page.next_cursor || "" };
+    renderSearch();
+  } catch (err) {
+    toast(errorText(err), "error");
+  }
+}
+
+function renderSearch() {
+  const st = searchState;
+  show($("#search-panel"), Boolean(st));
+  show($(".tabs"), !st);
+  show($(".lists"), !st);
+  if (!st) return;
+  const n = st.results.length;
+  setText($("#search-summary"), n === 0 ? t("search.none") : t(st.next ? "search.countMore" : "search.count", { n }));
+  show($("#search-more"), Boolean(st.next));
+  $("#search-results").replaceChildren(...st.results.map((r) => {
+    const c = r.conversation;
+    const sn = r.snippet || { text: "" };
+    const chars = [...sn.text];
+    const snippet = sn.end > sn.start
+      ? [chars.slice(0, sn.start).join(""), el("mark", { text: chars.slice(sn.start, sn.end).join("") }), chars.slice(sn.end).join("")]
+      : [sn.text];
+    return el("li", {
+      class: `conv-item${current && current.id === c.id ? " active" : ""}`, role: "button", tabindex: "0",
+      dataset: { testid: "search-result", conversationId: c.id, seq: r.seq },
+      on: { click: () => openConversation(c.id), keydown: (e) => { if (e.key === "Enter") openConversation(c.id); } },
+    },
+    el("div", { class: "conv-row" },
+      el("span", { class: "conv-subject", text: c.subject }),
+      el("span", { class: "chip", text: t(`search.kind.${r.kind}`) })),
+    el("div", { class: "conv-row conv-sub" },
+      el("span", { class: "conv-who", text: r.employee_name || c.employee_id }),
+      el("span", { class: "muted", text: c.ref || "" })),
+    el("div", { class: "search-snippet" }, ...snippet),
+    el("div", { class: "conv-row conv-foot" },
+      el("span", { class: `badge badge-${c.status}`, text: t(`status.${c.status}`) }),
+      el("time", { class: "conv-time", text: i18n.time(r.at) })));
+  }));
+}
+
+function clearSearch() {
+  searchState = null;
+  $("#search-input").value = "";
+  renderSearch();
+}
+
+$("#search-form").addEventListener("submit", (e) => {
+  e.preventDefault();
+  runSearch();
+});
+$("#search-input").addEventListener("keydown", (e) => {
+  if (e.key === "Enter" && !e.isComposing) {
+    e.preventDefault();
+    runSearch();
+  } else if (e.key === "Escape") {
+    clearSearch();
+  }
+});
+$("#search-status").addEventListener("change", () => { if ($("#search-input").value.trim()) runSearch(); });
+$("#search-clear").addEventListener("click", clearSearch);
+$("#search-more").addEventListener("click", () => runSearch(true));
+
 // --- canned replies ------------------------------------------------------------
 
 let myRole = "agent";
