@@ -39,6 +39,7 @@ import (
 	"github.com/servicedesk/servicedesk/internal/metrics"
 	"github.com/servicedesk/servicedesk/internal/notify"
 	"github.com/servicedesk/servicedesk/internal/presence"
+	"github.com/servicedesk/servicedesk/internal/staff"
 	"github.com/servicedesk/servicedesk/internal/store/postgres"
 	"github.com/servicedesk/servicedesk/internal/store/sqlite"
 	"github.com/servicedesk/servicedesk/internal/tokenstore"
@@ -227,7 +228,7 @@ func newNode(ctx context.Context, cfg config.Config, log *slog.Logger) (*node, e
 		WeCom: cfg.WeCom.Enabled(), MaxBodyBytes: cfg.MaxBodyBytes, AgentDisabled: n.db.AgentDisabled,
 		Proxies: proxies, Writes: perUser, Creates: limits.NewBuckets(cfg.NewConversationsHour/3600, newConversationBurst),
 		Files: n.files, UploadRate: limits.NewBuckets(uploadsPerMinute/60, desk.MaxAttachments+1),
-		Canned: canned.New(n.db, n.db, auditLog, nil), Audit: auditLog,
+		Canned: canned.New(n.db, n.db, auditLog, nil), Audit: auditLog, Staff: staff.New(n.db, authSvc, auditLog),
 		Push: httpapi.Push{Key: cfg.APIKey, Bus: n.bus, Reach: n.hub.Reach,
 			Participants: func(r *http.Request, id string) ([]desk.Principal, error) {
 				return n.desks.ActiveParticipants(r.Context(), id)
@@ -404,6 +405,7 @@ type storage interface {
 	Secret(ctx context.Context, name string) ([]byte, error)
 	canned.Store
 	audit.Store
+	staff.Store
 	Tokens(now func() time.Time) desk.TokenStore
 	Ping(ctx context.Context) error
 	Close() error

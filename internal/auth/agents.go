@@ -146,3 +146,32 @@ func (s *Service) Agent(ctx context.Context, id string) (desk.Agent, error) {
 	a.PasswordHash = ""
 	return a, err
 }
+
+// CheckName applies the rule for display names (1–64 characters, no
+// control characters).
+func (s *Service) CheckName(name string) error { return checkName(name) }
+
+// passwordSetter is the store's side of SetAgentPassword.
+type passwordSetter interface {
+	SetAgentPassword(ctx context.Context, id, hash string) error
+}
+
+// SetAgentPassword gives an agent a new password (an admin's reset) and
+// ends their sessions: whoever had the old one is signed out everywhere.
+func (s *Service) SetAgentPassword(ctx context.Context, id, password string) error {
+	if len(password) < minPasswordBytes || len(password) > maxPasswordBytes {
+		return desk.Errorf(desk.EInvalid, "password must be %d-%d bytes", minPasswordBytes, maxPasswordBytes)
+	}
+	ps, ok := s.agents.(passwordSetter)
+	if !ok {
+		return desk.Errorf(desk.EInternal, "this store cannot change passwords")
+	}
+	hash, err := hashPassword(password, s.cost)
+	if err != nil {
+		return err
+	}
+	if err := ps.SetAgentPassword(ctx, id, hash); err != nil {
+		return err
+	}
+	return s.revokeUser(ctx, desk.Principal{Role: desk.RoleAgent, ID: id}, ReasonKicked)
+}

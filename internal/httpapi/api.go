@@ -15,6 +15,7 @@ import (
 	"github.com/servicedesk/servicedesk/internal/conversation"
 	"github.com/servicedesk/servicedesk/internal/desk"
 	"github.com/servicedesk/servicedesk/internal/limits"
+	"github.com/servicedesk/servicedesk/internal/staff"
 )
 
 // defaultStoreTimeout bounds each token lookup when API.StoreTimeout is
@@ -60,6 +61,8 @@ type API struct {
 	// Canned serves canned replies and Audit the admins' audit log, when set.
 	Canned *canned.Service
 	Audit  *audit.Log
+	// Staff, when set, serves the admin area's agents.
+	Staff *staff.Service
 	// Profiles, with WeCom, refreshes an employee's profile older than a
 	// day when an agent looks at it.
 	Profiles Profiles
@@ -91,6 +94,9 @@ func (a *API) Routes(mux *http.ServeMux) {
 		}
 		if a.Canned != nil && a.Audit != nil {
 			a.cannedRoutes(mux)
+		}
+		if a.Staff != nil {
+			a.staffRoutes(mux)
 		}
 	}
 	if a.Push.Key != "" {

@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"github.com/servicedesk/servicedesk/internal/staff"
 	"context"
 	"errors"
 
@@ -132,4 +133,39 @@ func roleOf(a desk.Agent) string {
 		return desk.AgentRoleAgent
 	}
 	return a.Role
+}
+
+// StaffMembers lists every agent, disabled ones too, for admins.
+func (db *DB) StaffMembers(ctx context.Context) ([]staff.Member, error) {
+	rows, err := db.pool.Query(ctx, `SELECT id, username, name, role, disabled_at IS NOT NULL, wecom_userid FROM agents ORDER BY name, id COLLATE "C"`)
+	if err != nil {
+		return nil, dbError(err, "list staff")
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (staff.Member, error) {
+		var m staff.Member
+		err := r.Scan(&m.ID, &m.Username, &m.Name, &m.Role, &m.Disabled, &m.WeComUserID)
+		return m, err
+	})
+	return out, dbError(err, "list staff")
+}
+
+// SetAgentName renames an agent (disabled ones too).
+func (db *DB) SetAgentName(ctx context.Context, id, name string) error {
+	return db.setAgent(ctx, `UPDATE agents SET name = $1 WHERE id = $2`, name, id)
+}
+
+// SetAgentPassword replaces an agent's password hash.
+func (db *DB) SetAgentPassword(ctx context.Context, id, hash string) error {
+	return db.setAgent(ctx, `UPDATE agents SET password_hash = $1 WHERE id = $2`, hash, id)
+}
+
+func (db *DB) setAgent(ctx context.Context, query string, args ...any) error {
+	tag, err := db.pool.Exec(ctx, query, args...)
+	if err != nil {
+		return dbError(err, "update agent")
+	}
+	if tag.RowsAffected() == 0 {
+		return desk.Errorf(desk.ENotFound, "agent not found")
+	}
+	return nil
 }

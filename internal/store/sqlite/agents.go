@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"github.com/servicedesk/servicedesk/internal/staff"
 	"context"
 	"database/sql"
 	"errors"
@@ -148,4 +149,43 @@ func roleOf(a desk.Agent) string {
 		return desk.AgentRoleAgent
 	}
 	return a.Role
+}
+
+// StaffMembers lists every agent, disabled ones too, for admins.
+func (db *DB) StaffMembers(ctx context.Context) ([]staff.Member, error) {
+	rows, err := db.read.QueryContext(ctx, `SELECT id, username, name, role, disabled_at IS NOT NULL, wecom_userid FROM agents ORDER BY name, id`)
+	if err != nil {
+		return nil, fmt.Errorf("list staff: %w", err)
+	}
+	defer rows.Close()
+	var out []staff.Member
+	for rows.Next() {
+		var m staff.Member
+		if err := rows.Scan(&m.ID, &m.Username, &m.Name, &m.Role, &m.Disabled, &m.WeComUserID); err != nil {
+			return nil, fmt.Errorf("list staff: %w", err)
+		}
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
+
+// SetAgentName renames an agent (disabled ones too).
+func (db *DB) SetAgentName(ctx context.Context, id, name string) error {
+	return db.setAgent(ctx, `UPDATE agents SET name = ? WHERE id = ?`, name, id)
+}
+
+// SetAgentPassword replaces an agent's password hash.
+func (db *DB) SetAgentPassword(ctx context.Context, id, hash string) error {
+	return db.setAgent(ctx, `UPDATE agents SET password_hash = ? WHERE id = ?`, hash, id)
+}
+
+func (db *DB) setAgent(ctx context.Context, query string, args ...any) error {
+	res, err := db.write.ExecContext(ctx, query, args...)
+	if err != nil {
+		return fmt.Errorf("update agent: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return desk.Errorf(desk.ENotFound, "agent not found")
+	}
+	return nil
 }

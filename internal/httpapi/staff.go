@@ -1,0 +1,53 @@
+package httpapi
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/servicedesk/servicedesk/internal/desk"
+	"github.com/servicedesk/servicedesk/internal/staff"
+)
+
+// The admin area's agents: list, create, change (name, role, enabled,
+// password, WeCom member). Admin agents only; every change is audited.
+func (a *API) staffRoutes(mux *http.ServeMux) {
+	agent := desk.RoleAgent
+	mux.Handle("GET /api/staff", a.authed(func(w http.ResponseWriter, r *http.Request, p desk.Principal) {
+		list, err := a.Staff.List(r.Context(), p)
+		if err != nil {
+			a.writeError(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"agents": list})
+	}, agent))
+	mux.Handle("POST /api/staff", a.authed(func(w http.ResponseWriter, r *http.Request, p desk.Principal) {
+		var in staff.NewMember
+		if err := decodeJSON(w, r, &in); err != nil {
+			a.writeError(w, r, err)
+			return
+		}
+		m, err := a.Staff.Create(r.Context(), p, in)
+		if err != nil {
+			a.writeError(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusCreated, m)
+	}, agent))
+	mux.Handle("POST /api/staff/{id}", a.authed(func(w http.ResponseWriter, r *http.Request, p desk.Principal) {
+		var c staff.Change
+		if err := decodeJSON(w, r, &c); err != nil {
+			a.writeError(w, r, err)
+			return
+		}
+		m, err := a.Staff.Update(r.Context(), p, r.PathValue("id"), c)
+		if err != nil {
+			a.writeError(w, r, err)
+			return
+		}
+		if c.Disabled != nil {
+			// This node refuses them at once; others within disabledTTL.
+			a.disabled.put(m.ID, m.Disabled, time.Now().Add(disabledTTL))
+		}
+		writeJSON(w, http.StatusOK, m)
+	}, agent))
+}
