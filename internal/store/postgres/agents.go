@@ -1,9 +1,9 @@
 package postgres
 
 import (
-	"github.com/servicedesk/servicedesk/internal/staff"
 	"context"
 	"errors"
+	"github.com/servicedesk/servicedesk/internal/staff"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"

@@ -1,11 +1,11 @@
 package sqlite
 
 import (
-	"github.com/servicedesk/servicedesk/internal/staff"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
+	"github.com/servicedesk/servicedesk/internal/staff"
 
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
