@@ -62,3 +62,36 @@ func TestBrowserSearch(t *testing.T) {
 	agent.click(t, "#search-clear")
 	agent.waitUntil(t, "the lists back", "!"+visibleJS("[data-testid=search-results]")+" && "+visibleJS("#tab-queue"))
 }
+
+// TestBrowserAdmin: the demo admin adds an agent in the admin area, who
+// signs in; then disables them, which closes their console.
+func TestBrowserAdmin(t *testing.T) {
+	s := newDeskScenario(t, startBrowser(t))
+	s.agentSignsIn()
+	admin := s.agent
+	admin.waitVisible(t, "#admin-open")
+	admin.click(t, "#admin-open")
+	admin.waitUntil(t, "the admin area", `document.querySelector('#admin-dialog').open && document.querySelectorAll('[data-testid=admin-agent]').length >= 1`)
+	admin.typeText(t, "#new-agent-username", "zhaoliu")
+	admin.typeText(t, "#new-agent-name", "赵六")
+	admin.typeText(t, "#new-agent-password", "zhaoliu-password")
+	admin.click(t, "#new-agent-submit")
+	row := `[...document.querySelectorAll('[data-testid=admin-agent]')].find(r => r.textContent.includes('zhaoliu'))`
+	admin.waitUntil(t, "the new agent listed", row)
+
+	zhao := openTab(t, s.browser, "zhaoliu", 1366, 850, false)
+	zhao.navigate(t, s.srv.url+"/agent/")
+	zhao.typeText(t, "#login-username", "zhaoliu")
+	zhao.typeText(t, "#login-password", "zhaoliu-password")
+	zhao.click(t, "#login-submit")
+	zhao.waitUntil(t, "the new agent's console", connectedJS)
+	if evalJS[bool](t, zhao, visibleJS("#admin-open")) {
+		t.Error("a plain agent sees the admin area")
+	}
+
+	evalJS[bool](t, admin, row+`.querySelector('[data-testid=admin-toggle]').click() || true`)
+	admin.waitUntil(t, "shown disabled", row+`.classList.contains('row-disabled')`)
+	zhao.waitUntil(t, "signed out when disabled", visibleJS("#login-form"))
+	admin.click(t, "[data-admin-tab=audit]")
+	admin.waitUntil(t, "the audit log", `[...document.querySelectorAll('[data-testid=audit-entry]')].some(e => e.textContent.includes('agent.create'))`)
+}

@@ -9,6 +9,7 @@ import { FileLinks, Viewer } from "/shared/files.js";
 import { $, confirmAction, keepAtBottom, $$, el, initial, nearBottom, onSubmitKey, scrollToBottom, setText, show, toaster } from "/shared/dom.js";
 import { bindLangToggle, createI18n } from "/shared/i18n.js";
 import { loadMeta, takeTicket } from "/shared/signin.js";
+import { bindAdmin } from "./admin.js";
 import { bindCanned } from "./canned.js";
 import strings from "./strings.js";
 
@@ -91,7 +92,10 @@ function signedIn() {
   bindConnState($("#conn-state"), client.conn, i18n);
   // Who I am in the desk (an admin manages shared replies), then the
   // replies the "/" picker offers.
-  client.api.get("/api/me").then((m) => { myRole = m.agent_role || "agent"; }).catch(() => {}).finally(() => canned.reload());
+  client.api.get("/api/me").then((m) => {
+    myRole = m.agent_role || "agent";
+    show($("#admin-open"), myRole === "admin");
+  }).catch(() => {}).finally(() => canned.reload());
   client.conn.on("open", () => {
     // Follow first, then take the snapshot: a change in between arrives as
     // a frame after the snapshot was asked for, never lost.
@@ -122,7 +126,7 @@ function signOut(message) {
   seenQueue.clear();
   renderLists();
   show($("#view-console"), false);
-  for (const id of ["#conn-state", "#me", "#logout", "#canned-open"]) show($(id), false);
+  for (const id of ["#conn-state", "#me", "#logout", "#canned-open", "#admin-open"]) show($(id), false);
   show($("#view-login"), true);
   const error = $("#login-error");
   setText(error, message || "");
@@ -600,6 +604,8 @@ const canned = bindCanned({
   i18n,
   toast,
 });
+
+bindAdmin({ api: () => client && client.api, me: () => session.id, i18n, toast });
 
 // --- triage: priority, type, tags ---------------------------------------------
 
