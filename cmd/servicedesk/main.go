@@ -39,6 +39,7 @@ import (
 	"github.com/servicedesk/servicedesk/internal/metrics"
 	"github.com/servicedesk/servicedesk/internal/notify"
 	"github.com/servicedesk/servicedesk/internal/presence"
+	"github.com/servicedesk/servicedesk/internal/retention"
 	"github.com/servicedesk/servicedesk/internal/staff"
 	"github.com/servicedesk/servicedesk/internal/store/postgres"
 	"github.com/servicedesk/servicedesk/internal/store/sqlite"
@@ -84,22 +85,23 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 
 // node is one running servicedesk process and everything it owns.
 type node struct {
-	cfg      config.Config
-	log      *slog.Logger
-	obs      *metrics.Metrics
-	db       storage
-	redis    *redis.Client // nil without --redis-url
-	redisBus *bus.Redis    // nil without --redis-url
-	tokens   desk.TokenStore
-	hub      *hub.Hub
-	gateway  *gateway.Gateway
-	bus      desk.Bus
-	presence presence.Tracker
-	desks    *conversation.Service
-	notifier *notify.Sender // nil without WeCom
-	files    *attachment.Service
-	health   *health.Health
-	handler  http.Handler
+	cfg       config.Config
+	log       *slog.Logger
+	obs       *metrics.Metrics
+	db        storage
+	redis     *redis.Client // nil without --redis-url
+	redisBus  *bus.Redis    // nil without --redis-url
+	tokens    desk.TokenStore
+	hub       *hub.Hub
+	gateway   *gateway.Gateway
+	bus       desk.Bus
+	presence  presence.Tracker
+	desks     *conversation.Service
+	notifier  *notify.Sender // nil without WeCom
+	files     *attachment.Service
+	retention *retention.Service
+	health    *health.Health
+	handler   http.Handler
 }
 
 // newNode opens the stores and wires the parts together. Nothing runs yet.
@@ -223,12 +225,16 @@ func newNode(ctx context.Context, cfg config.Config, log *slog.Logger) (*node, e
 	}, tokens, n.bus, n.desks, n.hub, log)
 	n.gateway.Routes(mux)
 	auditLog := audit.New(n.db, nil)
+	n.retention = retention.New(retention.Config{
+		Store: n.db, Files: n.files, Tokens: n.tokens, Audit: auditLog, Days: cfg.RetentionDays, Log: log,
+	})
 	api := &httpapi.API{
 		Auth: authSvc, Tokens: tokens, StoreTimeout: cfg.StoreTimeout, Conversations: n.desks, Dev: cfg.Dev, Log: log,
 		WeCom: cfg.WeCom.Enabled(), MaxBodyBytes: cfg.MaxBodyBytes, AgentDisabled: n.db.AgentDisabled,
 		Proxies: proxies, Writes: perUser, Creates: limits.NewBuckets(cfg.NewConversationsHour/3600, newConversationBurst),
 		Files: n.files, UploadRate: limits.NewBuckets(uploadsPerMinute/60, desk.MaxAttachments+1),
 		Canned: canned.New(n.db, n.db, auditLog, nil), Audit: auditLog, Staff: staff.New(n.db, authSvc, auditLog),
+		Retention: n.retention,
 		Push: httpapi.Push{Key: cfg.APIKey, Bus: n.bus, Reach: n.hub.Reach,
 			Participants: func(r *http.Request, id string) ([]desk.Principal, error) {
 				return n.desks.ActiveParticipants(r.Context(), id)
@@ -299,6 +305,7 @@ func (n *node) serve(ctx context.Context, stdout io.Writer) error {
 		inner.Go(n.notifier.Run)
 	}
 	inner.Go(n.files.Run)
+	inner.Go(n.retention.Run)
 	outer.Go(n.presence.Run)
 	if n.redisBus != nil {
 		outer.Go(func(ctx context.Context) { n.redisBus.Run(ctx) })
@@ -406,6 +413,10 @@ type storage interface {
 	canned.Store
 	audit.Store
 	staff.Store
+	ResolvedBefore(ctx context.Context, before time.Time, limit int) ([]string, error)
+	EmployeeConversationIDs(ctx context.Context, employeeID string) ([]string, error)
+	PurgeConversation(ctx context.Context, id string, resolvedBefore time.Time) error
+	DeleteEmployee(ctx context.Context, id string) error
 	Tokens(now func() time.Time) desk.TokenStore
 	Ping(ctx context.Context) error
 	Close() error

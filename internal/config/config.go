@@ -109,6 +109,9 @@ type Config struct {
 	LogFormat            string
 	WeCom                WeCom
 	Files                Files
+	// RetentionDays: resolved conversations older than this are deleted
+	// with everything about them; 0 keeps everything.
+	RetentionDays int
 }
 
 // EnvPrefix is prepended to a flag's name, upper-cased with "-" as "_", to
@@ -153,6 +156,7 @@ func Parse(name string, args []string, getenv func(string) string, output io.Wri
 	fs.StringVar(&c.LogFormat, "log-format", "text", "log format: text or json")
 	c.WeCom.flags(fs)
 	c.Files.flags(fs)
+	fs.IntVar(&c.RetentionDays, "retention-days", 0, "delete resolved conversations (messages, notes, files, ratings, search entries) this many days after they were resolved; 0 keeps them")
 	fs.Usage = func() {
 		fmt.Fprintf(output, "Usage: %s [flags]\n       %s agent add --username U --name N   (password from stdin or prompt)\n\nEvery flag can also be set as %s<FLAG>, e.g. --redis-url as SERVICEDESK_REDIS_URL; flags win.\n\nFlags:\n", name, name, EnvPrefix)
 		fs.PrintDefaults()
@@ -273,6 +277,7 @@ func (c Config) Validate() error {
 	if err := c.WeCom.validate(c.Dev); err != nil {
 		errs = append(errs, err)
 	}
+	check(c.RetentionDays >= 0, "--retention-days must not be negative")
 	if err := c.Files.validate(); err != nil {
 		errs = append(errs, err)
 	}

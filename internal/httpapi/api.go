@@ -15,6 +15,7 @@ import (
 	"github.com/servicedesk/servicedesk/internal/conversation"
 	"github.com/servicedesk/servicedesk/internal/desk"
 	"github.com/servicedesk/servicedesk/internal/limits"
+	"github.com/servicedesk/servicedesk/internal/retention"
 	"github.com/servicedesk/servicedesk/internal/staff"
 )
 
@@ -61,8 +62,10 @@ type API struct {
 	// Canned serves canned replies and Audit the admins' audit log, when set.
 	Canned *canned.Service
 	Audit  *audit.Log
-	// Staff, when set, serves the admin area's agents.
-	Staff *staff.Service
+	// Staff, when set, serves the admin area's agents; Retention the
+	// export and erasure of an employee's data.
+	Staff     *staff.Service
+	Retention *retention.Service
 	// Profiles, with WeCom, refreshes an employee's profile older than a
 	// day when an agent looks at it.
 	Profiles Profiles
@@ -97,6 +100,9 @@ func (a *API) Routes(mux *http.ServeMux) {
 		}
 		if a.Staff != nil {
 			a.staffRoutes(mux)
+		}
+		if a.Retention != nil {
+			a.retentionRoutes(mux)
 		}
 	}
 	if a.Push.Key != "" {

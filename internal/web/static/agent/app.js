@@ -504,7 +504,35 @@ function renderEmployee() {
   show($("#employee-history-empty"), earlier.length === 0);
   setText($("#employee-others"), e.others ? t("details.others", { n: e.others }) : "");
   show($("#employee-others"), e.others > 0);
+  show($("#employee-admin"), myRole === "admin");
 }
+
+// An admin answering a personal-data request (PIPL): everything stored
+// about the employee as a JSON file, or all of it erased.
+$("#employee-export").addEventListener("click", async () => {
+  const e = current && current.employee;
+  if (!e) return;
+  try {
+    const data = await client.api.get(`/api/employees/${enc(e.id)}/export`);
+    const url = URL.createObjectURL(new Blob([JSON.stringify(data, null, 2)], { type: "application/json" }));
+    el("a", { href: url, download: `employee-${e.id}.json` }).click();
+    setTimeout(() => URL.revokeObjectURL(url), 10_000);
+  } catch (err) {
+    toast(errorText(err), "error");
+  }
+});
+$("#employee-erase").addEventListener("click", async () => {
+  const e = current && current.employee;
+  if (!e || !(await confirmAction(t("details.confirmErase", { name: e.name || e.id })))) return;
+  try {
+    const r = await client.api.post(`/api/employees/${enc(e.id)}/erase`, {});
+    toast(t("details.erased", { n: r.conversations }), "ok");
+    closeConversation();
+    loadListsSoon();
+  } catch (err) {
+    toast(errorText(err), "error");
+  }
+});
 
 // --- search --------------------------------------------------------------------
 
