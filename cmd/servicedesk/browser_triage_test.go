@@ -1,8 +1,10 @@
 package main
 
 import (
+	"path/filepath"
 	"regexp"
 	"testing"
+	"time"
 )
 
 // TestBrowserTriage: the reference number shows on both sides; the agent
@@ -69,4 +71,26 @@ func TestBrowserRating(t *testing.T) {
 	emp.waitUntil(t, "the rating recorded", visibleJS("[data-testid=rate-done]")+` && document.querySelector('#rate-summary').textContent.includes('★★★★☆')`)
 	agent.waitUntil(t, "the console shows the rating", `document.querySelector('#conv-info').textContent.includes('★★★★☆ 很快就好了')`)
 	agent.waitUntil(t, "and the line in the history", `document.querySelector('[data-testid=system][data-type="conversation.rated"]')`)
+}
+
+// TestBrowserOutOfHours: with business hours set and the desk closed, the
+// employee is told at once when it opens.
+func TestBrowserOutOfHours(t *testing.T) {
+	browser := startBrowser(t)
+	hours := "mon-sun 13:00-14:00"
+	if h := time.Now().In(time.FixedZone("CST", 8*3600)).Hour(); h >= 12 && h < 15 {
+		hours = "mon-sun 01:00-02:00"
+	}
+	a := startApp(t, filepath.Join(t.TempDir(), "desk.db"), "--dev", "--business-hours", hours)
+	emp := openTab(t, browser, "employee", 390, 844, true)
+	emp.navigate(t, a.url+"/h5/")
+	emp.typeText(t, "#login-employee-id", "zhangsan")
+	emp.typeText(t, "#login-name", "张三")
+	emp.click(t, "#login-submit")
+	emp.waitUntil(t, "signed in", connectedJS)
+	emp.click(t, "#new-conversation")
+	emp.typeText(t, "#new-subject", "打印机脱机")
+	emp.typeText(t, "#new-body", "三楼打印机")
+	emp.click(t, "#new-submit")
+	emp.waitUntil(t, "told when the desk opens", `[...document.querySelectorAll('[data-testid=system][data-type="conversation.notice"]')].some(e => e.textContent.includes('非工作时间') && e.textContent.includes('上班'))`)
 }

@@ -18,6 +18,7 @@ import (
 	"sync"
 	"syscall"
 	"time"
+	_ "time/tzdata" // the desk's time zone must resolve on hosts without a zone database
 
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/term"
@@ -26,6 +27,7 @@ import (
 	"github.com/servicedesk/servicedesk/internal/audit"
 	"github.com/servicedesk/servicedesk/internal/auth"
 	"github.com/servicedesk/servicedesk/internal/bus"
+	"github.com/servicedesk/servicedesk/internal/calendar"
 	"github.com/servicedesk/servicedesk/internal/canned"
 	"github.com/servicedesk/servicedesk/internal/config"
 	"github.com/servicedesk/servicedesk/internal/conversation"
@@ -171,12 +173,17 @@ func newNode(ctx context.Context, cfg config.Config, log *slog.Logger) (*node, e
 		n.presence = presence.NewMemory(n.bus, popts)
 	}
 	n.health = health.New(checks...)
+	hours, err := businessHours(cfg)
+	if err != nil {
+		n.close()
+		return nil, err
+	}
 	n.desks = conversation.New(conversation.Config{
 		Store: timedStore{n.db, n.obs}, Agents: n.db, Bus: n.bus, Presence: n.presence, Log: log, MaxBodyBytes: cfg.MaxBodyBytes,
 		// Between nodes a publish can fail or a node die after its commit:
 		// the outbox makes sure the events get out all the same.
 		Outbox: n.redisBus != nil, PublishWait: cfg.StoreTimeout, Writers: writers(cfg),
-		NotifyDelay: notifyDelay(cfg), Reach: n.db, Attachments: n.db, MaxOpen: cfg.MaxOpenConversations,
+		NotifyDelay: notifyDelay(cfg), Reach: n.db, Attachments: n.db, MaxOpen: cfg.MaxOpenConversations, Hours: hours,
 	})
 	if n.files, err = openFiles(ctx, cfg, n.db, log); err != nil {
 		n.close()
@@ -420,6 +427,32 @@ type storage interface {
 	Tokens(now func() time.Time) desk.TokenStore
 	Ping(ctx context.Context) error
 	Close() error
+}
+
+// businessHours is the desk's calendar when --business-hours is set, or
+// nil (no out-of-hours notices).
+func businessHours(cfg config.Config) (conversation.Hours, error) {
+	if cfg.BusinessHours == "" {
+		return nil, nil
+	}
+	cc := calendar.Config{TimeZone: cfg.TimeZone, Week: cfg.BusinessHours}
+	for _, list := range []struct {
+		in  []string
+		out *[]calendar.Date
+	}{{cfg.Holidays, &cc.Holidays}, {cfg.Workdays, &cc.Workdays}} {
+		for _, s := range list.in {
+			d, err := calendar.ParseDate(s)
+			if err != nil {
+				return nil, fmt.Errorf("--holidays/--workdays: %w", err)
+			}
+			*list.out = append(*list.out, d)
+		}
+	}
+	c, err := calendar.New(cc)
+	if err != nil {
+		return nil, fmt.Errorf("--business-hours: %w", err)
+	}
+	return c, nil
 }
 
 // uploadsPerMinute is one person's upload budget: a message's nine

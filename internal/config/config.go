@@ -112,6 +112,11 @@ type Config struct {
 	// RetentionDays: resolved conversations older than this are deleted
 	// with everything about them; 0 keeps everything.
 	RetentionDays int
+	// BusinessHours ("mon-fri 09:00-18:00"), in TimeZone, with Holidays
+	// and Workdays (调休) as dates: when set, a request out of hours or
+	// with no agent online is told when to expect an answer.
+	BusinessHours, TimeZone string
+	Holidays, Workdays      []string
 }
 
 // EnvPrefix is prepended to a flag's name, upper-cased with "-" as "_", to
@@ -156,6 +161,11 @@ func Parse(name string, args []string, getenv func(string) string, output io.Wri
 	fs.StringVar(&c.LogFormat, "log-format", "text", "log format: text or json")
 	c.WeCom.flags(fs)
 	c.Files.flags(fs)
+	var holidays, workdays string
+	fs.StringVar(&c.BusinessHours, "business-hours", "", `the desk's working week, e.g. "mon-fri 09:00-18:00" or "mon-fri 09:00-12:00,13:30-18:00; sat 10:00-14:00"; when set, a request out of hours or with nobody online is told when to expect an answer`)
+	fs.StringVar(&c.TimeZone, "time-zone", "Asia/Shanghai", "the desk's time zone (IANA name)")
+	fs.StringVar(&holidays, "holidays", "", "comma-separated closed dates (2026-10-01,2026-10-02)")
+	fs.StringVar(&workdays, "workdays", "", "comma-separated make-up workdays (调休) on closed weekdays, with Monday's hours")
 	fs.IntVar(&c.RetentionDays, "retention-days", 0, "delete resolved conversations (messages, notes, files, ratings, search entries) this many days after they were resolved; 0 keeps them")
 	fs.Usage = func() {
 		fmt.Fprintf(output, "Usage: %s [flags]\n       %s agent add --username U --name N   (password from stdin or prompt)\n\nEvery flag can also be set as %s<FLAG>, e.g. --redis-url as SERVICEDESK_REDIS_URL; flags win.\n\nFlags:\n", name, name, EnvPrefix)
@@ -194,6 +204,7 @@ func Parse(name string, args []string, getenv func(string) string, output io.Wri
 		c.Files.Dir = filepath.Join(filepath.Dir(c.DBPath), "files")
 	}
 	c.AllowedOrigins = splitList(origins)
+	c.Holidays, c.Workdays = splitList(holidays), splitList(workdays)
 	c.TrustedProxies = splitList(proxies)
 	if c.NodeID == "" {
 		var b [3]byte

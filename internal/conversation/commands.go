@@ -105,6 +105,7 @@ func (s *Service) Create(ctx context.Context, employee desk.Principal, in NewCon
 		msg := w.message(desk.EventMessage, employee, in.Body, in.ClientMsgID)
 		w.readUpTo(employee, msg.Seq)
 		w.oweQueued(msg.Seq)
+		w.notice(employee)
 		events, err := w.commit(true)
 		if err != nil {
 			return outcome{}, err
@@ -253,6 +254,7 @@ func (s *Service) Claim(ctx context.Context, agent desk.Principal, conversationI
 		// QueuedAt stays: should the last agent leave, the conversation
 		// goes back to the queue at the place it had.
 		w.c.Status, w.c.AssigneeID = desk.StatusOpen, agent.ID
+		s.waits.claimed(w.now)
 		w.join(agent)
 		ev := w.append(desk.EventClaimed, agent, map[string]string{"agent_id": agent.ID, "agent_name": name}, "")
 		w.oweEmployee(desk.NotifyJoined, ev.Seq)

@@ -17,6 +17,8 @@ type View struct {
 	Participants  []desk.Participant `json:"participants"`
 	QueuePosition int                `json:"queue_position,omitempty"`
 	AgentsOnline  int                `json:"agents_online,omitempty"`
+	// EstimatedWait: see queuePositionData.
+	EstimatedWait int `json:"estimated_wait_seconds,omitempty"`
 	// Rating is the employee's rating of the last resolution, if any.
 	Rating *desk.Rating `json:"rating,omitempty"`
 }
@@ -40,6 +42,7 @@ func (s *Service) Get(ctx context.Context, viewer desk.Principal, id string) (Vi
 			return View{}, err
 		}
 		v.AgentsOnline = s.presence.OnlineCount()
+		v.EstimatedWait = int(s.waits.estimate(s.now(), v.QueuePosition).Seconds())
 	}
 	return v, nil
 }

@@ -35,6 +35,10 @@ type queuePositionData struct {
 	Position       int    `json:"position"`
 	QueueLength    int    `json:"queue_length"`
 	AgentsOnline   int    `json:"agents_online"`
+	// EstimatedWait (seconds) is how long the queue ahead should take at
+	// the pace agents have lately taken conversations; absent when the
+	// recent history says nothing.
+	EstimatedWait int `json:"estimated_wait_seconds,omitempty"`
 }
 
 // runQueueUpdates pushes queue positions whenever QueueChanged was called,
@@ -71,7 +75,8 @@ func (s *Service) pushQueuePositions(ctx context.Context) {
 	online := s.presence.OnlineCount()
 	told := make(map[string]queuePositionData, len(queue))
 	for i, c := range queue {
-		data := queuePositionData{ConversationID: c.ID, Position: i + 1, QueueLength: len(queue), AgentsOnline: online}
+		data := queuePositionData{ConversationID: c.ID, Position: i + 1, QueueLength: len(queue), AgentsOnline: online,
+			EstimatedWait: int(s.waits.estimate(s.now(), i+1).Seconds())}
 		told[c.ID] = data
 		if prev, ok := s.lastTold[c.ID]; ok && prev.Position == data.Position && prev.AgentsOnline == data.AgentsOnline {
 			continue

@@ -73,6 +73,9 @@ type Config struct {
 	// Attachments keeps the records of uploaded files; without it no
 	// conversation lists any (see Service.Attachments).
 	Attachments desk.AttachmentStore
+	// Hours is the desk's working time: a request out of hours is told
+	// when the desk opens. Nil: always open.
+	Hours Hours
 	// Zone is the desk's time zone (Asia/Shanghai by default): reference
 	// numbers start again each year there.
 	Zone *time.Location
@@ -105,6 +108,8 @@ type Service struct {
 	reach         Reach
 	attachments   desk.AttachmentStore
 	zone          *time.Location // the desk's time zone: reference numbers count per year there
+	hours         Hours          // nil: always open
+	waits         waits
 	log           *slog.Logger
 	now           func() time.Time
 	maxBody       int
@@ -128,7 +133,7 @@ type Service struct {
 // New returns a Service; call Run to start its writer.
 func New(cfg Config) *Service {
 	s := &Service{
-		store: cfg.Store, agents: cfg.Agents, bus: cfg.Bus, presence: cfg.Presence, reach: cfg.Reach, attachments: cfg.Attachments,
+		store: cfg.Store, agents: cfg.Agents, bus: cfg.Bus, presence: cfg.Presence, reach: cfg.Reach, attachments: cfg.Attachments, hours: cfg.Hours,
 		log: cfg.Log, now: cfg.Now, maxBody: cfg.MaxBodyBytes, outbox: cfg.Outbox, maxOpen: cfg.MaxOpen, notifyDelay: cfg.NotifyDelay, publishWait: cfg.PublishWait, commitTimeout: cfg.CommitTimeout,
 		published:  make(chan *publication, publishQueue),
 		queueDirty: make(chan struct{}, 1),

@@ -330,7 +330,10 @@ function renderHeader() {
   renderParticipants($("#participants"), v.participants, { i18n, assigneeID: v.assignee_id, me: { role: "employee", id: session.id } });
   const queued = v.status === "queued" && v.queue_position > 0;
   show($("#queue-position"), queued);
-  if (queued) setText($("#queue-position"), t("chat.queue", { n: v.queue_position, m: v.agents_online || 0 }));
+  if (queued) {
+    const wait = v.estimated_wait_seconds > 0 ? t("chat.queueWait", { min: Math.max(1, Math.round(v.estimated_wait_seconds / 60)) }) : "";
+    setText($("#queue-position"), t("chat.queue", { n: v.queue_position, m: v.agents_online || 0 }) + wait);
+  }
   show($("#resolved-hint"), v.status === "resolved");
   renderRating(v);
   $("#composer-input").placeholder = t(v.status === "resolved" ? "composer.resolvedPlaceholder" : "composer.placeholder");
@@ -393,6 +396,7 @@ function onFrame(f) {
     if (current && current.view && current.id === d.conversation_id && current.view.status === "queued") {
       current.view.queue_position = d.position;
       current.view.agents_online = d.agents_online;
+      current.view.estimated_wait_seconds = d.estimated_wait_seconds || 0;
       renderHeader();
     }
     return;

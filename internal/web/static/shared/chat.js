@@ -10,6 +10,7 @@ const lifecycle = new Set([
   "conversation.created", "conversation.claimed", "participant.joined", "participant.left",
   "conversation.transferred", "conversation.resolved", "conversation.reopened",
   "conversation.pending", "conversation.withdrawn", "conversation.updated", "conversation.rated",
+  "conversation.notice",
 ]);
 
 /** stars draws a 1–5 score as ★ and ☆. */
@@ -143,6 +144,13 @@ export class Timeline {
         return t("sys.pending", { name: this.nameOf("agent", d.by) });
       case "conversation.withdrawn":
         return t("sys.withdrawn", { name: this.nameOf("employee", d.by) });
+      case "conversation.notice":
+        if (d.kind === "closed" && d.next_open) {
+          const at = new Date(d.next_open);
+          const when = `${new Intl.DateTimeFormat(this.i18n.lang === "en" ? "en-US" : "zh-CN", { weekday: "short", month: "short", day: "numeric" }).format(at)} ${this.i18n.time(d.next_open).split(" ").pop()}`;
+          return t("sys.noticeClosed", { when });
+        }
+        return t(d.kind === "closed" ? "sys.noticeClosedSoon" : "sys.noticeNoAgents");
       case "conversation.rated":
         return t("sys.rated", { name: this.nameOf("employee", d.by), stars: stars(d.score || 0) });
       case "conversation.updated": {
