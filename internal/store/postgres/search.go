@@ -19,15 +19,19 @@ func (x *tx) Index(ctx context.Context, conversationID string, seq int64, terms 
 	return dbError(err, "index")
 }
 
-// searchWindow is how many of the newest documents Search looks at first.
-const searchWindow = 50_000
+// searchWindow is how many of the newest documents Search reads one by one
+// before it asks the index.
+const searchWindow = 5_000
 
-// Search returns the newest matching documents. A phrase of common
-// characters ("打印") matches a large share of all messages, and
-// intersecting their whole posting lists and checking positions costs
-// hundreds of milliseconds at a million messages; the newest matches are
-// almost always among the newest documents, so the newest window is
-// searched first and the rest only when it holds too few.
+// Search returns the newest matching documents. Terms are single
+// characters, so a common word ("打印机") has every one of its characters
+// in a large share of all messages: through the GIN index that means
+// intersecting posting lists of hundreds of thousands of documents and
+// checking positions, hundreds of milliseconds at a million messages, for
+// matches that are almost always among the newest documents. So the
+// newest window is read first, newest to oldest, each document checked
+// (bounded work, and a common word fills the page there), and the index
+// is asked only for what is older, which a rare word answers quickly.
 func (db *DB) Search(ctx context.Context, q desk.SearchQuery) ([]desk.SearchHit, error) {
 	hi := q.BeforeID
 	if hi <= 0 {
@@ -36,16 +40,17 @@ func (db *DB) Search(ctx context.Context, q desk.SearchQuery) ([]desk.SearchHit,
 		}
 	}
 	lo := max(0, hi-searchWindow)
-	first, err := db.search(ctx, q, lo, hi, q.Limit)
+	first, err := db.search(ctx, q, lo, hi, q.Limit, true)
 	if err != nil || len(first) == q.Limit || lo == 0 {
 		return first, err
 	}
-	rest, err := db.search(ctx, q, 0, lo, q.Limit-len(first))
+	rest, err := db.search(ctx, q, 0, lo, q.Limit-len(first), false)
 	return append(first, rest...), err
 }
 
-// search finds matches with ids in [lo, hi).
-func (db *DB) search(ctx context.Context, q desk.SearchQuery, lo, hi int64, limit int) ([]desk.SearchHit, error) {
+// search finds matches with ids in [lo, hi); walk reads the documents in
+// id order instead of asking the GIN index.
+func (db *DB) search(ctx context.Context, q desk.SearchQuery, lo, hi int64, limit int, walk bool) ([]desk.SearchHit, error) {
 	var args []any
 	arg := func(v any) string {
 		args = append(args, v)
@@ -78,16 +83,32 @@ func (db *DB) search(ctx context.Context, q desk.SearchQuery, lo, hi int64, limi
 		where = append(where, `(c.status = 'queued' OR EXISTS (SELECT 1 FROM participants p
 			WHERE p.conversation_id = c.id AND p.role = 'agent' AND p.user_id = `+arg(q.AgentID)+`))`)
 	}
-	rows, err := db.pool.Query(ctx, `SELECT d.id, d.conversation_id, d.seq
+	sql := `SELECT d.id, d.conversation_id, d.seq
 		FROM search_docs d JOIN conversations c ON c.id = d.conversation_id
-		WHERE `+strings.Join(where, " AND ")+` ORDER BY d.id DESC LIMIT `+arg(limit), args...)
-	if err != nil {
-		return nil, dbError(err, "search")
-	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (desk.SearchHit, error) {
-		var h desk.SearchHit
-		err := r.Scan(&h.DocID, &h.ConversationID, &h.Seq)
-		return h, err
+		WHERE ` + strings.Join(where, " AND ") + ` ORDER BY d.id DESC LIMIT ` + arg(limit)
+	var out []desk.SearchHit
+	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+		// The planner guesses badly both ways: it would take the GIN bitmap
+		// for the window (intersecting whole posting lists) and walk the
+		// primary key for the rest (reading every older document for a
+		// rare word). Each phase says which it wants.
+		setting := `SET LOCAL enable_indexscan = off`
+		if walk {
+			setting = `SET LOCAL enable_bitmapscan = off`
+		}
+		if _, err := tx.Exec(ctx, setting); err != nil {
+			return err
+		}
+		rows, err := tx.Query(ctx, sql, args...)
+		if err != nil {
+			return err
+		}
+		out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (desk.SearchHit, error) {
+			var h desk.SearchHit
+			err := r.Scan(&h.DocID, &h.ConversationID, &h.Seq)
+			return h, err
+		})
+		return err
 	})
 	return out, dbError(err, "search")
 }
