@@ -173,6 +173,7 @@ func newNode(ctx context.Context, cfg config.Config, log *slog.Logger) (*node, e
 		n.presence = presence.NewMemory(n.bus, popts)
 	}
 	n.health = health.New(checks...)
+	auditLog := audit.New(n.db, nil)
 	hours, err := businessHours(cfg)
 	if err != nil {
 		n.close()
@@ -183,7 +184,7 @@ func newNode(ctx context.Context, cfg config.Config, log *slog.Logger) (*node, e
 		// Between nodes a publish can fail or a node die after its commit:
 		// the outbox makes sure the events get out all the same.
 		Outbox: n.redisBus != nil, PublishWait: cfg.StoreTimeout, Writers: writers(cfg),
-		NotifyDelay: notifyDelay(cfg), Reach: n.db, Attachments: n.db, MaxOpen: cfg.MaxOpenConversations, Hours: hours,
+		NotifyDelay: notifyDelay(cfg), Reach: n.db, Attachments: n.db, MaxOpen: cfg.MaxOpenConversations, Hours: hours, Audit: auditLog,
 	})
 	if n.files, err = openFiles(ctx, cfg, n.db, log); err != nil {
 		n.close()
@@ -231,7 +232,6 @@ func newNode(ctx context.Context, cfg config.Config, log *slog.Logger) (*node, e
 		TokenRecheck:    cfg.TokenRecheck,
 	}, tokens, n.bus, n.desks, n.hub, log)
 	n.gateway.Routes(mux)
-	auditLog := audit.New(n.db, nil)
 	n.retention = retention.New(retention.Config{
 		Store: n.db, Files: n.files, Tokens: n.tokens, Audit: auditLog, Days: cfg.RetentionDays, Log: log,
 	})

@@ -66,6 +66,12 @@ func TestSearch(t *testing.T) {
 		if got := strings.Join(kinds(find(a3, conversation.SearchParams{Q: "打印机"})), ","); got != "other:msg,mine:msg" {
 			t.Errorf("an admin searching: %s", got)
 		}
+		// An admin opens what they found; a plain agent may not.
+		if _, err := h.svc.Get(ctx, a3, other.ID); err != nil {
+			t.Errorf("an admin reading another's conversation: %v", err)
+		}
+		_, err := h.svc.Get(ctx, a1, other.ID)
+		wantCode(t, err, desk.EForbidden)
 		// Filters.
 		for _, c := range []struct {
 			p    conversation.SearchParams
@@ -94,7 +100,7 @@ func TestSearch(t *testing.T) {
 		if sn := page.Results[0].Snippet; string([]rune(sn.Text)[sn.Start:sn.End]) != "脱机" {
 			t.Errorf("snippet %+v", sn)
 		}
-		_, err := h.svc.Search(ctx, emp, conversation.SearchParams{Q: "邮箱"})
+		_, err = h.svc.Search(ctx, emp, conversation.SearchParams{Q: "邮箱"})
 		wantCode(t, err, desk.EForbidden)
 		_, err = h.svc.Search(ctx, a1, conversation.SearchParams{Q: " 。，"})
 		wantCode(t, err, desk.EInvalid)

@@ -73,6 +73,9 @@ type Config struct {
 	// Attachments keeps the records of uploaded files; without it no
 	// conversation lists any (see Service.Attachments).
 	Attachments desk.AttachmentStore
+	// Audit, when set, records admins reading conversations outside the
+	// read rule.
+	Audit Auditor
 	// Hours is the desk's working time: a request out of hours is told
 	// when the desk opens. Nil: always open.
 	Hours Hours
@@ -109,6 +112,7 @@ type Service struct {
 	attachments   desk.AttachmentStore
 	zone          *time.Location // the desk's time zone: reference numbers count per year there
 	hours         Hours          // nil: always open
+	audit         Auditor
 	waits         waits
 	log           *slog.Logger
 	now           func() time.Time
@@ -133,7 +137,7 @@ type Service struct {
 // New returns a Service; call Run to start its writer.
 func New(cfg Config) *Service {
 	s := &Service{
-		store: cfg.Store, agents: cfg.Agents, bus: cfg.Bus, presence: cfg.Presence, reach: cfg.Reach, attachments: cfg.Attachments, hours: cfg.Hours,
+		store: cfg.Store, agents: cfg.Agents, bus: cfg.Bus, presence: cfg.Presence, reach: cfg.Reach, attachments: cfg.Attachments, hours: cfg.Hours, audit: cfg.Audit,
 		log: cfg.Log, now: cfg.Now, maxBody: cfg.MaxBodyBytes, outbox: cfg.Outbox, maxOpen: cfg.MaxOpen, notifyDelay: cfg.NotifyDelay, publishWait: cfg.PublishWait, commitTimeout: cfg.CommitTimeout,
 		published:  make(chan *publication, publishQueue),
 		queueDirty: make(chan struct{}, 1),
