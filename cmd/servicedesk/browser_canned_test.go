@@ -95,3 +95,50 @@ func TestBrowserAdmin(t *testing.T) {
 	admin.click(t, "[data-admin-tab=audit]")
 	admin.waitUntil(t, "the audit log", `[...document.querySelectorAll('[data-testid=audit-entry]')].some(e => e.textContent.includes('agent.create'))`)
 }
+
+// TestBrowserAttention: the tab's title and icon count unread messages,
+// the sound switch is remembered, and the keys work (? for the list, j to
+// the next conversation, r to reply).
+func TestBrowserAttention(t *testing.T) {
+	s := newDeskScenario(t, startBrowser(t))
+	s.agentSignsIn()
+	s.employeeAsks()
+	s.queueShowsItLive()
+	s.agentClaims()
+	agent := s.agent
+	agent.click(t, "#tab-queue") // the conversation stays open; new messages in it are unread only off screen
+	evalJS[bool](t, agent, `(() => { document.querySelector('#search-clear').click(); return true; })()`)
+
+	agent.click(t, "#sound-toggle")
+	agent.waitUntil(t, "muted", `document.querySelector('#sound-toggle').getAttribute('aria-pressed') === 'false' && localStorage.getItem('servicedesk.agent.sound') === 'off'`)
+
+	evalJS[bool](t, agent, `(() => { document.activeElement && document.activeElement.blur(); return true; })()`)
+	agent.pressKey(t, "?")
+	agent.waitUntil(t, "the shortcuts list", `document.querySelector('#shortcuts-dialog').open`)
+	agent.pressKey(t, "?")
+	agent.waitUntil(t, "closed again", `!document.querySelector('#shortcuts-dialog').open`)
+	agent.pressKey(t, "r")
+	agent.waitUntil(t, "the reply box focused", `document.activeElement === document.querySelector('#composer-input')`)
+
+	// A second conversation of the agent's, not on screen: its unread
+	// message counts in the title and on the tab's icon.
+	empToken := evalJS[string](t, s.emp, `JSON.parse(sessionStorage.getItem('servicedesk.h5.session')).token`)
+	agentToken := evalJS[string](t, agent, `JSON.parse(sessionStorage.getItem('servicedesk.agent.session')).token`)
+	status, conv := s.srv.post("/api/h5/conversations", empToken, map[string]string{"subject": "键盘失灵", "body": "按键没反应", "client_msg_id": "k1"})
+	if status != 201 {
+		t.Fatalf("second conversation: %d %v", status, conv)
+	}
+	if status, m := s.srv.post("/api/conversations/"+conv["id"].(string)+"/claim", agentToken, nil); status != 200 {
+		t.Fatalf("claim: %d %v", status, m)
+	}
+	if status, m := s.srv.post("/api/conversations/"+conv["id"].(string)+"/messages", empToken, map[string]string{"body": "F 键也不行", "client_msg_id": "k2"}); status != 201 {
+		t.Fatalf("message: %d %v", status, m)
+	}
+	agent.waitUntil(t, "the unread count in the title", `document.title.includes('●1')`)
+	agent.waitUntil(t, "and on the icon", `document.querySelector('link[rel=icon]').href.startsWith('data:image/png')`)
+	agent.click(t, "#tab-mine")
+	evalJS[bool](t, agent, `(() => { document.activeElement && document.activeElement.blur(); return true; })()`)
+	agent.pressKey(t, "k") // the newer one is above the open one
+	agent.waitUntil(t, "k opens the conversation above", `document.querySelector('#conv-subject').textContent === '键盘失灵'`)
+	agent.waitUntil(t, "read once opened", `!document.title.includes('●')`)
+}

@@ -288,12 +288,14 @@ func (tb *tab) pressEnter(t *testing.T) {
 // pressKey presses one named key (ArrowLeft, Escape…) on the page.
 func (tb *tab) pressKey(t *testing.T, key string) {
 	t.Helper()
-	codes := map[string]int64{"ArrowLeft": 37, "ArrowRight": 39, "Escape": 27}
+	codes := map[string]int64{"ArrowLeft": 37, "ArrowRight": 39, "Escape": 27, "?": 191, "r": 82, "j": 74, "k": 75}
 	tb.do(t, "press "+key, chromedp.Func(func(ctx context.Context, target *chromedp.Target) error {
 		for _, typ := range []input.DispatchKeyEventType{input.DispatchKeyEventTypeRawKeyDown, input.DispatchKeyEventTypeKeyUp} {
-			_, err := cdp.Call(ctx, target, input.DispatchKeyEvent, input.DispatchKeyEventParams{
-				Type: typ, Key: key, Code: key, WindowsVirtualKeyCode: codes[key], NativeVirtualKeyCode: codes[key],
-			})
+			p := input.DispatchKeyEventParams{Type: typ, Key: key, Code: key, WindowsVirtualKeyCode: codes[key], NativeVirtualKeyCode: codes[key]}
+			if len(key) == 1 && typ == input.DispatchKeyEventTypeRawKeyDown {
+				p.Type, p.Text = input.DispatchKeyEventTypeKeyDown, key // a printable key types its character
+			}
+			_, err := cdp.Call(ctx, target, input.DispatchKeyEvent, p)
 			if err != nil {
 				return err
 			}

@@ -10,6 +10,7 @@ import { $, confirmAction, keepAtBottom, $$, el, initial, nearBottom, onSubmitKe
 import { bindLangToggle, createI18n } from "/shared/i18n.js";
 import { loadMeta, takeTicket } from "/shared/signin.js";
 import { bindAdmin } from "./admin.js";
+import { bindAttention, bindShortcuts } from "./attention.js";
 import { bindCanned } from "./canned.js";
 import strings from "./strings.js";
 
@@ -17,6 +18,8 @@ const i18n = createI18n(strings);
 const t = i18n.t;
 const session = new Session("servicedesk.agent.session");
 const toast = toaster($("#toasts"));
+// Sound, the icon's count and desktop notifications (attention.js).
+const attention = bindAttention({ i18n, open: (id) => openConversation(id) });
 
 let client = null;
 let agents = []; // every agent, for names and the pickers
@@ -314,14 +317,17 @@ let calledIn = 0;
 
 function renderTitle() {
   const queued = lists.queue.length;
-  const marks = [calledIn ? `★${calledIn}` : "", queued ? `(${queued})` : ""].filter(Boolean).join(" ");
+  const unread = lists.mine.reduce((sum, c) => sum + (c.unread || 0), 0);
+  const marks = [calledIn ? `★${calledIn}` : "", unread ? `●${unread}` : "", queued ? `(${queued})` : ""].filter(Boolean).join(" ");
   document.title = marks ? `${marks} ${t("title")}` : t("title");
+  attention.badge(unread + calledIn);
 }
 
 // callMe tells the agent they were brought into a conversation.
-function callMe(text) {
+function callMe(text, conversationID) {
   calledIn++;
   toast(text, "ok");
+  attention.alert(text, conversationID);
   renderTitle();
   loadListsSoon();
 }
@@ -635,6 +641,21 @@ const canned = bindCanned({
 
 bindAdmin({ api: () => client && client.api, me: () => session.id, i18n, toast });
 
+// --- attention and keys ---------------------------------------------------------
+
+bindShortcuts({
+  next: (d) => {
+    const items = $$(`#list-${tab} .conv-item`);
+    if (!items.length) return;
+    const at = items.findIndex((li) => current && li.dataset.conversationId === current.id);
+    const to = items[Math.min(items.length - 1, Math.max(0, at < 0 ? 0 : at + d))];
+    openConversation(to.dataset.conversationId);
+  },
+  reply: () => { if (!$("#composer-input").disabled) $("#composer-input").focus(); },
+  search: () => $("#search-input").focus(),
+  resolve: () => { if (!$("#resolve").hidden) $("#resolve").click(); },
+});
+
 // --- triage: priority, type, tags ---------------------------------------------
 
 const priorities = ["low", "normal", "high", "urgent"];
@@ -741,6 +762,10 @@ function onEvent(ev) {
       loadListsSoon(); // writing marks the conversation read: its unread count is 0 now
     } else {
       typing.clear(d.sender_id);
+      if (d.sender_type === "employee" && ev.seq > (current.view ? current.view.seq || 0 : 0) &&
+        (document.visibilityState !== "visible" || !document.hasFocus())) {
+        attention.alert(t("attention.newMessage", { name: d.sender_name || d.sender_id, text: (d.body || "").slice(0, 80) }), ev.conversation_id);
+      }
     }
   }
   const v = current.view;
@@ -781,8 +806,14 @@ function onFrame(f) {
   }
   // Brought into a conversation by a colleague: say so, whatever is on screen.
   const d = f.data || {};
-  if (f.type === "participant.joined" && d.invited_by && d.participant && d.participant.id === session.id) callMe(t("conv.invitedYou"));
-  if (f.type === "conversation.transferred" && d.to_agent_id === session.id) callMe(t("conv.transferredToYou"));
+  if (f.type === "participant.joined" && d.invited_by && d.participant && d.participant.id === session.id) callMe(t("conv.invitedYou"), f.conversation_id);
+  if (f.type === "conversation.transferred" && d.to_agent_id === session.id) callMe(t("conv.transferredToYou"), f.conversation_id);
+  // Someone needs me: the employee wrote in one of my conversations, or a
+  // new request came into the queue.
+  if (f.type === "message.created" && d.sender_type === "employee" && lists.mine.some((c) => c.id === f.conversation_id)) {
+    attention.alert(t("attention.newMessage", { name: d.sender_name || d.sender_id, text: (d.body || "").slice(0, 80) }), f.conversation_id);
+  }
+  if (f.type === "conversation.created") attention.alert(t("attention.newQueued", { subject: d.subject || "" }), f.conversation_id);
   // Handed away: the view on screen is no longer mine to act in.
   if (f.type === "conversation.transferred" && d.from_agent_id === session.id && current && current.id === f.conversation_id) refreshViewSoon();
   // An event of a conversation not on screen: the queue or one of mine changed.
