@@ -57,7 +57,14 @@ func (db *DB) search(ctx context.Context, q desk.SearchQuery, lo, hi int64, limi
 		return fmt.Sprintf("$%d", len(args))
 	}
 	where := []string{"d.terms @@ to_tsquery('simple', " + arg(q.TS) + ")"}
-	where = append(where, "d.id < "+arg(hi), "d.id >= "+arg(lo))
+	if walk {
+		where = append(where, "d.id < "+arg(hi), "d.id >= "+arg(lo))
+	} else {
+		// "+ 0": a bound, not an index condition; ANDing the GIN bitmap
+		// with a primary-key range of nearly every row would cost more
+		// than the match itself.
+		where = append(where, "(d.id + 0) < "+arg(hi))
+	}
 	if len(q.Statuses) > 0 {
 		sts := make([]string, len(q.Statuses))
 		for i, s := range q.Statuses {
@@ -88,16 +95,13 @@ func (db *DB) search(ctx context.Context, q desk.SearchQuery, lo, hi int64, limi
 		WHERE ` + strings.Join(where, " AND ") + ` ORDER BY d.id DESC LIMIT ` + arg(limit)
 	var out []desk.SearchHit
 	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
-		// The planner guesses badly both ways: it would take the GIN bitmap
-		// for the window (intersecting whole posting lists) and walk the
-		// primary key for the rest (reading every older document for a
-		// rare word). Each phase says which it wants.
-		setting := `SET LOCAL enable_indexscan = off`
 		if walk {
-			setting = `SET LOCAL enable_bitmapscan = off`
-		}
-		if _, err := tx.Exec(ctx, setting); err != nil {
-			return err
+			// The planner would take the GIN bitmap for a common word,
+			// intersecting whole posting lists; the window wants a walk
+			// down the primary key.
+			if _, err := tx.Exec(ctx, `SET LOCAL enable_bitmapscan = off`); err != nil {
+				return err
+			}
 		}
 		rows, err := tx.Query(ctx, sql, args...)
 		if err != nil {
