@@ -142,3 +142,29 @@ func TestBrowserAttention(t *testing.T) {
 	agent.waitUntil(t, "k opens the conversation above", `document.querySelector('#conv-subject').textContent === '键盘失灵'`)
 	agent.waitUntil(t, "read once opened", `!document.title.includes('●')`)
 }
+
+// TestBrowserListTools: the agent's list filtered by priority and ordered
+// by it.
+func TestBrowserListTools(t *testing.T) {
+	s := newDeskScenario(t, startBrowser(t))
+	s.agentSignsIn()
+	s.employeeAsks()
+	s.queueShowsItLive()
+	s.agentClaims()
+	agent := s.agent
+	empToken := evalJS[string](t, s.emp, `JSON.parse(sessionStorage.getItem('servicedesk.h5.session')).token`)
+	agentToken := evalJS[string](t, agent, `JSON.parse(sessionStorage.getItem('servicedesk.agent.session')).token`)
+	_, conv := s.srv.post("/api/h5/conversations", empToken, map[string]string{"subject": "服务器宕机", "body": "全部连不上", "client_msg_id": "u1"})
+	id := conv["id"].(string)
+	s.srv.post("/api/conversations/"+id+"/claim", agentToken, nil)
+	s.srv.post("/api/conversations/"+id+"/fields", agentToken, map[string]string{"priority": "urgent"})
+	agent.click(t, "#tab-mine")
+	agent.waitUntil(t, "both listed", `document.querySelectorAll('[data-testid=mine-item]').length === 2`)
+	agent.choose(t, "#list-priority", "urgent")
+	agent.waitUntil(t, "only the urgent one", `document.querySelectorAll('[data-testid=mine-item]').length === 1 &&
+		document.querySelector('[data-testid=mine-item]').textContent.includes('服务器宕机')`)
+	agent.choose(t, "#list-priority", "")
+	agent.choose(t, "#list-sort", "priority")
+	agent.waitUntil(t, "urgent first", `document.querySelectorAll('[data-testid=mine-item]').length === 2 &&
+		document.querySelector('[data-testid=mine-item]').textContent.includes('服务器宕机')`)
+}

@@ -235,11 +235,31 @@ function itemBase(kind, c, ...rows) {
 const priorityChip = (c) => (c.priority === "high" || c.priority === "urgent"
   ? el("span", { class: `chip prio prio-${c.priority}`, dataset: { testid: "priority" }, text: t(`priority.${c.priority}`) }) : null);
 
+// The lists' filters and order, from the tools above them: by priority,
+// status and tag; default (the server's), waiting longest, newest, or
+// priority first.
+const priorityRank = { urgent: 0, high: 1, normal: 2, low: 3 };
+
+function shown(list) {
+  const prio = $("#list-priority").value, status = $("#list-status").value, tag = $("#list-tag").value.trim();
+  const sort = $("#list-sort").value;
+  let out = list.filter((c) => (!prio || (prio === "urgent" ? c.priority === "urgent" : priorityRank[c.priority] <= 1))
+    && (!status || c.status === status) && (!tag || (c.tags || []).includes(tag)));
+  const since = (c) => new Date(c.queued_at || c.updated_at || c.created_at).getTime();
+  if (sort === "waiting") out = [...out].sort((a, b) => since(a) - since(b));
+  if (sort === "newest") out = [...out].sort((a, b) => new Date(b.updated_at) - new Date(a.updated_at));
+  if (sort === "priority") out = [...out].sort((a, b) => (priorityRank[a.priority] ?? 2) - (priorityRank[b.priority] ?? 2) || since(a) - since(b));
+  return out;
+}
+
+for (const id of ["#list-sort", "#list-priority", "#list-status"]) $(id).addEventListener("change", () => renderLists());
+$("#list-tag").addEventListener("input", () => renderLists());
+
 function renderLists() {
   const fresh = listsLoaded ? lists.queue.filter((c) => !seenQueue.has(c.id)).map((c) => c.id) : [];
   for (const c of lists.queue) seenQueue.add(c.id);
 
-  $("#list-queue").replaceChildren(...lists.queue.map((c) => {
+  $("#list-queue").replaceChildren(...shown(lists.queue).map((c) => {
     const item = itemBase("queue", c,
       el("div", { class: "conv-row" },
         el("span", { class: "conv-subject", text: c.subject }),
@@ -261,7 +281,7 @@ function renderLists() {
   // The conversation on screen is being read (markRead follows within a
   // moment), so it shows no unread count even if the list is a bit older.
   const unreadOf = (c) => (current && current.id === c.id && document.visibilityState === "visible" ? 0 : c.unread || 0);
-  $("#list-mine").replaceChildren(...lists.mine.map((c) => itemBase("mine", c,
+  $("#list-mine").replaceChildren(...shown(lists.mine).map((c) => itemBase("mine", c,
     el("div", { class: "conv-row" },
       el("span", { class: "conv-subject", text: c.subject }),
       el("span", { class: "unread", hidden: !unreadOf(c), text: unreadOf(c), title: t("item.unreadLabel", { n: unreadOf(c) }) })),
@@ -570,6 +590,7 @@ function renderSearch() {
   show($("#search-panel"), Boolean(st));
   show($(".tabs"), !st);
   show($(".lists"), !st);
+  show($(".list-tools"), !st);
   if (!st) return;
   const n = st.results.length;
   setText($("#search-summary"), n === 0 ? t("search.none") : t(st.next ? "search.countMore" : "search.count", { n }));
