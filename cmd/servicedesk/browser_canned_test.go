@@ -168,3 +168,24 @@ func TestBrowserListTools(t *testing.T) {
 	agent.waitUntil(t, "urgent first", `document.querySelectorAll('[data-testid=mine-item]').length === 2 &&
 		document.querySelector('[data-testid=mine-item]').textContent.includes('服务器宕机')`)
 }
+
+// TestBrowserNoteToggle: with the composer's note switch on, what the agent
+// sends is a private note; the employee never sees it.
+func TestBrowserNoteToggle(t *testing.T) {
+	s := newDeskScenario(t, startBrowser(t))
+	s.agentSignsIn()
+	s.employeeAsks()
+	s.queueShowsItLive()
+	s.agentClaims()
+	agent := s.agent
+	agent.click(t, "[data-testid=note-toggle]")
+	agent.waitUntil(t, "note mode", `document.querySelector('#composer').classList.contains('composer-note')`)
+	agent.typeText(t, "#composer-input", "已在 AD 重置密码")
+	agent.pressEnter(t)
+	agent.waitUntil(t, "the note shown", `[...document.querySelectorAll('[data-testid=note]')].some(n => n.textContent.includes('已在 AD 重置密码'))`)
+	agent.click(t, "[data-testid=note-toggle]")
+	s.say(agent, "请重新登录试试")
+	if evalJS[bool](t, s.emp, `document.body.innerText.includes('已在 AD 重置密码')`) {
+		t.Error("the employee sees the note")
+	}
+}

@@ -395,6 +395,7 @@ async function openConversation(id) {
   if (summary) setView(c, { participants: [], ...summary, seq: 0 });
   $("#composer-input").value = "";
   $("#note-input").value = "";
+  setNoteMode(false); // each conversation starts with a reply, not a note
   loadAgents();
   try {
     const view = await client.api.get(`/api/conversations/${enc(id)}`);
@@ -933,9 +934,36 @@ let maxBody = 4096; // the server's --max-body-bytes, from /api/meta
 let maxFileBytes = 20 * 1024 * 1024, maxFiles = 9;
 const viewer = new Viewer(t);
 
+// The composer's private-note switch: what is sent then is a note (agents
+// only), with its files uploaded first.
+let noteMode = false;
+function setNoteMode(on) {
+  noteMode = on;
+  $("#composer-note").setAttribute("aria-pressed", String(on));
+  $("#composer").classList.toggle("composer-note", on);
+  $("#composer-input").placeholder = t(on ? "composer.notePlaceholder" : "composer.placeholder");
+}
+$("#composer-note").addEventListener("click", () => setNoteMode(!noteMode));
+
+async function sendNote(id, body, files) {
+  try {
+    const attachments = [];
+    for (const f of files) attachments.push((await client.api.upload(f)).id);
+    await client.api.post(`/api/conversations/${enc(id)}/notes`, { body, attachments });
+  } catch (err) {
+    toast(errorText(err), "error");
+    if (current && current.id === id && !$("#composer-input").value) $("#composer-input").value = body; // nothing lost
+  }
+}
+
 bindComposer({
   i18n,
   limit: () => maxBody,
+  intercept: (id, body, files) => {
+    if (!noteMode) return false;
+    sendNote(id, body, files);
+    return true;
+  },
   files: {
     input: $("#composer-file"), button: $("#composer-attach"), tray: $("#composer-tray"), drop: $("#chat-scroll").parentElement,
     maxBytes: () => maxFileBytes, maxFiles: () => maxFiles, refuse: (text) => toast(text, "error"),

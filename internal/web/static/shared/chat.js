@@ -375,7 +375,7 @@ export function typingSender(conn, target) {
  * typingTarget what a typing frame should say, or null when typing must
  * not be sent (not yet resumed, resolved, not a participant).
  */
-export function bindComposer({ getClient, conversation, typingTarget, limit = () => 4096, i18n, files = null }) {
+export function bindComposer({ getClient, conversation, typingTarget, limit = () => 4096, i18n, files = null, intercept = null }) {
   const form = document.getElementById("composer");
   const input = document.getElementById("composer-input");
   const tray = files ? bindFileTray(files, i18n, input) : null;
@@ -411,8 +411,13 @@ export function bindComposer({ getClient, conversation, typingTarget, limit = ()
     }
     input.value = "";
     updateCount();
-    sendTyping.cancel();
     if (tray) tray.clear();
+    // The page may take it another way (the console's private note).
+    if (intercept && intercept(id, body, picked)) {
+      input.focus();
+      return;
+    }
+    sendTyping.cancel();
     getClient().outbox.add(id, body, picked);
     scrollToBottom(document.getElementById("chat-scroll"));
     input.focus();
