@@ -185,6 +185,7 @@ func newNode(ctx context.Context, cfg config.Config, log *slog.Logger) (*node, e
 		// the outbox makes sure the events get out all the same.
 		Outbox: n.redisBus != nil, PublishWait: cfg.StoreTimeout, Writers: writers(cfg),
 		NotifyDelay: notifyDelay(cfg), Reach: n.db, Attachments: n.db, MaxOpen: cfg.MaxOpenConversations, Hours: hours, Audit: auditLog,
+		PendingResolveDays: cfg.PendingResolveDays,
 	})
 	if n.files, err = openFiles(ctx, cfg, n.db, log); err != nil {
 		n.close()

@@ -117,6 +117,9 @@ type Config struct {
 	// with no agent online is told when to expect an answer.
 	BusinessHours, TimeZone string
 	Holidays, Workdays      []string
+	// PendingResolveDays: a conversation pending on the employee this many
+	// days without news is resolved (business days with BusinessHours).
+	PendingResolveDays int
 }
 
 // EnvPrefix is prepended to a flag's name, upper-cased with "-" as "_", to
@@ -166,6 +169,7 @@ func Parse(name string, args []string, getenv func(string) string, output io.Wri
 	fs.StringVar(&c.TimeZone, "time-zone", "Asia/Shanghai", "the desk's time zone (IANA name)")
 	fs.StringVar(&holidays, "holidays", "", "comma-separated closed dates (2026-10-01,2026-10-02)")
 	fs.StringVar(&workdays, "workdays", "", "comma-separated make-up workdays (调休) on closed weekdays, with Monday's hours")
+	fs.IntVar(&c.PendingResolveDays, "pending-resolve-days", 0, "resolve a conversation waiting on the employee after this many days without news (business days with --business-hours), warning them a day before; 0 never")
 	fs.IntVar(&c.RetentionDays, "retention-days", 0, "delete resolved conversations (messages, notes, files, ratings, search entries) this many days after they were resolved; 0 keeps them")
 	fs.Usage = func() {
 		fmt.Fprintf(output, "Usage: %s [flags]\n       %s agent add --username U --name N   (password from stdin or prompt)\n\nEvery flag can also be set as %s<FLAG>, e.g. --redis-url as SERVICEDESK_REDIS_URL; flags win.\n\nFlags:\n", name, name, EnvPrefix)
@@ -289,6 +293,7 @@ func (c Config) Validate() error {
 		errs = append(errs, err)
 	}
 	check(c.RetentionDays >= 0, "--retention-days must not be negative")
+	check(c.PendingResolveDays >= 0, "--pending-resolve-days must not be negative")
 	if err := c.Files.validate(); err != nil {
 		errs = append(errs, err)
 	}

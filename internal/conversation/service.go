@@ -73,6 +73,10 @@ type Config struct {
 	// Attachments keeps the records of uploaded files; without it no
 	// conversation lists any (see Service.Attachments).
 	Attachments desk.AttachmentStore
+	// PendingResolveDays, when positive, resolves a conversation pending
+	// on the employee after that many days without news (business days
+	// with Hours), warning the employee a day before.
+	PendingResolveDays int
 	// Audit, when set, records admins reading conversations outside the
 	// read rule.
 	Audit Auditor
@@ -113,6 +117,7 @@ type Service struct {
 	zone          *time.Location // the desk's time zone: reference numbers count per year there
 	hours         Hours          // nil: always open
 	audit         Auditor
+	pendingDays   int
 	waits         waits
 	log           *slog.Logger
 	now           func() time.Time
@@ -137,7 +142,7 @@ type Service struct {
 // New returns a Service; call Run to start its writer.
 func New(cfg Config) *Service {
 	s := &Service{
-		store: cfg.Store, agents: cfg.Agents, bus: cfg.Bus, presence: cfg.Presence, reach: cfg.Reach, attachments: cfg.Attachments, hours: cfg.Hours, audit: cfg.Audit,
+		store: cfg.Store, agents: cfg.Agents, bus: cfg.Bus, presence: cfg.Presence, reach: cfg.Reach, attachments: cfg.Attachments, hours: cfg.Hours, audit: cfg.Audit, pendingDays: cfg.PendingResolveDays,
 		log: cfg.Log, now: cfg.Now, maxBody: cfg.MaxBodyBytes, outbox: cfg.Outbox, maxOpen: cfg.MaxOpen, notifyDelay: cfg.NotifyDelay, publishWait: cfg.PublishWait, commitTimeout: cfg.CommitTimeout,
 		published:  make(chan *publication, publishQueue),
 		queueDirty: make(chan struct{}, 1),
@@ -217,6 +222,9 @@ func (s *Service) Run(ctx context.Context) {
 	defer close(s.published) // the publisher drains what committed, then ends
 	if s.outbox {
 		wg.Go(func() { s.runSweeper(ctx) })
+	}
+	if s.pendingDays > 0 {
+		wg.Go(func() { s.runPendingSweep(ctx) })
 	}
 	var writers sync.WaitGroup
 	for _, ops := range s.shards {

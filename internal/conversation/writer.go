@@ -50,9 +50,10 @@ func (w *eventWriter) append(typ desk.EventType, actor desk.Principal, data any,
 		return desk.ConvEvent{}
 	}
 	w.c.Seq++
-	if typ != desk.EventRead {
-		// A read receipt is not news: it must not lift the conversation
-		// to the top of anyone's list.
+	if typ != desk.EventRead && typ != EventNotice {
+		// A read receipt is not news, nor the desk's own notice: neither
+		// lifts the conversation in anyone's list or restarts a pending
+		// conversation's wait.
 		w.c.UpdatedAt = w.now
 	}
 	ev := desk.ConvEvent{

@@ -137,6 +137,7 @@ export class Timeline {
       case "conversation.transferred":
         return t("sys.transferred", { from: this.nameOf("agent", d.from_agent_id), to: d.to_agent_name || this.nameOf("agent", d.to_agent_id) });
       case "conversation.resolved":
+        if (d.auto) return t("sys.autoResolved", { n: d.pending_days || "" });
         return t("sys.resolved", { name: this.nameOf("agent", d.by) });
       case "conversation.reopened":
         return t(d.status === "queued" ? "sys.reopenedQueued" : "sys.reopened", { name: this.nameOf("employee", d.by) });
@@ -145,6 +146,7 @@ export class Timeline {
       case "conversation.withdrawn":
         return t("sys.withdrawn", { name: this.nameOf("employee", d.by) });
       case "conversation.notice":
+        if (d.kind === "auto_resolve") return t("sys.noticeAutoResolve");
         if (d.kind === "closed" && d.next_open) {
           const at = new Date(d.next_open);
           const when = `${new Intl.DateTimeFormat(this.i18n.lang === "en" ? "en-US" : "zh-CN", { weekday: "short", month: "short", day: "numeric" }).format(at)} ${this.i18n.time(d.next_open).split(" ").pop()}`;
