@@ -185,7 +185,7 @@ func newNode(ctx context.Context, cfg config.Config, log *slog.Logger) (*node, e
 		// the outbox makes sure the events get out all the same.
 		Outbox: n.redisBus != nil, PublishWait: cfg.StoreTimeout, Writers: writers(cfg),
 		NotifyDelay: notifyDelay(cfg), Reach: n.db, Attachments: n.db, MaxOpen: cfg.MaxOpenConversations, Hours: hours, Audit: auditLog,
-		PendingResolveDays: cfg.PendingResolveDays,
+		PendingResolveDays: cfg.PendingResolveDays, SearchBackfill: n.db,
 	})
 	if n.files, err = openFiles(ctx, cfg, n.db, log); err != nil {
 		n.close()
@@ -425,6 +425,7 @@ type storage interface {
 	EmployeeConversationIDs(ctx context.Context, employeeID string) ([]string, error)
 	PurgeConversation(ctx context.Context, id string, resolvedBefore time.Time) error
 	DeleteEmployee(ctx context.Context, id string) error
+	conversation.BackfillSource
 	Tokens(now func() time.Time) desk.TokenStore
 	Ping(ctx context.Context) error
 	Close() error

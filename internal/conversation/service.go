@@ -73,6 +73,9 @@ type Config struct {
 	// Attachments keeps the records of uploaded files; without it no
 	// conversation lists any (see Service.Attachments).
 	Attachments desk.AttachmentStore
+	// SearchBackfill, when set, lets a desk whose conversations predate
+	// search index them once at start (see BackfillSearch).
+	SearchBackfill BackfillSource
 	// PendingResolveDays, when positive, resolves a conversation pending
 	// on the employee after that many days without news (business days
 	// with Hours), warning the employee a day before.
@@ -118,6 +121,7 @@ type Service struct {
 	hours         Hours          // nil: always open
 	audit         Auditor
 	pendingDays   int
+	backfill      BackfillSource
 	waits         waits
 	log           *slog.Logger
 	now           func() time.Time
@@ -142,7 +146,7 @@ type Service struct {
 // New returns a Service; call Run to start its writer.
 func New(cfg Config) *Service {
 	s := &Service{
-		store: cfg.Store, agents: cfg.Agents, bus: cfg.Bus, presence: cfg.Presence, reach: cfg.Reach, attachments: cfg.Attachments, hours: cfg.Hours, audit: cfg.Audit, pendingDays: cfg.PendingResolveDays,
+		store: cfg.Store, agents: cfg.Agents, bus: cfg.Bus, presence: cfg.Presence, reach: cfg.Reach, attachments: cfg.Attachments, hours: cfg.Hours, audit: cfg.Audit, pendingDays: cfg.PendingResolveDays, backfill: cfg.SearchBackfill,
 		log: cfg.Log, now: cfg.Now, maxBody: cfg.MaxBodyBytes, outbox: cfg.Outbox, maxOpen: cfg.MaxOpen, notifyDelay: cfg.NotifyDelay, publishWait: cfg.PublishWait, commitTimeout: cfg.CommitTimeout,
 		published:  make(chan *publication, publishQueue),
 		queueDirty: make(chan struct{}, 1),
@@ -226,6 +230,13 @@ func (s *Service) Run(ctx context.Context) {
 	if s.pendingDays > 0 {
 		wg.Go(func() { s.runPendingSweep(ctx) })
 	}
+	wg.Go(func() {
+		if n, err := s.BackfillSearch(ctx); err != nil && ctx.Err() == nil {
+			s.log.Warn("index stored conversations for search", "error", err)
+		} else if n > 0 {
+			s.log.Info("stored conversations indexed for search", "count", n)
+		}
+	})
 	var writers sync.WaitGroup
 	for _, ops := range s.shards {
 		writers.Go(func() { s.runWriter(ctx, ops) })

@@ -125,3 +125,16 @@ func (db *DB) search(ctx context.Context, q desk.SearchQuery, lo, hi int64, limi
 	})
 	return out, dbError(err, "search")
 }
+
+// ConversationIDsAfter lists conversation ids after the given one, in
+// order: the backfill's walk.
+func (db *DB) ConversationIDsAfter(ctx context.Context, after string, limit int) ([]string, error) {
+	return db.ids(ctx, `SELECT id FROM conversations WHERE id > $1 ORDER BY id LIMIT $2`, after, limit)
+}
+
+// SearchIndexEmpty reports whether nothing has been indexed yet.
+func (db *DB) SearchIndexEmpty(ctx context.Context) (bool, error) {
+	var empty bool
+	err := db.pool.QueryRow(ctx, `SELECT NOT EXISTS (SELECT 1 FROM search_docs)`).Scan(&empty)
+	return empty, dbError(err, "search index")
+}

@@ -75,3 +75,16 @@ func (db *DB) Search(ctx context.Context, q desk.SearchQuery) ([]desk.SearchHit,
 	}
 	return out, dbError(rows.Err(), "search")
 }
+
+// ConversationIDsAfter lists conversation ids after the given one, in
+// order: the backfill's walk.
+func (db *DB) ConversationIDsAfter(ctx context.Context, after string, limit int) ([]string, error) {
+	return db.ids(ctx, `SELECT id FROM conversations WHERE id > ? ORDER BY id LIMIT ?`, after, limit)
+}
+
+// SearchIndexEmpty reports whether nothing has been indexed yet.
+func (db *DB) SearchIndexEmpty(ctx context.Context) (bool, error) {
+	var n int
+	err := db.read.QueryRowContext(ctx, `SELECT count(*) FROM (SELECT 1 FROM search_docs LIMIT 1)`).Scan(&n)
+	return n == 0, dbError(err, "search index")
+}
