@@ -189,3 +189,36 @@ func TestBrowserNoteToggle(t *testing.T) {
 		t.Error("the employee sees the note")
 	}
 }
+
+// TestBrowserTeams: the admin makes a team that answers network questions
+// automatically; an employee's network request lands in the member's list
+// live, without anyone claiming it.
+func TestBrowserTeams(t *testing.T) {
+	s := newDeskScenario(t, startBrowser(t))
+	s.agentSignsIn()
+	admin := s.agent
+	admin.click(t, "#admin-open")
+	admin.click(t, "[data-admin-tab=teams]")
+	admin.waitUntil(t, "the team form", visibleJS("#admin-team-form")+` && document.querySelectorAll('#team-members input').length >= 1`)
+	admin.typeText(t, "#team-name", "网络组")
+	admin.choose(t, "#team-routing", "auto")
+	evalJS[bool](t, admin, `(() => { document.querySelector('#team-members input').click(); document.querySelector('#team-categories input[value=network]').click(); return true; })()`)
+	admin.click(t, "#team-submit")
+	admin.waitUntil(t, "the team listed", `[...document.querySelectorAll('[data-testid=admin-team]')].some(e => e.textContent.includes('网络组'))`)
+	admin.click(t, "#admin-close")
+
+	emp := s.emp
+	emp.navigate(t, s.srv.url+"/h5/")
+	emp.typeText(t, "#login-employee-id", "zhangsan")
+	emp.typeText(t, "#login-name", "张三")
+	emp.click(t, "#login-submit")
+	emp.waitUntil(t, "the page connected", connectedJS)
+	emp.click(t, "#new-conversation")
+	emp.typeText(t, "#new-subject", deskSubject)
+	emp.choose(t, "#new-category", "network")
+	emp.typeText(t, "#new-body", deskFirstMessage)
+	emp.click(t, "#new-submit")
+	admin.click(t, "#tab-mine")
+	admin.waitUntil(t, "assigned to the demo agent, live", `[...document.querySelectorAll('[data-testid=mine-item]')].some(e => e.textContent.includes('VPN 连不上'))`)
+	s.emp.waitUntil(t, "the employee sees it taken", `document.querySelector('#conv-status')?.dataset.status === 'open'`)
+}

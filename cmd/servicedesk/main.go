@@ -142,6 +142,7 @@ func newNode(ctx context.Context, cfg config.Config, log *slog.Logger) (*node, e
 		OnAgentOnline: func(id string, online bool) {
 			if online {
 				n.presence.Connected(id)
+				n.desks.DispatchSoon()
 			} else {
 				n.presence.Disconnected(id)
 			}

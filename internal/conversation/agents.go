@@ -68,6 +68,7 @@ func (s *Service) SetPresence(ctx context.Context, actor desk.Principal, st desk
 	if !st.Settable() {
 		return "", false, desk.Errorf(desk.EInvalid, "status must be %q or %q", desk.PresenceOnline, desk.PresenceAway)
 	}
+	defer s.DispatchSoon() // back from away: room for a waiting one
 	return s.presence.SetStatus(ctx, actor.ID, st)
 }
 

@@ -80,8 +80,12 @@ func (s *Service) Create(ctx context.Context, employee desk.Principal, in NewCon
 		if err != nil {
 			return outcome{}, err
 		}
+		team, err := tx.TeamForCategory(ctx, in.Category)
+		if err != nil && desk.ErrorCode(err) != desk.ENotFound {
+			return outcome{}, err
+		}
 		c := desk.Conversation{
-			ID: id, EmployeeID: employee.ID, Subject: in.Subject, Category: in.Category,
+			ID: id, EmployeeID: employee.ID, Subject: in.Subject, Category: in.Category, TeamID: team.ID,
 			Status: desk.StatusQueued, CreatedAt: now, UpdatedAt: now, QueuedAt: &now, ClientMsgID: in.ClientMsgID,
 			Ref: fmt.Sprintf("IT-%d-%06d", year, n), Priority: "normal", Type: "incident", Tags: []string{},
 		}
@@ -104,8 +108,12 @@ func (s *Service) Create(ctx context.Context, employee desk.Principal, in NewCon
 		}, "")
 		msg := w.message(desk.EventMessage, employee, in.Body, in.ClientMsgID)
 		w.readUpTo(employee, msg.Seq)
-		w.oweQueued(msg.Seq)
-		w.notice(employee)
+		if assigned, err := w.assign(team); err != nil {
+			return outcome{}, err
+		} else if !assigned {
+			w.oweQueued(msg.Seq)
+			w.notice(employee)
+		}
 		events, err := w.commit(true)
 		if err != nil {
 			return outcome{}, err
@@ -318,6 +326,7 @@ func (s *Service) Transfer(ctx context.Context, assignee desk.Principal, convers
 // the longest-present remaining agent takes over, or, with none left, the
 // conversation goes back to the queue.
 func (s *Service) Leave(ctx context.Context, agent desk.Principal, conversationID string) (desk.Conversation, error) {
+	defer s.DispatchSoon()
 	return s.update(ctx, agent, conversationID, func(w *eventWriter, parts []desk.Participant) (bool, error) {
 		if agent.Role != desk.RoleAgent || !isActive(parts, agent) {
 			return false, notParticipant(*w.c)
@@ -356,6 +365,7 @@ func (s *Service) Leave(ctx context.Context, agent desk.Principal, conversationI
 
 // Resolve marks an open conversation done.
 func (s *Service) Resolve(ctx context.Context, agent desk.Principal, conversationID string) (desk.Conversation, error) {
+	defer s.DispatchSoon() // the agent may have room for a waiting one now
 	return s.update(ctx, agent, conversationID, func(w *eventWriter, parts []desk.Participant) (bool, error) {
 		if agent.Role != desk.RoleAgent || !isActive(parts, agent) {
 			return false, notParticipant(*w.c)

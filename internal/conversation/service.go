@@ -122,6 +122,7 @@ type Service struct {
 	audit         Auditor
 	pendingDays   int
 	backfill      BackfillSource
+	dispatchDirty chan struct{}
 	waits         waits
 	log           *slog.Logger
 	now           func() time.Time
@@ -149,8 +150,8 @@ func New(cfg Config) *Service {
 		store: cfg.Store, agents: cfg.Agents, bus: cfg.Bus, presence: cfg.Presence, reach: cfg.Reach, attachments: cfg.Attachments, hours: cfg.Hours, audit: cfg.Audit, pendingDays: cfg.PendingResolveDays, backfill: cfg.SearchBackfill,
 		log: cfg.Log, now: cfg.Now, maxBody: cfg.MaxBodyBytes, outbox: cfg.Outbox, maxOpen: cfg.MaxOpen, notifyDelay: cfg.NotifyDelay, publishWait: cfg.PublishWait, commitTimeout: cfg.CommitTimeout,
 		published:  make(chan *publication, publishQueue),
-		queueDirty: make(chan struct{}, 1),
-		stopped:    make(chan struct{}),
+		queueDirty: make(chan struct{}, 1), dispatchDirty: make(chan struct{}, 1),
+		stopped: make(chan struct{}),
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -222,6 +223,7 @@ func (s *Service) Run(ctx context.Context) {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	wg.Go(func() { s.runQueueUpdates(ctx) })
+	wg.Go(func() { s.runDispatcher(ctx) })
 	wg.Go(s.runPublisher)
 	defer close(s.published) // the publisher drains what committed, then ends
 	if s.outbox {

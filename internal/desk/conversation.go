@@ -63,6 +63,8 @@ type Conversation struct {
 	Priority string   `json:"priority,omitempty"`
 	Type     string   `json:"type,omitempty"`
 	Tags     []string `json:"tags,omitempty"`
+	// TeamID is the team the conversation's category routes to, if any.
+	TeamID string `json:"team_id,omitempty"`
 	// ClientMsgID is the first message's client id: a retried create
 	// returns the same conversation.
 	ClientMsgID string `json:"-"`
@@ -166,3 +168,22 @@ type AgentRatings struct {
 
 // EventRated: the employee rated (or re-rated) the last resolution.
 const EventRated EventType = "conversation.rated"
+
+// Team is a group of agents answering some categories. Routing says how
+// their conversations reach them: RoutingManual (the shared queue, agents
+// claim) or RoutingAuto (the online member with the fewest open
+// conversations, under Capacity each, gets it; with nobody free it waits).
+type Team struct {
+	ID         string   `json:"id"`
+	Name       string   `json:"name"`
+	Routing    string   `json:"routing"`
+	Capacity   int      `json:"capacity"`
+	Members    []string `json:"members"`
+	Categories []string `json:"categories"`
+}
+
+// Routing modes.
+const (
+	RoutingManual = "manual"
+	RoutingAuto   = "auto"
+)

@@ -122,6 +122,13 @@ type ConversationTx interface {
 	Index(ctx context.Context, conversationID string, seq int64, terms string) error
 	// SaveRating stores r, replacing the rating of the same resolution.
 	SaveRating(ctx context.Context, r Rating) error
+	// TeamForCategory returns the team a category routes to, with its
+	// members (ENotFound if none).
+	TeamForCategory(ctx context.Context, category string) (Team, error)
+	// AgentLoad counts the conversations assigned to the agent and not
+	// resolved, holding the agent until the transaction ends, so two
+	// assignments at once cannot both see room for one more.
+	AgentLoad(ctx context.Context, agentID string) (int, error)
 	// NextNumber counts up the named counter and returns its new value
 	// (1 the first time): reference numbers, one counter per year.
 	NextNumber(ctx context.Context, name string) (int64, error)

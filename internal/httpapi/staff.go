@@ -12,6 +12,37 @@ import (
 // password, WeCom member). Admin agents only; every change is audited.
 func (a *API) staffRoutes(mux *http.ServeMux) {
 	agent := desk.RoleAgent
+	mux.Handle("GET /api/teams", a.authed(func(w http.ResponseWriter, r *http.Request, p desk.Principal) {
+		teams, err := a.Staff.Teams(r.Context(), p)
+		if err != nil {
+			a.writeError(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"teams": teams})
+	}, agent))
+	saveTeam := func(w http.ResponseWriter, r *http.Request, p desk.Principal) {
+		var t desk.Team
+		if err := decodeJSON(w, r, &t); err != nil {
+			a.writeError(w, r, err)
+			return
+		}
+		t.ID = r.PathValue("id")
+		out, err := a.Staff.SaveTeam(r.Context(), p, t)
+		if err != nil {
+			a.writeError(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, out)
+	}
+	mux.Handle("POST /api/teams", a.authed(saveTeam, agent))
+	mux.Handle("POST /api/teams/{id}", a.authed(saveTeam, agent))
+	mux.Handle("DELETE /api/teams/{id}", a.authed(func(w http.ResponseWriter, r *http.Request, p desk.Principal) {
+		if err := a.Staff.DeleteTeam(r.Context(), p, r.PathValue("id")); err != nil {
+			a.writeError(w, r, err)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}, agent))
 	mux.Handle("GET /api/staff", a.authed(func(w http.ResponseWriter, r *http.Request, p desk.Principal) {
 		list, err := a.Staff.List(r.Context(), p)
 		if err != nil {

@@ -1,10 +1,14 @@
-// Package staff is the desk's agents as admins manage them from the
-// console: who they are, their role, whether they may sign in, their
-// password and WeCom member. Every change is an admin action, audited.
+// Package staff is the desk's agents and teams as admins manage them from
+// the console: who the agents are, their role, whether they may sign in,
+// their password and WeCom member; which team answers which categories,
+// how (routing) and with how much each (capacity). Every change is an
+// admin action, audited.
 package staff
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"strings"
 
 	"github.com/servicedesk/servicedesk/internal/desk"
@@ -27,6 +31,9 @@ type Store interface {
 	SetAgentName(ctx context.Context, id, name string) error
 	SetAgentRole(ctx context.Context, id, role string) error
 	BindAgentWeCom(ctx context.Context, agentID, userID string) error
+	Teams(ctx context.Context) ([]desk.Team, error)
+	SaveTeam(ctx context.Context, t desk.Team) error
+	DeleteTeam(ctx context.Context, id string) error
 }
 
 // Accounts creates agents and changes what their sign-in rests on
@@ -188,4 +195,103 @@ func (s *Service) member(ctx context.Context, id string) (Member, error) {
 		}
 	}
 	return Member{}, desk.Errorf(desk.ENotFound, "agent not found")
+}
+
+// Teams lists the teams: every agent may read them (their queue comes
+// first in the console).
+func (s *Service) Teams(ctx context.Context, agent desk.Principal) ([]desk.Team, error) {
+	if agent.Role != desk.RoleAgent {
+		return nil, desk.Errorf(desk.EForbidden, "teams are for agents")
+	}
+	out, err := s.store.Teams(ctx)
+	if out == nil {
+		out = []desk.Team{}
+	}
+	return out, err
+}
+
+// SaveTeam creates a team (no id) or replaces one, admins only.
+func (s *Service) SaveTeam(ctx context.Context, admin desk.Principal, t desk.Team) (desk.Team, error) {
+	if err := s.requireAdmin(ctx, admin); err != nil {
+		return desk.Team{}, err
+	}
+	t.Name = strings.TrimSpace(t.Name)
+	if t.Routing == "" {
+		t.Routing = desk.RoutingManual
+	}
+	if t.Capacity == 0 {
+		t.Capacity = 5
+	}
+	switch {
+	case t.Name == "" || len([]rune(t.Name)) > 40:
+		return desk.Team{}, desk.Errorf(desk.EInvalid, "a team needs a name of 1 to 40 characters")
+	case t.Routing != desk.RoutingManual && t.Routing != desk.RoutingAuto:
+		return desk.Team{}, desk.Errorf(desk.EInvalid, "routing must be %q or %q", desk.RoutingManual, desk.RoutingAuto)
+	case t.Capacity < 1 || t.Capacity > 100:
+		return desk.Team{}, desk.Errorf(desk.EInvalid, "capacity must be 1 to 100")
+	}
+	for _, c := range t.Categories {
+		if !desk.ValidCategory(c) {
+			return desk.Team{}, desk.Errorf(desk.EInvalid, "%q is not a category", c)
+		}
+	}
+	for _, m := range t.Members {
+		if _, err := s.store.AgentByID(ctx, m); err != nil {
+			return desk.Team{}, desk.Errorf(desk.EInvalid, "%q is not an agent", m)
+		}
+	}
+	var before any
+	if t.ID == "" {
+		var b [6]byte
+		rand.Read(b[:])
+		t.ID = "tm_" + hex.EncodeToString(b[:])
+	} else {
+		old, err := s.team(ctx, t.ID)
+		if err != nil {
+			return desk.Team{}, err
+		}
+		before = old
+	}
+	if t.Members == nil {
+		t.Members = []string{}
+	}
+	if t.Categories == nil {
+		t.Categories = []string{}
+	}
+	if err := s.store.SaveTeam(ctx, t); err != nil {
+		return desk.Team{}, err
+	}
+	action := "team.update"
+	if before == nil {
+		action = "team.create"
+	}
+	return t, s.audit.Record(ctx, admin, action, t.ID, before, t)
+}
+
+// DeleteTeam removes a team; its categories go back to the shared queue.
+func (s *Service) DeleteTeam(ctx context.Context, admin desk.Principal, id string) error {
+	if err := s.requireAdmin(ctx, admin); err != nil {
+		return err
+	}
+	old, err := s.team(ctx, id)
+	if err != nil {
+		return err
+	}
+	if err := s.store.DeleteTeam(ctx, id); err != nil {
+		return err
+	}
+	return s.audit.Record(ctx, admin, "team.delete", id, old, nil)
+}
+
+func (s *Service) team(ctx context.Context, id string) (desk.Team, error) {
+	all, err := s.store.Teams(ctx)
+	if err != nil {
+		return desk.Team{}, err
+	}
+	for _, t := range all {
+		if t.ID == id {
+			return t, nil
+		}
+	}
+	return desk.Team{}, desk.Errorf(desk.ENotFound, "team not found")
 }

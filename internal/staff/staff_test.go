@@ -119,3 +119,45 @@ func TestAdminsManageAgents(t *testing.T) {
 		}
 	})
 }
+
+// TestAdminsManageTeams: admins create and change teams (validated,
+// audited); every agent can read them.
+func TestAdminsManageTeams(t *testing.T) {
+	stores(t, func(t *testing.T, db store) {
+		ctx := context.Background()
+		tokens := tokenstore.NewMemory(nil)
+		accounts := auth.New(auth.Config{Agents: db, Tokens: tokens, Bus: bus.NewMemory(func(desk.Event) {}), BcryptCost: 4, TokenTTL: time.Hour})
+		log := audit.New(db, nil)
+		s := staff.New(db, accounts, log)
+		boss, _ := accounts.CreateAgent(ctx, "boss", "主管", "boss-password")
+		wang, _ := accounts.CreateAgent(ctx, "wang", "王工", "wang-password")
+		db.SetAgentRole(ctx, boss.ID, desk.AgentRoleAdmin)
+		admin, plain := desk.Principal{Role: desk.RoleAgent, ID: boss.ID}, desk.Principal{Role: desk.RoleAgent, ID: wang.ID}
+
+		_, err := s.SaveTeam(ctx, plain, desk.Team{Name: "网络组"})
+		code(t, err, desk.EForbidden)
+		for _, bad := range []desk.Team{{Name: ""}, {Name: "x", Routing: "random"}, {Name: "x", Capacity: -1}, {Name: "x", Categories: []string{"coffee"}}, {Name: "x", Members: []string{"agt_nobody"}}} {
+			_, err := s.SaveTeam(ctx, admin, bad)
+			code(t, err, desk.EInvalid)
+		}
+		tm, err := s.SaveTeam(ctx, admin, desk.Team{Name: "网络组", Routing: desk.RoutingAuto, Capacity: 3, Members: []string{wang.ID}, Categories: []string{"network"}})
+		if err != nil || tm.ID == "" {
+			t.Fatalf("create: %+v %v", tm, err)
+		}
+		tm.Capacity = 4
+		if _, err := s.SaveTeam(ctx, admin, tm); err != nil {
+			t.Fatal(err)
+		}
+		teams, err := s.Teams(ctx, plain)
+		if err != nil || len(teams) != 1 || teams[0].Capacity != 4 || len(teams[0].Members) != 1 || teams[0].Categories[0] != "network" {
+			t.Fatalf("teams as an agent sees them: %+v %v", teams, err)
+		}
+		if err := s.DeleteTeam(ctx, admin, tm.ID); err != nil {
+			t.Fatal(err)
+		}
+		entries, _ := log.List(ctx, 0, 10)
+		if len(entries) != 3 || entries[0].Action != "team.delete" || entries[1].Action != "team.update" || entries[2].Action != "team.create" {
+			t.Errorf("audit %+v", entries)
+		}
+	})
+}

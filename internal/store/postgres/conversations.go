@@ -29,7 +29,7 @@ type querier interface {
 type reader struct{ q querier }
 
 const convColumns = `id, employee_id, subject, category, status, assignee_id, seq,
-	created_at, updated_at, queued_at, resolved_at, client_msg_id, public_seq, broadcast_seq, ref, priority, kind, tags`
+	created_at, updated_at, queued_at, resolved_at, client_msg_id, public_seq, broadcast_seq, ref, priority, kind, tags, team_id`
 
 // Conversation returns one conversation.
 func (r reader) Conversation(ctx context.Context, id string) (desk.Conversation, error) {
@@ -62,7 +62,7 @@ func scanConversation(row pgx.Row, extra ...any) (desk.Conversation, error) {
 	var tags string
 	dest := append([]any{&c.ID, &c.EmployeeID, &c.Subject, &c.Category, &c.Status, &c.AssigneeID, &c.Seq,
 		&c.CreatedAt, &c.UpdatedAt, &c.QueuedAt, &c.ResolvedAt, &c.ClientMsgID, &c.PublicSeq, &c.BroadcastSeq,
-		&c.Ref, &c.Priority, &c.Type, &tags}, extra...)
+		&c.Ref, &c.Priority, &c.Type, &tags, &c.TeamID}, extra...)
 	if err := row.Scan(dest...); err != nil {
 		return desk.Conversation{}, err
 	}

@@ -52,11 +52,11 @@ func (x *tx) ConversationForUpdate(ctx context.Context, id string) (desk.Convers
 func (x *tx) CreateConversation(ctx context.Context, c desk.Conversation) error {
 	tag, err := x.t.Exec(ctx, `
 		INSERT INTO conversations (`+convColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
 		ON CONFLICT DO NOTHING`,
 		c.ID, c.EmployeeID, c.Subject, c.Category, c.Status, c.AssigneeID, c.Seq,
 		dbTime(c.CreatedAt), dbTime(c.UpdatedAt), dbTimePtr(c.QueuedAt), dbTimePtr(c.ResolvedAt), c.ClientMsgID,
-		c.PublicSeq, c.BroadcastSeq, c.Ref, c.Priority, c.Type, encodeTags(c.Tags))
+		c.PublicSeq, c.BroadcastSeq, c.Ref, c.Priority, c.Type, encodeTags(c.Tags), c.TeamID)
 	if err != nil {
 		return dbError(err, "create conversation")
 	}

@@ -68,7 +68,7 @@ func (t *convTx) CreateConversation(ctx context.Context, c desk.Conversation) er
 	_, err := t.run.exec(ctx, qInsertConversation,
 		c.ID, c.EmployeeID, c.Subject, c.Category, string(c.Status), c.AssigneeID, c.Seq, c.ClientMsgID,
 		millis(c.CreatedAt), millis(c.UpdatedAt), nullMillis(c.QueuedAt), nullMillis(c.ResolvedAt), c.PublicSeq, c.BroadcastSeq,
-		c.Ref, c.Priority, c.Type, encodeTags(c.Tags))
+		c.Ref, c.Priority, c.Type, encodeTags(c.Tags), c.TeamID)
 	return dbError(err, "create conversation")
 }
 

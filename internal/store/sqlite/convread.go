@@ -13,7 +13,7 @@ import (
 // The columns and statements of the conversation store. Queries are
 // constants, so the prepared ones are found by their text.
 const (
-	convColumns  = `id, employee_id, subject, category, status, assignee_id, seq, client_msg_id, created_at, updated_at, queued_at, resolved_at, public_seq, broadcast_seq, ref, priority, kind, tags`
+	convColumns  = `id, employee_id, subject, category, status, assignee_id, seq, client_msg_id, created_at, updated_at, queued_at, resolved_at, public_seq, broadcast_seq, ref, priority, kind, tags, team_id`
 	eventColumns = `conversation_id, seq, type, actor_role, actor_id, private, client_msg_id, data, created_at`
 
 	qConversation = `SELECT ` + convColumns + ` FROM conversations WHERE id = ?`
@@ -36,7 +36,7 @@ const (
 	qEmployee = `SELECT id, name, department, position, updated_at FROM employees WHERE id = ?`
 
 	qInsertConversation = `INSERT INTO conversations (` + convColumns + `)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	qUpdateConversation = `UPDATE conversations
 		SET status = ?, assignee_id = ?, seq = ?, updated_at = ?, queued_at = ?, resolved_at = ?,
 			public_seq = ?, broadcast_seq = ?, priority = ?, kind = ?, tags = ?
@@ -171,7 +171,7 @@ func scanConv(s scanner, extra ...any) (desk.Conversation, error) {
 	var tags string
 	dest := append([]any{&c.ID, &c.EmployeeID, &c.Subject, &c.Category, &c.Status, &c.AssigneeID,
 		&c.Seq, &c.ClientMsgID, &created, &updated, &queued, &resolved, &c.PublicSeq, &c.BroadcastSeq,
-		&c.Ref, &c.Priority, &c.Type, &tags}, extra...)
+		&c.Ref, &c.Priority, &c.Type, &tags, &c.TeamID}, extra...)
 	if err := s.Scan(dest...); err != nil {
 		return desk.Conversation{}, err
 	}

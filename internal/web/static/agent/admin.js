@@ -2,7 +2,9 @@
 // (add, rename, role, reset password, disable/enable), satisfaction per
 // agent over the last 30 days, and the audit log of what admins did.
 
-import { $, $$, el, setText, show } from "/shared/dom.js";
+import { $, $$, confirmAction, el, setText, show } from "/shared/dom.js";
+
+const categories = ["account", "network", "hardware", "software", "other"];
 
 /**
  * bindAdmin wires the 管理 dialog. api() returns the signed-in client's
@@ -100,10 +102,86 @@ export function bindAdmin({ api, me, i18n, toast }) {
     }
   }
 
+  // --- teams ---------------------------------------------------------------
+
+  let teams = [];
+  let editingTeam = null;
+
+  async function loadTeams() {
+    try {
+      [teams, agents] = await Promise.all([
+        api().get("/api/teams").then((r) => r.teams),
+        api().get("/api/staff").then((r) => r.agents),
+      ]);
+    } catch (err) {
+      fail(err);
+    }
+    renderTeams();
+  }
+
+  function renderTeams() {
+    const name = (id) => (agents.find((a) => a.id === id) || { name: id }).name;
+    $("#admin-team-rows").replaceChildren(...teams.map((tm) => el("li", { class: "canned-row", dataset: { testid: "admin-team", id: tm.id } },
+      el("div", { class: "canned-row-main" },
+        el("strong", { text: tm.name }),
+        el("span", { class: "muted", text: t("admin.teamSummary", {
+          routing: t(`admin.routing.${tm.routing}`), capacity: tm.capacity, members: tm.members.length,
+          categories: tm.categories.map((c) => t(`cat.${c}`)).join(t("list.sep")) || "—",
+        }) }),
+        el("span", { class: "muted", text: tm.members.map(name).join(t("list.sep")) })),
+      el("div", { class: "canned-row-actions" },
+        el("button", { type: "button", class: "link", text: t("canned.edit"), on: { click: () => editTeam(tm) } }),
+        el("button", { type: "button", class: "link link-danger", text: t("canned.delete"), on: { click: () => deleteTeam(tm) } })))));
+    const chosen = editingTeam || { members: [], categories: [] };
+    $("#team-members").replaceChildren(...agents.filter((a) => !a.disabled).map((a) => el("label", { class: "check" },
+      el("input", { type: "checkbox", value: a.id, checked: chosen.members.includes(a.id) }), ` ${a.name}`)));
+    $("#team-categories").replaceChildren(...categories.map((c) => el("label", { class: "check" },
+      el("input", { type: "checkbox", value: c, checked: chosen.categories.includes(c) }), ` ${t(`cat.${c}`)}`)));
+  }
+
+  function editTeam(tm) {
+    editingTeam = tm;
+    $("#team-name").value = tm ? tm.name : "";
+    $("#team-routing").value = tm ? tm.routing : "manual";
+    $("#team-capacity").value = tm ? tm.capacity : 5;
+    setText($("#team-form-title"), t(tm ? "admin.editTeam" : "admin.newTeam"));
+    show($("#team-cancel"), Boolean(tm));
+    renderTeams();
+  }
+
+  async function deleteTeam(tm) {
+    if (!(await confirmAction(t("admin.confirmDeleteTeam", { name: tm.name })))) return;
+    try {
+      await api().del(`/api/teams/${encodeURIComponent(tm.id)}`);
+      if (editingTeam && editingTeam.id === tm.id) editTeam(null);
+      await loadTeams();
+    } catch (err) {
+      fail(err);
+    }
+  }
+
+  $("#admin-team-form").addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const picked = (box) => $$(`${box} input:checked`).map((i) => i.value);
+    const body = {
+      name: $("#team-name").value, routing: $("#team-routing").value, capacity: Number($("#team-capacity").value),
+      members: picked("#team-members"), categories: picked("#team-categories"),
+    };
+    try {
+      await api().post(editingTeam ? `/api/teams/${encodeURIComponent(editingTeam.id)}` : "/api/teams", body);
+      toast(t("admin.saved"), "ok");
+      editTeam(null);
+      await loadTeams();
+    } catch (err) {
+      fail(err);
+    }
+  });
+  $("#team-cancel").addEventListener("click", () => editTeam(null));
+
   function selectTab(name) {
     for (const b of $$("[data-admin-tab]")) b.classList.toggle("active", b.dataset.adminTab === name);
-    for (const n of ["agents", "csat", "audit"]) show($(`#admin-${n}`), n === name);
-    ({ agents: loadAgents, csat: loadCsat, audit: loadAudit })[name]();
+    for (const n of ["agents", "teams", "csat", "audit"]) show($(`#admin-${n}`), n === name);
+    ({ agents: loadAgents, teams: loadTeams, csat: loadCsat, audit: loadAudit })[name]();
   }
   for (const b of $$("[data-admin-tab]")) b.addEventListener("click", () => selectTab(b.dataset.adminTab));
 

@@ -99,6 +99,10 @@ function signedIn() {
     myRole = m.agent_role || "agent";
     show($("#admin-open"), myRole === "admin");
   }).catch(() => {}).finally(() => canned.reload());
+  client.api.get("/api/teams").then((r) => {
+    myCategories = new Set(r.teams.filter((tm) => tm.members.includes(session.id)).flatMap((tm) => tm.categories));
+    renderLists();
+  }).catch(() => {});
   client.conn.on("open", () => {
     // Follow first, then take the snapshot: a change in between arrives as
     // a frame after the snapshot was asked for, never lost.
@@ -239,6 +243,7 @@ const priorityChip = (c) => (c.priority === "high" || c.priority === "urgent"
 // status and tag; default (the server's), waiting longest, newest, or
 // priority first.
 const priorityRank = { urgent: 0, high: 1, normal: 2, low: 3 };
+let myCategories = new Set(); // what my teams answer
 
 function shown(list) {
   const prio = $("#list-priority").value, status = $("#list-status").value, tag = $("#list-tag").value.trim();
@@ -246,6 +251,10 @@ function shown(list) {
   let out = list.filter((c) => (!prio || (prio === "urgent" ? c.priority === "urgent" : priorityRank[c.priority] <= 1))
     && (!status || c.status === status) && (!tag || (c.tags || []).includes(tag)));
   const since = (c) => new Date(c.queued_at || c.updated_at || c.created_at).getTime();
+  // The queue shows my teams' conversations first, the rest after.
+  if (list === lists.queue && sort === "default" && myCategories.size) {
+    out = [...out.filter((c) => myCategories.has(c.category)), ...out.filter((c) => !myCategories.has(c.category))];
+  }
   if (sort === "waiting") out = [...out].sort((a, b) => since(a) - since(b));
   if (sort === "newest") out = [...out].sort((a, b) => new Date(b.updated_at) - new Date(a.updated_at));
   if (sort === "priority") out = [...out].sort((a, b) => (priorityRank[a.priority] ?? 2) - (priorityRank[b.priority] ?? 2) || since(a) - since(b));
