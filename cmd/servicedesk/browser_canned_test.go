@@ -3,6 +3,7 @@ package main
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestBrowserCannedReplies: the demo agent (an admin in dev mode) writes
@@ -141,6 +142,14 @@ func TestBrowserAttention(t *testing.T) {
 	agent.pressKey(t, "k") // the newer one is above the open one
 	agent.waitUntil(t, "k opens the conversation above", `document.querySelector('#conv-subject').textContent === '键盘失灵'`)
 	agent.waitUntil(t, "read once opened", `!document.title.includes('●')`)
+
+	// My status: away, kept across a reload.
+	agent.choose(t, "#my-status", "away")
+	agent.waitUntil(t, "the choice taken", `document.querySelector('#my-status').value === 'away'`)
+	time.Sleep(500 * time.Millisecond)
+	agent.navigate(t, s.srv.url+"/agent/")
+	agent.waitUntil(t, "still away after a reload", connectedJS+` && document.querySelector('#my-status').value === 'away'`)
+	agent.choose(t, "#my-status", "online")
 }
 
 // TestBrowserListTools: the agent's list filtered by priority and ordered

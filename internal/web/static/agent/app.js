@@ -70,7 +70,7 @@ $("#login-form").addEventListener("submit", async (e) => {
 function signedIn() {
   show($("#view-login"), false);
   show($("#view-console"), true);
-  for (const id of ["#conn-state", "#me", "#logout", "#canned-open"]) show($(id), true);
+  for (const id of ["#conn-state", "#me", "#logout", "#canned-open", "#my-status"]) show($(id), true);
   setText($("#me"), session.name);
   client = createClient(session, {
     wsPath: `/ws/${enc(session.id)}`,
@@ -133,7 +133,7 @@ function signOut(message) {
   seenQueue.clear();
   renderLists();
   show($("#view-console"), false);
-  for (const id of ["#conn-state", "#me", "#logout", "#canned-open", "#admin-open"]) show($(id), false);
+  for (const id of ["#conn-state", "#me", "#logout", "#canned-open", "#admin-open", "#my-status"]) show($(id), false);
   show($("#view-login"), true);
   const error = $("#login-error");
   setText(error, message || "");
@@ -159,6 +159,7 @@ async function loadAgents() {
     agents = res.agents;
     for (const a of agents) names.set(`agent:${a.id}`, a.name || a.username);
     const self = agents.find((a) => a.id === session.id);
+    if (self && self.status !== "offline") $("#my-status").value = self.status; // kept across reconnects
     if (self && self.name && self.name !== session.name) {
       session.save({ ...session.data, name: self.name });
       setText($("#me"), self.name);
@@ -672,6 +673,15 @@ const canned = bindCanned({
 
 bindAdmin({ api: () => client && client.api, me: () => session.id, i18n, toast });
 
+// My status, as presence carries it: online (taking work) or away; a
+// team's automatic routing gives nothing to an agent who is away.
+$("#my-status").addEventListener("change", (e) => {
+  if (client && !client.conn.send({ type: "presence", status: e.target.value })) {
+    toast(t("err.network"), "error");
+    loadAgents();
+  }
+});
+
 // --- attention and keys ---------------------------------------------------------
 
 bindShortcuts({
@@ -822,6 +832,7 @@ function onFrame(f) {
   if (f.type === "presence" && f.data && Array.isArray(f.data.agents)) {
     let seen = false;
     for (const change of f.data.agents) {
+      if (change.agent_id === session.id && change.status !== "offline") $("#my-status").value = change.status;
       const a = agents.find((x) => x.id === change.agent_id);
       if (a) {
         a.status = change.status;
