@@ -33,19 +33,28 @@ func TestAutomaticRouting(t *testing.T) {
 		pres := presence.NewMemory(b, presence.Options{})
 		pres.Connected("a1")
 		pres.Connected("a2")
+		// Two nodes on one database, four writers each: assignments race
+		// across writers and across nodes.
 		svc := conversation.New(conversation.Config{Store: h.db, Agents: h.db, Bus: b, Presence: pres, Writers: 4})
+		node2 := conversation.New(conversation.Config{Store: h.db, Agents: h.db, Bus: b, Presence: pres, Writers: 4})
 		runCtx, cancel := context.WithCancel(ctx)
-		done := make(chan struct{})
-		go func() { defer close(done); svc.Run(runCtx) }()
-		t.Cleanup(func() { cancel(); <-done })
+		var running sync.WaitGroup
+		for _, n := range []*conversation.Service{svc, node2} {
+			running.Go(func() { n.Run(runCtx) })
+		}
+		t.Cleanup(func() { cancel(); running.Wait() })
 
-		// Five at once for four places.
+		// Five at once for four places, on two nodes.
 		convs := make([]desk.Conversation, 5)
 		var wg sync.WaitGroup
 		for i := range convs {
 			wg.Go(func() {
 				who := desk.Principal{Role: desk.RoleEmployee, ID: fmt.Sprintf("n%d", i)}
-				c, _, err := svc.Create(ctx, who, conversation.NewConversation{Subject: "网络断了", Category: "network", Body: "连不上", ClientMsgID: "r"})
+				node := svc
+				if i%2 == 1 {
+					node = node2
+				}
+				c, _, err := node.Create(ctx, who, conversation.NewConversation{Subject: "网络断了", Category: "network", Body: "连不上", ClientMsgID: "r"})
 				if err != nil {
 					t.Error(err)
 				}
