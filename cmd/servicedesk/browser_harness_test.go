@@ -248,8 +248,21 @@ func (tb *tab) text(t *testing.T, selector string) string {
 // click clicks the element with the mouse once it is visible.
 func (tb *tab) click(t *testing.T, selector string) {
 	t.Helper()
-	tb.waitVisible(t, selector)
-	tb.do(t, "click "+selector, chromedp.Click(chromedp.CSS(selector)))
+	// A live list may redraw between finding an item and clicking it
+	// ("Could not find node"): find it again, a few times.
+	for attempt := 0; ; attempt++ {
+		tb.waitVisible(t, selector)
+		ctx, cancel := context.WithTimeout(tb.ctx, waitTimeout)
+		err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(selector)))
+		cancel()
+		if err == nil {
+			return
+		}
+		if attempt == 4 || !strings.Contains(err.Error(), "Could not find node") {
+			t.Fatalf("%s: click %s: %v\n%s", tb.name, selector, err, tb.describe())
+		}
+		time.Sleep(pollEvery)
+	}
 }
 
 // typeText types into the element as a user would, key by key.
