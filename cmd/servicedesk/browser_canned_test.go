@@ -143,12 +143,12 @@ func TestBrowserAttention(t *testing.T) {
 	agent.waitUntil(t, "k opens the conversation above", `document.querySelector('#conv-subject').textContent === '键盘失灵'`)
 	agent.waitUntil(t, "read once opened", `!document.title.includes('●')`)
 
-	// My status: away, kept across a reload.
-	agent.choose(t, "#my-status", "away")
-	agent.waitUntil(t, "the choice taken", `document.querySelector('#my-status').value === 'away'`)
+	// My status: busy (忙碌), kept across a reload.
+	agent.choose(t, "#my-status", "busy")
+	agent.waitUntil(t, "the choice taken", `document.querySelector('#my-status').value === 'busy'`)
 	time.Sleep(500 * time.Millisecond)
 	agent.navigate(t, s.srv.url+"/agent/")
-	agent.waitUntil(t, "still away after a reload", connectedJS+` && document.querySelector('#my-status').value === 'away'`)
+	agent.waitUntil(t, "still busy after a reload", connectedJS+` && document.querySelector('#my-status').value === 'busy'`)
 	agent.choose(t, "#my-status", "online")
 }
 

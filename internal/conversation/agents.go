@@ -58,7 +58,7 @@ func (s *Service) Agents(ctx context.Context, viewer desk.Principal) ([]AgentInf
 	return out, nil
 }
 
-// SetPresence records an agent's choice to be online or away; every agent
+// SetPresence records an agent's choice to be online, away or busy; every agent
 // connection hears of the change. It returns the agent's resulting status
 // and whether it changed.
 func (s *Service) SetPresence(ctx context.Context, actor desk.Principal, st desk.PresenceStatus) (desk.PresenceStatus, bool, error) {
@@ -66,7 +66,7 @@ func (s *Service) SetPresence(ctx context.Context, actor desk.Principal, st desk
 		return "", false, desk.Errorf(desk.EForbidden, "only agents have a presence")
 	}
 	if !st.Settable() {
-		return "", false, desk.Errorf(desk.EInvalid, "status must be %q or %q", desk.PresenceOnline, desk.PresenceAway)
+		return "", false, desk.Errorf(desk.EInvalid, "status must be %q, %q or %q", desk.PresenceOnline, desk.PresenceAway, desk.PresenceBusy)
 	}
 	defer s.DispatchSoon() // back from away: room for a waiting one
 	return s.presence.SetStatus(ctx, actor.ID, st)

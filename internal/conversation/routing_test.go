@@ -99,6 +99,16 @@ func TestAutomaticRouting(t *testing.T) {
 		if _, q := load(); q != 1 {
 			t.Fatalf("an away agent was given the waiting one (%d still queued)", q)
 		}
+		// Busy (at the desk, taking nothing new) is no different for routing.
+		if _, _, err := svc.SetPresence(ctx, a2, desk.PresenceBusy); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := svc.Dispatch(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if _, q := load(); q != 1 {
+			t.Fatalf("a busy agent was given the waiting one (%d still queued)", q)
+		}
 		page, _ = svc.Conversations(ctx, a1, conversation.ListAgent, desk.StatusOpen, "", 50)
 		if _, err := svc.Resolve(ctx, a1, page.Conversations[0].ID); err != nil {
 			t.Fatal(err)

@@ -202,13 +202,13 @@ func handleRead(ctx context.Context, s *session, in *inbound) error {
 	return err
 }
 
-// handlePresence sets the agent away or back online. The answer is the
+// handlePresence sets the agent busy, away or back online. The answer is the
 // presence frame every agent gets; when nothing changed (already away), it
 // goes to the sender alone.
 func handlePresence(ctx context.Context, s *session, in *inbound) error {
 	st := desk.PresenceStatus(in.Status)
 	if !st.Settable() {
-		return &frameError{Code: wire.CodeInvalidFrame, Message: `presence needs "status": "online" or "away"`}
+		return &frameError{Code: wire.CodeInvalidFrame, Message: `presence needs "status": "online", "busy" or "away"`}
 	}
 	s.out.FollowPresence() // an agent who sets a status wants to see the others'
 	now, changed, err := s.g.conversations.SetPresence(ctx, s.user, st)

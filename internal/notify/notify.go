@@ -226,7 +226,8 @@ func (s *Sender) looking(ctx context.Context, n desk.Notification) bool {
 	}
 	if n.To.Role == desk.RoleAgent && n.Kind == desk.NotifyEmployeeWrote && s.cfg.Presence != nil {
 		st, err := s.cfg.Presence.Status(ctx, n.To.ID)
-		return err == nil && st == desk.PresenceOnline
+		// Busy is at the desk, only not taking new work; away is not there.
+		return err == nil && (st == desk.PresenceOnline || st == desk.PresenceBusy)
 	}
 	return false
 }

@@ -109,11 +109,35 @@ func runContract(t *testing.T, newTracker newTrackerFunc) {
 		rec.wait(t, "a1", Away)
 	})
 
-	t.Run("only online and away can be chosen", func(t *testing.T) {
+	t.Run("busy is chosen, replaces away, and is kept across reconnects", func(t *testing.T) {
 		t.Parallel()
 		rec := &recorder{}
 		tr := start(t, newTracker(t, rec.bus(), Options{}))
-		for _, s := range []Status{Offline, "", "busy", "Away"} {
+		tr.Connected("a1")
+		rec.wait(t, "a1", Online)
+		wantSet(t, tr, "a1", Busy, Busy, true)
+		wantSet(t, tr, "a1", Away, Away, true)
+		wantSet(t, tr, "a1", Busy, Busy, true)
+		rec.want(t, "a1", Online, Busy, Away, Busy)
+		tr.Disconnected("a1")
+		waitStatus(t, tr, "a1", Offline)
+		rec.wait(t, "a1", Online, Busy, Away, Busy, Offline)
+		tr.Connected("a1")
+		waitStatus(t, tr, "a1", Busy)
+		rec.wait(t, "a1", Online, Busy, Away, Busy, Offline, Busy)
+		if got, err := tr.Statuses(t.Context()); err != nil || got["a1"] != Busy {
+			t.Errorf("Statuses = %v, %v; want a1 busy", got, err)
+		}
+		waitFor(t, "online count 0 (busy agents take no new work)", func() bool { return tr.OnlineCount() == 0 })
+		wantSet(t, tr, "a1", Online, Online, true)
+		rec.wait(t, "a1", Online, Busy, Away, Busy, Offline, Busy, Online)
+	})
+
+	t.Run("only online, away and busy can be chosen", func(t *testing.T) {
+		t.Parallel()
+		rec := &recorder{}
+		tr := start(t, newTracker(t, rec.bus(), Options{}))
+		for _, s := range []Status{Offline, "", "dnd", "Away", "BUSY"} {
 			_, _, err := tr.SetStatus(t.Context(), "a1", s)
 			if desk.ErrorCode(err) != desk.EInvalid {
 				t.Errorf("SetStatus(%q) = %v, want %s", s, err, desk.EInvalid)

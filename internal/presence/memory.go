@@ -17,7 +17,7 @@ type Memory struct {
 	opts Options
 
 	mu   sync.Mutex
-	away map[string]bool
+	away map[string]Status // the agents who chose away or busy
 
 	// announceMu serialises comparing and publishing, so announcements
 	// leave in the order the state changed.
@@ -30,7 +30,7 @@ type Memory struct {
 func NewMemory(bus desk.Bus, opts Options) *Memory {
 	return &Memory{
 		local: newLocal(), bus: bus, opts: opts.withDefaults(),
-		away: make(map[string]bool), announced: make(map[string]Status),
+		away: make(map[string]Status), announced: make(map[string]Status),
 	}
 }
 
@@ -60,10 +60,10 @@ func (m *Memory) SetStatus(ctx context.Context, agentID string, s Status) (Statu
 	// before SetStatus can tell its caller it changed something.
 	m.announceMu.Lock()
 	m.mu.Lock()
-	if s == Away {
-		m.away[agentID] = true
-	} else {
+	if s == Online {
 		delete(m.away, agentID)
+	} else {
+		m.away[agentID] = s
 	}
 	m.mu.Unlock()
 	now, changed, failed := m.settleLocked(ctx, []string{agentID})
@@ -95,8 +95,8 @@ func (m *Memory) Statuses(context.Context) (map[string]Status, error) {
 	defer m.mu.Unlock()
 	for _, a := range online {
 		out[a] = Online
-		if m.away[a] {
-			out[a] = Away
+		if chosen, ok := m.away[a]; ok {
+			out[a] = chosen
 		}
 	}
 	return out, nil
@@ -120,8 +120,8 @@ func (m *Memory) status(agentID string) Status {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.away[agentID] {
-		return Away
+	if chosen, ok := m.away[agentID]; ok {
+		return chosen
 	}
 	return Online
 }

@@ -26,6 +26,7 @@ type Status = desk.PresenceStatus
 const (
 	Online  = desk.PresenceOnline
 	Away    = desk.PresenceAway
+	Busy    = desk.PresenceBusy
 	Offline = desk.PresenceOffline
 )
 

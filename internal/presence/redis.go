@@ -56,7 +56,9 @@ type RedisOptions struct {
 // with a TTL of three refresh intervals, rewritten every interval and
 // promptly after a local change, and lists itself in the set
 // "{prefix}nodes". An agent is online if any node's set holds them. Agents
-// who chose away are in the set "{prefix}away". The hash "{prefix}status"
+// who chose away are in the set "{prefix}away", those who chose busy in
+// "{prefix}busy" (two sets rather than one hash, so a desk upgraded while
+// running keeps reading the away set it had). The hash "{prefix}status"
 // holds the last status announced for each agent who is not offline: one
 // script compares and updates it atomically, so exactly one node announces
 // each change, however many notice it, and a dead node's agents are
@@ -76,7 +78,7 @@ type Redis struct {
 }
 
 type redisKeys struct {
-	nodes, away, status, nodePrefix, node string
+	nodes, away, busy, status, nodePrefix, node string
 }
 
 // NewRedis returns a tracker over client that announces changes on bus.
@@ -99,7 +101,7 @@ func NewRedis(client redis.UniversalClient, bus desk.Bus, opts RedisOptions) *Re
 	return &Redis{
 		local: newLocal(), client: client, bus: bus, opts: opts,
 		keys: redisKeys{
-			nodes: p + "nodes", away: p + "away", status: p + "status",
+			nodes: p + "nodes", away: p + "away", busy: p + "busy", status: p + "status",
 			nodePrefix: p + "node:", node: p + "node:" + opts.NodeID,
 		},
 	}
@@ -179,13 +181,17 @@ func (r *Redis) Status(ctx context.Context, agentID string) (Status, error) {
 		on[i] = pipe.SIsMember(ctx, r.keys.nodePrefix+id, agentID)
 	}
 	away := pipe.SIsMember(ctx, r.keys.away, agentID)
+	busy := pipe.SIsMember(ctx, r.keys.busy, agentID)
 	if _, err := pipe.Exec(ctx); err != nil {
 		return "", unavailable(err)
 	}
 	for _, c := range on {
 		if c.Val() {
-			if away.Val() {
+			switch {
+			case away.Val():
 				return Away, nil
+			case busy.Val():
+				return Busy, nil
 			}
 			return Online, nil
 		}
@@ -213,17 +219,21 @@ func (r *Redis) Statuses(ctx context.Context) (map[string]Status, error) {
 	pipe := r.client.Pipeline()
 	online := pipe.SUnion(ctx, keys...)
 	away := pipe.SMembers(ctx, r.keys.away)
+	busy := pipe.SMembers(ctx, r.keys.busy)
 	if _, err := pipe.Exec(ctx); err != nil {
 		return nil, unavailable(err)
 	}
-	isAway := make(map[string]bool, len(away.Val()))
+	chosen := make(map[string]Status, len(away.Val())+len(busy.Val()))
+	for _, a := range busy.Val() {
+		chosen[a] = Busy
+	}
 	for _, a := range away.Val() {
-		isAway[a] = true
+		chosen[a] = Away // the script keeps the sets apart; away wins if not
 	}
 	for _, a := range online.Val() {
 		out[a] = Online
-		if isAway[a] {
-			out[a] = Away
+		if s, ok := chosen[a]; ok {
+			out[a] = s
 		}
 	}
 	return out, nil
@@ -257,7 +267,7 @@ func (r *Redis) sync(ctx context.Context, full bool) error {
 }
 
 // syncLocked runs the sync script in mode: "all" (every agent), "some"
-// (the agents changed here and extra) or "online"/"away" (extra[0]'s
+// (the agents changed here and extra) or "online"/"away"/"busy" (extra[0]'s
 // choice, recorded first).
 func (r *Redis) syncLocked(ctx context.Context, mode string, extra []string) (syncResult, error) {
 	full := mode == "all"
@@ -280,7 +290,7 @@ func (r *Redis) syncLocked(ctx context.Context, mode string, extra []string) (sy
 	for _, a := range agents {
 		args = append(args, a)
 	}
-	raw, err := syncScript.Run(ctx, r.client, []string{r.keys.nodes, r.keys.away, r.keys.status}, args...).Slice()
+	raw, err := syncScript.Run(ctx, r.client, []string{r.keys.nodes, r.keys.away, r.keys.status, r.keys.busy}, args...).Slice()
 	if err != nil {
 		r.remark(dirty)
 		return syncResult{}, unavailable(err)
@@ -340,18 +350,23 @@ func (r *Redis) writeNode(ctx context.Context, agents []string) error {
 // the registry. It reads the node keys it finds in the registry, which is
 // why the keys must share a hash slot in Redis Cluster.
 //
-// KEYS: nodes registry, away set, status hash. ARGV: node key prefix, the
-// mode ("all", "some", or "away"/"online": the choice of the first agent
+// KEYS: nodes registry, away set, status hash, busy set. ARGV: node key
+// prefix, the mode ("all", "some", or "away"/"busy"/"online": the choice of the first agent
 // listed, recorded before anything is judged), then the agents to judge
 // unless "all".
 // Returns {online count, {agent, status, …} changed, {agent, status, …}
 // for each agent asked about}.
 var syncScript = redis.NewScript(`
-local nodes, away, announced = KEYS[1], KEYS[2], KEYS[3]
+local nodes, away, announced, busy = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 if ARGV[2] == 'away' then
   redis.call('SADD', away, ARGV[3])
+  redis.call('SREM', busy, ARGV[3])
+elseif ARGV[2] == 'busy' then
+  redis.call('SADD', busy, ARGV[3])
+  redis.call('SREM', away, ARGV[3])
 elseif ARGV[2] == 'online' then
   redis.call('SREM', away, ARGV[3])
+  redis.call('SREM', busy, ARGV[3])
 end
 local live = {}
 for _, id in ipairs(redis.call('SMEMBERS', nodes)) do
@@ -386,7 +401,13 @@ for _, a in ipairs(agents) do
       break
     end
   end
-  if status == 'online' and redis.call('SISMEMBER', away, a) == 1 then status = 'away' end
+  if status == 'online' then
+    if redis.call('SISMEMBER', away, a) == 1 then
+      status = 'away'
+    elseif redis.call('SISMEMBER', busy, a) == 1 then
+      status = 'busy'
+    end
+  end
   local prev = redis.call('HGET', announced, a) or 'offline'
   if status ~= prev then
     if status == 'offline' then

@@ -673,8 +673,9 @@ const canned = bindCanned({
 
 bindAdmin({ api: () => client && client.api, me: () => session.id, i18n, toast });
 
-// My status, as presence carries it: online (taking work) or away; a
-// team's automatic routing gives nothing to an agent who is away.
+// My status, as presence carries it: online (taking work), busy (here, but
+// taking nothing new) or away; a team's automatic routing gives nothing to
+// an agent who is busy or away.
 $("#my-status").addEventListener("change", (e) => {
   if (client && !client.conn.send({ type: "presence", status: e.target.value })) {
     toast(t("err.network"), "error");
@@ -757,13 +758,13 @@ $("#tag-input").addEventListener("focus", async () => {
 
 $("#pending").addEventListener("click", () => act($("#pending"), "pending", {}, t("conv.pendingToast")));
 
-const presenceRank = { online: 0, away: 1, offline: 2 };
+const presenceRank = { online: 0, busy: 1, away: 2, offline: 3 };
 
 // fillPicker lists agents in a select, keeping the current choice. Where the
 // server reports presence, agents who are there come first.
 function fillPicker(select, options) {
   const keep = select.value;
-  const sorted = [...options].sort((a, b) => (presenceRank[a.status] ?? 3) - (presenceRank[b.status] ?? 3));
+  const sorted = [...options].sort((a, b) => (presenceRank[a.status] ?? 4) - (presenceRank[b.status] ?? 4));
   select.replaceChildren(
     el("option", { value: "", text: t("details.pick") }),
     ...sorted.map((a) => el("option", {

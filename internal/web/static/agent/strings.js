@@ -186,6 +186,7 @@ export default {
     "status.mine": "我的状态",
     "presence.online": "在线",
     "presence.away": "离开",
+    "presence.busy": "忙碌",
     "presence.offline": "离线",
 
     "composer.placeholder": "回复员工，Enter 发送，Shift+Enter 换行",
@@ -390,6 +391,7 @@ export default {
     "status.mine": "My status",
     "presence.online": "online",
     "presence.away": "away",
+    "presence.busy": "busy",
     "presence.offline": "offline",
 
     "composer.placeholder": "Reply to the employee. Enter sends, Shift+Enter adds a line",
