@@ -27,7 +27,6 @@ import (
 	"github.com/servicedesk/servicedesk/internal/audit"
 	"github.com/servicedesk/servicedesk/internal/auth"
 	"github.com/servicedesk/servicedesk/internal/bus"
-	"github.com/servicedesk/servicedesk/internal/calendar"
 	"github.com/servicedesk/servicedesk/internal/canned"
 	"github.com/servicedesk/servicedesk/internal/config"
 	"github.com/servicedesk/servicedesk/internal/conversation"
@@ -42,6 +41,7 @@ import (
 	"github.com/servicedesk/servicedesk/internal/notify"
 	"github.com/servicedesk/servicedesk/internal/presence"
 	"github.com/servicedesk/servicedesk/internal/retention"
+	"github.com/servicedesk/servicedesk/internal/settings"
 	"github.com/servicedesk/servicedesk/internal/staff"
 	"github.com/servicedesk/servicedesk/internal/store/postgres"
 	"github.com/servicedesk/servicedesk/internal/store/sqlite"
@@ -102,6 +102,7 @@ type node struct {
 	notifier  *notify.Sender // nil without WeCom
 	files     *attachment.Service
 	retention *retention.Service
+	settings  *settings.Service
 	health    *health.Health
 	handler   http.Handler
 }
@@ -175,8 +176,7 @@ func newNode(ctx context.Context, cfg config.Config, log *slog.Logger) (*node, e
 	}
 	n.health = health.New(checks...)
 	auditLog := audit.New(n.db, nil)
-	hours, err := businessHours(cfg)
-	if err != nil {
+	if n.settings, err = deskSettings(ctx, cfg, n.db, auditLog, log); err != nil {
 		n.close()
 		return nil, err
 	}
@@ -185,7 +185,7 @@ func newNode(ctx context.Context, cfg config.Config, log *slog.Logger) (*node, e
 		// Between nodes a publish can fail or a node die after its commit:
 		// the outbox makes sure the events get out all the same.
 		Outbox: n.redisBus != nil, PublishWait: cfg.StoreTimeout, Writers: writers(cfg),
-		NotifyDelay: notifyDelay(cfg), Reach: n.db, Attachments: n.db, MaxOpen: cfg.MaxOpenConversations, Hours: hours, Audit: auditLog,
+		NotifyDelay: notifyDelay(cfg), Reach: n.db, Attachments: n.db, MaxOpen: cfg.MaxOpenConversations, Schedule: schedule{n.settings}, Audit: auditLog,
 		PendingResolveDays: cfg.PendingResolveDays, SearchBackfill: n.db,
 	})
 	if n.files, err = openFiles(ctx, cfg, n.db, log); err != nil {
@@ -243,7 +243,7 @@ func newNode(ctx context.Context, cfg config.Config, log *slog.Logger) (*node, e
 		Proxies: proxies, Writes: perUser, Creates: limits.NewBuckets(cfg.NewConversationsHour/3600, newConversationBurst),
 		Files: n.files, UploadRate: limits.NewBuckets(uploadsPerMinute/60, desk.MaxAttachments+1),
 		Canned: canned.New(n.db, n.db, auditLog, nil), Audit: auditLog, Staff: staff.New(n.db, authSvc, auditLog),
-		Retention: n.retention,
+		Retention: n.retention, Settings: n.settings,
 		Push: httpapi.Push{Key: cfg.APIKey, Bus: n.bus, Reach: n.hub.Reach,
 			Participants: func(r *http.Request, id string) ([]desk.Principal, error) {
 				return n.desks.ActiveParticipants(r.Context(), id)
@@ -315,6 +315,7 @@ func (n *node) serve(ctx context.Context, stdout io.Writer) error {
 	}
 	inner.Go(n.files.Run)
 	inner.Go(n.retention.Run)
+	inner.Go(n.settings.Run)
 	outer.Go(n.presence.Run)
 	if n.redisBus != nil {
 		outer.Go(func(ctx context.Context) { n.redisBus.Run(ctx) })
@@ -422,6 +423,7 @@ type storage interface {
 	canned.Store
 	audit.Store
 	staff.Store
+	settings.Store
 	ResolvedBefore(ctx context.Context, before time.Time, limit int) ([]string, error)
 	EmployeeConversationIDs(ctx context.Context, employeeID string) ([]string, error)
 	PurgeConversation(ctx context.Context, id string, resolvedBefore time.Time) error
@@ -432,31 +434,36 @@ type storage interface {
 	Close() error
 }
 
-// businessHours is the desk's calendar when --business-hours is set, or
-// nil (no out-of-hours notices).
-func businessHours(cfg config.Config) (conversation.Hours, error) {
-	if cfg.BusinessHours == "" {
-		return nil, nil
-	}
-	cc := calendar.Config{TimeZone: cfg.TimeZone, Week: cfg.BusinessHours}
-	for _, list := range []struct {
-		in  []string
-		out *[]calendar.Date
-	}{{cfg.Holidays, &cc.Holidays}, {cfg.Workdays, &cc.Workdays}} {
-		for _, s := range list.in {
-			d, err := calendar.ParseDate(s)
-			if err != nil {
-				return nil, fmt.Errorf("--holidays/--workdays: %w", err)
-			}
-			*list.out = append(*list.out, d)
-		}
-	}
-	c, err := calendar.New(cc)
+// deskSettings holds the business hours and automatic replies: the
+// flags' until an admin saves them in the console, the stored ones after.
+func deskSettings(ctx context.Context, cfg config.Config, db storage, auditLog *audit.Log, log *slog.Logger) (*settings.Service, error) {
+	s, err := settings.New(settings.Config{
+		Store: db, Agents: db, Audit: auditLog, Log: log,
+		Defaults: settings.Schedule{
+			Enabled: cfg.BusinessHours != "", Week: cfg.BusinessHours, TimeZone: cfg.TimeZone,
+			Holidays: cfg.Holidays, Workdays: cfg.Workdays,
+		},
+	})
 	if err != nil {
-		return nil, fmt.Errorf("--business-hours: %w", err)
+		return nil, fmt.Errorf("--business-hours, --time-zone, --holidays, --workdays: %w", err)
 	}
-	return c, nil
+	if err := s.Load(ctx); err != nil {
+		log.Warn("stored settings unreadable; the flags apply", "error", err)
+	}
+	return s, nil
 }
+
+// schedule lets the conversations read the settings in force.
+type schedule struct{ s *settings.Service }
+
+func (s schedule) Hours() conversation.Hours {
+	if c := s.s.Hours(); c != nil {
+		return c
+	}
+	return nil // not a typed nil: no hours means always open
+}
+
+func (s schedule) NoticeText(kind string) map[string]string { return s.s.NoticeText(kind) }
 
 // uploadsPerMinute is one person's upload budget: a message's nine
 // screenshots at once, a steady one every few seconds after.

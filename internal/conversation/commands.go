@@ -36,8 +36,8 @@ func (s *Service) Create(ctx context.Context, employee desk.Principal, in NewCon
 		return desk.Conversation{}, false, desk.Errorf(desk.EInvalid, "subject must be at most %d characters", maxSubjectRunes)
 	case desk.CheckText("subject", in.Subject) != nil:
 		return desk.Conversation{}, false, desk.CheckText("subject", in.Subject)
-	case !desk.ValidCategory(in.Category):
-		return desk.Conversation{}, false, desk.Errorf(desk.EInvalid, "category must be one of %s", strings.Join(desk.Categories, ", "))
+	case !desk.ValidCategoryKey(in.Category):
+		return desk.Conversation{}, false, desk.Errorf(desk.EInvalid, "category %q does not exist", in.Category)
 	}
 	if err := s.checkBody(in.Body); err != nil {
 		return desk.Conversation{}, false, err
@@ -74,6 +74,19 @@ func (s *Service) Create(ctx context.Context, employee desk.Principal, in NewCon
 			return outcome{}, desk.Errorf(desk.EConflict,
 				"you already have %d open requests; add to one of them, or wait until one is resolved", len(open))
 		}
+		// The list is the admins' (internal/staff): read it here, in the
+		// transaction, so every node agrees at once when one is retired.
+		cat, err := tx.Category(ctx, in.Category)
+		switch {
+		case desk.ErrorCode(err) == desk.ENotFound, err == nil && !cat.Active:
+			return outcome{}, desk.Errorf(desk.EInvalid, "category %q does not exist or is retired; choose another", in.Category)
+		case err != nil:
+			return outcome{}, err
+		}
+		priority := "normal"
+		if cat.DefaultPriority != "" {
+			priority = cat.DefaultPriority
+		}
 		now := s.now().UTC()
 		year := now.In(s.zone).Year()
 		n, err := tx.NextNumber(ctx, fmt.Sprintf("ref:%d", year))
@@ -87,7 +100,7 @@ func (s *Service) Create(ctx context.Context, employee desk.Principal, in NewCon
 		c := desk.Conversation{
 			ID: id, EmployeeID: employee.ID, Subject: in.Subject, Category: in.Category, TeamID: team.ID,
 			Status: desk.StatusQueued, CreatedAt: now, UpdatedAt: now, QueuedAt: &now, ClientMsgID: in.ClientMsgID,
-			Ref: fmt.Sprintf("IT-%d-%06d", year, n), Priority: "normal", Type: "incident", Tags: []string{},
+			Ref: fmt.Sprintf("IT-%d-%06d", year, n), Priority: priority, Type: "incident", Tags: []string{},
 		}
 		if err := tx.CreateConversation(ctx, c); err != nil {
 			return outcome{}, err

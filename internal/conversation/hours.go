@@ -23,6 +23,36 @@ type Hours interface {
 	NextOpen(t time.Time) (time.Time, error)
 }
 
+// Schedule is the working time admins set, which may change at any moment
+// (*settings.Service, through a small adapter).
+type Schedule interface {
+	// Hours is the working time in force, nil when the desk keeps none.
+	Hours() Hours
+	// NoticeText is the admins' wording of a notice kind by language
+	// ("zh-CN", "en"), or nil for the pages' own.
+	NoticeText(kind string) map[string]string
+}
+
+// hoursNow is the working time in force: the admins' when they set one.
+func (s *Service) hoursNow() Hours {
+	if s.schedule != nil {
+		return s.schedule.Hours()
+	}
+	return s.hours
+}
+
+// noticeData is a notice's event data, with the admins' wording when
+// they gave one (the pages word it themselves otherwise).
+func (s *Service) noticeData(kind string) map[string]any {
+	data := map[string]any{"kind": kind}
+	if s.schedule != nil {
+		if text := s.schedule.NoticeText(kind); len(text) > 0 {
+			data["text"] = text
+		}
+	}
+	return data
+}
+
 // notice tells the employee, in the same transaction as their request,
 // that nobody will answer right away and when someone will.
 //
@@ -30,18 +60,19 @@ type Hours interface {
 // a request simply waits, as it always has.
 func (w *eventWriter) notice(actor desk.Principal) {
 	s := w.s
-	if s.hours == nil {
+	hours := s.hoursNow()
+	if hours == nil {
 		return
 	}
-	data := map[string]any{}
+	var data map[string]any
 	switch {
-	case !s.hours.Open(w.now):
-		data["kind"] = "closed"
-		if next, err := s.hours.NextOpen(w.now); err == nil {
+	case !hours.Open(w.now):
+		data = s.noticeData("closed")
+		if next, err := hours.NextOpen(w.now); err == nil {
 			data["next_open"] = next.UTC()
 		}
 	case s.presence.OnlineCount() == 0:
-		data["kind"] = "no_agents"
+		data = s.noticeData("no_agents")
 	default:
 		return
 	}

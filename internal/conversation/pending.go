@@ -39,13 +39,14 @@ func (s *Service) runPendingSweep(ctx context.Context) {
 // daysSince counts the days the desk was open after since, up to now
 // (calendar days without business hours).
 func (s *Service) daysSince(since, now time.Time) int {
-	if s.hours == nil {
+	hours := s.hoursNow()
+	if hours == nil {
 		return int(now.Sub(since) / (24 * time.Hour))
 	}
 	n := 0
 	day := nextDay(since, s.zone)
 	for i := 0; i < 400; i++ {
-		open, err := s.hours.NextOpen(day)
+		open, err := hours.NextOpen(day)
 		if err != nil || open.After(now) {
 			return n
 		}
@@ -133,7 +134,9 @@ func (s *Service) warnPending(ctx context.Context, listed desk.Conversation) err
 				return false, nil // told already
 			}
 		}
-		w.append(EventNotice, system, map[string]any{"kind": "auto_resolve", "after_days": s.pendingDays}, "")
+		data := s.noticeData("auto_resolve")
+		data["after_days"] = s.pendingDays
+		w.append(EventNotice, system, data, "")
 		return false, nil
 	})
 	return err

@@ -86,6 +86,10 @@ type Config struct {
 	// Hours is the desk's working time: a request out of hours is told
 	// when the desk opens. Nil: always open.
 	Hours Hours
+	// Schedule, when set, is the working time and the automatic replies'
+	// wording as admins set them at run time (internal/settings); it
+	// takes the place of Hours.
+	Schedule Schedule
 	// Zone is the desk's time zone (Asia/Shanghai by default): reference
 	// numbers start again each year there.
 	Zone *time.Location
@@ -119,6 +123,7 @@ type Service struct {
 	attachments   desk.AttachmentStore
 	zone          *time.Location // the desk's time zone: reference numbers count per year there
 	hours         Hours          // nil: always open
+	schedule      Schedule       // nil: hours is fixed
 	audit         Auditor
 	pendingDays   int
 	backfill      BackfillSource
@@ -147,7 +152,7 @@ type Service struct {
 // New returns a Service; call Run to start its writer.
 func New(cfg Config) *Service {
 	s := &Service{
-		store: cfg.Store, agents: cfg.Agents, bus: cfg.Bus, presence: cfg.Presence, reach: cfg.Reach, attachments: cfg.Attachments, hours: cfg.Hours, audit: cfg.Audit, pendingDays: cfg.PendingResolveDays, backfill: cfg.SearchBackfill,
+		store: cfg.Store, agents: cfg.Agents, bus: cfg.Bus, presence: cfg.Presence, reach: cfg.Reach, attachments: cfg.Attachments, hours: cfg.Hours, schedule: cfg.Schedule, audit: cfg.Audit, pendingDays: cfg.PendingResolveDays, backfill: cfg.SearchBackfill,
 		log: cfg.Log, now: cfg.Now, maxBody: cfg.MaxBodyBytes, outbox: cfg.Outbox, maxOpen: cfg.MaxOpen, notifyDelay: cfg.NotifyDelay, publishWait: cfg.PublishWait, commitTimeout: cfg.CommitTimeout,
 		published:  make(chan *publication, publishQueue),
 		queueDirty: make(chan struct{}, 1), dispatchDirty: make(chan struct{}, 1),

@@ -31,18 +31,40 @@ const (
 	MaxTagRunes = 32
 )
 
-// Categories an employee may file a conversation under. The list is the IT
-// desk's usual triage buckets; anything else is refused so reports stay clean.
+// Categories a new desk starts with: the IT desk's usual triage buckets.
+// Admins add, rename and retire categories from then on (Category).
 var Categories = []string{"account", "network", "hardware", "software", "other"}
 
-// ValidCategory reports whether c is one of Categories.
-func ValidCategory(c string) bool {
-	for _, k := range Categories {
-		if c == k {
-			return true
+// Category is a bucket an employee files a request under. Conversations
+// keep the Key, so renaming never touches them, and a retired category
+// (Active false) is refused for new requests but still names old ones.
+type Category struct {
+	Key    string `json:"key"`
+	NameZH string `json:"name_zh"`
+	NameEN string `json:"name_en"`
+	// Color is "#rrggbb", or empty for the pages' default chip.
+	Color string `json:"color"`
+	// DefaultPriority is a new request's priority (one of Priorities), or
+	// empty for normal.
+	DefaultPriority string `json:"default_priority"`
+	Active          bool   `json:"active"`
+	Position        int    `json:"position"`
+	// TeamID is the team whose routing its requests follow, if any.
+	TeamID string `json:"team_id"`
+}
+
+// ValidCategoryKey reports whether k can name a category: a short
+// lowercase slug, so it reads well in URLs, exports and reports.
+func ValidCategoryKey(k string) bool {
+	if k == "" || len(k) > 32 {
+		return false
+	}
+	for _, r := range k {
+		if (r < 'a' || r > 'z') && (r < '0' || r > '9') && r != '-' && r != '_' {
+			return false
 		}
 	}
-	return false
+	return true
 }
 
 // Conversation is one employee's request for help.

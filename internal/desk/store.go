@@ -125,6 +125,8 @@ type ConversationTx interface {
 	// TeamForCategory returns the team a category routes to, with its
 	// members (ENotFound if none).
 	TeamForCategory(ctx context.Context, category string) (Team, error)
+	// Category returns the category with key k (ENotFound if none).
+	Category(ctx context.Context, key string) (Category, error)
 	// AgentLoad counts the conversations assigned to the agent and not
 	// resolved, holding the agent until the transaction ends, so two
 	// assignments at once cannot both see room for one more.

@@ -16,6 +16,7 @@ import (
 	"github.com/servicedesk/servicedesk/internal/desk"
 	"github.com/servicedesk/servicedesk/internal/limits"
 	"github.com/servicedesk/servicedesk/internal/retention"
+	"github.com/servicedesk/servicedesk/internal/settings"
 	"github.com/servicedesk/servicedesk/internal/staff"
 )
 
@@ -65,6 +66,9 @@ type API struct {
 	// Staff, when set, serves the admin area's agents; Retention the
 	// export and erasure of an employee's data.
 	Staff     *staff.Service
+	// Settings, when set, serves the desk's business hours and automatic
+	// replies: agents read them, admins change them.
+	Settings *settings.Service
 	Retention *retention.Service
 	// Profiles, with WeCom, refreshes an employee's profile older than a
 	// day when an agent looks at it.
@@ -103,6 +107,9 @@ func (a *API) Routes(mux *http.ServeMux) {
 		}
 		if a.Retention != nil {
 			a.retentionRoutes(mux)
+		}
+		if a.Settings != nil {
+			a.settingsRoutes(mux)
 		}
 	}
 	if a.Push.Key != "" {

@@ -43,6 +43,34 @@ func (a *API) staffRoutes(mux *http.ServeMux) {
 		}
 		w.WriteHeader(http.StatusNoContent)
 	}, agent))
+	// Categories: every signed-in user reads them (the pages name
+	// conversations by them); admins create, rename and retire them.
+	mux.Handle("GET /api/categories", a.authed(func(w http.ResponseWriter, r *http.Request, p desk.Principal) {
+		cats, err := a.Staff.Categories(r.Context())
+		if err != nil {
+			a.writeError(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"categories": cats})
+	}, agent, desk.RoleEmployee))
+	saveCategory := func(w http.ResponseWriter, r *http.Request, p desk.Principal) {
+		var c desk.Category
+		if err := decodeJSON(w, r, &c); err != nil {
+			a.writeError(w, r, err)
+			return
+		}
+		if key := r.PathValue("key"); key != "" {
+			c.Key = key
+		}
+		out, err := a.Staff.SaveCategory(r.Context(), p, c)
+		if err != nil {
+			a.writeError(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, out)
+	}
+	mux.Handle("POST /api/categories", a.authed(saveCategory, agent))
+	mux.Handle("POST /api/categories/{key}", a.authed(saveCategory, agent))
 	mux.Handle("GET /api/staff", a.authed(func(w http.ResponseWriter, r *http.Request, p desk.Principal) {
 		list, err := a.Staff.List(r.Context(), p)
 		if err != nil {

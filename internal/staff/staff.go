@@ -1,8 +1,10 @@
-// Package staff is the desk's agents and teams as admins manage them from
-// the console: who the agents are, their role, whether they may sign in,
-// their password and WeCom member; which team answers which categories,
-// how (routing) and with how much each (capacity). Every change is an
-// admin action, audited.
+// Package staff is the desk's agents, teams and categories as admins
+// manage them from the console: who the agents are, their role, whether
+// they may sign in, their password and WeCom member; which team answers
+// which categories, how (routing) and with how much each (capacity); what
+// the categories are called, their colour and default priority, and
+// whether employees may still choose them. Every change is an admin
+// action, audited.
 package staff
 
 import (
@@ -34,6 +36,8 @@ type Store interface {
 	Teams(ctx context.Context) ([]desk.Team, error)
 	SaveTeam(ctx context.Context, t desk.Team) error
 	DeleteTeam(ctx context.Context, id string) error
+	Categories(ctx context.Context) ([]desk.Category, error)
+	SaveCategory(ctx context.Context, c desk.Category) error
 }
 
 // Accounts creates agents and changes what their sign-in rests on
@@ -230,8 +234,12 @@ func (s *Service) SaveTeam(ctx context.Context, admin desk.Principal, t desk.Tea
 	case t.Capacity < 1 || t.Capacity > 100:
 		return desk.Team{}, desk.Errorf(desk.EInvalid, "capacity must be 1 to 100")
 	}
+	cats, err := s.categoryKeys(ctx)
+	if err != nil {
+		return desk.Team{}, err
+	}
 	for _, c := range t.Categories {
-		if !desk.ValidCategory(c) {
+		if !cats[c] {
 			return desk.Team{}, desk.Errorf(desk.EInvalid, "%q is not a category", c)
 		}
 	}

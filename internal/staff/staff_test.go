@@ -161,3 +161,58 @@ func TestAdminsManageTeams(t *testing.T) {
 		}
 	})
 }
+
+// TestAdminsManageCategories: the five a desk starts with, a new one with
+// its colour, default priority and team, a rename, retiring (kept, listed
+// as retired), refusals, only admins, everything audited.
+func TestAdminsManageCategories(t *testing.T) {
+	stores(t, func(t *testing.T, db store) {
+		ctx := context.Background()
+		accounts := auth.New(auth.Config{Agents: db, Tokens: tokenstore.NewMemory(nil), Bus: bus.NewMemory(func(desk.Event) {}), BcryptCost: 4, TokenTTL: time.Hour})
+		log := audit.New(db, nil)
+		s := staff.New(db, accounts, log)
+		boss, _ := accounts.CreateAgent(ctx, "boss", "主管", "boss-password")
+		wang, _ := accounts.CreateAgent(ctx, "wang", "王工", "wang-password")
+		db.SetAgentRole(ctx, boss.ID, desk.AgentRoleAdmin)
+		admin, plain := desk.Principal{Role: desk.RoleAgent, ID: boss.ID}, desk.Principal{Role: desk.RoleAgent, ID: wang.ID}
+
+		cats, err := s.Categories(ctx)
+		if err != nil || len(cats) != 5 || cats[0].Key != "account" || cats[0].NameZH != "账号与密码" || !cats[4].Active {
+			t.Fatalf("a new desk's categories: %+v %v", cats, err)
+		}
+		_, err = s.SaveCategory(ctx, plain, desk.Category{Key: "print", NameZH: "打印"})
+		code(t, err, desk.EForbidden)
+		for _, bad := range []desk.Category{
+			{Key: "", NameZH: "打印"}, {Key: "Print!", NameZH: "打印"}, {Key: "print"},
+			{Key: "print", NameZH: "打印", Color: "red"}, {Key: "print", NameZH: "打印", DefaultPriority: "asap"},
+			{Key: "print", NameZH: "打印", TeamID: "tm_nobody"},
+		} {
+			_, err := s.SaveCategory(ctx, admin, bad)
+			code(t, err, desk.EInvalid)
+		}
+		tm, err := s.SaveTeam(ctx, admin, desk.Team{Name: "桌面组", Members: []string{wang.ID}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		print := desk.Category{Key: "print", NameZH: "打印机", NameEN: "Printers", Color: "#0a7f5a", DefaultPriority: "high", Active: true, Position: 6, TeamID: tm.ID}
+		if _, err := s.SaveCategory(ctx, admin, print); err != nil {
+			t.Fatal(err)
+		}
+		print.NameZH, print.Active = "打印与扫描", false
+		if _, err := s.SaveCategory(ctx, admin, print); err != nil {
+			t.Fatal(err)
+		}
+		cats, _ = s.Categories(ctx)
+		if got := cats[len(cats)-1]; len(cats) != 6 || got != print {
+			t.Fatalf("after a rename and retiring: %+v", cats)
+		}
+		teams, _ := s.Teams(ctx, plain)
+		if len(teams) != 1 || len(teams[0].Categories) != 1 || teams[0].Categories[0] != "print" {
+			t.Errorf("the team does not answer the new category: %+v", teams)
+		}
+		entries, _ := log.List(ctx, 0, 10)
+		if len(entries) < 3 || entries[0].Action != "category.update" || entries[1].Action != "category.create" {
+			t.Errorf("audit %+v", entries)
+		}
+	})
+}

@@ -7,6 +7,7 @@ import { Timeline, Typing, applyToParticipants, stars, bindConnState, bindUnseen
 import { createClient } from "/shared/client.js";
 import { FileLinks, Viewer } from "/shared/files.js";
 import { $, confirmAction, keepAtBottom, $$, el, initial, nearBottom, onSubmitKey, scrollToBottom, setText, show, toaster } from "/shared/dom.js";
+import { createCategories } from "/shared/categories.js";
 import { bindLangToggle, createI18n } from "/shared/i18n.js";
 import { loadMeta, takeTicket } from "/shared/signin.js";
 import { bindAdmin } from "./admin.js";
@@ -16,6 +17,7 @@ import strings from "./strings.js";
 
 const i18n = createI18n(strings);
 const t = i18n.t;
+const cats = createCategories(i18n);
 const session = new Session("servicedesk.agent.session");
 const toast = toaster($("#toasts"));
 // Sound, the icon's count and desktop notifications (attention.js).
@@ -99,6 +101,7 @@ function signedIn() {
     myRole = m.agent_role || "agent";
     show($("#admin-open"), myRole === "admin");
   }).catch(() => {}).finally(() => canned.reload());
+  cats.load(client.api);
   client.api.get("/api/teams").then((r) => {
     myCategories = new Set(r.teams.filter((tm) => tm.members.includes(session.id)).flatMap((tm) => tm.categories));
     renderLists();
@@ -273,7 +276,7 @@ function renderLists() {
     const item = itemBase("queue", c,
       el("div", { class: "conv-row" },
         el("span", { class: "conv-subject", text: c.subject }),
-        el("span", { class: "chip", text: t(`cat.${c.category}`) })),
+        cats.chip(el, c.category)),
       el("div", { class: "conv-row conv-sub" },
         el("span", { class: "conv-who", text: employeeName(c) }),
         el("span", { class: "conv-preview", text: preview(c) })),
@@ -299,7 +302,7 @@ function renderLists() {
       el("span", { class: "conv-who", text: employeeName(c) }),
       el("span", { class: "conv-preview", text: preview(c) })),
     el("div", { class: "conv-row conv-foot" },
-      el("span", { class: "chip", text: t(`cat.${c.category}`) }),
+      cats.chip(el, c.category),
       priorityChip(c),
       c.status === "pending" ? el("span", { class: "badge badge-pending", text: t("status.pending") }) : null,
       el("time", { class: "conv-time", text: i18n.time(c.last_message ? c.last_message.created_at : c.updated_at) })))));
@@ -312,7 +315,7 @@ function renderLists() {
       el("span", { class: "conv-who", text: employeeName(c) }),
       el("span", { class: "conv-preview", text: preview(c) })),
     el("div", { class: "conv-row conv-foot" },
-      el("span", { class: "chip", text: t(`cat.${c.category}`) }),
+      cats.chip(el, c.category),
       el("time", { class: "conv-time", text: i18n.time(c.last_message ? c.last_message.created_at : c.updated_at) })))));
   show($("#former-heading"), lists.former.length > 0);
   show($("#list-former"), lists.former.length > 0);
@@ -325,7 +328,7 @@ function renderLists() {
       el("span", { class: "conv-who", text: employeeName(c) }),
       el("span", { class: "conv-preview", text: preview(c) })),
     el("div", { class: "conv-row conv-foot" },
-      el("span", { class: "chip", text: t(`cat.${c.category}`) }),
+      cats.chip(el, c.category),
       el("time", { class: "conv-time", text: i18n.time(c.resolved_at || c.updated_at) })))));
 
   for (const n of ["queue", "mine", "resolved"]) {
@@ -458,7 +461,7 @@ function renderConv() {
   setText($("#conv-subject"), v.subject);
   renderStatus($("#conv-status"), v.status, i18n);
   const employee = names.get(`employee:${v.employee_id}`) || v.employee_name || v.employee_id;
-  setText($("#conv-meta"), [v.ref, employee, v.category ? t(`cat.${v.category}`) : "", i18n.time(v.created_at)].filter(Boolean).join(" · "));
+  setText($("#conv-meta"), [v.ref, employee, v.category ? cats.name(v.category) : "", i18n.time(v.created_at)].filter(Boolean).join(" · "));
 
   show($("#claim-current"), v.status === "queued" && !inIt);
   show($("#resolve"), inIt && (v.status === "open" || v.status === "pending"));
@@ -487,7 +490,7 @@ function renderConv() {
 
   const info = [
     ["conv.employee", `${employee} (${v.employee_id})`],
-    ["conv.category", v.category ? t(`cat.${v.category}`) : ""],
+    ["conv.category", v.category ? cats.name(v.category) : ""],
     ["conv.created", i18n.time(v.created_at)],
     ["conv.id", v.id],
   ];
@@ -1000,6 +1003,7 @@ bindComposer({
 i18n.apply();
 bindLangToggle(i18n);
 keepAtBottom($("#chat-scroll"), $("#messages"));
+cats.onChange(() => { renderLists(); renderConv(); });
 i18n.onChange(() => {
   renderLists();
   renderConv();

@@ -5,6 +5,7 @@ import { Timeline, Typing, applyToParticipants, stars, bindConnState, bindUnseen
 import { createClient } from "/shared/client.js";
 import { FileLinks, Viewer } from "/shared/files.js";
 import { $, confirmAction, keepAtBottom, el, nearBottom, scrollToBottom, setText, show, toaster } from "/shared/dom.js";
+import { createCategories } from "/shared/categories.js";
 import { bindLangToggle, createI18n } from "/shared/i18n.js";
 import { newClientMsgID } from "/shared/outbox.js";
 import { loadMeta, takeTicket, weComSignIn } from "/shared/signin.js";
@@ -12,6 +13,7 @@ import strings from "./strings.js";
 
 const i18n = createI18n(strings);
 const t = i18n.t;
+const cats = createCategories(i18n);
 const session = new Session("servicedesk.h5.session");
 const toast = toaster($("#toasts"));
 
@@ -107,6 +109,7 @@ function signedIn() {
   });
   bindConnState($("#conn-state"), client.conn, i18n);
   client.conn.on("open", () => loadList().catch(() => {}));
+  cats.load(client.api);
   client.start();
   route();
 }
@@ -181,7 +184,7 @@ function renderList() {
       el("span", { class: "conv-preview", text: preview }),
       el("time", { class: "conv-time", text: i18n.time(last ? last.created_at : c.updated_at) })),
     el("div", { class: "conv-row conv-row-sub" },
-      el("span", { class: "chip", text: t(`cat.${c.category}`) }),
+      cats.chip(el, c.category),
       c.unread ? el("span", { class: "unread", text: t("list.unread", { n: c.unread }) }) : null));
   }));
   show($("#list-empty"), conversations.length === 0);
@@ -323,7 +326,7 @@ function renderHeader() {
   const v = current.view;
   setText($("#chat-subject"), v.subject);
   setText($("#chat-ref"), v.ref || "");
-  setText($("#chat-category"), v.category ? t(`cat.${v.category}`) : "");
+  setText($("#chat-category"), v.category ? cats.name(v.category) : "");
   show($("#withdraw"), v.status !== "resolved");
   show($("#pending-hint"), v.status === "pending");
   renderStatus($("#conv-status"), v.status, i18n);
@@ -526,7 +529,19 @@ bindComposer({
 i18n.apply();
 bindLangToggle(i18n);
 keepAtBottom($("#chat-scroll"), $("#messages"));
+// The choices of a new request: the admins' active categories, in their
+// order (the built-in five stand until the list arrives).
+function renderCategoryChoices() {
+  const active = cats.active();
+  if (!active.length) return;
+  const select = $("#new-category");
+  const chosen = select.value;
+  select.replaceChildren(...active.map((c) => el("option", { value: c.key, text: cats.name(c.key) })));
+  if (active.some((c) => c.key === chosen)) select.value = chosen;
+}
+cats.onChange(() => { renderCategoryChoices(); renderList(); renderHeader(); });
 i18n.onChange(() => {
+  renderCategoryChoices();
   updateTitle();
   renderList();
   renderHeader();

@@ -145,14 +145,19 @@ export class Timeline {
         return t("sys.pending", { name: this.nameOf("agent", d.by) });
       case "conversation.withdrawn":
         return t("sys.withdrawn", { name: this.nameOf("employee", d.by) });
-      case "conversation.notice":
-        if (d.kind === "auto_resolve") return t("sys.noticeAutoResolve");
-        if (d.kind === "closed" && d.next_open) {
+      case "conversation.notice": {
+        let when = "";
+        if (d.next_open) {
           const at = new Date(d.next_open);
-          const when = `${new Intl.DateTimeFormat(this.i18n.lang === "en" ? "en-US" : "zh-CN", { weekday: "short", month: "short", day: "numeric" }).format(at)} ${this.i18n.time(d.next_open).split(" ").pop()}`;
-          return t("sys.noticeClosed", { when });
+          when = `${new Intl.DateTimeFormat(this.i18n.lang === "en" ? "en-US" : "zh-CN", { weekday: "short", month: "short", day: "numeric" }).format(at)} ${this.i18n.time(d.next_open).split(" ").pop()}`;
         }
+        // The desk's own wording, when its admins gave one.
+        const own = d.text && (d.text[this.i18n.lang] || d.text["zh-CN"] || d.text.en);
+        if (own) return own.replaceAll("{when}", when);
+        if (d.kind === "auto_resolve") return t("sys.noticeAutoResolve");
+        if (d.kind === "closed" && when) return t("sys.noticeClosed", { when });
         return t(d.kind === "closed" ? "sys.noticeClosedSoon" : "sys.noticeNoAgents");
+      }
       case "conversation.rated":
         return t("sys.rated", { name: this.nameOf("employee", d.by), stars: stars(d.score || 0) });
       case "conversation.updated": {
