@@ -231,3 +231,58 @@ func TestBrowserTeams(t *testing.T) {
 	admin.waitUntil(t, "assigned to the demo agent, live", `[...document.querySelectorAll('[data-testid=mine-item]')].some(e => e.textContent.includes('VPN 连不上'))`)
 	s.emp.waitUntil(t, "the employee sees it taken", `document.querySelector('#conv-status')?.dataset.status === 'open'`)
 }
+
+// TestBrowserDeskSettings: the admin adds a category (colour, default
+// priority) and retires one, declares today a holiday with the desk's own
+// out-of-hours wording; the employee's page offers the new category and not
+// the retired one, and the request gets the admins' words at once; the
+// console names the category as the admin did and gives it its priority.
+func TestBrowserDeskSettings(t *testing.T) {
+	s := newDeskScenario(t, startBrowser(t))
+	s.agentSignsIn()
+	admin := s.agent
+	admin.click(t, "#admin-open")
+	admin.click(t, "[data-admin-tab=categories]")
+	admin.waitUntil(t, "the categories", `document.querySelectorAll('[data-testid=admin-category]').length === 5`)
+	admin.typeText(t, "#category-key", "print")
+	admin.typeText(t, "#category-zh", "打印与扫描")
+	admin.typeText(t, "#category-en", "Printing")
+	admin.choose(t, "#category-priority", "high")
+	admin.click(t, "#category-submit")
+	admin.waitUntil(t, "the new category listed", `[...document.querySelectorAll('[data-testid=admin-category]')].some(r => r.textContent.includes('打印与扫描'))`)
+	other := `document.querySelector('[data-testid=admin-category][data-key=other]')`
+	evalJS[bool](t, admin, other+`.querySelector('[data-testid=category-toggle]').click() || true`)
+	admin.waitUntil(t, "other retired", other+`.classList.contains('row-disabled')`)
+
+	today := time.Now().In(time.FixedZone("CST", 8*3600)).Format("2006-01-02")
+	admin.click(t, "[data-admin-tab=hours]")
+	admin.waitUntil(t, "the hours form", visibleJS("#admin-hours-form")+` && document.querySelector('[data-testid=notice-closed-zh-CN]') !== null`)
+	evalJS[bool](t, admin, `(() => { const b = document.querySelector('#hours-enabled'); if (!b.checked) b.click(); return true; })()`)
+	admin.clearField(t, "#hours-week")
+	admin.typeText(t, "#hours-week", "mon-sun 00:00-24:00")
+	admin.typeText(t, "#hours-holidays", today)
+	admin.typeText(t, "[data-testid=notice-closed-zh-CN]", "今天放假，{when} 见")
+	admin.click(t, "#hours-submit")
+	admin.waitUntil(t, "saved", `document.querySelector('#toasts').textContent.includes('已保存')`)
+	admin.click(t, "#admin-close")
+
+	emp := s.emp
+	emp.navigate(t, s.srv.url+"/h5/")
+	emp.typeText(t, "#login-employee-id", "zhangsan")
+	emp.typeText(t, "#login-name", "张三")
+	emp.click(t, "#login-submit")
+	emp.waitUntil(t, "the page connected", connectedJS)
+	emp.click(t, "#new-conversation")
+	emp.waitUntil(t, "the admins' categories offered", `(() => { const o = [...document.querySelectorAll('#new-category option')].map(o => o.value); return o.includes('print') && !o.includes('other'); })()`)
+	emp.typeText(t, "#new-subject", "打印机脱机")
+	emp.choose(t, "#new-category", "print")
+	emp.typeText(t, "#new-body", "三楼的打印机又脱机了")
+	emp.click(t, "#new-submit")
+	emp.waitUntil(t, "told in the admins' words", `document.querySelector('#messages').textContent.includes('今天放假，')`)
+
+	admin.click(t, "#tab-queue")
+	item := `[...document.querySelectorAll('[data-testid=queue-item]')].find(e => e.textContent.includes('打印与扫描'))`
+	admin.waitUntil(t, "named as the admin did", item)
+	evalJS[bool](t, admin, item+`.click() || true`)
+	admin.waitUntil(t, "its default priority", `document.querySelector('#priority-select')?.value === 'high'`)
+}

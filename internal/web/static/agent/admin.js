@@ -1,17 +1,18 @@
 // The console's admin area, for agents with the admin role: the agents
-// (add, rename, role, reset password, disable/enable), satisfaction per
-// agent over the last 30 days, and the audit log of what admins did.
+// (add, rename, role, reset password, disable/enable), teams, categories
+// and business hours (admin-desk.js), satisfaction per agent and team
+// over the last 30 days, and the audit log of what admins did.
 
 import { $, $$, confirmAction, el, setText, show } from "/shared/dom.js";
-
-const categories = ["account", "network", "hardware", "software", "other"];
+import { bindDeskAdmin } from "./admin-desk.js";
 
 /**
  * bindAdmin wires the 管理 dialog. api() returns the signed-in client's
  * API, me() the signed-in agent's id.
  */
-export function bindAdmin({ api, me, i18n, toast }) {
+export function bindAdmin({ api, me, i18n, toast, cats }) {
   const t = i18n.t;
+  const desk = bindDeskAdmin({ api, i18n, toast, cats });
   const dialog = $("#admin-dialog");
   let agents = [];
   let editing = null; // {id, what: "name" | "password"}
@@ -112,6 +113,7 @@ export function bindAdmin({ api, me, i18n, toast }) {
       [teams, agents] = await Promise.all([
         api().get("/api/teams").then((r) => r.teams),
         api().get("/api/staff").then((r) => r.agents),
+        cats.load(api()),
       ]);
     } catch (err) {
       fail(err);
@@ -126,7 +128,7 @@ export function bindAdmin({ api, me, i18n, toast }) {
         el("strong", { text: tm.name }),
         el("span", { class: "muted", text: t("admin.teamSummary", {
           routing: t(`admin.routing.${tm.routing}`), capacity: tm.capacity, members: tm.members.length,
-          categories: tm.categories.map((c) => t(`cat.${c}`)).join(t("list.sep")) || "—",
+          categories: tm.categories.map((c) => cats.name(c)).join(t("list.sep")) || "—",
         }) }),
         el("span", { class: "muted", text: tm.members.map(name).join(t("list.sep")) })),
       el("div", { class: "canned-row-actions" },
@@ -135,8 +137,10 @@ export function bindAdmin({ api, me, i18n, toast }) {
     const chosen = editingTeam || { members: [], categories: [] };
     $("#team-members").replaceChildren(...agents.filter((a) => !a.disabled).map((a) => el("label", { class: "check" },
       el("input", { type: "checkbox", value: a.id, checked: chosen.members.includes(a.id) }), ` ${a.name}`)));
-    $("#team-categories").replaceChildren(...categories.map((c) => el("label", { class: "check" },
-      el("input", { type: "checkbox", value: c, checked: chosen.categories.includes(c) }), ` ${t(`cat.${c}`)}`)));
+    // Active categories, and retired ones the team still answers.
+    const offered = cats.all().filter((c) => c.active || chosen.categories.includes(c.key));
+    $("#team-categories").replaceChildren(...offered.map((c) => el("label", { class: "check" },
+      el("input", { type: "checkbox", value: c.key, checked: chosen.categories.includes(c.key) }), ` ${cats.name(c.key)}`)));
   }
 
   function editTeam(tm) {
@@ -180,8 +184,8 @@ export function bindAdmin({ api, me, i18n, toast }) {
 
   function selectTab(name) {
     for (const b of $$("[data-admin-tab]")) b.classList.toggle("active", b.dataset.adminTab === name);
-    for (const n of ["agents", "teams", "csat", "audit"]) show($(`#admin-${n}`), n === name);
-    ({ agents: loadAgents, teams: loadTeams, csat: loadCsat, audit: loadAudit })[name]();
+    for (const n of ["agents", "teams", "categories", "hours", "csat", "audit"]) show($(`#admin-${n}`), n === name);
+    ({ agents: loadAgents, teams: loadTeams, categories: desk.loadCategories, hours: desk.loadHours, csat: loadCsat, audit: loadAudit })[name]();
   }
   for (const b of $$("[data-admin-tab]")) b.addEventListener("click", () => selectTab(b.dataset.adminTab));
 

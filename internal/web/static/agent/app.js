@@ -674,7 +674,7 @@ const canned = bindCanned({
   toast,
 });
 
-bindAdmin({ api: () => client && client.api, me: () => session.id, i18n, toast });
+bindAdmin({ api: () => client && client.api, me: () => session.id, i18n, toast, cats });
 
 // My status, as presence carries it: online (taking work), busy (here, but
 // taking nothing new) or away; a team's automatic routing gives nothing to

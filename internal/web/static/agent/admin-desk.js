@@ -1,0 +1,144 @@
+// The admin area's desk settings: the categories employees file requests
+// under (names, colour, default priority, team, retired or not), and the
+// business hours, holidays and automatic replies (GET/POST /api/settings).
+
+import { $, el, setText, show } from "/shared/dom.js";
+
+const priorities = ["low", "normal", "high", "urgent"];
+const noticeKinds = ["closed", "no_agents", "auto_resolve"];
+const languages = ["zh-CN", "en"];
+
+/**
+ * bindDeskAdmin wires the 分类 and 营业时间 tabs and returns their loaders.
+ * cats is the shared category list, reloaded after every change so the
+ * console's own labels follow at once.
+ */
+export function bindDeskAdmin({ api, i18n, toast, cats }) {
+  const t = i18n.t;
+  const fail = (err) => toast(i18n.error(err), "error");
+  let teams = [];
+  let editing = null; // the category being edited, or null for a new one
+
+  // --- categories ----------------------------------------------------------
+
+  async function loadCategories() {
+    try {
+      teams = (await api().get("/api/teams")).teams;
+      await cats.load(api());
+    } catch (err) {
+      fail(err);
+    }
+    renderCategories();
+  }
+
+  function renderCategories() {
+    const teamName = (id) => (teams.find((tm) => tm.id === id) || {}).name || t("admin.noTeam");
+    $("#admin-category-rows").replaceChildren(...cats.all().map((c) => el("tr", { dataset: { testid: "admin-category", key: c.key }, class: c.active ? "" : "row-disabled" },
+      el("td", {}, cats.chip(el, c.key), el("span", { class: "muted", text: ` ${c.key}` })),
+      el("td", { text: c.name_en || "—" }),
+      el("td", { text: c.default_priority ? t(`priority.${c.default_priority}`) : "—" }),
+      el("td", { text: teamName(c.team_id) }),
+      el("td", { text: t(c.active ? "admin.active" : "admin.retired") }),
+      el("td", { class: "admin-actions" },
+        el("button", { type: "button", class: "link", text: t("canned.edit"), on: { click: () => edit(c) } }),
+        el("button", {
+          type: "button", class: `link${c.active ? " link-danger" : ""}`, dataset: { testid: "category-toggle" },
+          text: t(c.active ? "admin.retire" : "admin.restore"), on: { click: () => save({ ...c, active: !c.active }) },
+        })))));
+    $("#category-priority").replaceChildren(el("option", { value: "", text: t("admin.priorityNone") }),
+      ...priorities.map((p) => el("option", { value: p, text: t(`priority.${p}`) })));
+    $("#category-team").replaceChildren(el("option", { value: "", text: t("admin.noTeam") }),
+      ...teams.map((tm) => el("option", { value: tm.id, text: tm.name })));
+    fill(editing);
+  }
+
+  function fill(c) {
+    $("#category-key").value = c ? c.key : "";
+    $("#category-key").disabled = Boolean(c); // a key never changes
+    $("#category-zh").value = c ? c.name_zh : "";
+    $("#category-en").value = c ? c.name_en : "";
+    $("#category-color").value = (c && c.color) || "#2563eb";
+    $("#category-priority").value = c ? c.default_priority : "";
+    $("#category-team").value = c ? c.team_id : "";
+    $("#category-active").checked = c ? c.active : true;
+    setText($("#category-form-title"), t(c ? "admin.editCategory" : "admin.newCategory"));
+    show($("#category-cancel"), Boolean(c));
+  }
+
+  function edit(c) {
+    editing = c;
+    fill(c);
+    $("#category-zh").focus();
+  }
+
+  async function save(c) {
+    try {
+      await api().post(`/api/categories/${encodeURIComponent(c.key)}`, c);
+      toast(t("admin.saved"), "ok");
+      editing = null;
+      await loadCategories();
+    } catch (err) {
+      fail(err);
+    }
+  }
+
+  $("#admin-category-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    const key = editing ? editing.key : $("#category-key").value.trim();
+    save({
+      key, name_zh: $("#category-zh").value, name_en: $("#category-en").value, color: $("#category-color").value,
+      default_priority: $("#category-priority").value, team_id: $("#category-team").value,
+      active: $("#category-active").checked, position: editing ? editing.position : cats.all().length + 1,
+    });
+  });
+  $("#category-cancel").addEventListener("click", () => edit(null));
+
+  // --- business hours and automatic replies ----------------------------------
+
+  const lines = (s) => s.split(/[\s,，]+/).map((x) => x.trim()).filter(Boolean);
+
+  async function loadHours() {
+    let s;
+    try {
+      s = await api().get("/api/settings");
+    } catch (err) {
+      fail(err);
+      return;
+    }
+    $("#hours-enabled").checked = s.enabled;
+    $("#hours-zone").value = s.time_zone;
+    $("#hours-week").value = s.week;
+    $("#hours-holidays").value = (s.holidays || []).join("\n");
+    $("#hours-workdays").value = (s.workdays || []).join("\n");
+    const notices = s.notices || {};
+    $("#hours-notices").replaceChildren(...noticeKinds.map((kind) => el("fieldset", { class: "checks" },
+      el("legend", { text: t(`admin.notice.${kind}`) }),
+      ...languages.map((lang) => el("label", { class: "field" },
+        el("span", { class: "muted", text: t(`admin.lang.${lang}`) }),
+        el("textarea", { rows: "2", maxlength: "500", dataset: { kind, lang, testid: `notice-${kind}-${lang}` } }))))));
+    for (const box of $("#hours-notices").querySelectorAll("textarea")) {
+      box.value = (notices[box.dataset.kind] || {})[box.dataset.lang] || "";
+    }
+  }
+
+  $("#admin-hours-form").addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const notices = {};
+    for (const box of $("#hours-notices").querySelectorAll("textarea")) {
+      if (!box.value.trim()) continue;
+      (notices[box.dataset.kind] ||= {})[box.dataset.lang] = box.value;
+    }
+    try {
+      await api().post("/api/settings", {
+        enabled: $("#hours-enabled").checked, time_zone: $("#hours-zone").value, week: $("#hours-week").value,
+        holidays: lines($("#hours-holidays").value), workdays: lines($("#hours-workdays").value), notices,
+      });
+      toast(t("admin.saved"), "ok");
+      await loadHours();
+    } catch (err) {
+      fail(err);
+    }
+  });
+
+  return { loadCategories, loadHours };
+}
