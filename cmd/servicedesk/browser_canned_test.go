@@ -285,4 +285,11 @@ func TestBrowserDeskSettings(t *testing.T) {
 	admin.waitUntil(t, "named as the admin did", item)
 	evalJS[bool](t, admin, item+`.click() || true`)
 	admin.waitUntil(t, "its default priority", `document.querySelector('#priority-select')?.value === 'high'`)
+
+	// The admin's view of everything, filtered by status.
+	admin.click(t, "#tab-all")
+	all := `[...document.querySelectorAll('[data-testid=all-item]')]`
+	admin.waitUntil(t, "every conversation listed", all+`.some(e => e.textContent.includes('打印机脱机') && e.textContent.includes('排队中'))`)
+	admin.choose(t, "#all-status", "resolved")
+	admin.waitUntil(t, "none resolved", all+`.length === 0`)
 }

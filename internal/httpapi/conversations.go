@@ -149,8 +149,11 @@ func (a *API) agentConversations(w http.ResponseWriter, r *http.Request, p desk.
 		a.listConversations(w, r, p, conversation.ListAgent, status)
 	case "former":
 		a.listConversations(w, r, p, conversation.ListFormer, status)
+	case "all":
+		// Admins: every conversation, with ?status= one status only.
+		a.listConversations(w, r, p, conversation.ListAll, desk.Status(r.URL.Query().Get("status")))
 	default:
-		a.writeError(w, r, desk.Errorf(desk.EInvalid, "involvement must be active or former"))
+		a.writeError(w, r, desk.Errorf(desk.EInvalid, "involvement must be active, former or all"))
 	}
 }
 

@@ -100,6 +100,7 @@ function signedIn() {
   client.api.get("/api/me").then((m) => {
     myRole = m.agent_role || "agent";
     show($("#admin-open"), myRole === "admin");
+    show($("#tab-all"), myRole === "admin");
   }).catch(() => {}).finally(() => canned.reload());
   cats.load(client.api);
   client.api.get("/api/teams").then((r) => {
@@ -136,7 +137,8 @@ function signOut(message) {
   seenQueue.clear();
   renderLists();
   show($("#view-console"), false);
-  for (const id of ["#conn-state", "#me", "#logout", "#canned-open", "#admin-open", "#my-status"]) show($(id), false);
+  for (const id of ["#conn-state", "#me", "#logout", "#canned-open", "#admin-open", "#my-status", "#tab-all"]) show($(id), false);
+  allList = [];
   show($("#view-login"), true);
   const error = $("#login-error");
   setText(error, message || "");
@@ -182,8 +184,49 @@ function selectTab(name) {
     b.classList.toggle("active", on);
     b.setAttribute("aria-selected", String(on));
   }
-  for (const n of ["queue", "mine", "resolved"]) show($(`#panel-${n}`), n === name);
+  for (const n of ["queue", "mine", "resolved", "all"]) show($(`#panel-${n}`), n === name);
+  if (name === "all") loadAll();
 }
+
+// --- every conversation, for admins ----------------------------------------------
+
+let allList = [];
+let allCursor = "";
+
+// loadAll reads the first page of every conversation (admins only), or
+// with more the next page after those shown.
+async function loadAll(more = false) {
+  if (!client || myRole !== "admin") return;
+  const params = new URLSearchParams({ involvement: "all", limit: "50" });
+  if ($("#all-status").value) params.set("status", $("#all-status").value);
+  if (more && allCursor) params.set("cursor", allCursor);
+  try {
+    const page = await client.api.get(`/api/agents/conversations?${params}`);
+    allList = more ? allList.concat(page.conversations) : page.conversations;
+    allCursor = page.next_cursor || "";
+  } catch (err) {
+    toast(errorText(err), "error");
+  }
+  renderAll();
+}
+
+function renderAll() {
+  $("#list-all").replaceChildren(...allList.map((c) => itemBase("all", c,
+    el("div", { class: "conv-row" },
+      el("span", { class: "conv-subject", text: c.subject }),
+      el("span", { class: `badge badge-${c.status}`, text: t(`status.${c.status}`) })),
+    el("div", { class: "conv-row conv-sub" },
+      el("span", { class: "conv-who", text: employeeName(c) }),
+      el("span", { class: "conv-preview", text: c.assignee_id ? t("all.with", { name: agentName(c.assignee_id) }) : preview(c) })),
+    el("div", { class: "conv-row conv-foot" },
+      el("span", { class: "muted", text: c.ref || "" }),
+      cats.chip(el, c.category),
+      priorityChip(c),
+      el("time", { class: "conv-time", text: i18n.time(c.updated_at) })))));
+  show($("#all-more"), Boolean(allCursor));
+}
+$("#all-status").addEventListener("change", () => loadAll());
+$("#all-more").addEventListener("click", () => loadAll(true));
 
 for (const b of $$(".tab")) b.addEventListener("click", () => selectTab(b.dataset.tab));
 
@@ -207,6 +250,7 @@ async function loadLists() {
   }
   renderLists();
   listsLoaded = true;
+  if (tab === "all") loadAll();
 }
 
 let listTimer = 0;
