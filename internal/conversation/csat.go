@@ -66,6 +66,8 @@ type RatingStats struct {
 	From     time.Time         `json:"from"`
 	To       time.Time         `json:"to"`
 	Agents   []RatedAgent      `json:"agents"`
+	// Teams: by the team each rated conversation was routed to.
+	Teams []desk.TeamRatings `json:"teams"`
 	Overall  desk.AgentRatings `json:"overall"`
 	Resolved int               `json:"resolved"` // conversations agents resolved in the period
 	Rate     float64           `json:"response_rate"`
@@ -111,6 +113,22 @@ func (s *Service) Ratings(ctx context.Context, viewer desk.Principal, from, to t
 	}
 	if st.Overall.Count > 0 {
 		st.Overall.Average /= float64(st.Overall.Count)
+	}
+	if st.Teams, err = s.store.TeamRatingsSince(ctx, from, to); err != nil {
+		return RatingStats{}, err
+	}
+	if st.Teams == nil {
+		st.Teams = []desk.TeamRatings{}
+	}
+	for i, tr := range st.Teams {
+		sum := 0
+		for j, n := range tr.Scores {
+			st.Teams[i].Count += n
+			sum += (j + 1) * n
+		}
+		if st.Teams[i].Count > 0 {
+			st.Teams[i].Average = float64(sum) / float64(st.Teams[i].Count)
+		}
 	}
 	if resolved > 0 {
 		st.Rate = float64(rated) / float64(resolved)

@@ -25,6 +25,13 @@ func TestSatisfaction(t *testing.T) {
 		go func() { defer close(done); svc.Run(runCtx) }()
 		t.Cleanup(func() { cancel(); <-done })
 
+		// Account requests go to a team (claimed by hand): its ratings add
+		// up per team too.
+		if err := h.db.(interface {
+			SaveTeam(ctx context.Context, t desk.Team) error
+		}).SaveTeam(ctx, desk.Team{ID: "tm_acc", Name: "账号组", Routing: desk.RoutingManual, Capacity: 5, Categories: []string{"account"}}); err != nil {
+			t.Fatal(err)
+		}
 		c := h.create()
 		_, err := svc.Rate(ctx, emp, c.ID, 5, "")
 		wantCode(t, err, desk.EConflict) // not resolved yet
@@ -80,6 +87,9 @@ func TestSatisfaction(t *testing.T) {
 		if len(st.Agents) != 1 || st.Agents[0].AgentID != "a1" || st.Agents[0].Count != 2 || st.Agents[0].Average != 4.5 ||
 			st.Agents[0].Scores != [5]int{0, 0, 0, 1, 1} || st.Agents[0].Name != "Agent a1" {
 			t.Errorf("per agent: %+v", st.Agents)
+		}
+		if len(st.Teams) != 1 || st.Teams[0].TeamID != "tm_acc" || st.Teams[0].Count != 2 || st.Teams[0].Average != 4.5 {
+			t.Errorf("per team: %+v", st.Teams)
 		}
 		if st.Overall.Count != 2 || st.Resolved != 1 || st.Rate != 1 {
 			t.Errorf("overall %+v, resolved %d, response rate %v", st.Overall, st.Resolved, st.Rate)

@@ -188,6 +188,14 @@ type AgentRatings struct {
 	Scores [5]int `json:"scores"`
 }
 
+// TeamRatings is the ratings of the conversations routed to one team.
+type TeamRatings struct {
+	TeamID  string  `json:"team_id"`
+	Count   int     `json:"count"`
+	Average float64 `json:"average"`
+	Scores  [5]int  `json:"scores"`
+}
+
 // EventRated: the employee rated (or re-rated) the last resolution.
 const EventRated EventType = "conversation.rated"
 

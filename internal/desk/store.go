@@ -26,6 +26,9 @@ type ConversationStore interface {
 	// counts the conversations agents last resolved in it and how many of
 	// those resolutions were rated (the response rate).
 	RatingsSince(ctx context.Context, from, to time.Time) (per []AgentRatings, resolved, rated int, err error)
+	// TeamRatingsSince sums up the ratings given in [from, to) per team
+	// the rated conversations were routed to (Scores only).
+	TeamRatingsSince(ctx context.Context, from, to time.Time) ([]TeamRatings, error)
 	// Search returns the newest documents matching q, newest first.
 	Search(ctx context.Context, q SearchQuery) ([]SearchHit, error)
 	// RecentTags returns the tags of the newest conversations that have

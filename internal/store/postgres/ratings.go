@@ -62,3 +62,29 @@ func (db *DB) RatingsSince(ctx context.Context, from, to time.Time) ([]desk.Agen
 		WHERE c.status = 'resolved' AND c.resolved_at >= $1 AND c.resolved_at < $2 AND c.assignee_id <> ''`, dbTime(from), dbTime(to)).Scan(&resolved, &rated)
 	return out, resolved, rated, dbError(err, "count resolved")
 }
+
+// TeamRatingsSince sums up the ratings given in [from, to) per team the
+// rated conversations were routed to.
+func (db *DB) TeamRatingsSince(ctx context.Context, from, to time.Time) ([]desk.TeamRatings, error) {
+	rows, err := db.pool.Query(ctx, `SELECT c.team_id, r.score, count(*) FROM ratings r JOIN conversations c ON c.id = r.conversation_id
+		WHERE r.created_at >= $1 AND r.created_at < $2 AND c.team_id <> '' GROUP BY c.team_id, r.score ORDER BY c.team_id`, from.UnixMilli(), to.UnixMilli())
+	if err != nil {
+		return nil, dbError(err, "sum team ratings")
+	}
+	defer rows.Close()
+	var out []desk.TeamRatings
+	for rows.Next() {
+		var team string
+		var score, n int
+		if err := rows.Scan(&team, &score, &n); err != nil {
+			return nil, dbError(err, "sum team ratings")
+		}
+		if len(out) == 0 || out[len(out)-1].TeamID != team {
+			out = append(out, desk.TeamRatings{TeamID: team})
+		}
+		if score >= 1 && score <= 5 {
+			out[len(out)-1].Scores[score-1] += n
+		}
+	}
+	return out, dbError(rows.Err(), "sum team ratings")
+}

@@ -77,7 +77,13 @@ export function bindAdmin({ api, me, i18n, toast, cats }) {
 
   async function loadCsat() {
     try {
-      const st = await api().get("/api/csat");
+      const [st, teamList] = await Promise.all([api().get("/api/csat"), api().get("/api/teams").then((r) => r.teams)]);
+      const teamName = (id) => (teamList.find((tm) => tm.id === id) || { name: id }).name;
+      $("#admin-csat-teams").replaceChildren(...(st.teams || []).map((tr) => el("tr", { dataset: { testid: "csat-team" } },
+        el("td", { text: teamName(tr.team_id) }),
+        el("td", { text: tr.count }),
+        el("td", { text: tr.average.toFixed(2) }),
+        el("td", { text: tr.scores.join(" / ") }))));
       setText($("#admin-csat-summary"), t("admin.csatSummary", {
         count: st.overall.count, avg: st.overall.average.toFixed(2), rate: Math.round(st.response_rate * 100), resolved: st.resolved,
       }));
