@@ -1,6 +1,6 @@
 // Package canned keeps the answers agents give again and again (the VPN
 // certificate steps, the password reset link): shared ones that admins
-// write for the whole desk, and each agent's own. The console offers them
+// write for the whole desk or for one team, and each agent's own. The console offers them
 // when "/" is typed in the composer and fills in their variables
 // ({{employee.name}}, {{agent.name}}, {{conversation.ref}}).
 package canned
@@ -9,6 +9,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -32,21 +33,26 @@ const (
 
 // Reply is one canned reply.
 type Reply struct {
-	ID        string    `json:"id"`
-	Scope     string    `json:"scope"`
-	OwnerID   string    `json:"owner_id,omitempty"`
+	ID      string `json:"id"`
+	Scope   string `json:"scope"`
+	OwnerID string `json:"owner_id,omitempty"`
+	// TeamID, on a shared reply, keeps it to that team's members (and
+	// admins); empty: the whole desk's.
+	TeamID    string    `json:"team_id,omitempty"`
 	Title     string    `json:"title"`
 	Body      string    `json:"body"`
 	UpdatedAt time.Time `json:"updated_at"`
 }
 
-// Store keeps replies. CannedReplies lists the shared ones and ownerID's
-// personal ones.
+// Store keeps replies. CannedReplies lists the shared ones of the whole
+// desk and of ownerID's teams (of every team with everyTeam), and
+// ownerID's personal ones.
 type Store interface {
-	CannedReplies(ctx context.Context, ownerID string, limit int) ([]Reply, error)
+	CannedReplies(ctx context.Context, ownerID string, everyTeam bool, limit int) ([]Reply, error)
 	CannedReply(ctx context.Context, id string) (Reply, error)
 	SaveCannedReply(ctx context.Context, r Reply) error
 	DeleteCannedReply(ctx context.Context, id string) error
+	Teams(ctx context.Context) ([]desk.Team, error)
 }
 
 // Agents says who is an admin.
@@ -75,12 +81,17 @@ func New(store Store, agents Agents, audit Auditor, now func() time.Time) *Servi
 	return &Service{store: store, agents: agents, audit: audit, now: now}
 }
 
-// List returns the replies agent may use: the shared ones and their own.
+// List returns the replies agent may use: the whole desk's, their teams'
+// (every team's for admins, who manage them) and their own.
 func (s *Service) List(ctx context.Context, agent desk.Principal) ([]Reply, error) {
 	if agent.Role != desk.RoleAgent {
 		return nil, desk.Errorf(desk.EForbidden, "canned replies are for agents")
 	}
-	out, err := s.store.CannedReplies(ctx, agent.ID, MaxPerAgent)
+	a, err := s.agents.AgentByID(ctx, agent.ID)
+	if err != nil && desk.ErrorCode(err) != desk.ENotFound {
+		return nil, err
+	}
+	out, err := s.store.CannedReplies(ctx, agent.ID, err == nil && a.IsAdmin(), MaxPerAgent)
 	if out == nil {
 		out = []Reply{}
 	}
@@ -92,7 +103,7 @@ func (s *Service) Create(ctx context.Context, agent desk.Principal, in Reply) (R
 	if err := s.may(ctx, agent, in.Scope, agent.ID); err != nil {
 		return Reply{}, err
 	}
-	r, err := s.clean(in)
+	r, err := s.clean(ctx, in)
 	if err != nil {
 		return Reply{}, err
 	}
@@ -118,7 +129,7 @@ func (s *Service) Update(ctx context.Context, agent desk.Principal, id string, i
 		return Reply{}, err
 	}
 	in.Scope = old.Scope
-	r, err := s.clean(in)
+	r, err := s.clean(ctx, in)
 	if err != nil {
 		return Reply{}, err
 	}
@@ -169,7 +180,7 @@ func (s *Service) may(ctx context.Context, agent desk.Principal, scope, owner st
 	return desk.Errorf(desk.EInvalid, "scope must be %q or %q", Shared, Personal)
 }
 
-func (s *Service) clean(in Reply) (Reply, error) {
+func (s *Service) clean(ctx context.Context, in Reply) (Reply, error) {
 	in.Title, in.Body = strings.TrimSpace(in.Title), strings.TrimSpace(in.Body)
 	switch {
 	case in.Title == "" || utf8.RuneCountInString(in.Title) > maxTitleRunes:
@@ -183,7 +194,19 @@ func (s *Service) clean(in Reply) (Reply, error) {
 	if err := desk.CheckText("body", in.Body); err != nil {
 		return Reply{}, err
 	}
-	return Reply{Scope: in.Scope, Title: in.Title, Body: in.Body}, nil
+	if in.TeamID != "" {
+		if in.Scope != Shared {
+			return Reply{}, desk.Errorf(desk.EInvalid, "only a shared reply belongs to a team")
+		}
+		teams, err := s.store.Teams(ctx)
+		if err != nil {
+			return Reply{}, err
+		}
+		if !slices.ContainsFunc(teams, func(t desk.Team) bool { return t.ID == in.TeamID }) {
+			return Reply{}, desk.Errorf(desk.EInvalid, "%q is not a team", in.TeamID)
+		}
+	}
+	return Reply{Scope: in.Scope, TeamID: in.TeamID, Title: in.Title, Body: in.Body}, nil
 }
 
 // record audits changes to shared replies: those are admin actions.

@@ -128,3 +128,57 @@ func TestWhoSeesAndChangesWhich(t *testing.T) {
 		}
 	})
 }
+
+// TestTeamReplies: a shared reply kept to one team reaches its members
+// and the admins, not other agents; only shared replies belong to a team,
+// and only to one that exists.
+func TestTeamReplies(t *testing.T) {
+	stores(t, func(t *testing.T, db store) {
+		ctx := context.Background()
+		for _, a := range []desk.Agent{{ID: "boss", Username: "boss", Role: desk.AgentRoleAdmin}, {ID: "wang", Username: "wang"}, {ID: "li", Username: "li"}} {
+			a.PasswordHash = "x"
+			if err := db.CreateAgent(ctx, a); err != nil {
+				t.Fatal(err)
+			}
+		}
+		teams := db.(interface {
+			SaveTeam(ctx context.Context, t desk.Team) error
+		})
+		if err := teams.SaveTeam(ctx, desk.Team{ID: "tm_net", Name: "网络组", Routing: desk.RoutingManual, Capacity: 5, Members: []string{"wang"}}); err != nil {
+			t.Fatal(err)
+		}
+		s := canned.New(db, db, audit.New(db, nil), nil)
+		if _, err := s.Create(ctx, boss, canned.Reply{Scope: canned.Shared, TeamID: "tm_net", Title: "交换机重启", Body: "机房 3 号柜……"}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Create(ctx, boss, canned.Reply{Scope: canned.Shared, Title: "问候", Body: "您好"}); err != nil {
+			t.Fatal(err)
+		}
+		for _, bad := range []canned.Reply{{Scope: canned.Shared, TeamID: "tm_nobody", Title: "x", Body: "y"}} {
+			_, err := s.Create(ctx, boss, bad)
+			code(t, err, desk.EInvalid)
+		}
+		_, err := s.Create(ctx, wang, canned.Reply{Scope: canned.Personal, TeamID: "tm_net", Title: "x", Body: "y"})
+		code(t, err, desk.EInvalid)
+		titles := func(who desk.Principal) string {
+			list, err := s.List(ctx, who)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var out []string
+			for _, r := range list {
+				out = append(out, r.Title)
+			}
+			return strings.Join(out, ",")
+		}
+		if got := titles(wang); got != "交换机重启,问候" && got != "问候,交换机重启" {
+			t.Errorf("the team member sees %q", got)
+		}
+		if got := titles(li); got != "问候" {
+			t.Errorf("an agent outside the team sees %q", got)
+		}
+		if got := titles(boss); !strings.Contains(got, "交换机重启") {
+			t.Errorf("the admin sees %q", got)
+		}
+	})
+}

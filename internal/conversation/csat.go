@@ -63,14 +63,14 @@ func (s *Service) Rate(ctx context.Context, employee desk.Principal, conversatio
 
 // RatingStats is what admins see of satisfaction over a period.
 type RatingStats struct {
-	From     time.Time         `json:"from"`
-	To       time.Time         `json:"to"`
-	Agents   []RatedAgent      `json:"agents"`
+	From   time.Time    `json:"from"`
+	To     time.Time    `json:"to"`
+	Agents []RatedAgent `json:"agents"`
 	// Teams: by the team each rated conversation was routed to.
-	Teams []desk.TeamRatings `json:"teams"`
-	Overall  desk.AgentRatings `json:"overall"`
-	Resolved int               `json:"resolved"` // conversations agents resolved in the period
-	Rate     float64           `json:"response_rate"`
+	Teams    []desk.TeamRatings `json:"teams"`
+	Overall  desk.AgentRatings  `json:"overall"`
+	Resolved int                `json:"resolved"` // conversations agents resolved in the period
+	Rate     float64            `json:"response_rate"`
 }
 
 // RatedAgent is one agent's ratings, with their name.

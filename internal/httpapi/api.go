@@ -65,10 +65,10 @@ type API struct {
 	Audit  *audit.Log
 	// Staff, when set, serves the admin area's agents; Retention the
 	// export and erasure of an employee's data.
-	Staff     *staff.Service
+	Staff *staff.Service
 	// Settings, when set, serves the desk's business hours and automatic
 	// replies: agents read them, admins change them.
-	Settings *settings.Service
+	Settings  *settings.Service
 	Retention *retention.Service
 	// Profiles, with WeCom, refreshes an employee's profile older than a
 	// day when an agent looks at it.

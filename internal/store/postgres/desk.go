@@ -19,19 +19,20 @@ var (
 	_ audit.Store  = (*DB)(nil)
 )
 
-const cannedColumns = `id, scope, owner_id, title, body, updated_at`
+const cannedColumns = `id, scope, owner_id, title, body, updated_at, team_id`
 
 func scanCanned(row pgx.Row) (canned.Reply, error) {
 	var r canned.Reply
 	var at int64
-	err := row.Scan(&r.ID, &r.Scope, &r.OwnerID, &r.Title, &r.Body, &at)
+	err := row.Scan(&r.ID, &r.Scope, &r.OwnerID, &r.Title, &r.Body, &at, &r.TeamID)
 	r.UpdatedAt = time.UnixMilli(at).UTC()
 	return r, err
 }
 
-func (db *DB) CannedReplies(ctx context.Context, ownerID string, limit int) ([]canned.Reply, error) {
+func (db *DB) CannedReplies(ctx context.Context, ownerID string, everyTeam bool, limit int) ([]canned.Reply, error) {
 	rows, err := db.pool.Query(ctx, `SELECT `+cannedColumns+` FROM canned_replies
-		WHERE scope = 'shared' OR (scope = 'personal' AND owner_id = $1) ORDER BY scope DESC, title LIMIT $2`, ownerID, limit)
+		WHERE (scope = 'shared' AND (team_id = '' OR $2 OR team_id IN (SELECT team_id FROM team_members WHERE agent_id = $1)))
+			OR (scope = 'personal' AND owner_id = $1) ORDER BY scope DESC, title LIMIT $3`, ownerID, everyTeam, limit)
 	if err != nil {
 		return nil, dbError(err, "list canned replies")
 	}
@@ -48,9 +49,9 @@ func (db *DB) CannedReply(ctx context.Context, id string) (canned.Reply, error) 
 }
 
 func (db *DB) SaveCannedReply(ctx context.Context, r canned.Reply) error {
-	_, err := db.pool.Exec(ctx, `INSERT INTO canned_replies (`+cannedColumns+`) VALUES ($1, $2, $3, $4, $5, $6)
-		ON CONFLICT (id) DO UPDATE SET title = excluded.title, body = excluded.body, updated_at = excluded.updated_at`,
-		r.ID, r.Scope, r.OwnerID, r.Title, r.Body, r.UpdatedAt.UnixMilli())
+	_, err := db.pool.Exec(ctx, `INSERT INTO canned_replies (`+cannedColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7)
+		ON CONFLICT (id) DO UPDATE SET title = excluded.title, body = excluded.body, updated_at = excluded.updated_at, team_id = excluded.team_id`,
+		r.ID, r.Scope, r.OwnerID, r.Title, r.Body, r.UpdatedAt.UnixMilli(), r.TeamID)
 	return dbError(err, "save canned reply")
 }
 

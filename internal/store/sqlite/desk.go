@@ -17,19 +17,20 @@ var (
 	_ audit.Store  = (*DB)(nil)
 )
 
-const cannedColumns = `id, scope, owner_id, title, body, updated_at`
+const cannedColumns = `id, scope, owner_id, title, body, updated_at, team_id`
 
 func scanCanned(s scanner) (canned.Reply, error) {
 	var r canned.Reply
 	var at int64
-	err := s.Scan(&r.ID, &r.Scope, &r.OwnerID, &r.Title, &r.Body, &at)
+	err := s.Scan(&r.ID, &r.Scope, &r.OwnerID, &r.Title, &r.Body, &at, &r.TeamID)
 	r.UpdatedAt = fromMillis(at)
 	return r, err
 }
 
-func (db *DB) CannedReplies(ctx context.Context, ownerID string, limit int) ([]canned.Reply, error) {
+func (db *DB) CannedReplies(ctx context.Context, ownerID string, everyTeam bool, limit int) ([]canned.Reply, error) {
 	rows, err := db.read.QueryContext(ctx, `SELECT `+cannedColumns+` FROM canned_replies
-		WHERE scope = 'shared' OR (scope = 'personal' AND owner_id = ?) ORDER BY scope DESC, title LIMIT ?`, ownerID, limit)
+		WHERE (scope = 'shared' AND (team_id = '' OR ? OR team_id IN (SELECT team_id FROM team_members WHERE agent_id = ?)))
+			OR (scope = 'personal' AND owner_id = ?) ORDER BY scope DESC, title LIMIT ?`, everyTeam, ownerID, ownerID, limit)
 	if err != nil {
 		return nil, dbError(err, "list canned replies")
 	}
@@ -54,9 +55,9 @@ func (db *DB) CannedReply(ctx context.Context, id string) (canned.Reply, error) 
 }
 
 func (db *DB) SaveCannedReply(ctx context.Context, r canned.Reply) error {
-	_, err := db.write.ExecContext(ctx, `INSERT INTO canned_replies (`+cannedColumns+`) VALUES (?, ?, ?, ?, ?, ?)
-		ON CONFLICT (id) DO UPDATE SET title = excluded.title, body = excluded.body, updated_at = excluded.updated_at`,
-		r.ID, r.Scope, r.OwnerID, r.Title, r.Body, millis(r.UpdatedAt))
+	_, err := db.write.ExecContext(ctx, `INSERT INTO canned_replies (`+cannedColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (id) DO UPDATE SET title = excluded.title, body = excluded.body, updated_at = excluded.updated_at, team_id = excluded.team_id`,
+		r.ID, r.Scope, r.OwnerID, r.Title, r.Body, millis(r.UpdatedAt), r.TeamID)
 	return dbError(err, "save canned reply")
 }
 

@@ -22,6 +22,7 @@ export function bindCanned({ api, vars, isAdmin, i18n, toast }) {
   const input = $("#composer-input");
   const picker = $("#canned-picker");
   let replies = [];
+  let teams = []; // for shared replies kept to one team
   let shown = [];
   let at = 0;
 
@@ -29,7 +30,7 @@ export function bindCanned({ api, vars, isAdmin, i18n, toast }) {
     const a = api();
     if (!a) return;
     try {
-      replies = (await a.get("/api/canned")).replies;
+      [replies, teams] = await Promise.all([a.get("/api/canned").then((r) => r.replies), a.get("/api/teams").then((r) => r.teams)]);
     } catch {
       // the picker stays with what it had
     }
@@ -100,7 +101,7 @@ export function bindCanned({ api, vars, isAdmin, i18n, toast }) {
       const mayChange = r.scope === "personal" || isAdmin();
       return el("li", { class: "canned-row", dataset: { testid: "canned-row", id: r.id } },
         el("div", { class: "canned-row-main" },
-          el("span", { class: `badge canned-scope scope-${r.scope}`, text: t(`canned.scope.${r.scope}`) }),
+          el("span", { class: `badge canned-scope scope-${r.scope}`, text: r.team_id ? teamName(r.team_id) : t(`canned.scope.${r.scope}`) }),
           el("strong", { text: r.title }),
           el("p", { class: "canned-row-body", text: r.body })),
         mayChange ? el("div", { class: "canned-row-actions" },
@@ -110,13 +111,22 @@ export function bindCanned({ api, vars, isAdmin, i18n, toast }) {
     show($("#canned-empty"), replies.length === 0);
     $("#canned-scope").disabled = Boolean(editing);
     $("#canned-scope-shared").disabled = !isAdmin();
+    // A shared reply is the whole desk's or one team's.
+    const team = $("#canned-team");
+    const chosen = team.value;
+    team.replaceChildren(el("option", { value: "", text: t("canned.everyTeam") }), ...teams.map((tm) => el("option", { value: tm.id, text: tm.name })));
+    team.value = chosen;
+    show(team, $("#canned-scope").value === "shared" && teams.length > 0);
   }
+  const teamName = (id) => (teams.find((tm) => tm.id === id) || { name: t("canned.scope.shared") }).name;
+  $("#canned-scope").addEventListener("change", () => renderManager());
 
   const edit = (r) => {
     editing = r;
     $("#canned-title").value = r ? r.title : "";
     $("#canned-body").value = r ? r.body : "";
     $("#canned-scope").value = r ? r.scope : "personal";
+    $("#canned-team").value = (r && r.team_id) || "";
     setText($("#canned-submit"), t(r ? "canned.save" : "canned.add"));
     show($("#canned-cancel-edit"), Boolean(r));
     renderManager();
@@ -137,6 +147,7 @@ export function bindCanned({ api, vars, isAdmin, i18n, toast }) {
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
     const body = { title: $("#canned-title").value, body: $("#canned-body").value, scope: $("#canned-scope").value };
+    if (body.scope === "shared") body.team_id = $("#canned-team").value;
     try {
       if (editing) await api().put(`/api/canned/${encodeURIComponent(editing.id)}`, body);
       else await api().post("/api/canned", body);
