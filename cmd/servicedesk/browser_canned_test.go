@@ -293,3 +293,37 @@ func TestBrowserDeskSettings(t *testing.T) {
 	admin.choose(t, "#all-status", "resolved")
 	admin.waitUntil(t, "none resolved", all+`.length === 0`)
 }
+
+// TestBrowserMentions: in a note, "@wa" offers 王工, Enter picks him; he
+// is told at once in his own console, finds the conversation among those
+// that mention him, and reads the note.
+func TestBrowserMentions(t *testing.T) {
+	s := newDeskScenario(t, startBrowser(t))
+	s.agentSignsIn()
+	s.employeeAsks()
+	s.queueShowsItLive()
+	s.agentClaims()
+
+	wang := openTab(t, s.browser, "wanggong", 1366, 850, false)
+	wang.navigate(t, s.srv.url+"/agent/")
+	wang.typeText(t, "#login-username", "wanggong")
+	wang.typeText(t, "#login-password", "wanggong-password")
+	wang.click(t, "#login-submit")
+	wang.waitUntil(t, "王工's console", connectedJS)
+
+	agent := s.agent
+	agent.click(t, "[data-testid=note-toggle]")
+	agent.typeText(t, "#composer-input", "证书的事请 @wa")
+	agent.waitUntil(t, "王工 offered", `[...document.querySelectorAll('[data-testid=mention-option]')].some(o => o.dataset.username === 'wanggong')`)
+	agent.pressEnter(t)
+	agent.waitUntil(t, "the name filled in", `document.querySelector('#composer-input').value === '证书的事请 @wanggong '`)
+	agent.typeText(t, "#composer-input", "看一下")
+	agent.pressEnter(t)
+	agent.waitUntil(t, "the note shown", `[...document.querySelectorAll('[data-testid=note]')].some(n => n.textContent.includes('@wanggong 看一下'))`)
+
+	wang.waitUntil(t, "told he was mentioned", `document.querySelector('#toasts').textContent.includes('提到了你')`)
+	wang.click(t, "#tab-mine")
+	wang.waitUntil(t, "the conversation among those mentioning him", visibleJS(s.item("former-item")))
+	wang.click(t, s.item("former-item"))
+	wang.waitUntil(t, "the note read", `[...document.querySelectorAll('[data-testid=note]')].some(n => n.textContent.includes('@wanggong 看一下'))`)
+}

@@ -230,9 +230,15 @@ func (s *Service) Send(ctx context.Context, actor desk.Principal, conversationID
 }
 
 // Note adds a private note that agents see and the employee never does.
-// attachments are as for Send; they stay private like the note.
+// attachments are as for Send; they stay private like the note. Agents it
+// names with @username are told (a card too, with WeCom) and may read the
+// conversation from then on, as one who was in it.
 func (s *Service) Note(ctx context.Context, agent desk.Principal, conversationID, body string, attachments ...string) (desk.ConvEvent, error) {
 	if err := s.checkMessage(body, attachments); err != nil {
+		return desk.ConvEvent{}, err
+	}
+	mentioned, err := s.mentioned(ctx, agent, body)
+	if err != nil {
 		return desk.ConvEvent{}, err
 	}
 	v, err := s.exec(ctx, conversationID, func(ctx context.Context, tx desk.ConversationTx) (outcome, error) {
@@ -248,7 +254,10 @@ func (s *Service) Note(ctx context.Context, agent desk.Principal, conversationID
 			return outcome{}, err
 		}
 		w := s.writer(ctx, tx, &c, parts)
-		ev := w.message(desk.EventNote, agent, body, "", atts...)
+		for _, id := range mentioned {
+			w.participant(agentPrincipal(id)) // reads it from now on; no more
+		}
+		ev := w.mention(agent, body, mentioned, atts)
 		events, err := w.commit(false)
 		if err != nil {
 			return outcome{}, err

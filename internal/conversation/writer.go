@@ -73,15 +73,18 @@ func (w *eventWriter) append(typ desk.EventType, actor desk.Principal, data any,
 
 // message appends a message or note; its data is a desk.Message.
 func (w *eventWriter) message(typ desk.EventType, actor desk.Principal, body, clientMsgID string, attachments ...desk.Attachment) desk.ConvEvent {
-	m := desk.Message{
-		ID: w.c.ID + ":" + strconv.FormatInt(w.c.Seq+1, 10), Body: body,
-		SenderType: actor.Role, SenderID: actor.ID, SenderName: w.name(actor),
-		ClientMsgID: clientMsgID, CreatedAt: w.now, Attachments: attachments,
-	}
-	ev := w.append(typ, actor, m, clientMsgID)
+	return w.appendMessage(typ, actor, desk.Message{Body: body, ClientMsgID: clientMsgID, Attachments: attachments})
+}
+
+// appendMessage appends m, filling in its id, sender and time, and makes it
+// searchable.
+func (w *eventWriter) appendMessage(typ desk.EventType, actor desk.Principal, m desk.Message) desk.ConvEvent {
+	m.ID = w.c.ID + ":" + strconv.FormatInt(w.c.Seq+1, 10)
+	m.SenderType, m.SenderID, m.SenderName, m.CreatedAt = actor.Role, actor.ID, w.name(actor), w.now
+	ev := w.append(typ, actor, m, m.ClientMsgID)
 	if w.err == nil {
-		texts := []string{body}
-		for _, a := range attachments {
+		texts := []string{m.Body}
+		for _, a := range m.Attachments {
 			texts = append(texts, a.Name)
 		}
 		w.err = w.tx.Index(w.ctx, w.c.ID, ev.Seq, search.Terms(texts...))

@@ -164,6 +164,9 @@ type Message struct {
 	CreatedAt   time.Time `json:"created_at"`
 	// Attachments the message carries, in the order they were sent.
 	Attachments []Attachment `json:"attachments,omitempty"`
+	// Mentions are the agents a note names with @username: each is told,
+	// and may read the conversation from then on.
+	Mentions []string `json:"mentions,omitempty"`
 }
 
 // Rating is an employee's satisfaction with one resolution of their

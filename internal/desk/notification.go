@@ -19,6 +19,7 @@ const (
 	NotifyTransferred   NotificationKind = "transferred"
 	NotifyEmployeeWrote NotificationKind = "employee_message"
 	NotifyQueued        NotificationKind = "queued" // to agents, while none is online
+	NotifyMentioned     NotificationKind = "mentioned" // an agent named in a colleague's note
 )
 
 // Notification is a card owed to someone about a conversation: sent once

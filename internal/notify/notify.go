@@ -267,6 +267,8 @@ func (s *Sender) card(n desk.Notification, c desk.Conversation, to string) wecom
 		what = "员工在你的会话中发来了新消息"
 	case desk.NotifyQueued:
 		what = "有员工在排队等待 IT 支持，目前没有坐席在线"
+	case desk.NotifyMentioned:
+		what = "同事在内部备注中提到了你"
 	default:
 		what = "会话有新动态"
 	}

@@ -13,6 +13,7 @@ import { loadMeta, takeTicket } from "/shared/signin.js";
 import { bindAdmin } from "./admin.js";
 import { bindAttention, bindShortcuts } from "./attention.js";
 import { bindCanned } from "./canned.js";
+import { bindMentions } from "./mentions.js";
 import strings from "./strings.js";
 
 const i18n = createI18n(strings);
@@ -898,6 +899,9 @@ function onFrame(f) {
   const d = f.data || {};
   if (f.type === "participant.joined" && d.invited_by && d.participant && d.participant.id === session.id) callMe(t("conv.invitedYou"), f.conversation_id);
   if (f.type === "conversation.transferred" && d.to_agent_id === session.id) callMe(t("conv.transferredToYou"), f.conversation_id);
+  if (f.type === "note.created" && Array.isArray(d.mentions) && d.mentions.includes(session.id) && d.sender_id !== session.id) {
+    callMe(t("conv.mentionedYou", { name: d.sender_name || d.sender_id, text: (d.body || "").slice(0, 80) }), f.conversation_id);
+  }
   // Someone needs me: the employee wrote in one of my conversations, or a
   // new request came into the queue.
   if (f.type === "message.created" && d.sender_type === "employee" && lists.mine.some((c) => c.id === f.conversation_id)) {
@@ -1012,6 +1016,10 @@ function setNoteMode(on) {
   $("#composer-input").placeholder = t(on ? "composer.notePlaceholder" : "composer.placeholder");
 }
 $("#composer-note").addEventListener("click", () => setNoteMode(!noteMode));
+// @colleague in a note: in the composer's note mode, and in the details'
+// note box.
+bindMentions({ input: $("#composer-input"), picker: $("#mention-picker"), agents: () => agents, me: () => session.id, enabled: () => noteMode, t });
+bindMentions({ input: $("#note-input"), picker: $("#note-mention-picker"), agents: () => agents, me: () => session.id, enabled: () => true, t });
 
 async function sendNote(id, body, files) {
   try {
