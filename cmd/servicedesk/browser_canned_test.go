@@ -79,6 +79,11 @@ func TestBrowserAdmin(t *testing.T) {
 	admin.click(t, "#new-agent-submit")
 	row := `[...document.querySelectorAll('[data-testid=admin-agent]')].find(r => r.textContent.includes('zhaoliu'))`
 	admin.waitUntil(t, "the new agent listed", row)
+	// Bound to their WeCom member, so cards reach them.
+	evalJS[bool](t, admin, row+`.querySelectorAll('.admin-actions button')[2].click() || true`)
+	admin.typeText(t, ".admin-edit input", "ZhaoLiu")
+	admin.pressEnter(t)
+	admin.waitUntil(t, "the WeCom account shown", row+`.textContent.includes('ZhaoLiu')`)
 
 	zhao := openTab(t, s.browser, "zhaoliu", 1366, 850, false)
 	zhao.navigate(t, s.srv.url+"/agent/")

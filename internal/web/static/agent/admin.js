@@ -49,11 +49,13 @@ export function bindAdmin({ api, me, i18n, toast, cats }) {
       const row = el("tr", { dataset: { testid: "admin-agent", id: a.id }, class: a.disabled ? "row-disabled" : "" },
         el("td", { text: a.name }),
         el("td", { text: a.username }),
+        el("td", { text: a.wecom_userid || "—" }),
         el("td", {}, role),
         el("td", { text: t(a.disabled ? "admin.disabled" : "admin.enabled") }),
         el("td", { class: "admin-actions" },
           el("button", { type: "button", class: "link", text: t("admin.rename"), on: { click: () => { editing = { id: a.id, what: "name" }; renderAgents(); } } }),
           el("button", { type: "button", class: "link", text: t("admin.resetPassword"), on: { click: () => { editing = { id: a.id, what: "password" }; renderAgents(); } } }),
+          el("button", { type: "button", class: "link", text: t("admin.setWeCom"), on: { click: () => { editing = { id: a.id, what: "wecom_userid" }; renderAgents(); } } }),
           self ? null : el("button", {
             type: "button", class: `link${a.disabled ? "" : " link-danger"}`, dataset: { testid: "admin-toggle" },
             text: t(a.disabled ? "admin.enable" : "admin.disable"), on: { click: () => change(a.id, { disabled: !a.disabled }) },
@@ -61,12 +63,12 @@ export function bindAdmin({ api, me, i18n, toast, cats }) {
       if (!editing || editing.id !== a.id) return [row];
       const input = el("input", {
         class: "tag-input", type: editing.what === "password" ? "password" : "text",
-        placeholder: t(editing.what === "password" ? "admin.newPassword" : "admin.newName"),
-        value: editing.what === "name" ? a.name : null, autocomplete: "off",
+        placeholder: t({ password: "admin.newPassword", name: "admin.newName", wecom_userid: "admin.newWeCom" }[editing.what]),
+        value: editing.what === "name" ? a.name : editing.what === "wecom_userid" ? a.wecom_userid || "" : null, autocomplete: "off",
       });
       const save = () => change(a.id, { [editing.what]: input.value });
       input.addEventListener("keydown", (e) => { if (e.key === "Enter") { e.preventDefault(); save(); } });
-      const form = el("tr", { class: "admin-edit" }, el("td", { colspan: "5" },
+      const form = el("tr", { class: "admin-edit" }, el("td", { colspan: "6" },
         el("div", { class: "canned-form-row" }, input,
           el("button", { type: "button", class: "btn btn-primary btn-small", text: t("canned.save"), on: { click: save } }),
           el("button", { type: "button", class: "btn btn-small", text: t("confirm.cancel"), on: { click: () => { editing = null; renderAgents(); } } }))));
