@@ -42,6 +42,7 @@ import (
 	"github.com/servicedesk/servicedesk/internal/presence"
 	"github.com/servicedesk/servicedesk/internal/retention"
 	"github.com/servicedesk/servicedesk/internal/settings"
+	"github.com/servicedesk/servicedesk/internal/sla"
 	"github.com/servicedesk/servicedesk/internal/staff"
 	"github.com/servicedesk/servicedesk/internal/store/postgres"
 	"github.com/servicedesk/servicedesk/internal/store/sqlite"
@@ -103,6 +104,7 @@ type node struct {
 	files     *attachment.Service
 	retention *retention.Service
 	settings  *settings.Service
+	sla       *sla.Service
 	health    *health.Health
 	handler   http.Handler
 }
@@ -180,12 +182,17 @@ func newNode(ctx context.Context, cfg config.Config, log *slog.Logger) (*node, e
 		n.close()
 		return nil, err
 	}
+	n.sla = sla.NewService(n.db, n.db, auditLog, log)
+	if err := n.sla.Load(ctx); err != nil {
+		log.Warn("service-level policies unreadable; none apply until the next reload", "error", err)
+	}
 	n.desks = conversation.New(conversation.Config{
 		Store: timedStore{n.db, n.obs}, Agents: n.db, Bus: n.bus, Presence: n.presence, Log: log, MaxBodyBytes: cfg.MaxBodyBytes,
 		// Between nodes a publish can fail or a node die after its commit:
 		// the outbox makes sure the events get out all the same.
 		Outbox: n.redisBus != nil, PublishWait: cfg.StoreTimeout, Writers: writers(cfg),
 		NotifyDelay: notifyDelay(cfg), Reach: n.db, Attachments: n.db, MaxOpen: cfg.MaxOpenConversations, Schedule: schedule{n.settings}, Audit: auditLog,
+		Policies: n.sla, SLAStore: n.db,
 		PendingResolveDays: cfg.PendingResolveDays, SearchBackfill: n.db,
 	})
 	if n.files, err = openFiles(ctx, cfg, n.db, log); err != nil {
@@ -243,7 +250,7 @@ func newNode(ctx context.Context, cfg config.Config, log *slog.Logger) (*node, e
 		Proxies: proxies, Writes: perUser, Creates: limits.NewBuckets(cfg.NewConversationsHour/3600, newConversationBurst),
 		Files: n.files, UploadRate: limits.NewBuckets(uploadsPerMinute/60, desk.MaxAttachments+1),
 		Canned: canned.New(n.db, n.db, auditLog, nil), Audit: auditLog, Staff: staff.New(n.db, authSvc, auditLog),
-		Retention: n.retention, Settings: n.settings,
+		Retention: n.retention, Settings: n.settings, SLA: n.sla,
 		Push: httpapi.Push{Key: cfg.APIKey, Bus: n.bus, Reach: n.hub.Reach,
 			Participants: func(r *http.Request, id string) ([]desk.Principal, error) {
 				return n.desks.ActiveParticipants(r.Context(), id)
@@ -316,6 +323,7 @@ func (n *node) serve(ctx context.Context, stdout io.Writer) error {
 	inner.Go(n.files.Run)
 	inner.Go(n.retention.Run)
 	inner.Go(n.settings.Run)
+	inner.Go(n.sla.Run)
 	outer.Go(n.presence.Run)
 	if n.redisBus != nil {
 		outer.Go(func(ctx context.Context) { n.redisBus.Run(ctx) })
@@ -424,6 +432,8 @@ type storage interface {
 	audit.Store
 	staff.Store
 	settings.Store
+	sla.Store
+	conversation.SLAStore
 	ResolvedBefore(ctx context.Context, before time.Time, limit int) ([]string, error)
 	EmployeeConversationIDs(ctx context.Context, employeeID string) ([]string, error)
 	PurgeConversation(ctx context.Context, id string, resolvedBefore time.Time) error

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/servicedesk/servicedesk/internal/desk"
+	"github.com/servicedesk/servicedesk/internal/sla"
 )
 
 // View is one conversation as its viewer may see it.
@@ -21,6 +22,8 @@ type View struct {
 	EstimatedWait int `json:"estimated_wait_seconds,omitempty"`
 	// Rating is the employee's rating of the last resolution, if any.
 	Rating *desk.Rating `json:"rating,omitempty"`
+	// SLA is the conversation's service-level clocks, for agents.
+	SLA []sla.Clock `json:"sla,omitempty"`
 }
 
 // Get returns a conversation the viewer may read.
@@ -49,6 +52,11 @@ func (s *Service) Get(ctx context.Context, viewer desk.Principal, id string) (Vi
 		}
 		v.AgentsOnline = s.presence.OnlineCount()
 		v.EstimatedWait = int(s.waits.estimate(s.now(), v.QueuePosition).Seconds())
+	}
+	if viewer.Role == desk.RoleAgent {
+		if v.SLA, err = s.clocksOf(ctx, c.ID); err != nil {
+			return View{}, err
+		}
 	}
 	return v, nil
 }
@@ -188,6 +196,8 @@ const (
 type Summary struct {
 	desk.ConversationSummary
 	QueuePosition int `json:"queue_position,omitempty"`
+	// SLA is the conversation's service-level clocks, for agents.
+	SLA []sla.Clock `json:"sla,omitempty"`
 }
 
 // Page is one page of a list; pass NextCursor back for the next.
@@ -251,6 +261,21 @@ func (s *Service) Conversations(ctx context.Context, viewer desk.Principal, list
 			next = sum.QueuePosition + 1
 		}
 		page.Conversations = append(page.Conversations, sum)
+	}
+	if viewer.Role == desk.RoleAgent && s.slaStore != nil && len(page.Conversations) > 0 {
+		ids := make([]string, len(page.Conversations))
+		for i, c := range page.Conversations {
+			ids[i] = c.ID
+		}
+		all, err := s.slaStore.SLAClocksOf(ctx, ids)
+		if err != nil {
+			return Page{}, err
+		}
+		for i, c := range page.Conversations {
+			if page.Conversations[i].SLA, err = decodeClocks(all[c.ID]); err != nil {
+				return Page{}, err
+			}
+		}
 	}
 	if len(rows) == limit {
 		last := rows[len(rows)-1]

@@ -86,6 +86,10 @@ type Config struct {
 	// Hours is the desk's working time: a request out of hours is told
 	// when the desk opens. Nil: always open.
 	Hours Hours
+	// Policies, with SLAStore, turns service levels on: each conversation's
+	// clocks against the policy that matches it (sla.go).
+	Policies Policies
+	SLAStore SLAStore
 	// Schedule, when set, is the working time and the automatic replies'
 	// wording as admins set them at run time (internal/settings); it
 	// takes the place of Hours.
@@ -124,6 +128,8 @@ type Service struct {
 	zone          *time.Location // the desk's time zone: reference numbers count per year there
 	hours         Hours          // nil: always open
 	schedule      Schedule       // nil: hours is fixed
+	policies      Policies       // nil: no service levels
+	slaStore      SLAStore
 	audit         Auditor
 	pendingDays   int
 	backfill      BackfillSource
@@ -152,7 +158,7 @@ type Service struct {
 // New returns a Service; call Run to start its writer.
 func New(cfg Config) *Service {
 	s := &Service{
-		store: cfg.Store, agents: cfg.Agents, bus: cfg.Bus, presence: cfg.Presence, reach: cfg.Reach, attachments: cfg.Attachments, hours: cfg.Hours, schedule: cfg.Schedule, audit: cfg.Audit, pendingDays: cfg.PendingResolveDays, backfill: cfg.SearchBackfill,
+		store: cfg.Store, agents: cfg.Agents, bus: cfg.Bus, presence: cfg.Presence, reach: cfg.Reach, attachments: cfg.Attachments, hours: cfg.Hours, schedule: cfg.Schedule, policies: cfg.Policies, slaStore: cfg.SLAStore, audit: cfg.Audit, pendingDays: cfg.PendingResolveDays, backfill: cfg.SearchBackfill,
 		log: cfg.Log, now: cfg.Now, maxBody: cfg.MaxBodyBytes, outbox: cfg.Outbox, maxOpen: cfg.MaxOpen, notifyDelay: cfg.NotifyDelay, publishWait: cfg.PublishWait, commitTimeout: cfg.CommitTimeout,
 		published:  make(chan *publication, publishQueue),
 		queueDirty: make(chan struct{}, 1), dispatchDirty: make(chan struct{}, 1),
@@ -236,6 +242,9 @@ func (s *Service) Run(ctx context.Context) {
 	}
 	if s.pendingDays > 0 {
 		wg.Go(func() { s.runPendingSweep(ctx) })
+	}
+	if s.policies != nil && s.slaStore != nil {
+		wg.Go(func() { s.runSLASweep(ctx) })
 	}
 	wg.Go(func() {
 		if n, err := s.BackfillSearch(ctx); err != nil && ctx.Err() == nil {

@@ -191,6 +191,15 @@ type AgentRatings struct {
 	Scores [5]int `json:"scores"`
 }
 
+// SLAClock is one service-level clock of a conversation as stored: its
+// kind, its state as internal/sla encodes it, and, while it runs towards
+// a breach, when that falls due (what the breach sweep looks for).
+type SLAClock struct {
+	Kind  string
+	Data  []byte
+	DueAt *time.Time
+}
+
 // TeamRatings is the ratings of the conversations routed to one team.
 type TeamRatings struct {
 	TeamID  string  `json:"team_id"`

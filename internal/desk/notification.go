@@ -18,7 +18,7 @@ const (
 	NotifyInvited       NotificationKind = "invited"
 	NotifyTransferred   NotificationKind = "transferred"
 	NotifyEmployeeWrote NotificationKind = "employee_message"
-	NotifyQueued        NotificationKind = "queued" // to agents, while none is online
+	NotifyQueued        NotificationKind = "queued"    // to agents, while none is online
 	NotifyMentioned     NotificationKind = "mentioned" // an agent named in a colleague's note
 )
 

@@ -130,6 +130,10 @@ type ConversationTx interface {
 	TeamForCategory(ctx context.Context, category string) (Team, error)
 	// Category returns the category with key k (ENotFound if none).
 	Category(ctx context.Context, key string) (Category, error)
+	// SLAClocks returns the conversation's service-level clocks;
+	// SaveSLAClock creates or replaces one.
+	SLAClocks(ctx context.Context, conversationID string) ([]SLAClock, error)
+	SaveSLAClock(ctx context.Context, conversationID string, c SLAClock) error
 	// AgentLoad counts the conversations assigned to the agent and not
 	// resolved, holding the agent until the transaction ends, so two
 	// assignments at once cannot both see room for one more.

@@ -17,6 +17,7 @@ import (
 	"github.com/servicedesk/servicedesk/internal/limits"
 	"github.com/servicedesk/servicedesk/internal/retention"
 	"github.com/servicedesk/servicedesk/internal/settings"
+	"github.com/servicedesk/servicedesk/internal/sla"
 	"github.com/servicedesk/servicedesk/internal/staff"
 )
 
@@ -68,7 +69,9 @@ type API struct {
 	Staff *staff.Service
 	// Settings, when set, serves the desk's business hours and automatic
 	// replies: agents read them, admins change them.
-	Settings  *settings.Service
+	Settings *settings.Service
+	// SLA, when set, serves the service-level policies.
+	SLA       *sla.Service
 	Retention *retention.Service
 	// Profiles, with WeCom, refreshes an employee's profile older than a
 	// day when an agent looks at it.
@@ -110,6 +113,9 @@ func (a *API) Routes(mux *http.ServeMux) {
 		}
 		if a.Settings != nil {
 			a.settingsRoutes(mux)
+		}
+		if a.SLA != nil {
+			a.slaRoutes(mux)
 		}
 	}
 	if a.Push.Key != "" {

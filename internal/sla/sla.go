@@ -216,6 +216,35 @@ func (cs Clocks) Apply(h Happening, now time.Time, p Policy, ok bool, tm Time) [
 	return changed
 }
 
+// Retarget gives the clocks still measuring the targets of policy p (ok
+// false: none applies any more, and they stop), after the conversation's
+// priority, category or team changed. A breach already recorded stays.
+func (cs Clocks) Retarget(now time.Time, p Policy, ok bool, tm Time) []string {
+	var changed []string
+	for _, kind := range Kinds {
+		c := cs[kind]
+		if c == nil || (c.State != Running && c.State != Paused) || (ok && c.PolicyID == p.ID && c.Target == p.Target(kind)) {
+			continue
+		}
+		if !ok || p.Target(kind) <= 0 {
+			cs.stop(c, now, tm)
+			c.State = Stopped
+		} else {
+			if c.State == Running {
+				// Count what was used under the old target, then go on.
+				c.Used += tm.Between(c.ResumedAt, now)
+				c.ResumedAt = now
+			}
+			c.PolicyID, c.Target, c.BusinessHours = p.ID, p.Target(kind), p.BusinessHours
+			if c.State == Running {
+				c.DueAt = due(c, tm)
+			}
+		}
+		changed = append(changed, kind)
+	}
+	return changed
+}
+
 // Breach marks every running clock whose due time has passed by now, and
 // returns the kinds it marked.
 func (cs Clocks) Breach(now time.Time) []string {

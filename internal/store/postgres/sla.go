@@ -1,0 +1,102 @@
+package postgres
+
+import (
+	"context"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/servicedesk/servicedesk/internal/desk"
+	"github.com/servicedesk/servicedesk/internal/sla"
+)
+
+// SLAClocks returns a conversation's clocks.
+func (x *tx) SLAClocks(ctx context.Context, conversationID string) ([]desk.SLAClock, error) {
+	rows, err := x.t.Query(ctx, `SELECT kind, clock, due_at FROM sla_clocks WHERE conversation_id = $1`, conversationID)
+	if err != nil {
+		return nil, dbError(err, "read sla clocks")
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (desk.SLAClock, error) {
+		var c desk.SLAClock
+		var data string
+		err := r.Scan(&c.Kind, &data, &c.DueAt)
+		c.Data = []byte(data)
+		return c, err
+	})
+	return out, dbError(err, "read sla clocks")
+}
+
+// SaveSLAClock creates or replaces one clock.
+func (x *tx) SaveSLAClock(ctx context.Context, conversationID string, c desk.SLAClock) error {
+	_, err := x.t.Exec(ctx, `INSERT INTO sla_clocks (conversation_id, kind, clock, due_at) VALUES ($1, $2, $3, $4)
+		ON CONFLICT (conversation_id, kind) DO UPDATE SET clock = excluded.clock, due_at = excluded.due_at`,
+		conversationID, c.Kind, string(c.Data), dbTimePtr(c.DueAt))
+	return dbError(err, "save sla clock")
+}
+
+// DueSLAConversations lists conversations with a clock due by now.
+func (db *DB) DueSLAConversations(ctx context.Context, now time.Time, limit int) ([]string, error) {
+	rows, err := db.pool.Query(ctx, `SELECT DISTINCT conversation_id FROM sla_clocks WHERE due_at IS NOT NULL AND due_at <= $1 LIMIT $2`, dbTime(now), limit)
+	if err != nil {
+		return nil, dbError(err, "list due sla clocks")
+	}
+	out, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	return out, dbError(err, "list due sla clocks")
+}
+
+// SLAClocksOf returns the clocks of several conversations, by conversation.
+func (db *DB) SLAClocksOf(ctx context.Context, ids []string) (map[string][]desk.SLAClock, error) {
+	out := map[string][]desk.SLAClock{}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	rows, err := db.pool.Query(ctx, `SELECT conversation_id, kind, clock FROM sla_clocks WHERE conversation_id = ANY($1)`, ids)
+	if err != nil {
+		return nil, dbError(err, "read sla clocks")
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id, data string
+		var c desk.SLAClock
+		if err := rows.Scan(&id, &c.Kind, &data); err != nil {
+			return nil, dbError(err, "read sla clocks")
+		}
+		c.Data = []byte(data)
+		out[id] = append(out[id], c)
+	}
+	return out, dbError(rows.Err(), "read sla clocks")
+}
+
+const slaPolicyColumns = `id, name, priority, category, team_id, first_response_secs, next_response_secs, resolution_secs, business_hours, warn_share`
+
+// SLAPolicies lists the policies.
+func (db *DB) SLAPolicies(ctx context.Context) ([]sla.Policy, error) {
+	rows, err := db.pool.Query(ctx, `SELECT `+slaPolicyColumns+` FROM sla_policies ORDER BY priority, name, id`)
+	if err != nil {
+		return nil, dbError(err, "list sla policies")
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (sla.Policy, error) {
+		var p sla.Policy
+		var fr, nr, res int64
+		err := r.Scan(&p.ID, &p.Name, &p.Priority, &p.Category, &p.TeamID, &fr, &nr, &res, &p.BusinessHours, &p.WarnShare)
+		p.FirstResponse, p.NextResponse, p.Resolution = time.Duration(fr)*time.Second, time.Duration(nr)*time.Second, time.Duration(res)*time.Second
+		return p, err
+	})
+	return out, dbError(err, "list sla policies")
+}
+
+// SaveSLAPolicy creates or replaces a policy.
+func (db *DB) SaveSLAPolicy(ctx context.Context, p sla.Policy) error {
+	_, err := db.pool.Exec(ctx, `INSERT INTO sla_policies (`+slaPolicyColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+		ON CONFLICT (id) DO UPDATE SET name = excluded.name, priority = excluded.priority, category = excluded.category, team_id = excluded.team_id,
+			first_response_secs = excluded.first_response_secs, next_response_secs = excluded.next_response_secs, resolution_secs = excluded.resolution_secs,
+			business_hours = excluded.business_hours, warn_share = excluded.warn_share`,
+		p.ID, p.Name, p.Priority, p.Category, p.TeamID, int64(p.FirstResponse/time.Second), int64(p.NextResponse/time.Second), int64(p.Resolution/time.Second), p.BusinessHours, p.WarnShare)
+	return dbError(err, "save sla policy")
+}
+
+// DeleteSLAPolicy removes a policy; clocks it started run on.
+func (db *DB) DeleteSLAPolicy(ctx context.Context, id string) error {
+	_, err := db.pool.Exec(ctx, `DELETE FROM sla_policies WHERE id = $1`, id)
+	return dbError(err, "delete sla policy")
+}
