@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -331,4 +332,40 @@ func TestBrowserMentions(t *testing.T) {
 	wang.waitUntil(t, "the conversation among those mentioning him", visibleJS(s.item("former-item")))
 	wang.click(t, s.item("former-item"))
 	wang.waitUntil(t, "the note read", `[...document.querySelectorAll('[data-testid=note]')].some(n => n.textContent.includes('@wanggong 看一下'))`)
+}
+
+// TestBrowserServiceLevels: the admin sets a service level for normal
+// requests; a new request shows its first-response countdown in the
+// queue, the deadline filters and order work, and once answered the badge
+// follows the event live to the resolution clock.
+func TestBrowserServiceLevels(t *testing.T) {
+	s := newDeskScenario(t, startBrowser(t))
+	s.agentSignsIn()
+	admin := s.agent
+	admin.click(t, "#admin-open")
+	admin.click(t, "[data-admin-tab=sla]")
+	admin.waitUntil(t, "the SLA form", visibleJS("#admin-sla-form")+` && document.querySelectorAll('#sla-priority option').length === 4`)
+	admin.typeText(t, "#sla-name", "普通请求")
+	admin.choose(t, "#sla-priority", "normal")
+	admin.typeText(t, "#sla-first", "30")
+	admin.typeText(t, "#sla-resolution", "480")
+	evalJS[bool](t, admin, `(() => { const b = document.querySelector('#sla-business'); if (b.checked) b.click(); return true; })()`)
+	admin.click(t, "#sla-submit")
+	admin.waitUntil(t, "the policy listed", `[...document.querySelectorAll('[data-testid=admin-sla]')].some(r => r.textContent.includes('普通请求'))`)
+	admin.click(t, "#admin-close")
+
+	s.employeeAsks()
+	s.queueShowsItLive()
+	badge := s.item("queue-item") + " [data-testid=sla-badge]"
+	admin.waitUntil(t, "the first-response countdown", fmt.Sprintf(`(() => { const b = document.querySelector(%s); return b && b.dataset.level === 'ok' && b.textContent.includes('首次响应'); })()`, jsString(badge)))
+	admin.choose(t, "#list-sort", "due")
+	admin.choose(t, "#list-sla", "breached")
+	admin.waitCount(t, s.item("queue-item"), 0)
+	admin.choose(t, "#list-sla", "soon")
+	admin.waitVisible(t, s.item("queue-item"))
+	admin.choose(t, "#list-sla", "")
+
+	s.agentClaims()
+	s.say(admin, "请重启 VPN 客户端")
+	admin.waitUntil(t, "the resolution clock once answered", `(() => { const b = document.querySelector('#conv-sla [data-testid=sla-badge]'); return b && b.textContent.includes('解决'); })()`)
 }

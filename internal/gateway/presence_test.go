@@ -85,7 +85,7 @@ func TestPresenceFrame(t *testing.T) {
 		for _, frame := range []string{
 			`{"type":"presence"}`,
 			`{"type":"presence","status":"offline"}`,
-			`{"type":"presence","status":"busy"}`,
+			`{"type":"presence","status":"dnd"}`,
 			`{"type":"presence","status":"AWAY"}`,
 			`{"type":"presence","status":1}`,
 		} {

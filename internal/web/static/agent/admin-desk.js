@@ -1,8 +1,9 @@
 // The admin area's desk settings: the categories employees file requests
-// under (names, colour, default priority, team, retired or not), and the
-// business hours, holidays and automatic replies (GET/POST /api/settings).
+// under (names, colour, default priority, team, retired or not), the
+// business hours, holidays and automatic replies (GET/POST /api/settings),
+// and the service-level policies (/api/sla/policies).
 
-import { $, el, setText, show } from "/shared/dom.js";
+import { $, confirmAction, el, setText, show } from "/shared/dom.js";
 
 const priorities = ["low", "normal", "high", "urgent"];
 const noticeKinds = ["closed", "no_agents", "auto_resolve"];
@@ -140,5 +141,86 @@ export function bindDeskAdmin({ api, i18n, toast, cats }) {
     }
   });
 
-  return { loadCategories, loadHours };
+  // --- service levels --------------------------------------------------------
+
+  let policies = [];
+  let editingPolicy = null;
+  const mins = (m) => (m ? (m % 60 ? `${m}${t("sla.m")}` : `${m / 60}${t("sla.h")}`) : "—");
+
+  async function loadSLA() {
+    try {
+      [policies, teams] = await Promise.all([api().get("/api/sla/policies").then((r) => r.policies), api().get("/api/teams").then((r) => r.teams)]);
+      await cats.load(api());
+    } catch (err) {
+      fail(err);
+    }
+    renderSLA();
+  }
+
+  function renderSLA() {
+    const teamName = (id) => (teams.find((tm) => tm.id === id) || { name: id }).name;
+    $("#admin-sla-rows").replaceChildren(...policies.map((p) => el("tr", { dataset: { testid: "admin-sla", id: p.id } },
+      el("td", { text: p.name }),
+      el("td", { text: t(`priority.${p.priority}`) }),
+      el("td", { text: [p.category ? cats.name(p.category) : "", p.team_id ? teamName(p.team_id) : ""].filter(Boolean).join(" · ") || t("admin.slaAll") }),
+      el("td", { text: t("admin.slaSummary", { first: mins(p.first_response_minutes), next: mins(p.next_response_minutes), res: mins(p.resolution_minutes) }) }),
+      el("td", { class: "admin-actions" },
+        el("button", { type: "button", class: "link", text: t("canned.edit"), on: { click: () => editPolicy(p) } }),
+        el("button", { type: "button", class: "link link-danger", text: t("canned.delete"), on: { click: () => deletePolicy(p) } })))));
+    $("#sla-priority").replaceChildren(...priorities.map((p) => el("option", { value: p, text: t(`priority.${p}`) })));
+    $("#sla-category").replaceChildren(el("option", { value: "", text: t("admin.slaAll") }), ...cats.all().map((c) => el("option", { value: c.key, text: cats.name(c.key) })));
+    $("#sla-team").replaceChildren(el("option", { value: "", text: t("admin.slaAll") }), ...teams.map((tm) => el("option", { value: tm.id, text: tm.name })));
+    fillPolicy(editingPolicy);
+  }
+
+  function fillPolicy(p) {
+    $("#sla-name").value = p ? p.name : "";
+    $("#sla-priority").value = p ? p.priority : "normal";
+    $("#sla-category").value = p ? p.category || "" : "";
+    $("#sla-team").value = p ? p.team_id || "" : "";
+    $("#sla-first").value = p ? p.first_response_minutes : "";
+    $("#sla-next").value = p ? p.next_response_minutes : "";
+    $("#sla-resolution").value = p ? p.resolution_minutes : "";
+    $("#sla-business").checked = p ? p.business_hours : true;
+    $("#sla-warn").value = Math.round((p ? p.warn_share : 0.75) * 100);
+    setText($("#sla-form-title"), t(p ? "admin.editSla" : "admin.newSla"));
+    show($("#sla-cancel"), Boolean(p));
+  }
+
+  function editPolicy(p) {
+    editingPolicy = p;
+    fillPolicy(p);
+  }
+
+  async function deletePolicy(p) {
+    if (!(await confirmAction(t("admin.confirmDeleteSla", { name: p.name })))) return;
+    try {
+      await api().del(`/api/sla/policies/${encodeURIComponent(p.id)}`);
+      if (editingPolicy && editingPolicy.id === p.id) editPolicy(null);
+      await loadSLA();
+    } catch (err) {
+      fail(err);
+    }
+  }
+
+  $("#admin-sla-form").addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const body = {
+      name: $("#sla-name").value, priority: $("#sla-priority").value, category: $("#sla-category").value, team_id: $("#sla-team").value,
+      first_response_minutes: Number($("#sla-first").value || 0), next_response_minutes: Number($("#sla-next").value || 0),
+      resolution_minutes: Number($("#sla-resolution").value || 0), business_hours: $("#sla-business").checked,
+      warn_share: Number($("#sla-warn").value || 75) / 100,
+    };
+    try {
+      await api().post(editingPolicy ? `/api/sla/policies/${encodeURIComponent(editingPolicy.id)}` : "/api/sla/policies", body);
+      toast(t("admin.saved"), "ok");
+      editPolicy(null);
+      await loadSLA();
+    } catch (err) {
+      fail(err);
+    }
+  });
+  $("#sla-cancel").addEventListener("click", () => editPolicy(null));
+
+  return { loadCategories, loadHours, loadSLA };
 }

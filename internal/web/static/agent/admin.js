@@ -192,8 +192,8 @@ export function bindAdmin({ api, me, i18n, toast, cats }) {
 
   function selectTab(name) {
     for (const b of $$("[data-admin-tab]")) b.classList.toggle("active", b.dataset.adminTab === name);
-    for (const n of ["agents", "teams", "categories", "hours", "csat", "audit"]) show($(`#admin-${n}`), n === name);
-    ({ agents: loadAgents, teams: loadTeams, categories: desk.loadCategories, hours: desk.loadHours, csat: loadCsat, audit: loadAudit })[name]();
+    for (const n of ["agents", "teams", "categories", "hours", "sla", "csat", "audit"]) show($(`#admin-${n}`), n === name);
+    ({ agents: loadAgents, teams: loadTeams, categories: desk.loadCategories, hours: desk.loadHours, sla: desk.loadSLA, csat: loadCsat, audit: loadAudit })[name]();
   }
   for (const b of $$("[data-admin-tab]")) b.addEventListener("click", () => selectTab(b.dataset.adminTab));
 

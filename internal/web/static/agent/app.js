@@ -14,11 +14,13 @@ import { bindAdmin } from "./admin.js";
 import { bindAttention, bindShortcuts } from "./attention.js";
 import { bindCanned } from "./canned.js";
 import { bindMentions } from "./mentions.js";
+import { createSLA } from "./sla.js";
 import strings from "./strings.js";
 
 const i18n = createI18n(strings);
 const t = i18n.t;
 const cats = createCategories(i18n);
+const slas = createSLA(i18n);
 const session = new Session("servicedesk.agent.session");
 const toast = toaster($("#toasts"));
 // Sound, the icon's count and desktop notifications (attention.js).
@@ -104,6 +106,7 @@ function signedIn() {
     show($("#tab-all"), myRole === "admin");
   }).catch(() => {}).finally(() => canned.reload());
   cats.load(client.api);
+  slas.load(client.api).then(() => renderLists());
   client.api.get("/api/teams").then((r) => {
     myCategories = new Set(r.teams.filter((tm) => tm.members.includes(session.id)).flatMap((tm) => tm.categories));
     renderLists();
@@ -120,6 +123,8 @@ function signedIn() {
   loadAgents();
   loadLists().catch((err) => toast(errorText(err), "error"));
   timers.push(setInterval(tickWaits, 5000));
+  // The clock badges count down between the server's sla.updated events.
+  timers.push(setInterval(() => { renderLists(); renderConv(); }, 30000));
   // Counters (wait times, unread) stay fresh even when nothing is pushed;
   // while the socket is down the poll round refreshes every 3 s instead.
   timers.push(setInterval(() => { if (client && client.conn.connected) loadLists().catch(() => {}); }, 15000));
@@ -180,7 +185,7 @@ async function loadAgents() {
 
 function selectTab(name) {
   tab = name;
-  for (const b of $$(".tab")) {
+  for (const b of $$("[data-tab]")) {
     const on = b.dataset.tab === name;
     b.classList.toggle("active", on);
     b.setAttribute("aria-selected", String(on));
@@ -223,13 +228,14 @@ function renderAll() {
       el("span", { class: "muted", text: c.ref || "" }),
       cats.chip(el, c.category),
       priorityChip(c),
+      slas.badge(c.sla),
       el("time", { class: "conv-time", text: i18n.time(c.updated_at) })))));
   show($("#all-more"), Boolean(allCursor));
 }
 $("#all-status").addEventListener("change", () => loadAll());
 $("#all-more").addEventListener("click", () => loadAll(true));
 
-for (const b of $$(".tab")) b.addEventListener("click", () => selectTab(b.dataset.tab));
+for (const b of $$("[data-tab]")) b.addEventListener("click", () => selectTab(b.dataset.tab));
 
 async function loadLists() {
   if (!client) return;
@@ -296,9 +302,9 @@ let myCategories = new Set(); // what my teams answer
 
 function shown(list) {
   const prio = $("#list-priority").value, status = $("#list-status").value, tag = $("#list-tag").value.trim();
-  const sort = $("#list-sort").value;
+  const sort = $("#list-sort").value, deadline = $("#list-sla").value;
   let out = list.filter((c) => (!prio || (prio === "urgent" ? c.priority === "urgent" : priorityRank[c.priority] <= 1))
-    && (!status || c.status === status) && (!tag || (c.tags || []).includes(tag)));
+    && (!status || c.status === status) && (!tag || (c.tags || []).includes(tag)) && slas.matches(c, deadline));
   const since = (c) => new Date(c.queued_at || c.updated_at || c.created_at).getTime();
   // The queue shows my teams' conversations first, the rest after.
   if (list === lists.queue && sort === "default" && myCategories.size) {
@@ -307,10 +313,11 @@ function shown(list) {
   if (sort === "waiting") out = [...out].sort((a, b) => since(a) - since(b));
   if (sort === "newest") out = [...out].sort((a, b) => new Date(b.updated_at) - new Date(a.updated_at));
   if (sort === "priority") out = [...out].sort((a, b) => (priorityRank[a.priority] ?? 2) - (priorityRank[b.priority] ?? 2) || since(a) - since(b));
+  if (sort === "due") out = [...out].sort((a, b) => slas.due(a) - slas.due(b) || since(a) - since(b));
   return out;
 }
 
-for (const id of ["#list-sort", "#list-priority", "#list-status"]) $(id).addEventListener("change", () => renderLists());
+for (const id of ["#list-sort", "#list-priority", "#list-status", "#list-sla"]) $(id).addEventListener("change", () => renderLists());
 $("#list-tag").addEventListener("input", () => renderLists());
 
 function renderLists() {
@@ -327,6 +334,7 @@ function renderLists() {
         el("span", { class: "conv-preview", text: preview(c) })),
       el("div", { class: "conv-row conv-foot" },
         el("span", { class: "wait", dataset: { since: c.queued_at || c.created_at }, text: t("item.wait", { d: i18n.since(c.queued_at || c.created_at) }) }),
+        slas.badge(c.sla),
         el("button", {
           type: "button", class: "btn btn-primary btn-small", dataset: { testid: "claim" }, text: t("item.claim"),
           on: { click: (e) => { e.stopPropagation(); claim(c.id); } },
@@ -349,6 +357,7 @@ function renderLists() {
     el("div", { class: "conv-row conv-foot" },
       cats.chip(el, c.category),
       priorityChip(c),
+      slas.badge(c.sla),
       c.status === "pending" ? el("span", { class: "badge badge-pending", text: t("status.pending") }) : null,
       el("time", { class: "conv-time", text: i18n.time(c.last_message ? c.last_message.created_at : c.updated_at) })))));
 
@@ -505,6 +514,7 @@ function renderConv() {
   const assignee = v.assignee_id === session.id;
   setText($("#conv-subject"), v.subject);
   renderStatus($("#conv-status"), v.status, i18n);
+  $("#conv-sla").replaceChildren(...[slas.badge(v.sla)].filter(Boolean));
   const employee = names.get(`employee:${v.employee_id}`) || v.employee_name || v.employee_id;
   setText($("#conv-meta"), [v.ref, employee, v.category ? cats.name(v.category) : "", i18n.time(v.created_at)].filter(Boolean).join(" · "));
 
@@ -842,6 +852,7 @@ function refreshViewSoon() {
 
 function onEvent(ev) {
   if (!current || ev.conversation_id !== current.id) return;
+  if (ev.type === "sla.updated" && ev.data && ev.data.kind) clockMoved(ev.conversation_id, ev.data);
   const scroller = $("#chat-scroll");
   const stick = nearBottom(scroller);
   current.timeline.apply(ev);
@@ -873,6 +884,20 @@ function onEvent(ev) {
   else if (d.reader && d.reader.role === "agent" && d.reader.id === session.id) loadListsSoon(); // my unread count is 0 now
 }
 
+// clockMoved puts a clock from an sla.updated event wherever the
+// conversation shows.
+function clockMoved(id, clock) {
+  for (const list of [lists.queue, lists.mine, lists.former, allList]) {
+    for (const c of list) if (c.id === id) c.sla = slas.apply(c.sla, clock);
+  }
+  if (current && current.view && current.id === id) {
+    current.view.sla = slas.apply(current.view.sla, clock);
+    renderConv();
+  }
+  renderLists();
+  if (tab === "all") renderAll();
+}
+
 function onFrame(f) {
   if (f.type === "typing" && f.data) {
     if (current && f.data.conversation_id === current.id) typing.show(f.data);
@@ -893,6 +918,11 @@ function onFrame(f) {
   }
   if (f.type === "error" && !f.client_msg_id) {
     toast(i18n.error(f), "error");
+    return;
+  }
+  // A clock moved: the lists' and the open conversation's badges follow.
+  if (f.type === "sla.updated" && f.data && f.data.kind) {
+    clockMoved(f.conversation_id, f.data);
     return;
   }
   // Brought into a conversation by a colleague: say so, whatever is on screen.
