@@ -22,3 +22,8 @@ func (db *DB) Analyze(ctx context.Context) error {
 	_, err := db.pool.Exec(ctx, "ANALYZE")
 	return err
 }
+
+// SetAgentDocsMax makes an agent's search read their conversations whole
+// only up to n documents, so a small desk can take the path a large one
+// would.
+func (db *DB) SetAgentDocsMax(n int) { db.agentDocsMax = n }

@@ -43,6 +43,9 @@ const DefaultWriters = 4
 type DB struct {
 	pool *pgxpool.Pool
 	reader
+	// agentDocsMax overrides defaultAgentDocsMax (search.go) when set, so
+	// tests can send a small desk down the path a large one takes.
+	agentDocsMax int
 }
 
 // Open connects to the database at url (postgres://user:pass@host:5432/db,

@@ -57,7 +57,31 @@ func URL(t testing.TB) string {
 // Open returns a store on a fresh schema (see URL), closed when t ends.
 func Open(t testing.TB) *postgres.DB {
 	t.Helper()
-	u := URL(t)
+	return open(t, URL(t))
+}
+
+// OpenKept returns a store on the schema named, created if missing and
+// kept when t ends: for benchmarks whose data takes minutes to write, so a
+// second run can reuse the first one's. It skips t when EnvURL is unset.
+func OpenKept(t testing.TB, schema string) *postgres.DB {
+	t.Helper()
+	base := os.Getenv(EnvURL)
+	if base == "" {
+		t.Skip(SkipMessage)
+	}
+	u, err := url.Parse(base)
+	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+		t.Fatalf("%s must be a postgres:// URL", EnvURL)
+	}
+	admin(t, base, "CREATE SCHEMA IF NOT EXISTS "+pgx.Identifier{schema}.Sanitize())
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return open(t, u.String())
+}
+
+func open(t testing.TB, u string) *postgres.DB {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), adminTimeout)
 	defer cancel()
 	db, err := postgres.Open(ctx, u)
