@@ -18,7 +18,8 @@
 // stripped). A query is cut precisely into words; each word is matched as
 // typed, through the synonyms an admin set (SetSynonyms), through the
 // shorter dictionary words inside it, and for a Latin word the index lacks,
-// through indexed words one edit away (two from eight letters). A word
+// through indexed words one edit away (two from eight letters); a Chinese
+// word no article uses is matched by its characters ("好卡" by "卡"). A word
 // scores by its best match only, and an article matching more of the
 // query's words ranks higher.
 package kbsearch

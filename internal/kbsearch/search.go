@@ -234,6 +234,22 @@ func (x *Index) wordAlternatives(w queryWord) []alternative {
 	for _, s := range w.subs {
 		alts = append(alts, alternative{terms: []string{s}, weight: weightSubword})
 	}
+	if !w.latin && len(x.postings[w.text]) == 0 && len(w.subs) == 0 {
+		// A colloquial word the articles never use ("好卡", "太慢") may
+		// still hold one that they do ("卡", "慢"), or its synonyms.
+		for _, r := range w.text {
+			c := string(r)
+			if stopWords[c] {
+				continue
+			}
+			alts = append(alts, alternative{terms: []string{c}, weight: weightSubword})
+			for _, g := range x.synonyms[c] {
+				if len(g) != 1 || g[0] != c {
+					alts = append(alts, alternative{terms: g, weight: weightSubword * weightSynonym})
+				}
+			}
+		}
+	}
 	if w.latin && x.latin[w.text] == 0 {
 		for _, c := range x.typoCandidates(w.text) {
 			wt := weightTypo1
