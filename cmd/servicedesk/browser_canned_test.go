@@ -350,8 +350,16 @@ func TestBrowserServiceLevels(t *testing.T) {
 	admin.typeText(t, "#sla-first", "30")
 	admin.typeText(t, "#sla-resolution", "480")
 	evalJS[bool](t, admin, `(() => { const b = document.querySelector('#sla-business'); if (b.checked) b.click(); return true; })()`)
+	admin.click(t, "#sla-add-escalation")
+	admin.choose(t, "[data-testid=sla-escalation] [data-field=action]", "notify_lead")
+	admin.clearField(t, "[data-testid=sla-escalation] [data-field=offset]")
+	admin.typeText(t, "[data-testid=sla-escalation] [data-field=offset]", "-10")
 	admin.click(t, "#sla-submit")
 	admin.waitUntil(t, "the policy listed", `[...document.querySelectorAll('[data-testid=admin-sla]')].some(r => r.textContent.includes('普通请求'))`)
+	evalJS[bool](t, admin, `document.querySelector('[data-testid=admin-sla] .admin-actions .link').click() || true`)
+	admin.waitUntil(t, "its escalation kept", `(() => { const r = document.querySelector('[data-testid=sla-escalation]');
+		return r && r.querySelector('[data-field=action]').value === 'notify_lead' && r.querySelector('[data-field=offset]').value === '-10'; })()`)
+	admin.click(t, "#sla-cancel")
 	admin.click(t, "#admin-close")
 
 	s.employeeAsks()

@@ -21,6 +21,11 @@ import (
 // was met, breached or stopped. Data: the clock (sla.Clock).
 const EventSLA desk.EventType = "sla.updated"
 
+// EventEscalated: a policy's escalation was done, once: data kind (the
+// clock), action, offset_minutes, and agent_id (whom it notified) or
+// priority (the raised one). Agents only.
+const EventEscalated desk.EventType = "sla.escalated"
+
 // Policies is the service-level policies in force (*sla.Service).
 type Policies interface {
 	Policies() []sla.Policy
@@ -76,9 +81,10 @@ func (w *eventWriter) happenings() ([]sla.Happening, bool) {
 // the time that passed), and records each change as an event.
 func (w *eventWriter) slaApply(sweep bool) {
 	s := w.s
-	if s.policies == nil || w.err != nil {
+	if s.policies == nil || w.err != nil || w.slaDone {
 		return
 	}
+	w.slaDone = true
 	hs, retarget := w.happenings()
 	if len(hs) == 0 && !retarget && !sweep {
 		return
@@ -118,6 +124,17 @@ func (w *eventWriter) slaApply(sweep bool) {
 		add(clocks.Retarget(w.now, p, ok, tm))
 	}
 	add(clocks.Breach(w.now))
+	if ok {
+		for _, f := range clocks.Escalate(w.now, p) {
+			add([]string{f.Kind})
+			if raised := w.escalate(f); raised != "" {
+				// The new priority may fall under another policy.
+				p, ok = sla.Match(policies, raised, w.c.Category, w.c.TeamID)
+				tm = s.slaTime(p.BusinessHours)
+				add(clocks.Retarget(w.now, p, ok, tm))
+			}
+		}
+	}
 	for _, kind := range sla.Kinds {
 		if !slices.Contains(changed, kind) {
 			continue
@@ -129,14 +146,60 @@ func (w *eventWriter) slaApply(sweep bool) {
 			return
 		}
 		row := desk.SLAClock{Kind: kind, Data: raw}
-		if c.State == sla.Running && !c.Breached && !c.DueAt.IsZero() {
-			row.DueAt = &c.DueAt
+		if next := sla.NextAt(c, p); !next.IsZero() {
+			row.DueAt = &next
 		}
 		if w.err = w.tx.SaveSLAClock(w.ctx, w.c.ID, row); w.err != nil {
 			return
 		}
 		w.append(EventSLA, desk.Principal{Role: desk.RoleAgent}, json.RawMessage(raw), "")
 	}
+}
+
+// escalate does one escalation and records it; it returns the raised
+// priority when it raised it.
+func (w *eventWriter) escalate(f sla.Fired) string {
+	data := map[string]any{"kind": f.Kind, "action": f.Escalation.Action, "offset_minutes": int64(f.Escalation.Offset / time.Minute)}
+	system := desk.Principal{Role: desk.RoleAgent}
+	raised := ""
+	var tell string // whom to send a card
+	switch f.Escalation.Action {
+	case sla.NotifyAssignee:
+		tell = w.c.AssigneeID
+	case sla.NotifyLead:
+		if team, err := w.tx.TeamForCategory(w.ctx, w.c.Category); err == nil && team.LeadID != "" {
+			tell = team.LeadID
+			w.participant(agentPrincipal(tell)) // the lead may read it and hears what follows
+		}
+	case sla.RaisePriority:
+		if i := slices.Index(desk.Priorities, w.c.Priority); i >= 0 && i < len(desk.Priorities)-1 {
+			raised = desk.Priorities[i+1]
+			w.c.Priority = raised
+			data["priority"] = raised
+			w.append(desk.EventUpdated, system, map[string]any{"by": "", "priority": raised, "escalated": true}, "")
+		}
+	case sla.Requeue:
+		if a := w.c.AssigneeID; a != "" && inWork(w.c.Status) {
+			w.leave(agentPrincipal(a))
+			now := w.now
+			w.c.AssigneeID, w.c.Status, w.c.QueuedAt = "", desk.StatusQueued, &now
+			w.requeued = true
+			data["agent_id"] = a
+			ev := w.append(desk.EventLeft, system, map[string]any{
+				"participant": participantRef{Role: desk.RoleAgent, ID: a, Name: w.s.agentName(w.ctx, a)},
+				"assignee_id": "", "status": w.c.Status, "escalated": true,
+			}, "")
+			w.oweQueued(ev.Seq)
+		}
+	}
+	if tell != "" {
+		data["agent_id"] = tell
+	}
+	ev := w.append(EventEscalated, system, data, "")
+	if tell != "" {
+		w.owe(agentPrincipal(tell), desk.NotifySLA, ev.Seq)
+	}
+	return raised
 }
 
 // slaTime is how targets count: the desk's working time when the policy
@@ -170,8 +233,8 @@ func (s *Service) SweepSLA(ctx context.Context) (int, error) {
 		}
 		system := desk.Principal{Role: desk.RoleAgent, ID: c.AssigneeID}
 		if _, err := s.update(ctx, system, id, func(w *eventWriter, _ []desk.Participant) (bool, error) {
-			w.slaSweep = true
-			return false, nil
+			w.slaApply(true)
+			return w.requeued, w.err
 		}); err != nil {
 			// One conversation's trouble does not hold up the others'.
 			s.log.Warn("sla sweep of a conversation failed", "conversation_id", id, "error", err)

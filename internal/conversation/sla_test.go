@@ -176,3 +176,138 @@ func TestServiceLevels(t *testing.T) {
 		}
 	})
 }
+
+// TestEscalations: each escalation of a policy happens once at its moment
+// (before or after the breach), even with two nodes sweeping, and is
+// recorded for agents: the assignee told, the team's lead called in, the
+// priority raised (and the clocks retargeted), the conversation put back
+// in the queue.
+func TestEscalations(t *testing.T) {
+	stores(t, func(t *testing.T, h *harness) {
+		ctx := context.Background()
+		type slaDB interface {
+			sla.Store
+			conversation.SLAStore
+			audit.Store
+			SaveTeam(ctx context.Context, t desk.Team) error
+		}
+		db := h.db.(slaDB)
+		if err := db.SaveTeam(ctx, desk.Team{ID: "tm_net", Name: "网络组", Routing: desk.RoutingManual, Capacity: 5,
+			Members: []string{"a1"}, Categories: []string{"network"}, LeadID: "a2"}); err != nil {
+			t.Fatal(err)
+		}
+		h.db.SetAgentRole(ctx, "a3", desk.AgentRoleAdmin)
+		policies := sla.NewService(db, h.db, audit.New(db, nil), nil)
+		esc := []sla.Escalation{
+			{Clock: sla.Resolution, Offset: -30 * time.Minute, Action: sla.NotifyAssignee},
+			{Clock: sla.Resolution, Offset: 0, Action: sla.NotifyLead},
+			{Clock: sla.Resolution, Offset: 10 * time.Minute, Action: sla.RaisePriority},
+			{Clock: sla.Resolution, Offset: 20 * time.Minute, Action: sla.Requeue},
+		}
+		if _, err := policies.Save(ctx, a3, sla.Policy{Name: "普通", Priority: "normal", Resolution: 2 * time.Hour, Escalations: esc}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := policies.Save(ctx, a3, sla.Policy{Name: "高", Priority: "high", Resolution: 3 * time.Hour}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := policies.Save(ctx, a3, sla.Policy{Name: "坏", Priority: "low", Resolution: time.Hour,
+			Escalations: []sla.Escalation{{Clock: sla.FirstResponse, Action: sla.Requeue}}}); desk.ErrorCode(err) != desk.EInvalid {
+			t.Errorf("an escalation on a clock without a target: %v", err)
+		}
+
+		start := time.Date(2026, 12, 7, 1, 0, 0, 0, time.UTC)
+		var offset atomic.Int64
+		now := func() time.Time { return start.Add(time.Duration(offset.Load())) }
+		node := func() *conversation.Service {
+			svc := conversation.New(conversation.Config{Store: h.db, Agents: h.db, Bus: bus.NewMemory(func(desk.Event) {}),
+				Policies: policies, SLAStore: db, Now: now, Writers: 2})
+			runCtx, cancel := context.WithCancel(ctx)
+			done := make(chan struct{})
+			go func() { defer close(done); svc.Run(runCtx) }()
+			t.Cleanup(func() { cancel(); <-done })
+			return svc
+		}
+		one, two := node(), node()
+		c, _, err := one.Create(ctx, emp, conversation.NewConversation{Subject: "交换机", Category: "network", Body: "三楼断网"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := one.Claim(ctx, a1, c.ID); err != nil {
+			t.Fatal(err)
+		}
+		sweep := func(at time.Duration) {
+			t.Helper()
+			offset.Store(int64(at))
+			var wg sync.WaitGroup
+			for _, n := range []*conversation.Service{one, two, one} {
+				wg.Go(func() {
+					if _, err := n.SweepSLA(ctx); err != nil {
+						t.Error(err)
+					}
+				})
+			}
+			wg.Wait()
+		}
+		escalated := func() []string {
+			t.Helper()
+			evs, _ := one.Events(ctx, a3, c.ID, 0, 500)
+			var out []string
+			for _, ev := range evs {
+				if ev.Type == conversation.EventEscalated {
+					var d struct {
+						Action  string
+						AgentID string `json:"agent_id"`
+					}
+					json.Unmarshal(ev.Data, &d)
+					out = append(out, d.Action+":"+d.AgentID)
+				}
+			}
+			return out
+		}
+		sweep(89 * time.Minute)
+		if got := escalated(); len(got) != 0 {
+			t.Fatalf("escalated early: %v", got)
+		}
+		sweep(90 * time.Minute)
+		sweep(91 * time.Minute)
+		if got := escalated(); len(got) != 1 || got[0] != "notify_assignee:a1" {
+			t.Fatalf("30 minutes before the breach: %v", got)
+		}
+		sweep(2 * time.Hour)
+		if got := escalated(); len(got) != 2 || got[1] != "notify_lead:a2" {
+			t.Fatalf("at the breach: %v", got)
+		}
+		if _, err := one.Get(ctx, a2, c.ID); err != nil {
+			t.Errorf("the lead called in cannot read it: %v", err)
+		}
+		// Raised to high: the high policy's 3 h apply, so the requeue of the
+		// normal policy never comes.
+		sweep(2*time.Hour + 10*time.Minute)
+		v, _ := one.Get(ctx, a1, c.ID)
+		if got := escalated(); len(got) != 3 || v.Priority != "high" {
+			t.Fatalf("after the raise: %v, priority %s", got, v.Priority)
+		}
+		if res := v.SLA[len(v.SLA)-1]; res.Kind != sla.Resolution || res.Target != 3*time.Hour || !res.DueAt.Equal(start.Add(3*time.Hour)) {
+			t.Errorf("the resolution clock under the high policy: %+v", res)
+		}
+		sweep(2*time.Hour + 30*time.Minute)
+		if got := escalated(); len(got) != 3 {
+			t.Fatalf("escalations of a policy no longer applying: %v", got)
+		}
+
+		// A requeue, under a policy that has one right at the breach.
+		if _, err := policies.Save(ctx, a3, sla.Policy{ID: "", Name: "紧急", Priority: "urgent", Resolution: time.Hour,
+			Escalations: []sla.Escalation{{Clock: sla.Resolution, Action: sla.Requeue}}}); err != nil {
+			t.Fatal(err)
+		}
+		urgent := "urgent"
+		if _, err := one.Update(ctx, a1, c.ID, conversation.Fields{Priority: &urgent}); err != nil {
+			t.Fatal(err)
+		}
+		sweep(4 * time.Hour)
+		v, _ = one.Get(ctx, a1, c.ID)
+		if got := escalated(); len(got) != 4 || got[3] != "requeue:a1" || v.Status != desk.StatusQueued || v.AssigneeID != "" {
+			t.Fatalf("requeue: %v, status %s, assignee %q", got, v.Status, v.AssigneeID)
+		}
+	})
+}

@@ -29,7 +29,8 @@ type eventWriter struct {
 	// employee's copy of it names as its predecessor.
 	prevPublic []int64
 	owed       []desk.Notification // cards owed for these events (notify.go)
-	slaSweep   bool                // look at the clocks even if nothing else moved them (sla.go)
+	slaDone    bool                // the clocks were moved for this batch (sla.go)
+	requeued   bool                // an escalation put it back in the queue
 	err        error               // the first failure; later calls do nothing
 }
 
@@ -51,7 +52,7 @@ func (w *eventWriter) append(typ desk.EventType, actor desk.Principal, data any,
 		return desk.ConvEvent{}
 	}
 	w.c.Seq++
-	if typ != desk.EventRead && typ != EventNotice && typ != EventSLA {
+	if typ != desk.EventRead && typ != EventNotice && typ != EventSLA && typ != EventEscalated {
 		// A read receipt is not news, nor the desk's own notice, nor a
 		// clock's tick: none lifts the conversation in anyone's list or
 		// restarts a pending conversation's wait.
@@ -59,7 +60,7 @@ func (w *eventWriter) append(typ desk.EventType, actor desk.Principal, data any,
 	}
 	ev := desk.ConvEvent{
 		ConversationID: w.c.ID, Seq: w.c.Seq, Type: typ, Data: raw, Actor: actor,
-		Private: typ == desk.EventNote || typ == desk.EventUpdated || typ == EventSLA, ClientMsgID: clientMsgID, CreatedAt: w.now,
+		Private: typ == desk.EventNote || typ == desk.EventUpdated || typ == EventSLA || typ == EventEscalated, ClientMsgID: clientMsgID, CreatedAt: w.now,
 	}
 	if w.err = w.tx.AppendEvent(w.ctx, ev); w.err != nil {
 		return desk.ConvEvent{}
@@ -155,10 +156,11 @@ func (w *eventWriter) reopen(by desk.Principal) bool {
 // participants and the conversation row. allAgents: every agent hears of
 // the events, because the conversation is or was in the queue.
 func (w *eventWriter) commit(allAgents bool) ([]delivery, error) {
-	w.slaApply(w.slaSweep)
+	w.slaApply(false)
 	if w.err != nil {
 		return nil, w.err
 	}
+	allAgents = allAgents || w.requeued
 	out := w.deliveries(allAgents)
 	for _, p := range w.parts {
 		if w.changed[p.Principal()] {

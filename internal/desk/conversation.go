@@ -222,6 +222,8 @@ type Team struct {
 	Capacity   int      `json:"capacity"`
 	Members    []string `json:"members"`
 	Categories []string `json:"categories"`
+	// LeadID is the agent service-level escalations may call in.
+	LeadID string `json:"lead_id"`
 }
 
 // Routing modes.

@@ -20,6 +20,7 @@ const (
 	NotifyEmployeeWrote NotificationKind = "employee_message"
 	NotifyQueued        NotificationKind = "queued"    // to agents, while none is online
 	NotifyMentioned     NotificationKind = "mentioned" // an agent named in a colleague's note
+	NotifySLA           NotificationKind = "sla"       // a service-level escalation
 )
 
 // Notification is a card owed to someone about a conversation: sent once

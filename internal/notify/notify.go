@@ -269,6 +269,8 @@ func (s *Sender) card(n desk.Notification, c desk.Conversation, to string) wecom
 		what = "有员工在排队等待 IT 支持，目前没有坐席在线"
 	case desk.NotifyMentioned:
 		what = "同事在内部备注中提到了你"
+	case desk.NotifySLA:
+		what = "有会话即将或已经超出服务时限，请尽快处理"
 	default:
 		what = "会话有新动态"
 	}

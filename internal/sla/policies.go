@@ -131,6 +131,25 @@ func (s *Service) Save(ctx context.Context, admin desk.Principal, p Policy) (Pol
 		return Policy{}, desk.Errorf(desk.EInvalid, "a policy needs at least one target")
 	case p.WarnShare <= 0 || p.WarnShare >= 1:
 		return Policy{}, desk.Errorf(desk.EInvalid, "warn_share must be between 0 and 1")
+	case len(p.Escalations) > 10:
+		return Policy{}, desk.Errorf(desk.EInvalid, "at most 10 escalations a policy")
+	}
+	seen := map[string]bool{}
+	for _, e := range p.Escalations {
+		switch {
+		case !slices.Contains(Kinds, e.Clock) || p.Target(e.Clock) <= 0:
+			return Policy{}, desk.Errorf(desk.EInvalid, "an escalation needs a clock the policy has a target for (%s)", strings.Join(Kinds, ", "))
+		case !slices.Contains(Actions, e.Action):
+			return Policy{}, desk.Errorf(desk.EInvalid, "escalation action must be one of %s", strings.Join(Actions, ", "))
+		case e.Offset < -maxTarget || e.Offset > maxTarget:
+			return Policy{}, desk.Errorf(desk.EInvalid, "an escalation's offset is at most a year either way")
+		case seen[e.Clock+e.Key()]:
+			return Policy{}, desk.Errorf(desk.EInvalid, "the same escalation twice")
+		}
+		seen[e.Clock+e.Key()] = true
+	}
+	if p.Escalations == nil {
+		p.Escalations = []Escalation{}
 	}
 	all, err := s.store.SLAPolicies(ctx)
 	if err != nil {

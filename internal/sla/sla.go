@@ -15,6 +15,7 @@ package sla
 import (
 	"encoding/json"
 	"slices"
+	"strconv"
 	"time"
 )
 
@@ -53,6 +54,57 @@ type Policy struct {
 	// WarnShare is the share of a target after which the console shows
 	// amber (0.75: a quarter left).
 	WarnShare float64 `json:"warn_share"`
+	// Escalations are what happens, once per conversation, at a time
+	// before or after a clock's due time.
+	Escalations []Escalation `json:"escalations"`
+}
+
+// Escalation actions.
+const (
+	NotifyAssignee = "notify_assignee"
+	NotifyLead     = "notify_lead" // the team's lead
+	RaisePriority  = "raise_priority"
+	Requeue        = "requeue" // back to the team's queue, assignee released
+)
+
+// Actions lists the escalation actions.
+var Actions = []string{NotifyAssignee, NotifyLead, RaisePriority, Requeue}
+
+// Escalation is one action at Offset from a clock's due time (negative:
+// before the breach).
+type Escalation struct {
+	Clock  string        `json:"clock"`
+	Offset time.Duration `json:"-"`
+	Action string        `json:"action"`
+}
+
+// Key names the escalation on a clock, so it fires once however often
+// the policy is saved.
+func (e Escalation) Key() string {
+	return e.Action + "@" + strconv.FormatInt(int64(e.Offset/time.Minute), 10)
+}
+
+type escalationJSON struct {
+	escalationAlias
+	OffsetMins int64 `json:"offset_minutes"`
+}
+
+type escalationAlias Escalation
+
+// MarshalJSON writes the offset in minutes.
+func (e Escalation) MarshalJSON() ([]byte, error) {
+	return json.Marshal(escalationJSON{escalationAlias(e), int64(e.Offset / time.Minute)})
+}
+
+// UnmarshalJSON reads what MarshalJSON writes.
+func (e *Escalation) UnmarshalJSON(b []byte) error {
+	var v escalationJSON
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	*e = Escalation(v.escalationAlias)
+	e.Offset = time.Duration(v.OffsetMins) * time.Minute
+	return nil
 }
 
 // Target returns the policy's target for a clock kind.
@@ -111,6 +163,8 @@ type Clock struct {
 	DueAt    time.Time  `json:"due_at,omitzero"`
 	Breached bool       `json:"breached"`
 	MetAt    *time.Time `json:"met_at,omitempty"`
+	// Fired lists the escalations done (Escalation.Key).
+	Fired []string `json:"fired,omitempty"`
 	// BusinessHours says how Target counts (the policy's, when started).
 	BusinessHours bool `json:"business_hours"`
 }
@@ -256,6 +310,65 @@ func (cs Clocks) Breach(now time.Time) []string {
 		}
 	}
 	return out
+}
+
+// Fired is an escalation that fell due on a clock.
+type Fired struct {
+	Kind       string
+	Escalation Escalation
+}
+
+// Escalate marks, and returns in time order, the escalations of policy p
+// whose moment has come by now on the running clocks it started.
+func (cs Clocks) Escalate(now time.Time, p Policy) []Fired {
+	var out []Fired
+	type due struct {
+		f  Fired
+		at time.Time
+	}
+	var all []due
+	for _, kind := range Kinds {
+		c := cs[kind]
+		if c == nil || c.State != Running || c.DueAt.IsZero() || c.PolicyID != p.ID {
+			continue
+		}
+		for _, e := range p.Escalations {
+			if e.Clock != kind || slices.Contains(c.Fired, e.Key()) {
+				continue
+			}
+			if at := c.DueAt.Add(e.Offset); !now.Before(at) {
+				all = append(all, due{Fired{kind, e}, at})
+				c.Fired = append(c.Fired, e.Key())
+			}
+		}
+	}
+	slices.SortStableFunc(all, func(a, b due) int { return a.at.Compare(b.at) })
+	for _, d := range all {
+		out = append(out, d.f)
+	}
+	return out
+}
+
+// NextAt is when the sweep must next look at clock c: its breach, or the
+// next escalation of policy p not yet done; zero when nothing is coming.
+func NextAt(c *Clock, p Policy) time.Time {
+	if c.State != Running || c.DueAt.IsZero() {
+		return time.Time{}
+	}
+	var next time.Time
+	if !c.Breached {
+		next = c.DueAt
+	}
+	if c.PolicyID == p.ID {
+		for _, e := range p.Escalations {
+			if e.Clock == c.Kind && !slices.Contains(c.Fired, e.Key()) {
+				if at := c.DueAt.Add(e.Offset); next.IsZero() || at.Before(next) {
+					next = at
+				}
+			}
+		}
+	}
+	return next
 }
 
 // stop counts a running clock's time up to now into Used.

@@ -248,6 +248,11 @@ func (s *Service) SaveTeam(ctx context.Context, admin desk.Principal, t desk.Tea
 			return desk.Team{}, desk.Errorf(desk.EInvalid, "%q is not an agent", m)
 		}
 	}
+	if t.LeadID != "" {
+		if _, err := s.store.AgentByID(ctx, t.LeadID); err != nil {
+			return desk.Team{}, desk.Errorf(desk.EInvalid, "lead %q is not an agent", t.LeadID)
+		}
+	}
 	var before any
 	if t.ID == "" {
 		var b [6]byte

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"encoding/json"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -67,7 +68,7 @@ func (db *DB) SLAClocksOf(ctx context.Context, ids []string) (map[string][]desk.
 	return out, dbError(rows.Err(), "read sla clocks")
 }
 
-const slaPolicyColumns = `id, name, priority, category, team_id, first_response_secs, next_response_secs, resolution_secs, business_hours, warn_share`
+const slaPolicyColumns = `id, name, priority, category, team_id, first_response_secs, next_response_secs, resolution_secs, business_hours, warn_share, escalations`
 
 // SLAPolicies lists the policies.
 func (db *DB) SLAPolicies(ctx context.Context) ([]sla.Policy, error) {
@@ -78,8 +79,12 @@ func (db *DB) SLAPolicies(ctx context.Context) ([]sla.Policy, error) {
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (sla.Policy, error) {
 		var p sla.Policy
 		var fr, nr, res int64
-		err := r.Scan(&p.ID, &p.Name, &p.Priority, &p.Category, &p.TeamID, &fr, &nr, &res, &p.BusinessHours, &p.WarnShare)
+		var esc string
+		err := r.Scan(&p.ID, &p.Name, &p.Priority, &p.Category, &p.TeamID, &fr, &nr, &res, &p.BusinessHours, &p.WarnShare, &esc)
 		p.FirstResponse, p.NextResponse, p.Resolution = time.Duration(fr)*time.Second, time.Duration(nr)*time.Second, time.Duration(res)*time.Second
+		if err == nil {
+			err = json.Unmarshal([]byte(esc), &p.Escalations)
+		}
 		return p, err
 	})
 	return out, dbError(err, "list sla policies")
@@ -87,11 +92,11 @@ func (db *DB) SLAPolicies(ctx context.Context) ([]sla.Policy, error) {
 
 // SaveSLAPolicy creates or replaces a policy.
 func (db *DB) SaveSLAPolicy(ctx context.Context, p sla.Policy) error {
-	_, err := db.pool.Exec(ctx, `INSERT INTO sla_policies (`+slaPolicyColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+	_, err := db.pool.Exec(ctx, `INSERT INTO sla_policies (`+slaPolicyColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
 		ON CONFLICT (id) DO UPDATE SET name = excluded.name, priority = excluded.priority, category = excluded.category, team_id = excluded.team_id,
 			first_response_secs = excluded.first_response_secs, next_response_secs = excluded.next_response_secs, resolution_secs = excluded.resolution_secs,
-			business_hours = excluded.business_hours, warn_share = excluded.warn_share`,
-		p.ID, p.Name, p.Priority, p.Category, p.TeamID, int64(p.FirstResponse/time.Second), int64(p.NextResponse/time.Second), int64(p.Resolution/time.Second), p.BusinessHours, p.WarnShare)
+			business_hours = excluded.business_hours, warn_share = excluded.warn_share, escalations = excluded.escalations`,
+		p.ID, p.Name, p.Priority, p.Category, p.TeamID, int64(p.FirstResponse/time.Second), int64(p.NextResponse/time.Second), int64(p.Resolution/time.Second), p.BusinessHours, p.WarnShare, escalationsJSON(p))
 	return dbError(err, "save sla policy")
 }
 
@@ -99,4 +104,12 @@ func (db *DB) SaveSLAPolicy(ctx context.Context, p sla.Policy) error {
 func (db *DB) DeleteSLAPolicy(ctx context.Context, id string) error {
 	_, err := db.pool.Exec(ctx, `DELETE FROM sla_policies WHERE id = $1`, id)
 	return dbError(err, "delete sla policy")
+}
+
+func escalationsJSON(p sla.Policy) string {
+	if len(p.Escalations) == 0 {
+		return "[]"
+	}
+	raw, _ := json.Marshal(p.Escalations) // plain values: cannot fail
+	return string(raw)
 }

@@ -33,8 +33,8 @@ func teamMembers(ctx context.Context, q querier, t *desk.Team) error {
 // TeamForCategory returns the team a category routes to.
 func (r reader) TeamForCategory(ctx context.Context, category string) (desk.Team, error) {
 	var t desk.Team
-	err := r.q.QueryRow(ctx, `SELECT t.id, t.name, t.routing, t.capacity FROM category_teams ct JOIN teams t ON t.id = ct.team_id
-		WHERE ct.category = $1`, category).Scan(&t.ID, &t.Name, &t.Routing, &t.Capacity)
+	err := r.q.QueryRow(ctx, `SELECT t.id, t.name, t.routing, t.capacity, t.lead_id FROM category_teams ct JOIN teams t ON t.id = ct.team_id
+		WHERE ct.category = $1`, category).Scan(&t.ID, &t.Name, &t.Routing, &t.Capacity, &t.LeadID)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return t, desk.Errorf(desk.ENotFound, "no team for %s", category)
 	}
@@ -57,13 +57,13 @@ func (x *tx) AgentLoad(ctx context.Context, agentID string) (int, error) {
 
 // Teams lists every team with its members and categories.
 func (db *DB) Teams(ctx context.Context) ([]desk.Team, error) {
-	rows, err := db.pool.Query(ctx, `SELECT id, name, routing, capacity FROM teams ORDER BY name, id`)
+	rows, err := db.pool.Query(ctx, `SELECT id, name, routing, capacity, lead_id FROM teams ORDER BY name, id`)
 	if err != nil {
 		return nil, dbError(err, "list teams")
 	}
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (desk.Team, error) {
 		var t desk.Team
-		err := r.Scan(&t.ID, &t.Name, &t.Routing, &t.Capacity)
+		err := r.Scan(&t.ID, &t.Name, &t.Routing, &t.Capacity, &t.LeadID)
 		return t, err
 	})
 	if err != nil {
@@ -81,9 +81,9 @@ func (db *DB) Teams(ctx context.Context) ([]desk.Team, error) {
 // category moves to this team from any other).
 func (db *DB) SaveTeam(ctx context.Context, t desk.Team) error {
 	return pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `INSERT INTO teams (id, name, routing, capacity) VALUES ($1, $2, $3, $4)
-			ON CONFLICT (id) DO UPDATE SET name = excluded.name, routing = excluded.routing, capacity = excluded.capacity`,
-			t.ID, t.Name, t.Routing, t.Capacity); err != nil {
+		if _, err := tx.Exec(ctx, `INSERT INTO teams (id, name, routing, capacity, lead_id) VALUES ($1, $2, $3, $4, $5)
+			ON CONFLICT (id) DO UPDATE SET name = excluded.name, routing = excluded.routing, capacity = excluded.capacity, lead_id = excluded.lead_id`,
+			t.ID, t.Name, t.Routing, t.Capacity, t.LeadID); err != nil {
 			return dbError(err, "save team")
 		}
 		for _, q := range []string{`DELETE FROM team_members WHERE team_id = $1`, `DELETE FROM category_teams WHERE team_id = $1`} {

@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"encoding/json"
 	"database/sql"
 	"time"
 
@@ -79,7 +80,7 @@ func (db *DB) SLAClocksOf(ctx context.Context, ids []string) (map[string][]desk.
 	return out, nil
 }
 
-const slaPolicyColumns = `id, name, priority, category, team_id, first_response_secs, next_response_secs, resolution_secs, business_hours, warn_share`
+const slaPolicyColumns = `id, name, priority, category, team_id, first_response_secs, next_response_secs, resolution_secs, business_hours, warn_share, escalations`
 
 // SLAPolicies lists the policies.
 func (db *DB) SLAPolicies(ctx context.Context) ([]sla.Policy, error) {
@@ -92,10 +93,14 @@ func (db *DB) SLAPolicies(ctx context.Context) ([]sla.Policy, error) {
 	for rows.Next() {
 		var p sla.Policy
 		var fr, nr, res int64
-		if err := rows.Scan(&p.ID, &p.Name, &p.Priority, &p.Category, &p.TeamID, &fr, &nr, &res, &p.BusinessHours, &p.WarnShare); err != nil {
+		var esc string
+		if err := rows.Scan(&p.ID, &p.Name, &p.Priority, &p.Category, &p.TeamID, &fr, &nr, &res, &p.BusinessHours, &p.WarnShare, &esc); err != nil {
 			return nil, dbError(err, "list sla policies")
 		}
 		p.FirstResponse, p.NextResponse, p.Resolution = time.Duration(fr)*time.Second, time.Duration(nr)*time.Second, time.Duration(res)*time.Second
+		if err := json.Unmarshal([]byte(esc), &p.Escalations); err != nil {
+			return nil, dbError(err, "list sla policies")
+		}
 		out = append(out, p)
 	}
 	return out, dbError(rows.Err(), "list sla policies")
@@ -103,11 +108,11 @@ func (db *DB) SLAPolicies(ctx context.Context) ([]sla.Policy, error) {
 
 // SaveSLAPolicy creates or replaces a policy.
 func (db *DB) SaveSLAPolicy(ctx context.Context, p sla.Policy) error {
-	_, err := db.write.ExecContext(ctx, `INSERT INTO sla_policies (`+slaPolicyColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+	_, err := db.write.ExecContext(ctx, `INSERT INTO sla_policies (`+slaPolicyColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (id) DO UPDATE SET name = excluded.name, priority = excluded.priority, category = excluded.category, team_id = excluded.team_id,
 			first_response_secs = excluded.first_response_secs, next_response_secs = excluded.next_response_secs, resolution_secs = excluded.resolution_secs,
-			business_hours = excluded.business_hours, warn_share = excluded.warn_share`,
-		p.ID, p.Name, p.Priority, p.Category, p.TeamID, int64(p.FirstResponse/time.Second), int64(p.NextResponse/time.Second), int64(p.Resolution/time.Second), p.BusinessHours, p.WarnShare)
+			business_hours = excluded.business_hours, warn_share = excluded.warn_share, escalations = excluded.escalations`,
+		p.ID, p.Name, p.Priority, p.Category, p.TeamID, int64(p.FirstResponse/time.Second), int64(p.NextResponse/time.Second), int64(p.Resolution/time.Second), p.BusinessHours, p.WarnShare, escalationsJSON(p))
 	return dbError(err, "save sla policy")
 }
 
@@ -115,4 +120,12 @@ func (db *DB) SaveSLAPolicy(ctx context.Context, p sla.Policy) error {
 func (db *DB) DeleteSLAPolicy(ctx context.Context, id string) error {
 	_, err := db.write.ExecContext(ctx, `DELETE FROM sla_policies WHERE id = ?`, id)
 	return dbError(err, "delete sla policy")
+}
+
+func escalationsJSON(p sla.Policy) string {
+	if len(p.Escalations) == 0 {
+		return "[]"
+	}
+	raw, _ := json.Marshal(p.Escalations) // plain values: cannot fail
+	return string(raw)
 }

@@ -37,8 +37,8 @@ func (r reader) teamMembers(ctx context.Context, t *desk.Team) error {
 // TeamForCategory returns the team a category routes to.
 func (r reader) TeamForCategory(ctx context.Context, category string) (desk.Team, error) {
 	var t desk.Team
-	err := r.run.queryRow(ctx, `SELECT t.id, t.name, t.routing, t.capacity FROM category_teams ct JOIN teams t ON t.id = ct.team_id
-		WHERE ct.category = ?`, category).Scan(&t.ID, &t.Name, &t.Routing, &t.Capacity)
+	err := r.run.queryRow(ctx, `SELECT t.id, t.name, t.routing, t.capacity, t.lead_id FROM category_teams ct JOIN teams t ON t.id = ct.team_id
+		WHERE ct.category = ?`, category).Scan(&t.ID, &t.Name, &t.Routing, &t.Capacity, &t.LeadID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return t, desk.Errorf(desk.ENotFound, "no team for %s", category)
 	}
@@ -59,14 +59,14 @@ func (t *convTx) AgentLoad(ctx context.Context, agentID string) (int, error) {
 // Teams lists every team with its members and categories.
 func (db *DB) Teams(ctx context.Context) ([]desk.Team, error) {
 	r := db.reader
-	rows, err := db.read.QueryContext(ctx, `SELECT id, name, routing, capacity FROM teams ORDER BY name, id`)
+	rows, err := db.read.QueryContext(ctx, `SELECT id, name, routing, capacity, lead_id FROM teams ORDER BY name, id`)
 	if err != nil {
 		return nil, dbError(err, "list teams")
 	}
 	var out []desk.Team
 	for rows.Next() {
 		var t desk.Team
-		if err := rows.Scan(&t.ID, &t.Name, &t.Routing, &t.Capacity); err != nil {
+		if err := rows.Scan(&t.ID, &t.Name, &t.Routing, &t.Capacity, &t.LeadID); err != nil {
 			rows.Close()
 			return nil, dbError(err, "list teams")
 		}
@@ -90,9 +90,9 @@ func (db *DB) SaveTeam(ctx context.Context, t desk.Team) error {
 			sql  string
 			args []any
 		}{
-			{`INSERT INTO teams (id, name, routing, capacity) VALUES (?, ?, ?, ?)
-				ON CONFLICT (id) DO UPDATE SET name = excluded.name, routing = excluded.routing, capacity = excluded.capacity`,
-				[]any{t.ID, t.Name, t.Routing, t.Capacity}},
+			{`INSERT INTO teams (id, name, routing, capacity, lead_id) VALUES (?, ?, ?, ?, ?)
+				ON CONFLICT (id) DO UPDATE SET name = excluded.name, routing = excluded.routing, capacity = excluded.capacity, lead_id = excluded.lead_id`,
+				[]any{t.ID, t.Name, t.Routing, t.Capacity, t.LeadID}},
 			{`DELETE FROM team_members WHERE team_id = ?`, []any{t.ID}},
 			{`DELETE FROM category_teams WHERE team_id = ?`, []any{t.ID}},
 		}

@@ -8,6 +8,8 @@ import { $, confirmAction, el, setText, show } from "/shared/dom.js";
 const priorities = ["low", "normal", "high", "urgent"];
 const noticeKinds = ["closed", "no_agents", "auto_resolve"];
 const languages = ["zh-CN", "en"];
+const clockKinds = ["first_response", "next_response", "resolution"];
+const actions = ["notify_assignee", "notify_lead", "raise_priority", "requeue"];
 
 /**
  * bindDeskAdmin wires the 分类 and 营业时间 tabs and returns their loaders.
@@ -183,9 +185,25 @@ export function bindDeskAdmin({ api, i18n, toast, cats }) {
     $("#sla-resolution").value = p ? p.resolution_minutes : "";
     $("#sla-business").checked = p ? p.business_hours : true;
     $("#sla-warn").value = Math.round((p ? p.warn_share : 0.75) * 100);
+    $("#sla-escalations").replaceChildren(...((p && p.escalations) || []).map(escalationRow));
     setText($("#sla-form-title"), t(p ? "admin.editSla" : "admin.newSla"));
     show($("#sla-cancel"), Boolean(p));
   }
+
+  // escalationRow is one escalation's line in the form: clock, minutes
+  // from the due time, action.
+  function escalationRow(e = { clock: "resolution", offset_minutes: 0, action: "notify_assignee" }) {
+    const clock = el("select", { class: "select", dataset: { field: "clock" } }, ...clockKinds.map((k) => el("option", { value: k, text: t(`sla.kind.${k}`) })));
+    const action = el("select", { class: "select", dataset: { field: "action" } }, ...actions.map((a) => el("option", { value: a, text: t(`admin.esc.${a}`) })));
+    clock.value = e.clock;
+    action.value = e.action;
+    const row = el("div", { class: "canned-form-row", dataset: { testid: "sla-escalation" } }, clock,
+      el("input", { class: "tag-input", type: "number", value: String(e.offset_minutes), title: t("admin.escOffset"), "aria-label": t("admin.escOffset"), dataset: { field: "offset" } }),
+      action,
+      el("button", { type: "button", class: "link link-danger", text: t("admin.remove"), on: { click: () => row.remove() } }));
+    return row;
+  }
+  $("#sla-add-escalation").addEventListener("click", () => $("#sla-escalations").append(escalationRow()));
 
   function editPolicy(p) {
     editingPolicy = p;
@@ -210,6 +228,10 @@ export function bindDeskAdmin({ api, i18n, toast, cats }) {
       first_response_minutes: Number($("#sla-first").value || 0), next_response_minutes: Number($("#sla-next").value || 0),
       resolution_minutes: Number($("#sla-resolution").value || 0), business_hours: $("#sla-business").checked,
       warn_share: Number($("#sla-warn").value || 75) / 100,
+      escalations: [...$("#sla-escalations").children].map((row) => ({
+        clock: row.querySelector("[data-field=clock]").value, action: row.querySelector("[data-field=action]").value,
+        offset_minutes: Number(row.querySelector("[data-field=offset]").value || 0),
+      })),
     };
     try {
       await api().post(editingPolicy ? `/api/sla/policies/${encodeURIComponent(editingPolicy.id)}` : "/api/sla/policies", body);

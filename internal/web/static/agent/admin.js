@@ -143,6 +143,9 @@ export function bindAdmin({ api, me, i18n, toast, cats }) {
         el("button", { type: "button", class: "link", text: t("canned.edit"), on: { click: () => editTeam(tm) } }),
         el("button", { type: "button", class: "link link-danger", text: t("canned.delete"), on: { click: () => deleteTeam(tm) } })))));
     const chosen = editingTeam || { members: [], categories: [] };
+    $("#team-lead").replaceChildren(el("option", { value: "", text: t("admin.noLead") }),
+      ...agents.filter((a) => !a.disabled).map((a) => el("option", { value: a.id, text: a.name || a.username })));
+    $("#team-lead").value = chosen.lead_id || "";
     $("#team-members").replaceChildren(...agents.filter((a) => !a.disabled).map((a) => el("label", { class: "check" },
       el("input", { type: "checkbox", value: a.id, checked: chosen.members.includes(a.id) }), ` ${a.name}`)));
     // Active categories, and retired ones the team still answers.
@@ -177,7 +180,7 @@ export function bindAdmin({ api, me, i18n, toast, cats }) {
     const picked = (box) => $$(`${box} input:checked`).map((i) => i.value);
     const body = {
       name: $("#team-name").value, routing: $("#team-routing").value, capacity: Number($("#team-capacity").value),
-      members: picked("#team-members"), categories: picked("#team-categories"),
+      members: picked("#team-members"), categories: picked("#team-categories"), lead_id: $("#team-lead").value,
     };
     try {
       await api().post(editingTeam ? `/api/teams/${encodeURIComponent(editingTeam.id)}` : "/api/teams", body);

@@ -929,6 +929,9 @@ function onFrame(f) {
   const d = f.data || {};
   if (f.type === "participant.joined" && d.invited_by && d.participant && d.participant.id === session.id) callMe(t("conv.invitedYou"), f.conversation_id);
   if (f.type === "conversation.transferred" && d.to_agent_id === session.id) callMe(t("conv.transferredToYou"), f.conversation_id);
+  if (f.type === "sla.escalated" && d.agent_id === session.id && (d.action === "notify_assignee" || d.action === "notify_lead")) {
+    callMe(t("conv.slaYou", { clock: t(`sla.kind.${d.kind}`) }), f.conversation_id);
+  }
   if (f.type === "note.created" && Array.isArray(d.mentions) && d.mentions.includes(session.id) && d.sender_id !== session.id) {
     callMe(t("conv.mentionedYou", { name: d.sender_name || d.sender_id, text: (d.body || "").slice(0, 80) }), f.conversation_id);
   }

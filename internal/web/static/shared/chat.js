@@ -10,7 +10,7 @@ const lifecycle = new Set([
   "conversation.created", "conversation.claimed", "participant.joined", "participant.left",
   "conversation.transferred", "conversation.resolved", "conversation.reopened",
   "conversation.pending", "conversation.withdrawn", "conversation.updated", "conversation.rated",
-  "conversation.notice",
+  "conversation.notice", "sla.escalated",
 ]);
 
 /** stars draws a 1–5 score as ★ and ☆. */
@@ -145,6 +145,8 @@ export class Timeline {
         return t("sys.pending", { name: this.nameOf("agent", d.by) });
       case "conversation.withdrawn":
         return t("sys.withdrawn", { name: this.nameOf("employee", d.by) });
+      case "sla.escalated": // agents only: a service-level escalation was done
+        return t(`sys.escalated.${d.action}`, { clock: t(`sla.kind.${d.kind}`), name: this.nameOf("agent", d.agent_id), priority: t(`priority.${d.priority}`) });
       case "conversation.notice": {
         let when = "";
         if (d.next_open) {
