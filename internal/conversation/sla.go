@@ -145,7 +145,7 @@ func (w *eventWriter) slaApply(sweep bool) {
 			w.err = desk.Wrap(desk.EInternal, err, "encode sla clock")
 			return
 		}
-		row := desk.SLAClock{Kind: kind, Data: raw}
+		row := desk.SLAClock{Kind: kind, Data: raw, State: c.State, Breached: c.Breached}
 		if next := sla.NextAt(c, p); !next.IsZero() {
 			row.DueAt = &next
 		}

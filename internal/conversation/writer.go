@@ -84,6 +84,10 @@ func (w *eventWriter) appendMessage(typ desk.EventType, actor desk.Principal, m 
 	m.ID = w.c.ID + ":" + strconv.FormatInt(w.c.Seq+1, 10)
 	m.SenderType, m.SenderID, m.SenderName, m.CreatedAt = actor.Role, actor.ID, w.name(actor), w.now
 	ev := w.append(typ, actor, m, m.ClientMsgID)
+	if w.err == nil && typ == desk.EventMessage && actor.Role == desk.RoleAgent {
+		// The reports' first response (internal/reports).
+		w.err = w.tx.RecordFirstResponse(w.ctx, w.c.ID, w.now, actor.ID)
+	}
 	if w.err == nil {
 		texts := []string{m.Body}
 		for _, a := range m.Attachments {

@@ -198,6 +198,9 @@ type SLAClock struct {
 	Kind  string
 	Data  []byte
 	DueAt *time.Time
+	// State and Breached repeat the clock's outcome for the reports.
+	State    string
+	Breached bool
 }
 
 // TeamRatings is the ratings of the conversations routed to one team.

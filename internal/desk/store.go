@@ -134,6 +134,9 @@ type ConversationTx interface {
 	// SaveSLAClock creates or replaces one.
 	SLAClocks(ctx context.Context, conversationID string) ([]SLAClock, error)
 	SaveSLAClock(ctx context.Context, conversationID string, c SLAClock) error
+	// RecordFirstResponse keeps the conversation's first answer: the
+	// first call wins, later ones change nothing.
+	RecordFirstResponse(ctx context.Context, conversationID string, at time.Time, agentID string) error
 	// AgentLoad counts the conversations assigned to the agent and not
 	// resolved, holding the agent until the transaction ends, so two
 	// assignments at once cannot both see room for one more.

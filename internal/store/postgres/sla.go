@@ -29,10 +29,21 @@ func (x *tx) SLAClocks(ctx context.Context, conversationID string) ([]desk.SLACl
 
 // SaveSLAClock creates or replaces one clock.
 func (x *tx) SaveSLAClock(ctx context.Context, conversationID string, c desk.SLAClock) error {
-	_, err := x.t.Exec(ctx, `INSERT INTO sla_clocks (conversation_id, kind, clock, due_at) VALUES ($1, $2, $3, $4)
-		ON CONFLICT (conversation_id, kind) DO UPDATE SET clock = excluded.clock, due_at = excluded.due_at`,
-		conversationID, c.Kind, string(c.Data), dbTimePtr(c.DueAt))
+	breached := 0
+	if c.Breached {
+		breached = 1
+	}
+	_, err := x.t.Exec(ctx, `INSERT INTO sla_clocks (conversation_id, kind, clock, due_at, state, breached) VALUES ($1, $2, $3, $4, $5, $6)
+		ON CONFLICT (conversation_id, kind) DO UPDATE SET clock = excluded.clock, due_at = excluded.due_at, state = excluded.state, breached = excluded.breached`,
+		conversationID, c.Kind, string(c.Data), dbTimePtr(c.DueAt), c.State, breached)
 	return dbError(err, "save sla clock")
+}
+
+// RecordFirstResponse keeps the conversation's first answer.
+func (x *tx) RecordFirstResponse(ctx context.Context, conversationID string, at time.Time, agentID string) error {
+	_, err := x.t.Exec(ctx, `INSERT INTO conversation_facts (conversation_id, first_response_at, first_responder) VALUES ($1, $2, $3)
+		ON CONFLICT (conversation_id) DO NOTHING`, conversationID, dbTime(at), agentID)
+	return dbError(err, "record first response")
 }
 
 // DueSLAConversations lists conversations with a clock due by now.

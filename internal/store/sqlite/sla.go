@@ -33,10 +33,17 @@ func (t *convTx) SLAClocks(ctx context.Context, conversationID string) ([]desk.S
 
 // SaveSLAClock creates or replaces one clock.
 func (t *convTx) SaveSLAClock(ctx context.Context, conversationID string, c desk.SLAClock) error {
-	_, err := t.run.exec(ctx, `INSERT INTO sla_clocks (conversation_id, kind, clock, due_at) VALUES (?, ?, ?, ?)
-		ON CONFLICT (conversation_id, kind) DO UPDATE SET clock = excluded.clock, due_at = excluded.due_at`,
-		conversationID, c.Kind, string(c.Data), nullMillis(c.DueAt))
+	_, err := t.run.exec(ctx, `INSERT INTO sla_clocks (conversation_id, kind, clock, due_at, state, breached) VALUES (?, ?, ?, ?, ?, ?)
+		ON CONFLICT (conversation_id, kind) DO UPDATE SET clock = excluded.clock, due_at = excluded.due_at, state = excluded.state, breached = excluded.breached`,
+		conversationID, c.Kind, string(c.Data), nullMillis(c.DueAt), c.State, c.Breached)
 	return dbError(err, "save sla clock")
+}
+
+// RecordFirstResponse keeps the conversation's first answer.
+func (t *convTx) RecordFirstResponse(ctx context.Context, conversationID string, at time.Time, agentID string) error {
+	_, err := t.run.exec(ctx, `INSERT INTO conversation_facts (conversation_id, first_response_at, first_responder) VALUES (?, ?, ?)
+		ON CONFLICT (conversation_id) DO NOTHING`, conversationID, millis(at), agentID)
+	return dbError(err, "record first response")
 }
 
 // DueSLAConversations lists conversations with a clock due by now.
