@@ -40,6 +40,7 @@ import (
 	"github.com/servicedesk/servicedesk/internal/metrics"
 	"github.com/servicedesk/servicedesk/internal/notify"
 	"github.com/servicedesk/servicedesk/internal/presence"
+	"github.com/servicedesk/servicedesk/internal/reports"
 	"github.com/servicedesk/servicedesk/internal/retention"
 	"github.com/servicedesk/servicedesk/internal/settings"
 	"github.com/servicedesk/servicedesk/internal/sla"
@@ -251,6 +252,7 @@ func newNode(ctx context.Context, cfg config.Config, log *slog.Logger) (*node, e
 		Files: n.files, UploadRate: limits.NewBuckets(uploadsPerMinute/60, desk.MaxAttachments+1),
 		Canned: canned.New(n.db, n.db, auditLog, nil), Audit: auditLog, Staff: staff.New(n.db, authSvc, auditLog),
 		Retention: n.retention, Settings: n.settings, SLA: n.sla,
+		Reports: reports.NewService(n.db, n.db, n.db, n.reportClock), ReportZone: func() *time.Location { z, _ := n.reportClock(); return z },
 		Push: httpapi.Push{Key: cfg.APIKey, Bus: n.bus, Reach: n.hub.Reach,
 			Participants: func(r *http.Request, id string) ([]desk.Principal, error) {
 				return n.desks.ActiveParticipants(r.Context(), id)
@@ -434,6 +436,7 @@ type storage interface {
 	settings.Store
 	sla.Store
 	conversation.SLAStore
+	reports.Store
 	ResolvedBefore(ctx context.Context, before time.Time, limit int) ([]string, error)
 	EmployeeConversationIDs(ctx context.Context, employeeID string) ([]string, error)
 	PurgeConversation(ctx context.Context, id string, resolvedBefore time.Time) error
@@ -461,6 +464,19 @@ func deskSettings(ctx context.Context, cfg config.Config, db storage, auditLog *
 		log.Warn("stored settings unreadable; the flags apply", "error", err)
 	}
 	return s, nil
+}
+
+// reportClock is the desk's time zone and working time as the reports
+// count them: the business hours in force, or the configured zone and
+// calendar time when the desk keeps none.
+func (n *node) reportClock() (*time.Location, reports.WorkingTime) {
+	if c := n.settings.Hours(); c != nil {
+		return c.Location(), c
+	}
+	if z, err := time.LoadLocation(n.cfg.TimeZone); err == nil {
+		return z, nil
+	}
+	return time.FixedZone("CST", 8*3600), nil
 }
 
 // schedule lets the conversations read the settings in force.

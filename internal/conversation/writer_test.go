@@ -307,7 +307,7 @@ func TestCallerHangingUpFailsNobodyElse(t *testing.T) {
 // the commit timeout (a few attempts), and a caller's own deadline ends its
 // wait sooner.
 func TestHungStoreIsBounded(t *testing.T) {
-	writers(t, conversation.Config{CommitTimeout: 100 * time.Millisecond}, func(t *testing.T, w *writerHarness) {
+	writers(t, conversation.Config{CommitTimeout: 500 * time.Millisecond}, func(t *testing.T, w *writerHarness) {
 		c := w.open(t, 1)
 		w.db.mu.Lock()
 		w.db.hang = true

@@ -15,6 +15,7 @@ import (
 	"github.com/servicedesk/servicedesk/internal/conversation"
 	"github.com/servicedesk/servicedesk/internal/desk"
 	"github.com/servicedesk/servicedesk/internal/limits"
+	"github.com/servicedesk/servicedesk/internal/reports"
 	"github.com/servicedesk/servicedesk/internal/retention"
 	"github.com/servicedesk/servicedesk/internal/settings"
 	"github.com/servicedesk/servicedesk/internal/sla"
@@ -71,8 +72,12 @@ type API struct {
 	// replies: agents read them, admins change them.
 	Settings *settings.Service
 	// SLA, when set, serves the service-level policies.
-	SLA       *sla.Service
-	Retention *retention.Service
+	SLA *sla.Service
+	// Reports, when set, serves the reports; ReportZone is the desk's
+	// time zone, where report days start.
+	Reports    *reports.Service
+	ReportZone func() *time.Location
+	Retention  *retention.Service
 	// Profiles, with WeCom, refreshes an employee's profile older than a
 	// day when an agent looks at it.
 	Profiles Profiles
@@ -116,6 +121,9 @@ func (a *API) Routes(mux *http.ServeMux) {
 		}
 		if a.SLA != nil {
 			a.slaRoutes(mux)
+		}
+		if a.Reports != nil {
+			a.reportRoutes(mux)
 		}
 	}
 	if a.Push.Key != "" {

@@ -2,8 +2,8 @@ package sqlite
 
 import (
 	"context"
-	"encoding/json"
 	"database/sql"
+	"encoding/json"
 	"time"
 
 	"github.com/servicedesk/servicedesk/internal/desk"
