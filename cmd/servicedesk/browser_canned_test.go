@@ -2,9 +2,14 @@ package main
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/chromedp/cdproto/browser"
+	"github.com/chromedp/chromedp"
 )
 
 // TestBrowserCannedReplies: the demo agent (an admin in dev mode) writes
@@ -376,4 +381,44 @@ func TestBrowserServiceLevels(t *testing.T) {
 	s.agentClaims()
 	s.say(admin, "请重启 VPN 客户端")
 	admin.waitUntil(t, "the resolution clock once answered", `(() => { const b = document.querySelector('#conv-sla [data-testid=sla-badge]'); return b && b.textContent.includes('解决'); })()`)
+}
+
+// TestBrowserReports: the admin opens the reports over a day with one
+// request answered: the figures, the volume chart, and a table saved as
+// CSV with the same numbers.
+func TestBrowserReports(t *testing.T) {
+	s := newDeskScenario(t, startBrowser(t))
+	s.agentSignsIn()
+	s.employeeAsks()
+	s.queueShowsItLive()
+	s.agentClaims()
+	s.say(s.agent, "请重启 VPN 客户端")
+
+	admin := s.agent
+	admin.waitVisible(t, "#reports-open")
+	admin.click(t, "#reports-open")
+	admin.waitUntil(t, "the figures", `document.querySelector('[data-testid=stat-created] strong')?.textContent === '1'`)
+	admin.waitUntil(t, "the volume chart drawn", `document.querySelectorAll('[data-testid=chart-volume] rect.bar-created').length >= 1`)
+	admin.waitUntil(t, "the agents' table", `document.querySelector('[data-testid=report-agents] tbody')?.textContent.includes('1')`)
+
+	dir := t.TempDir()
+	c := chromedp.FromContext(admin.ctx)
+	if _, err := chromedp.Call(admin.ctx, browser.SetDownloadBehavior, browser.SetDownloadBehaviorParams{
+		Behavior: browser.SetDownloadBehaviorBehaviorAllow, DownloadPath: dir, BrowserContextID: c.BrowserContextID}); err != nil {
+		t.Fatal(err)
+	}
+	admin.click(t, "[data-testid=csv-days]")
+	var csv []byte
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if b, err := os.ReadFile(filepath.Join(dir, "servicedesk-days.csv")); err == nil && len(b) > 0 {
+			csv = b
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	text := strings.TrimPrefix(string(csv), "\ufeff")
+	if !strings.HasPrefix(text, "date,created,resolved,reopened,withdrawn,backlog\n") || !strings.Contains(text, ",1,0,0,0,1\n") {
+		t.Errorf("the CSV saved: %q", csv)
+	}
 }

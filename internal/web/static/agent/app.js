@@ -15,6 +15,7 @@ import { bindAttention, bindShortcuts } from "./attention.js";
 import { bindCanned } from "./canned.js";
 import { bindMentions } from "./mentions.js";
 import { createSLA } from "./sla.js";
+import { bindReports } from "./reports.js";
 import strings from "./strings.js";
 
 const i18n = createI18n(strings);
@@ -104,11 +105,13 @@ function signedIn() {
     myRole = m.agent_role || "agent";
     show($("#admin-open"), myRole === "admin");
     show($("#tab-all"), myRole === "admin");
+    if (myRole === "admin") show($("#reports-open"), true);
   }).catch(() => {}).finally(() => canned.reload());
   cats.load(client.api);
   slas.load(client.api).then(() => renderLists());
   client.api.get("/api/teams").then((r) => {
     myCategories = new Set(r.teams.filter((tm) => tm.members.includes(session.id)).flatMap((tm) => tm.categories));
+    if (r.teams.some((tm) => tm.lead_id === session.id)) show($("#reports-open"), true); // team leads read reports
     renderLists();
   }).catch(() => {});
   client.conn.on("open", () => {
@@ -143,7 +146,7 @@ function signOut(message) {
   seenQueue.clear();
   renderLists();
   show($("#view-console"), false);
-  for (const id of ["#conn-state", "#me", "#logout", "#canned-open", "#admin-open", "#my-status", "#tab-all"]) show($(id), false);
+  for (const id of ["#conn-state", "#me", "#logout", "#canned-open", "#admin-open", "#my-status", "#tab-all", "#reports-open"]) show($(id), false);
   allList = [];
   show($("#view-login"), true);
   const error = $("#login-error");
@@ -730,6 +733,24 @@ const canned = bindCanned({
 });
 
 bindAdmin({ api: () => client && client.api, me: () => session.id, i18n, toast, cats });
+bindReports({
+  api: () => client && client.api, i18n, toast, cats,
+  // A CSV comes with the bearer token, so it is fetched, then saved.
+  download: async (path, name) => {
+    try {
+      const res = await fetch(path, { headers: { Authorization: `Bearer ${session.token}` } });
+      if (!res.ok) throw new ApiError(res.status, "download", res.statusText);
+      const url = URL.createObjectURL(await res.blob());
+      const a = el("a", { href: url, download: name });
+      document.body.append(a);
+      a.click();
+      a.remove();
+      setTimeout(() => URL.revokeObjectURL(url), 10000);
+    } catch (err) {
+      toast(errorText(err), "error");
+    }
+  },
+});
 
 // My status, as presence carries it: online (taking work), busy (here, but
 // taking nothing new) or away; a team's automatic routing gives nothing to
