@@ -9,6 +9,8 @@
 // take to reconnect to the others and resume their conversation.
 // "loadtest uploads" has many phones send a photo at once and reports the
 // throughput, the time to each thumbnail and the server's memory.
+// "loadtest reportdata" fills a database with a year of a desk's life and
+// "loadtest reports" times the reports over it.
 package main
 
 import (
@@ -51,6 +53,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 				return err
 			}
 			return runUploads(ctx, cfg, stdout)
+		case "reportdata":
+			cfg, err := parseReportDataConfig(args[1:], stderr)
+			if err != nil {
+				return err
+			}
+			return runReportData(ctx, cfg, stdout)
+		case "reports":
+			cfg, err := parseReportsConfig(args[1:], stderr)
+			if err != nil {
+				return err
+			}
+			return runReports(ctx, cfg, stdout)
 		case "drain":
 			cfg, err := parseDrainConfig(args[1:], stderr)
 			if err != nil {
