@@ -17,8 +17,10 @@ const RefreshInterval = 5 * time.Second
 
 // refreshOverlap: each refresh reads again what changed this long before
 // the newest change it saw, so a save that committed after a later-stamped
-// one, or was stamped by a node whose clock runs a little behind, is still
-// picked up. What the index already holds is skipped by its stamp.
+// one, or was stamped by a node whose clock runs up to this much behind,
+// is still picked up. What the index already holds is skipped by its
+// stamp. Once the newest change is twice as old, nothing can still be
+// arriving under it, and refreshes stop reading the window again.
 const refreshOverlap = time.Minute
 
 // loadPage is how many articles one read brings.
@@ -30,6 +32,7 @@ const synonymsSetting = "kb_synonyms"
 // Run loads the articles into the index, then brings in other nodes'
 // changes every RefreshInterval until ctx ends. Searches answer from what
 // is loaded so far meanwhile (10,000 articles take about two seconds).
+// Call it once.
 func (s *Service) Run(ctx context.Context) {
 	if err := s.Refresh(ctx); err != nil && ctx.Err() == nil {
 		s.cfg.Log.Warn("knowledge base load failed", "error", err)
@@ -58,7 +61,7 @@ func (s *Service) Refresh(ctx context.Context) error {
 	s.mu.Lock()
 	after, afterID := s.seenAt, s.seenID
 	s.mu.Unlock()
-	if !after.IsZero() {
+	if !after.IsZero() && s.cfg.Now().Sub(after) < 2*refreshOverlap {
 		after, afterID = after.Add(-refreshOverlap), ""
 	}
 	for {

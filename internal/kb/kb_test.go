@@ -429,3 +429,38 @@ func TestDeflectionStats(t *testing.T) {
 		}
 	})
 }
+
+// TestSlowClockNode: a node whose clock runs behind stamps its publish
+// before a change another node has already seen; that node still picks
+// it up at its next refresh.
+func TestSlowClockNode(t *testing.T) {
+	stores(t, func(t *testing.T, db store) {
+		ctx := context.Background()
+		log, node := setup(t, db)
+		one, two := node(), node()
+		slow, err := kb.New(kb.Config{Store: db, Agents: db, Audit: log, Now: func() time.Time { return time.Now().Add(-30 * time.Second) }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, _ := one.Create(ctx, wang, vpn)
+		if _, err := one.Publish(ctx, boss, a.ID); err != nil {
+			t.Fatal(err)
+		}
+		if err := two.Refresh(ctx); err != nil {
+			t.Fatal(err)
+		}
+		b, err := slow.Create(ctx, wang, kb.Content{Title: "打印机脱机怎么办", Body: "重新添加打印机", Category: "hardware"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := slow.Publish(ctx, boss, b.ID); err != nil {
+			t.Fatal(err)
+		}
+		if err := two.Refresh(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if hits, _ := two.Search(ctx, zhang, "打印机脱机", "", 0); !found(hits, b.ID) {
+			t.Errorf("the slow node's publish was missed: %+v", hits)
+		}
+	})
+}
