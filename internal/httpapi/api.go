@@ -14,6 +14,7 @@ import (
 	"github.com/servicedesk/servicedesk/internal/canned"
 	"github.com/servicedesk/servicedesk/internal/conversation"
 	"github.com/servicedesk/servicedesk/internal/desk"
+	"github.com/servicedesk/servicedesk/internal/kb"
 	"github.com/servicedesk/servicedesk/internal/limits"
 	"github.com/servicedesk/servicedesk/internal/reports"
 	"github.com/servicedesk/servicedesk/internal/retention"
@@ -78,6 +79,9 @@ type API struct {
 	Reports    *reports.Service
 	ReportZone func() *time.Location
 	Retention  *retention.Service
+	// KB, when set, serves the knowledge base: agents write articles,
+	// admins publish them, employees read and search them.
+	KB *kb.Service
 	// Profiles, with WeCom, refreshes an employee's profile older than a
 	// day when an agent looks at it.
 	Profiles Profiles
@@ -124,6 +128,9 @@ func (a *API) Routes(mux *http.ServeMux) {
 		}
 		if a.Reports != nil {
 			a.reportRoutes(mux)
+		}
+		if a.KB != nil {
+			a.kbRoutes(mux)
 		}
 	}
 	if a.Push.Key != "" {

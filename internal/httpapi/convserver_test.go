@@ -40,6 +40,17 @@ type convServer struct {
 
 func newConvServer(t *testing.T, configure ...func(*API)) *convServer {
 	t.Helper()
+	return newConvServerDB(t, func(api *API, _ *sqlite.DB) {
+		for _, c := range configure {
+			c(api)
+		}
+	})
+}
+
+// newConvServerDB is newConvServer for a configuration that needs the
+// database: services of its own built on it, agents of another role.
+func newConvServerDB(t *testing.T, configure func(*API, *sqlite.DB)) *convServer {
+	t.Helper()
 	ctx := context.Background()
 	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "desk.db"))
 	if err != nil {
@@ -71,9 +82,7 @@ func newConvServer(t *testing.T, configure ...func(*API)) *convServer {
 		}),
 		Dev: true, Log: log, Tokens: tokens, Conversations: svc,
 	}
-	for _, c := range configure {
-		c(api)
-	}
+	configure(api, db)
 	mux := http.NewServeMux()
 	api.Routes(mux)
 	srv := httptest.NewServer(mux)

@@ -23,15 +23,21 @@ const maxBodyBytes = 64 << 10
 // a message that says which. Unknown fields are ignored, as the seed's
 // FastAPI (pydantic) models ignored them: its front ends must keep working.
 func decodeJSON(w http.ResponseWriter, r *http.Request, dst any) error {
+	return decodeJSONUpTo(w, r, dst, maxBodyBytes)
+}
+
+// decodeJSONUpTo is decodeJSON for the few requests that carry more than
+// maxBodyBytes by design (a knowledge-base article's body).
+func decodeJSONUpTo(w http.ResponseWriter, r *http.Request, dst any, limit int64) error {
 	// Requiring the JSON type also keeps plain HTML forms on other sites
 	// from posting here: they cannot set it without a CORS preflight.
 	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || mt != "application/json" {
 		return desk.Errorf(desk.EInvalid, "Content-Type must be application/json")
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 	if err != nil {
-		return decodeError(err)
+		return decodeError(err, limit)
 	}
 	// encoding/json would quietly turn invalid bytes into U+FFFD: refuse
 	// them instead, so what was sent is what is stored, or nothing.
@@ -40,7 +46,7 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, dst any) error {
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	if err := dec.Decode(dst); err != nil {
-		return decodeError(err)
+		return decodeError(err, limit)
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return desk.Errorf(desk.EInvalid, "request body must be a single JSON object")
@@ -48,7 +54,7 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, dst any) error {
 	return nil
 }
 
-func decodeError(err error) error {
+func decodeError(err error, limit int64) error {
 	var (
 		syntaxErr *json.SyntaxError
 		typeErr   *json.UnmarshalTypeError
@@ -58,7 +64,7 @@ func decodeError(err error) error {
 	case errors.Is(err, io.EOF):
 		return desk.Wrap(desk.EInvalid, err, "request body is empty")
 	case errors.As(err, &sizeErr):
-		return desk.Wrap(desk.EInvalid, err, fmt.Sprintf("request body must be at most %d bytes", maxBodyBytes))
+		return desk.Wrap(desk.EInvalid, err, fmt.Sprintf("request body must be at most %d bytes", limit))
 	case errors.As(err, &syntaxErr), errors.Is(err, io.ErrUnexpectedEOF):
 		return desk.Wrap(desk.EInvalid, err, "request body is not valid JSON")
 	case errors.As(err, &typeErr):
