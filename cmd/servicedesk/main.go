@@ -36,6 +36,7 @@ import (
 	"github.com/servicedesk/servicedesk/internal/health"
 	"github.com/servicedesk/servicedesk/internal/httpapi"
 	"github.com/servicedesk/servicedesk/internal/hub"
+	"github.com/servicedesk/servicedesk/internal/kb"
 	"github.com/servicedesk/servicedesk/internal/limits"
 	"github.com/servicedesk/servicedesk/internal/metrics"
 	"github.com/servicedesk/servicedesk/internal/notify"
@@ -106,6 +107,7 @@ type node struct {
 	retention *retention.Service
 	settings  *settings.Service
 	sla       *sla.Service
+	kb        *kb.Service
 	health    *health.Health
 	handler   http.Handler
 }
@@ -187,6 +189,10 @@ func newNode(ctx context.Context, cfg config.Config, log *slog.Logger) (*node, e
 	if err := n.sla.Load(ctx); err != nil {
 		log.Warn("service-level policies unreadable; none apply until the next reload", "error", err)
 	}
+	if n.kb, err = kb.New(kb.Config{Store: n.db, Agents: n.db, Audit: auditLog, Log: log}); err != nil {
+		n.close()
+		return nil, err
+	}
 	n.desks = conversation.New(conversation.Config{
 		Store: timedStore{n.db, n.obs}, Agents: n.db, Bus: n.bus, Presence: n.presence, Log: log, MaxBodyBytes: cfg.MaxBodyBytes,
 		// Between nodes a publish can fail or a node die after its commit:
@@ -251,7 +257,7 @@ func newNode(ctx context.Context, cfg config.Config, log *slog.Logger) (*node, e
 		Proxies: proxies, Writes: perUser, Creates: limits.NewBuckets(cfg.NewConversationsHour/3600, newConversationBurst),
 		Files: n.files, UploadRate: limits.NewBuckets(uploadsPerMinute/60, desk.MaxAttachments+1),
 		Canned: canned.New(n.db, n.db, auditLog, nil), Audit: auditLog, Staff: staff.New(n.db, authSvc, auditLog),
-		Retention: n.retention, Settings: n.settings, SLA: n.sla,
+		Retention: n.retention, Settings: n.settings, SLA: n.sla, KB: n.kb,
 		Reports: reports.NewService(n.db, n.db, n.db, n.reportClock), ReportZone: func() *time.Location { z, _ := n.reportClock(); return z },
 		Push: httpapi.Push{Key: cfg.APIKey, Bus: n.bus, Reach: n.hub.Reach,
 			Participants: func(r *http.Request, id string) ([]desk.Principal, error) {
@@ -326,6 +332,7 @@ func (n *node) serve(ctx context.Context, stdout io.Writer) error {
 	inner.Go(n.retention.Run)
 	inner.Go(n.settings.Run)
 	inner.Go(n.sla.Run)
+	inner.Go(n.kb.Run)
 	outer.Go(n.presence.Run)
 	if n.redisBus != nil {
 		outer.Go(func(ctx context.Context) { n.redisBus.Run(ctx) })
@@ -435,6 +442,7 @@ type storage interface {
 	staff.Store
 	settings.Store
 	sla.Store
+	kb.Store
 	conversation.SLAStore
 	reports.Store
 	ResolvedBefore(ctx context.Context, before time.Time, limit int) ([]string, error)
