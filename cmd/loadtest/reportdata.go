@@ -98,7 +98,7 @@ func runReportData(ctx context.Context, c reportDataConfig, stdout io.Writer) er
 	for first := 0; first < c.conversations; first += batch {
 		err := db.Update(ctx, func(tx desk.ConversationTx) error {
 			for i := first; i < min(first+batch, c.conversations); i++ {
-				n, err := writeConversation(ctx, tx, rng, c, i, c.start.Add(span*time.Duration(i)/time.Duration(c.conversations)), perConv, policy)
+				n, err := writeConversation(ctx, tx, rng, c, i, c.start.Add(span/time.Duration(c.conversations)*time.Duration(i)), perConv, policy)
 				if err != nil {
 					return err
 				}
