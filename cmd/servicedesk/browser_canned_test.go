@@ -422,3 +422,35 @@ func TestBrowserReports(t *testing.T) {
 		t.Errorf("the CSV saved: %q", csv)
 	}
 }
+
+// TestBrowserKBConsole: the demo admin writes an article in the 知识库
+// dialog (the preview renders its Markdown, a script as text) and
+// publishes it; in an employee's VPN conversation the article is
+// suggested, and one click puts its link card in the reply.
+func TestBrowserKBConsole(t *testing.T) {
+	s := newDeskScenario(t, startBrowser(t))
+	s.agentSignsIn()
+	agent := s.agent
+	agent.click(t, "#kb-open")
+	agent.waitVisible(t, "#kb-form")
+	agent.typeText(t, "#kb-title", "VPN 连不上怎么办")
+	agent.choose(t, "#kb-category", "network")
+	evalJS[bool](t, agent, `(() => { const b = document.querySelector('#kb-body');
+		b.value = '1. 重启 GlobalProtect\n2. 重新导入证书\n\n<script>window.pwned = 1</script>'; b.dispatchEvent(new Event('input')); return true; })()`)
+	agent.waitUntil(t, "the preview rendered", `document.querySelectorAll('#kb-preview ol li').length === 2 && document.querySelector('#kb-preview').textContent.includes('<script>')`)
+	agent.click(t, "#kb-save")
+	agent.waitUntil(t, "saved as a draft", `[...document.querySelectorAll('[data-testid=kb-article]')].some(e => e.textContent.includes('VPN 连不上怎么办') && e.textContent.includes('草稿'))`)
+	agent.click(t, "#kb-publish")
+	agent.waitUntil(t, "published", `[...document.querySelectorAll('[data-testid=kb-article]')].some(e => e.textContent.includes('VPN 连不上怎么办') && e.textContent.includes('已发布'))`)
+	if evalJS[bool](t, agent, `window.pwned === 1`) {
+		t.Error("the article's script ran")
+	}
+	agent.click(t, "#kb-close")
+
+	s.employeeAsks()
+	s.queueShowsItLive()
+	s.agentClaims()
+	agent.waitUntil(t, "the article suggested", `[...document.querySelectorAll('[data-testid=kb-suggestion]')].some(e => e.textContent.includes('VPN 连不上怎么办'))`)
+	agent.click(t, "[data-testid=kb-insert]")
+	agent.waitUntil(t, "its link card in the reply", `(() => { const v = document.querySelector('#composer-input').value; return v.includes('VPN 连不上怎么办') && v.includes('/h5/?article='); })()`)
+}

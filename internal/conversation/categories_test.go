@@ -2,6 +2,7 @@ package conversation_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/servicedesk/servicedesk/internal/conversation"
@@ -45,6 +46,20 @@ func TestCategoriesAreTheAdmins(t *testing.T) {
 		}
 		if v, err := svc.Get(ctx, emp, c.ID); err != nil || v.Category != "print" {
 			t.Errorf("the old conversation under a retired category: %+v %v", v, err)
+		}
+
+		// The articles read before asking anyway ride on the created event.
+		seen, _, err := svc.Create(ctx, emp, conversation.NewConversation{Subject: "VPN", Category: "network", Body: "还是不行", Articles: []string{"kb_1", "kb_2"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		evs, _ := svc.Events(ctx, agent, seen.ID, 0, 5)
+		if len(evs) == 0 || !strings.Contains(string(evs[0].Data), `"articles":["kb_1","kb_2"]`) {
+			t.Errorf("created event %s", evs[0].Data)
+		}
+		_, _, err = svc.Create(ctx, emp, conversation.NewConversation{Subject: "x", Category: "network", Body: "y", Articles: []string{"<script>"}})
+		if desk.ErrorCode(err) != desk.EInvalid {
+			t.Errorf("a made-up article id: %v", err)
 		}
 	})
 }

@@ -17,7 +17,13 @@ type NewConversation struct {
 	Category    string
 	Body        string
 	ClientMsgID string
+	// Articles are the knowledge-base articles the employee read before
+	// asking for a person anyway (at most maxSeenArticles): agents see
+	// them and need not send them again.
+	Articles []string
 }
+
+const maxSeenArticles = 10
 
 // Create opens a conversation with its first message and puts it in the
 // queue. A retry with the same ClientMsgID returns the original, with
@@ -44,6 +50,14 @@ func (s *Service) Create(ctx context.Context, employee desk.Principal, in NewCon
 	}
 	if err := checkClientMsgID(in.ClientMsgID); err != nil {
 		return desk.Conversation{}, false, err
+	}
+	if len(in.Articles) > maxSeenArticles {
+		return desk.Conversation{}, false, desk.Errorf(desk.EInvalid, "at most %d articles", maxSeenArticles)
+	}
+	for _, a := range in.Articles {
+		if a == "" || len(a) > 64 || strings.ContainsAny(a, " \t\n\"<>") {
+			return desk.Conversation{}, false, desk.Errorf(desk.EInvalid, "%q is not an article id", a)
+		}
 	}
 	id, err := newID("cv_")
 	if err != nil {
@@ -116,9 +130,13 @@ func (s *Service) Create(ctx context.Context, employee desk.Principal, in NewCon
 		}
 		w := s.writer(ctx, tx, &c, nil)
 		w.join(employee)
-		w.append(desk.EventCreated, employee, map[string]string{
+		asked := map[string]any{
 			"employee_id": c.EmployeeID, "subject": c.Subject, "category": c.Category, "status": string(c.Status),
-		}, "")
+		}
+		if len(in.Articles) > 0 {
+			asked["articles"] = in.Articles
+		}
+		w.append(desk.EventCreated, employee, asked, "")
 		msg := w.message(desk.EventMessage, employee, in.Body, in.ClientMsgID)
 		w.readUpTo(employee, msg.Seq)
 		if assigned, err := w.assign(team); err != nil {

@@ -90,6 +90,8 @@ type createRequest struct {
 	Category    string `json:"category"`
 	Body        string `json:"body"`
 	ClientMsgID string `json:"client_msg_id"`
+	// ArticleIDs: the knowledge-base articles read before asking anyway.
+	ArticleIDs []string `json:"article_ids"`
 }
 
 // createConversation answers 201 with the new conversation as its employee
@@ -108,7 +110,7 @@ func (a *API) createConversation(w http.ResponseWriter, r *http.Request, p desk.
 		}
 	}
 	c, created, err := a.Conversations.Create(r.Context(), p, conversation.NewConversation{
-		Subject: req.Subject, Category: req.Category, Body: req.Body, ClientMsgID: req.ClientMsgID,
+		Subject: req.Subject, Category: req.Category, Body: req.Body, ClientMsgID: req.ClientMsgID, Articles: req.ArticleIDs,
 	})
 	if err != nil {
 		a.writeError(w, r, err)

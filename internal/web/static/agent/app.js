@@ -16,6 +16,7 @@ import { bindCanned } from "./canned.js";
 import { bindMentions } from "./mentions.js";
 import { createSLA } from "./sla.js";
 import { bindReports } from "./reports.js";
+import { bindKB } from "./kb.js";
 import strings from "./strings.js";
 
 const i18n = createI18n(strings);
@@ -76,7 +77,7 @@ $("#login-form").addEventListener("submit", async (e) => {
 function signedIn() {
   show($("#view-login"), false);
   show($("#view-console"), true);
-  for (const id of ["#conn-state", "#me", "#logout", "#canned-open", "#my-status"]) show($(id), true);
+  for (const id of ["#conn-state", "#me", "#logout", "#canned-open", "#my-status", "#kb-open"]) show($(id), true);
   setText($("#me"), session.name);
   client = createClient(session, {
     wsPath: `/ws/${enc(session.id)}`,
@@ -146,7 +147,7 @@ function signOut(message) {
   seenQueue.clear();
   renderLists();
   show($("#view-console"), false);
-  for (const id of ["#conn-state", "#me", "#logout", "#canned-open", "#admin-open", "#my-status", "#tab-all", "#reports-open"]) show($(id), false);
+  for (const id of ["#conn-state", "#me", "#logout", "#canned-open", "#admin-open", "#my-status", "#tab-all", "#reports-open", "#kb-open"]) show($(id), false);
   allList = [];
   show($("#view-login"), true);
   const error = $("#login-error");
@@ -472,6 +473,9 @@ async function openConversation(id) {
     if (current !== c) return;
     setView(c, view);
     loadEmployee(c);
+    $("#kb-seen").replaceChildren();
+    show($("#kb-seen-block"), false);
+    kb.suggest(id, view.subject);
   } catch (err) {
     if (current !== c) return;
     if (!(err instanceof ApiError) || !err.retryable) {
@@ -733,6 +737,28 @@ const canned = bindCanned({
 });
 
 bindAdmin({ api: () => client && client.api, me: () => session.id, i18n, toast, cats });
+// The knowledge base: the 知识库 dialog, and beside a conversation the
+// articles matching it.
+const kb = bindKB({
+  api: () => client && client.api, i18n, toast, cats, isAdmin: () => myRole === "admin",
+  insert: (text) => {
+    const input = $("#composer-input");
+    input.value = input.value ? `${input.value}\n${text}` : text;
+    input.dispatchEvent(new Event("input"));
+    input.focus();
+  },
+});
+$("#kb-save-reply").addEventListener("click", () => {
+  if (!current || !current.view) return;
+  // The reply being written, else my last one in the conversation.
+  let text = $("#composer-input").value.trim();
+  if (!text) {
+    const mine = current.timeline.events.filter((ev) => ev.type === "message.created" && ev.data && ev.data.sender_id === session.id);
+    text = mine.length ? mine[mine.length - 1].data.body : "";
+  }
+  kb.saveAsArticle(current.view.subject, text, current.view.category);
+});
+
 bindReports({
   api: () => client && client.api, i18n, toast, cats,
   // A CSV comes with the bearer token, so it is fetched, then saved.
@@ -873,6 +899,11 @@ function refreshViewSoon() {
 
 function onEvent(ev) {
   if (!current || ev.conversation_id !== current.id) return;
+  if (ev.type === "conversation.created" && ev.data && Array.isArray(ev.data.articles)) kb.seen(ev.data.articles);
+  if (ev.type === "message.created" && ev.data && ev.data.sender_type === "employee" && current.view) {
+    // What the employee says now and the subject: the articles follow.
+    kb.suggest(ev.conversation_id, `${current.view.subject} ${ev.data.body || ""}`);
+  }
   if (ev.type === "sla.updated" && ev.data && ev.data.kind) clockMoved(ev.conversation_id, ev.data);
   const scroller = $("#chat-scroll");
   const stick = nearBottom(scroller);
