@@ -400,6 +400,7 @@ func TestBrowserReports(t *testing.T) {
 	admin.waitUntil(t, "the figures", `document.querySelector('[data-testid=stat-created] strong')?.textContent === '1'`)
 	admin.waitUntil(t, "the volume chart drawn", `document.querySelectorAll('[data-testid=chart-volume] rect.bar-created').length >= 1`)
 	admin.waitUntil(t, "the agents' table", `document.querySelector('[data-testid=report-agents] tbody')?.textContent.includes('1')`)
+	admin.waitUntil(t, "the knowledge base's figures", `document.querySelector('[data-testid=kb-deflectionRate] strong')?.textContent === '0%'`)
 
 	dir := t.TempDir()
 	c := chromedp.FromContext(admin.ctx)

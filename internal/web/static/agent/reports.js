@@ -38,6 +38,18 @@ export function bindReports({ api, i18n, toast, cats, download }) {
       return;
     }
     render(r);
+    // The knowledge base's figures (admins): how often articles answered
+    // before a person had to.
+    const p = params();
+    try {
+      const k = await api().get(`/api/kb/stats?from=${p.get("from") || ""}&to=${p.get("to") || ""}`);
+      $("#rep-kb").replaceChildren(el("h3", { text: t("reports.kb") }), el("div", { class: "report-stats" }, ...[
+        ["reports.deflections", `${k.resolved} / ${k.deflections}`], ["reports.deflectionRate", `${Math.round(k.deflection_rate * 100)}%`],
+        ["reports.views", k.views], ["reports.articlesViewed", k.articles_viewed], ["reports.helpedRatio", `${Math.round(k.helped_ratio * 100)}%`],
+      ].map(([key, v]) => el("div", { class: "stat", dataset: { testid: `kb-${key.split(".")[1]}` } }, el("span", { class: "muted", text: t(key) }), el("strong", { text: String(v) })))));
+    } catch {
+      $("#rep-kb").replaceChildren(); // team leads do not see these
+    }
   }
 
   // volumeChart: created and resolved as bars per day, the backlog as a line.
