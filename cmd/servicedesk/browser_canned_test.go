@@ -446,6 +446,11 @@ func TestBrowserKBConsole(t *testing.T) {
 	if evalJS[bool](t, agent, `window.pwned === 1`) {
 		t.Error("the article's script ran")
 	}
+	// Synonyms: the admin adds 连不上 = 断线, and the article is found by it.
+	evalJS[bool](t, agent, `(() => { document.querySelector('#kb-synonyms-block').open = true; const s = document.querySelector('#kb-synonyms');
+		s.value += '\n连不上, 断线'; return true; })()`)
+	agent.click(t, "#kb-synonyms-save")
+	agent.waitUntil(t, "saved", `document.querySelector('#toasts').textContent.includes('已保存')`)
 	agent.click(t, "#kb-close")
 
 	s.employeeAsks()

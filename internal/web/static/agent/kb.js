@@ -96,7 +96,28 @@ export function bindKB({ api, i18n, toast, cats, isAdmin, insert }) {
   $("#kb-status").addEventListener("change", loadList);
   $("#kb-filter").addEventListener("input", () => { clearTimeout(filterTimer); filterTimer = setTimeout(loadList, 300); });
   let filterTimer = 0;
-  $("#kb-open").addEventListener("click", () => { dialog.showModal(); if (!editing) fill(null); loadList(); });
+  // Synonyms (admins): one group a line, words separated by commas.
+  async function loadSynonyms() {
+    show($("#kb-synonyms-block"), isAdmin());
+    if (!isAdmin()) return;
+    try {
+      const s = await api().get("/api/kb/synonyms");
+      $("#kb-synonyms").value = (s.groups || []).map((g) => g.join(", ")).join("\n");
+    } catch (err) {
+      fail(err);
+    }
+  }
+  $("#kb-synonyms-save").addEventListener("click", async () => {
+    const groups = $("#kb-synonyms").value.split("\n").map((l) => l.split(/[,，=]/).map((w) => w.trim()).filter(Boolean)).filter((g) => g.length > 1);
+    try {
+      await api().post("/api/kb/synonyms", { groups });
+      toast(t("admin.saved"), "ok");
+      await loadSynonyms();
+    } catch (err) {
+      fail(err);
+    }
+  });
+  $("#kb-open").addEventListener("click", () => { dialog.showModal(); if (!editing) fill(null); loadList(); loadSynonyms(); });
   $("#kb-close").addEventListener("click", () => dialog.close());
 
   // --- beside a conversation -------------------------------------------------
