@@ -21,6 +21,10 @@ type NewConversation struct {
 	// asking for a person anyway (at most maxSeenArticles): agents see
 	// them and need not send them again.
 	Articles []string
+	// Assistant: the desk's assistant answers first (internal/firstline
+	// decides: it is configured, on for the category, and within the
+	// employee's rate): the conversation starts in StatusBot, not queued.
+	Assistant bool
 }
 
 const maxSeenArticles = 10
@@ -79,7 +83,7 @@ func (s *Service) Create(ctx context.Context, employee desk.Principal, in NewCon
 			}
 		}
 		open, err := tx.ListConversations(ctx, desk.ConversationQuery{
-			EmployeeID: employee.ID, Statuses: []desk.Status{desk.StatusQueued, desk.StatusOpen, desk.StatusPending}, Viewer: employee, Limit: s.maxOpen,
+			EmployeeID: employee.ID, Statuses: []desk.Status{desk.StatusQueued, desk.StatusOpen, desk.StatusPending, desk.StatusBot}, Viewer: employee, Limit: s.maxOpen,
 		})
 		if err != nil {
 			return outcome{}, err
@@ -116,6 +120,9 @@ func (s *Service) Create(ctx context.Context, employee desk.Principal, in NewCon
 			Status: desk.StatusQueued, CreatedAt: now, UpdatedAt: now, QueuedAt: &now, ClientMsgID: in.ClientMsgID,
 			Ref: fmt.Sprintf("IT-%d-%06d", year, n), Priority: priority, Type: "incident", Tags: []string{},
 		}
+		if in.Assistant {
+			c.Status, c.QueuedAt = desk.StatusBot, nil
+		}
 		if err := tx.CreateConversation(ctx, c); err != nil {
 			return outcome{}, err
 		}
@@ -139,7 +146,9 @@ func (s *Service) Create(ctx context.Context, employee desk.Principal, in NewCon
 		w.append(desk.EventCreated, employee, asked, "")
 		msg := w.message(desk.EventMessage, employee, in.Body, in.ClientMsgID)
 		w.readUpTo(employee, msg.Seq)
-		if assigned, err := w.assign(team); err != nil {
+		if c.Status == desk.StatusBot {
+			// The assistant answers first (bot.go): nobody is routed yet.
+		} else if assigned, err := w.assign(team); err != nil {
 			return outcome{}, err
 		} else if !assigned {
 			w.oweQueued(msg.Seq)
@@ -192,7 +201,7 @@ func (s *Service) Send(ctx context.Context, actor desk.Principal, conversationID
 		if actor.Role == desk.RoleAgent && !isActive(parts, actor) {
 			return outcome{}, notParticipant(c)
 		}
-		wasQueued := c.Status == desk.StatusQueued
+		wasQueued := c.Status == desk.StatusQueued || c.Status == desk.StatusBot
 		w := s.writer(ctx, tx, &c, parts)
 		// Replying means having read what came before: say so to the
 		// others first, or the reply would move the sender's read position
@@ -207,6 +216,13 @@ func (s *Service) Send(ctx context.Context, actor desk.Principal, conversationID
 			}
 		}
 		queueChanged := false
+		if c.Status == desk.StatusBot && actor.Role == desk.RoleEmployee {
+			// Writing again after the assistant's answer (or before it) is
+			// asking for a person.
+			if queueChanged, err = w.handOver(actor, HandoverWrote); err != nil {
+				return outcome{}, err
+			}
+		}
 		if c.Status == desk.StatusResolved {
 			if actor.Role != desk.RoleEmployee {
 				return outcome{}, desk.Errorf(desk.EConflict, "conversation is resolved")
@@ -296,8 +312,13 @@ func (s *Service) Claim(ctx context.Context, agent desk.Principal, conversationI
 	}
 	name := s.agentName(ctx, agent.ID)
 	return s.update(ctx, agent, conversationID, func(w *eventWriter, parts []desk.Participant) (bool, error) {
-		if w.c.Status != desk.StatusQueued {
+		if w.c.Status != desk.StatusQueued && w.c.Status != desk.StatusBot {
 			return false, alreadyTaken(*w.c)
+		}
+		if w.c.Status == desk.StatusBot {
+			// Taken straight from the assistant: queued since it was asked.
+			asked := w.c.CreatedAt
+			w.c.QueuedAt = &asked
 		}
 		// QueuedAt stays: should the last agent leave, the conversation
 		// goes back to the queue at the place it had.
@@ -617,7 +638,8 @@ func (s *Service) update(ctx context.Context, actor desk.Principal, conversation
 		if err != nil {
 			return outcome{}, err
 		}
-		wasQueued := c.Status == desk.StatusQueued
+		// Every agent hears of queued and bot conversations alike.
+		wasQueued := c.Status == desk.StatusQueued || c.Status == desk.StatusBot
 		w := s.writer(ctx, tx, &c, parts)
 		queueChanged, err := change(w, parts)
 		if err != nil {

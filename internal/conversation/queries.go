@@ -32,7 +32,7 @@ func (s *Service) Get(ctx context.Context, viewer desk.Principal, id string) (Vi
 	if err != nil {
 		return View{}, err
 	}
-	if viewer.Role == desk.RoleAgent && c.Status != desk.StatusQueued && !wasParticipant(parts, viewer) && s.audit != nil {
+	if viewer.Role == desk.RoleAgent && c.Status != desk.StatusQueued && c.Status != desk.StatusBot && !wasParticipant(parts, viewer) && s.audit != nil {
 		// An admin reading outside the rule is on record.
 		if err := s.audit.Record(ctx, viewer, "conversation.read", c.ID, nil, nil); err != nil {
 			return View{}, err
@@ -86,8 +86,8 @@ func (s *Service) Events(ctx context.Context, viewer desk.Principal, id string, 
 }
 
 // readable applies the read rule: an employee reads only their own
-// conversations (others do not exist for them); an agent reads the queue and
-// conversations they are or were a participant of; an admin reads all.
+// conversations (others do not exist for them); an agent reads the queue,
+// the requests the assistant is answering, and conversations they are or were a participant of; an admin reads all.
 func (s *Service) readable(ctx context.Context, viewer desk.Principal, id string) (desk.Conversation, []desk.Participant, error) {
 	c, err := s.store.Conversation(ctx, id)
 	if err != nil {
@@ -100,7 +100,7 @@ func (s *Service) readable(ctx context.Context, viewer desk.Principal, id string
 	if err != nil {
 		return c, nil, err
 	}
-	if viewer.Role == desk.RoleAgent && c.Status != desk.StatusQueued && !wasParticipant(parts, viewer) && !s.isAdmin(ctx, viewer) {
+	if viewer.Role == desk.RoleAgent && c.Status != desk.StatusQueued && c.Status != desk.StatusBot && !wasParticipant(parts, viewer) && !s.isAdmin(ctx, viewer) {
 		return c, nil, desk.Errorf(desk.EForbidden, "you are not a participant of this conversation")
 	}
 	return c, parts, nil
@@ -217,7 +217,12 @@ func (s *Service) Conversations(ctx context.Context, viewer desk.Principal, list
 	case list == ListEmployee && viewer.Role == desk.RoleEmployee:
 		q.EmployeeID = viewer.ID
 	case list == ListQueue && viewer.Role == desk.RoleAgent:
+		// status=bot: the requests the assistant is answering, which any
+		// agent may take over as from the queue.
 		q.Statuses = []desk.Status{desk.StatusQueued}
+		if status == desk.StatusBot {
+			q.Statuses = []desk.Status{desk.StatusBot}
+		}
 	case list == ListAgent && viewer.Role == desk.RoleAgent:
 		if status != desk.StatusOpen && status != desk.StatusResolved {
 			return Page{}, desk.Errorf(desk.EInvalid, "status must be open or resolved")
@@ -231,10 +236,10 @@ func (s *Service) Conversations(ctx context.Context, viewer desk.Principal, list
 	case list == ListAll && viewer.Role == desk.RoleAgent && s.isAdmin(ctx, viewer):
 		switch status {
 		case "":
-		case desk.StatusQueued, desk.StatusOpen, desk.StatusPending, desk.StatusResolved:
+		case desk.StatusQueued, desk.StatusOpen, desk.StatusPending, desk.StatusResolved, desk.StatusBot:
 			q.Statuses = []desk.Status{status}
 		default:
-			return Page{}, desk.Errorf(desk.EInvalid, "status must be queued, open, pending or resolved")
+			return Page{}, desk.Errorf(desk.EInvalid, "status must be queued, open, pending, resolved or bot")
 		}
 	default:
 		return Page{}, desk.Errorf(desk.EForbidden, "this list is not yours")

@@ -243,6 +243,7 @@ func (s *Service) Run(ctx context.Context) {
 	if s.pendingDays > 0 {
 		wg.Go(func() { s.runPendingSweep(ctx) })
 	}
+	wg.Go(func() { s.runBotSweep(ctx) })
 	if s.policies != nil && s.slaStore != nil {
 		wg.Go(func() { s.runSLASweep(ctx) })
 	}

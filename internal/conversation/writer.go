@@ -104,8 +104,11 @@ func (w *eventWriter) name(p desk.Principal) string {
 			return q.Name
 		}
 	}
-	if p.Role == desk.RoleAgent {
+	switch p.Role {
+	case desk.RoleAgent:
 		return w.s.agentName(w.ctx, p.ID)
+	case desk.RoleBot:
+		return BotName
 	}
 	if e, err := w.tx.Employee(w.ctx, p.ID); err == nil {
 		return e.Name

@@ -16,6 +16,11 @@ const (
 	// StatusPending: the agent asked the employee something and waits for
 	// the answer; the employee's next message makes it open again.
 	StatusPending Status = "pending"
+	// StatusBot: the desk's assistant answers first (internal/firstline);
+	// the employee may ask for a person (转人工) at any time, and the
+	// conversation then joins the queue at the place it would have had.
+	// Only desks with an assistant configured ever have it.
+	StatusBot Status = "bot"
 )
 
 // Priorities, lowest first. An agent sets one; new conversations are normal.
@@ -137,6 +142,10 @@ const (
 	EventPending EventType = "conversation.pending"
 	// EventWithdrawn: the employee closed their own request.
 	EventWithdrawn EventType = "conversation.withdrawn"
+	// EventHandedOver: a conversation the assistant answered first went to
+	// the queue for a person: the employee asked (by "employee"), wrote
+	// again, or the assistant could not help (by "assistant", with reason).
+	EventHandedOver EventType = "conversation.handed_over"
 )
 
 // ConvEvent is one entry of a conversation's ordered, persisted history, as
@@ -167,6 +176,15 @@ type Message struct {
 	// Mentions are the agents a note names with @username: each is told,
 	// and may read the conversation from then on.
 	Mentions []string `json:"mentions,omitempty"`
+	// Articles are the knowledge-base articles an assistant's answer cites,
+	// in the order of its [1], [2] markers.
+	Articles []ArticleRef `json:"articles,omitempty"`
+}
+
+// ArticleRef names a knowledge-base article a message cites.
+type ArticleRef struct {
+	ID    string `json:"id"`
+	Title string `json:"title"`
 }
 
 // Rating is an employee's satisfaction with one resolution of their

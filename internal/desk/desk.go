@@ -19,6 +19,9 @@ type Role string
 const (
 	RoleAgent    Role = "agent"
 	RoleEmployee Role = "employee"
+	// RoleBot is the desk's AI assistant (internal/firstline): it writes
+	// messages (sender_type "bot") but never signs in, so it is not Valid.
+	RoleBot Role = "bot"
 )
 
 // Valid reports whether r is one of the known roles.

@@ -133,8 +133,10 @@ func (a *API) employeeConversations(w http.ResponseWriter, r *http.Request, p de
 	a.listConversations(w, r, p, conversation.ListEmployee, "")
 }
 
+// queue lists the queue, or with ?status=bot the requests the assistant is
+// answering.
 func (a *API) queue(w http.ResponseWriter, r *http.Request, p desk.Principal) {
-	a.listConversations(w, r, p, conversation.ListQueue, "")
+	a.listConversations(w, r, p, conversation.ListQueue, desk.Status(r.URL.Query().Get("status")))
 }
 
 // agentConversations lists the caller's open conversations, or with
