@@ -306,9 +306,15 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, reply Reply, id, 
 	if reply.crlf {
 		eol = "\r\n"
 	}
+	// A stall's opening chunks go out in one flush, so they reach the
+	// client together and its idle timer, not the network's pace, decides
+	// what it sees before the silence.
+	batch := reply.kind == kindStall
 	send := func(line string) {
 		io.WriteString(w, line+eol+eol)
-		rc.Flush()
+		if !batch {
+			rc.Flush()
+		}
 	}
 	chunk := func(delta map[string]any, finish string, usage bool) string {
 		choice := map[string]any{"index": 0, "delta": delta, "logprobs": nil, "finish_reason": nil}
@@ -341,6 +347,8 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, reply Reply, id, 
 	}
 	switch reply.kind {
 	case kindStall:
+		rc.Flush()
+		batch = false
 		var tick <-chan time.Time
 		if reply.every > 0 {
 			t := time.NewTicker(reply.every)
