@@ -142,15 +142,13 @@ func orDefault(d, def time.Duration) time.Duration {
 	return d
 }
 
-// redactURL keeps scheme and host of a URL that failed validation.
+// redactURL keeps scheme and host of a URL that failed validation: its
+// path or query may hold a key pasted in the wrong place.
 func redactURL(s string) string {
 	if u, err := url.Parse(s); err == nil && u.Host != "" {
 		return u.Scheme + "://" + u.Host
 	}
-	if len(s) > 40 {
-		return s[:40] + "…"
-	}
-	return s
+	return "(unparsable)"
 }
 
 // Model returns the configured model name, for Exchange records.
@@ -173,8 +171,17 @@ func (c *Client) Stream(ctx context.Context, msgs []Message, onDelta func(string
 	if err := c.breaker.Allow(); err != nil {
 		return Completion{}, err
 	}
+	reported := false
+	defer func() {
+		// A panicking onDelta must not leave a half-open trial taken for
+		// good, which would refuse every later call.
+		if !reported {
+			c.breaker.Report(Neutral)
+		}
+	}()
 	comp, err := c.stream(ctx, msgs, onDelta)
 	c.breaker.Report(outcome(ctx, err))
+	reported = true
 	return comp, err
 }
 

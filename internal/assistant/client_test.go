@@ -331,3 +331,19 @@ func TestStreamConcurrentCallsCarryTheirOwnPrompt(t *testing.T) {
 		t.Errorf("%d distinct prompts reached the provider, want %d", len(seen), n)
 	}
 }
+
+func TestStreamPanickingCallbackFreesTheTrial(t *testing.T) {
+	f := newFake(t)
+	clock := &fakeClock{t: time.Unix(1_700_000_000, 0)}
+	c := newClient(t, f, func(c *Config) { c.Breaker = BreakerConfig{Failures: 1, Now: clock.now} })
+	f.Push(assistantfake.ServerError())
+	c.Stream(t.Context(), hello, nil)
+	clock.advance(DefaultBreakerCoolDown)
+	func() {
+		defer func() { recover() }()
+		c.Stream(t.Context(), hello, func(string) { panic("desk bug") })
+	}()
+	if _, err := c.Stream(t.Context(), hello, nil); err != nil {
+		t.Fatalf("after a panicking trial: %v", err)
+	}
+}
