@@ -36,6 +36,7 @@ import (
 	"github.com/servicedesk/servicedesk/internal/health"
 	"github.com/servicedesk/servicedesk/internal/httpapi"
 	"github.com/servicedesk/servicedesk/internal/hub"
+	"github.com/servicedesk/servicedesk/internal/firstline"
 	"github.com/servicedesk/servicedesk/internal/kb"
 	"github.com/servicedesk/servicedesk/internal/limits"
 	"github.com/servicedesk/servicedesk/internal/metrics"
@@ -108,6 +109,7 @@ type node struct {
 	settings  *settings.Service
 	sla       *sla.Service
 	kb        *kb.Service
+	assistant *firstline.Service // not Enabled without --llm-base-url
 	health    *health.Health
 	handler   http.Handler
 }
@@ -202,6 +204,10 @@ func newNode(ctx context.Context, cfg config.Config, log *slog.Logger) (*node, e
 		Policies: n.sla, SLAStore: n.db,
 		PendingResolveDays: cfg.PendingResolveDays, SearchBackfill: n.db,
 	})
+	if n.assistant, err = newAssistant(cfg, n, log); err != nil {
+		n.close()
+		return nil, err
+	}
 	if n.files, err = openFiles(ctx, cfg, n.db, log); err != nil {
 		n.close()
 		return nil, err
@@ -257,7 +263,7 @@ func newNode(ctx context.Context, cfg config.Config, log *slog.Logger) (*node, e
 		Proxies: proxies, Writes: perUser, Creates: limits.NewBuckets(cfg.NewConversationsHour/3600, newConversationBurst),
 		Files: n.files, UploadRate: limits.NewBuckets(uploadsPerMinute/60, desk.MaxAttachments+1),
 		Canned: canned.New(n.db, n.db, auditLog, nil), Audit: auditLog, Staff: staff.New(n.db, authSvc, auditLog),
-		Retention: n.retention, Settings: n.settings, SLA: n.sla, KB: n.kb,
+		Retention: n.retention, Settings: n.settings, SLA: n.sla, KB: n.kb, Assistant: n.assistant,
 		Reports: reports.NewService(n.db, n.db, n.db, n.reportClock), ReportZone: func() *time.Location { z, _ := n.reportClock(); return z },
 		Push: httpapi.Push{Key: cfg.APIKey, Bus: n.bus, Reach: n.hub.Reach,
 			Participants: func(r *http.Request, id string) ([]desk.Principal, error) {
@@ -353,6 +359,7 @@ func (n *node) serve(ctx context.Context, stdout io.Writer) error {
 	defer cancel()
 	herr := srv.Shutdown(sctx) // stop accepting; finish in-flight requests
 	werr := n.hub.Shutdown(sctx, wire.CloseServiceRestart, wire.ReasonServerRestarting)
+	n.assistant.Close() // its answers need the writer: stop them first
 	inner.Stop()
 	outer.Stop()
 	<-serveErr
@@ -443,6 +450,7 @@ type storage interface {
 	settings.Store
 	sla.Store
 	kb.Store
+	firstline.Store
 	conversation.SLAStore
 	reports.Store
 	ResolvedBefore(ctx context.Context, before time.Time, limit int) ([]string, error)

@@ -109,6 +109,7 @@ type Config struct {
 	LogFormat            string
 	WeCom                WeCom
 	Files                Files
+	LLM                  LLM
 	// RetentionDays: resolved conversations older than this are deleted
 	// with everything about them; 0 keeps everything.
 	RetentionDays int
@@ -164,6 +165,7 @@ func Parse(name string, args []string, getenv func(string) string, output io.Wri
 	fs.StringVar(&c.LogFormat, "log-format", "text", "log format: text or json")
 	c.WeCom.flags(fs)
 	c.Files.flags(fs)
+	c.LLM.flags(fs)
 	var holidays, workdays string
 	fs.StringVar(&c.BusinessHours, "business-hours", "", `the desk's working week, e.g. "mon-fri 09:00-18:00" or "mon-fri 09:00-12:00,13:30-18:00; sat 10:00-14:00"; when set, a request out of hours or with nobody online is told when to expect an answer`)
 	fs.StringVar(&c.TimeZone, "time-zone", "Asia/Shanghai", "the desk's time zone (IANA name)")
@@ -202,6 +204,9 @@ func Parse(name string, args []string, getenv func(string) string, output io.Wri
 		return c, err
 	}
 	if err := c.Files.credentials(getenv); err != nil {
+		return c, err
+	}
+	if err := c.LLM.key(getenv); err != nil {
 		return c, err
 	}
 	if c.Files.Dir == "" {
@@ -290,6 +295,9 @@ func (c Config) Validate() error {
 		check(err == nil && (u.Scheme == "redis" || u.Scheme == "rediss"), "--redis-url must be a redis:// or rediss:// URL")
 	}
 	if err := c.WeCom.validate(c.Dev); err != nil {
+		errs = append(errs, err)
+	}
+	if err := c.LLM.validate(); err != nil {
 		errs = append(errs, err)
 	}
 	check(c.RetentionDays >= 0, "--retention-days must not be negative")

@@ -14,6 +14,7 @@ import (
 	"github.com/servicedesk/servicedesk/internal/canned"
 	"github.com/servicedesk/servicedesk/internal/conversation"
 	"github.com/servicedesk/servicedesk/internal/desk"
+	"github.com/servicedesk/servicedesk/internal/firstline"
 	"github.com/servicedesk/servicedesk/internal/kb"
 	"github.com/servicedesk/servicedesk/internal/limits"
 	"github.com/servicedesk/servicedesk/internal/reports"
@@ -82,6 +83,8 @@ type API struct {
 	// KB, when set, serves the knowledge base: agents write articles,
 	// admins publish them, employees read and search them.
 	KB *kb.Service
+	// Assistant is the optional AI assistant (nil or not Enabled: none).
+	Assistant *firstline.Service
 	// Profiles, with WeCom, refreshes an employee's profile older than a
 	// day when an agent looks at it.
 	Profiles Profiles
@@ -132,6 +135,7 @@ func (a *API) Routes(mux *http.ServeMux) {
 		if a.KB != nil {
 			a.kbRoutes(mux)
 		}
+		a.assistantRoutes(mux)
 	}
 	if a.Push.Key != "" {
 		mux.HandleFunc("POST /api/push", a.withKey(a.push))

@@ -111,10 +111,14 @@ func (a *API) createConversation(w http.ResponseWriter, r *http.Request, p desk.
 	}
 	c, created, err := a.Conversations.Create(r.Context(), p, conversation.NewConversation{
 		Subject: req.Subject, Category: req.Category, Body: req.Body, ClientMsgID: req.ClientMsgID, Articles: req.ArticleIDs,
+		Assistant: a.Assistant.Wants(r.Context(), p, req.Category),
 	})
 	if err != nil {
 		a.writeError(w, r, err)
 		return
+	}
+	if created {
+		a.Assistant.Start(c)
 	}
 	v, err := a.Conversations.Get(r.Context(), p, c.ID)
 	if err != nil {

@@ -36,6 +36,7 @@ const (
 type convServer struct {
 	*httptest.Server
 	tokens *tokenstore.Memory
+	logs   *lockedBuffer
 }
 
 func newConvServer(t *testing.T, configure ...func(*API)) *convServer {
@@ -92,7 +93,7 @@ func newConvServerDB(t *testing.T, configure func(*API, *sqlite.DB)) *convServer
 			t.Logf("server log:\n%s", logs)
 		}
 	})
-	return &convServer{Server: srv, tokens: tokens}
+	return &convServer{Server: srv, tokens: tokens, logs: logs}
 }
 
 // token logs id in as role by putting a token in the store directly.

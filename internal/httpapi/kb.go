@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/servicedesk/servicedesk/internal/desk"
+	"github.com/servicedesk/servicedesk/internal/firstline"
 	"github.com/servicedesk/servicedesk/internal/kb"
 )
 
@@ -200,5 +201,14 @@ func (a *API) kbStats(w http.ResponseWriter, r *http.Request, p desk.Principal) 
 		*dst = t
 	}
 	st, err := a.KB.Stats(r.Context(), p, from, to)
-	a.answer(w, r, http.StatusOK, st, err)
+	if err != nil || !a.Assistant.Enabled() {
+		a.answer(w, r, http.StatusOK, st, err)
+		return
+	}
+	// With an assistant, its figures ride along (the same admins read them).
+	as, err := a.Assistant.Stats(r.Context(), from, to)
+	a.answer(w, r, http.StatusOK, struct {
+		kb.Stats
+		Assistant firstline.Stats `json:"assistant"`
+	}{st, as}, err)
 }

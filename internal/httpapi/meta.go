@@ -12,6 +12,9 @@ import (
 // With attachments, their limits too.
 func (a *API) meta(w http.ResponseWriter, _ *http.Request) {
 	m := map[string]any{"dev": a.Dev, "wecom": a.WeCom, "max_body_bytes": a.MaxBodyBytes}
+	if a.Assistant.Enabled() {
+		m["assistant"] = true // the console offers drafts; bot conversations exist
+	}
 	if a.Files != nil {
 		m["max_attachment_bytes"], m["max_attachments"] = a.Files.MaxBytes(), desk.MaxAttachments
 	}

@@ -163,6 +163,31 @@ func (s *Service) Suggest(_ context.Context, agent desk.Principal, text string) 
 	return s.search(text, "", suggestLimit), nil
 }
 
+// Grounding returns the published articles, bodies included, that best
+// match text (cut like Suggest's): all that the assistant may answer from
+// (internal/firstline). Drafts and archived articles never reach it.
+func (s *Service) Grounding(ctx context.Context, text string, limit int) ([]Article, error) {
+	if i := runeOffset(text, maxSuggestRunes); i < len(text) {
+		text = text[:i]
+	}
+	if strings.TrimSpace(text) == "" {
+		return nil, nil
+	}
+	var out []Article
+	for _, h := range s.search(text, "", min(limit, MaxSearchLimit)) {
+		a, err := s.article(ctx, h.ID)
+		if desk.ErrorCode(err) == desk.ENotFound {
+			continue
+		} else if err != nil {
+			return nil, err
+		}
+		if a.Status == Published {
+			out = append(out, a)
+		}
+	}
+	return out, nil
+}
+
 func (s *Service) search(query, category string, limit int) []Hit {
 	out := []Hit{}
 	for _, r := range s.index.Search(query, kbsearch.Options{Category: category, Limit: limit}) {

@@ -53,7 +53,15 @@ type Schedule struct {
 	// missing one keeps the pages' own wording. In "closed", {when} stands
 	// for the next opening time.
 	Notices map[string]map[string]string `json:"notices"`
+	// AssistantOff lists the categories whose new requests go straight to
+	// the queue on a desk with an AI assistant (internal/firstline): say,
+	// account requests that need a person to check who asks.
+	AssistantOff []string `json:"assistant_off"`
 }
+
+// AssistantOn reports whether the assistant answers new requests filed
+// under category first.
+func (s Schedule) AssistantOn(category string) bool { return !slices.Contains(s.AssistantOff, category) }
 
 // Calendar checks s and returns its working time (nil when disabled).
 func (s Schedule) Calendar() (*calendar.Calendar, error) {
@@ -83,6 +91,14 @@ func (s Schedule) Calendar() (*calendar.Calendar, error) {
 func (s Schedule) check() error {
 	if len(s.Holidays) > 400 || len(s.Workdays) > 400 {
 		return desk.Errorf(desk.EInvalid, "at most 400 holidays and 400 workdays")
+	}
+	if len(s.AssistantOff) > 200 {
+		return desk.Errorf(desk.EInvalid, "at most 200 categories in assistant_off")
+	}
+	for _, c := range s.AssistantOff {
+		if !desk.ValidCategoryKey(c) {
+			return desk.Errorf(desk.EInvalid, "%q is not a category key", c)
+		}
 	}
 	for kind, texts := range s.Notices {
 		if !slices.Contains(NoticeKinds, kind) {
@@ -124,7 +140,7 @@ func (s Schedule) normalized() Schedule {
 		slices.Sort(out)
 		return out
 	}
-	s.Holidays, s.Workdays = clean(s.Holidays), clean(s.Workdays)
+	s.Holidays, s.Workdays, s.AssistantOff = clean(s.Holidays), clean(s.Workdays), clean(s.AssistantOff)
 	notices := map[string]map[string]string{}
 	for kind, texts := range s.Notices {
 		for lang, text := range texts {
@@ -239,6 +255,10 @@ func (s *Service) Run(ctx context.Context) {
 
 // Hours is the working time in force, or nil when the desk keeps none.
 func (s *Service) Hours() *calendar.Calendar { return s.cur.Load().cal }
+
+// AssistantOn reports whether the assistant answers new requests in
+// category first (the settings in force).
+func (s *Service) AssistantOn(category string) bool { return s.cur.Load().s.AssistantOn(category) }
 
 // NoticeText is the admins' wording of an automatic reply by language,
 // or nil for the pages' own.

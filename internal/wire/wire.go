@@ -73,6 +73,11 @@ const (
 	TypeResumed       = "resumed"
 	TypeError         = "error"
 	TypeQueuePosition = "queue.position"
+	// TypeAssistantDelta: the assistant's answer as it is written, to the
+	// employee only and not stored: text is all of it so far (a lost frame
+	// costs nothing), done ends it. The stored answer follows as a
+	// message.created with sender_type "bot"; clients may ignore these.
+	TypeAssistantDelta = "assistant.delta"
 )
 
 // Codes of error frames that are about the frame itself. Refusals by the

@@ -47,6 +47,7 @@ func (db *DB) PurgeConversation(ctx context.Context, id string, resolvedBefore t
 		`DELETE FROM ratings WHERE conversation_id = $1`,
 		`DELETE FROM sla_clocks WHERE conversation_id = $1`,
 		`DELETE FROM conversation_facts WHERE conversation_id = $1`,
+		`DELETE FROM assistant_exchanges WHERE conversation_id = $1`,
 		`DELETE FROM notifications WHERE conversation_id = $1`,
 		`DELETE FROM attachments WHERE conversation_id = $1`,
 		`DELETE FROM conversations WHERE id = $1`)

@@ -61,6 +61,7 @@ func (db *DB) PurgeConversation(ctx context.Context, id string, resolvedBefore t
 			`DELETE FROM ratings WHERE conversation_id = ?`,
 			`DELETE FROM sla_clocks WHERE conversation_id = ?`,
 			`DELETE FROM conversation_facts WHERE conversation_id = ?`,
+			`DELETE FROM assistant_exchanges WHERE conversation_id = ?`,
 			`DELETE FROM notifications WHERE conversation_id = ?`,
 			`DELETE FROM attachments WHERE conversation_id = ?`,
 			`DELETE FROM conversations WHERE id = ?`,

@@ -46,6 +46,9 @@ export function bindReports({ api, i18n, toast, cats, download }) {
       $("#rep-kb").replaceChildren(el("h3", { text: t("reports.kb") }), el("div", { class: "report-stats" }, ...[
         ["reports.deflections", `${k.resolved} / ${k.deflections}`], ["reports.deflectionRate", `${Math.round(k.deflection_rate * 100)}%`],
         ["reports.views", k.views], ["reports.articlesViewed", k.articles_viewed], ["reports.helpedRatio", `${Math.round(k.helped_ratio * 100)}%`],
+        // With an assistant configured: what it answered and what went on to a person.
+        ...(k.assistant ? [["reports.botAnswered", k.assistant.answered], ["reports.botUnknown", k.assistant.unknown + k.assistant.failed],
+          ["reports.botHandedOver", k.assistant.handed_over], ["reports.botDrafts", k.assistant.drafts]] : []),
       ].map(([key, v]) => el("div", { class: "stat", dataset: { testid: `kb-${key.split(".")[1]}` } }, el("span", { class: "muted", text: t(key) }), el("strong", { text: String(v) })))));
     } catch {
       $("#rep-kb").replaceChildren(); // team leads do not see these
