@@ -61,7 +61,9 @@ type Schedule struct {
 
 // AssistantOn reports whether the assistant answers new requests filed
 // under category first.
-func (s Schedule) AssistantOn(category string) bool { return !slices.Contains(s.AssistantOff, category) }
+func (s Schedule) AssistantOn(category string) bool {
+	return !slices.Contains(s.AssistantOff, category)
+}
 
 // Calendar checks s and returns its working time (nil when disabled).
 func (s Schedule) Calendar() (*calendar.Calendar, error) {
