@@ -1,4 +1,5 @@
-// The employee H5 page: sign in, list my requests, start one, chat.
+// The employee H5 page: sign in, list my requests, start one, chat; read
+// the knowledge base (kb.js).
 
 import { ApiError, Session, enc, request } from "/shared/api.js";
 import { Timeline, Typing, applyToParticipants, stars, bindConnState, bindUnseen, renderParticipants, renderStatus, bindComposer } from "/shared/chat.js";
@@ -9,6 +10,7 @@ import { createCategories } from "/shared/categories.js";
 import { bindLangToggle, createI18n } from "/shared/i18n.js";
 import { newClientMsgID } from "/shared/outbox.js";
 import { loadMeta, takeTicket, weComSignIn } from "/shared/signin.js";
+import { createKB } from "./kb.js";
 import strings from "./strings.js";
 
 const i18n = createI18n(strings);
@@ -25,14 +27,21 @@ let current = null; // the open conversation: {id, view, timeline, readSent}
 let newClientID = ""; // kept across retries of one new-conversation submit
 const names = new Map(); // "role:id" → display name
 const typing = new Typing($("#typing"), i18n);
+const kb = createKB({
+  i18n, cats, go, toast,
+  api: () => client.api,
+  errorText: (err) => i18n.error(err),
+  onOpen: (id) => go(`#/kb/a/${enc(id)}`),
+  onAsk: askForHelp,
+});
 
 // --- screens -------------------------------------------------------------
 
-const screens = ["login", "list", "new", "chat"];
+const screens = ["login", "list", "new", "chat", "faq", "article"];
 
 function showScreen(name) {
   for (const s of screens) show($(`#view-${s}`), s === name);
-  show($("#back"), name === "new" || name === "chat");
+  show($("#back"), name !== "login" && name !== "list");
   show($("#conn-state"), name !== "login");
   show($("#page-title"), name !== "login");
   // Signing in, the top bar would hold nothing but the language chip: hide
@@ -49,10 +58,12 @@ function screen() {
   return document.body.dataset.screen;
 }
 
+const screenTitles = { new: "new.title", faq: "faq.title", article: "faq.title" };
+
 function updateTitle() {
   const title = screen() === "chat" && current && current.view ? current.view.subject : t("title");
-  document.title = title;
-  setText($("#page-title"), screen() === "new" ? t("new.title") : t("title"));
+  if (screen() !== "article") document.title = title; // an article's title is set by kb.js
+  setText($("#page-title"), t(screenTitles[screen()] || "title"));
 }
 
 // errorText words a failure in the page's language (server codes, not its English).
@@ -122,6 +133,7 @@ function signOut(message) {
   client = null;
   session.clear();
   conversations = [];
+  resetNew();
   const error = $("#login-error");
   setText(error, message || "");
   show(error, Boolean(message));
@@ -191,15 +203,42 @@ function renderList() {
   show(list, conversations.length > 0);
 }
 
-$("#new-conversation").addEventListener("click", () => go("#/new"));
+$("#new-conversation").addEventListener("click", askForHelp);
+$("#faq-open").addEventListener("click", () => go("#/kb"));
+
+// askForHelp opens the request form from anywhere, with what was already
+// typed in it: the employee may have stepped out to read an article.
+function askForHelp() {
+  kb.editRequest();
+  go("#/new");
+}
 
 function openNew() {
   closeConversation();
-  $("#new-form").reset();
   show($("#new-error"), false);
-  newClientID = newClientMsgID();
+  if (!newClientID) newClientID = newClientMsgID();
   showScreen("new");
+  if (!$("#deflect").hidden) return; // back from an article the question offered
   $("#new-subject").focus();
+}
+
+// resetNew empties the form once its request is made (or made unnecessary).
+function resetNew() {
+  $("#new-form").reset();
+  newClientID = "";
+  kb.resetRequest();
+}
+
+function openFaq(category) {
+  closeConversation();
+  showScreen("faq");
+  kb.openFaq(category);
+}
+
+function openArticle(id) {
+  closeConversation();
+  showScreen("article");
+  kb.openArticle(id);
 }
 
 // --- navigation ------------------------------------------------------------
@@ -220,10 +259,16 @@ function route() {
     return;
   }
   const conv = location.hash.match(/^#\/c\/([\w.:-]{1,64})$/);
+  const faq = location.hash.match(/^#\/kb(?:\/cat\/([\w-]{1,32}))?$/);
+  const article = location.hash.match(/^#\/kb\/a\/([\w-]{1,64})$/);
   if (conv) {
     if (!current || current.id !== conv[1]) openConversation(conv[1]);
   } else if (location.hash === "#/new") {
     openNew();
+  } else if (faq) {
+    openFaq(faq[1] || "");
+  } else if (article) {
+    openArticle(article[1]);
   } else {
     openList();
   }
@@ -231,13 +276,18 @@ function route() {
 
 window.addEventListener("popstate", route);
 
+// Back walks the history; with nothing behind (a link opened the page on an
+// article), it goes up: an article or a category to the FAQ, else home.
 $("#back").addEventListener("click", () => {
   if (history.state && history.state.depth > 0) history.back();
-  else go("#/", { replace: true });
+  else go(/^#\/kb\/./.test(location.hash) ? "#/kb" : "#/", { replace: true });
 });
 
 // --- a new conversation ----------------------------------------------------
 
+// Submitting first offers the articles matching the request, when there
+// are any (kb.js); the request itself is made only when the employee still
+// needs a person, or when nothing matched.
 $("#new-form").addEventListener("submit", async (e) => {
   e.preventDefault();
   const subject = $("#new-subject").value.trim();
@@ -248,14 +298,60 @@ $("#new-form").addEventListener("submit", async (e) => {
     show(error, true);
     return;
   }
+  show(error, false);
   $("#new-submit").disabled = true;
+  try {
+    if (await kb.offerBeforeSending()) return;
+    await createRequest(subject, body);
+  } finally {
+    $("#new-submit").disabled = false;
+  }
+});
+
+$("#deflect-solved").addEventListener("click", () => {
+  kb.answer(true);
+  resetNew();
+  toast(t("deflect.glad"), "ok");
+  go("#/", { replace: true });
+});
+
+$("#deflect-human").addEventListener("click", async () => {
+  kb.answer(false);
+  kb.editRequest();
+  const subject = $("#new-subject").value.trim();
+  const body = $("#new-body").value.trim();
+  $("#new-submit").disabled = true;
+  try {
+    await createRequest(subject, body);
+  } finally {
+    $("#new-submit").disabled = false;
+  }
+});
+
+$("#deflect-edit").addEventListener("click", () => {
+  kb.editRequest();
+  $("#new-subject").focus();
+});
+
+async function createRequest(subject, body) {
+  const error = $("#new-error");
+  const req = { subject, category: $("#new-category").value, body, client_msg_id: newClientID };
+  const articleIDs = kb.articleIDs();
+  if (articleIDs.length) req.article_ids = articleIDs;
   try {
     // The same client id on every attempt: a retry after a lost answer
     // returns the conversation already made instead of a second one.
-    const conv = await client.api.post("/api/h5/conversations", {
-      subject, category: $("#new-category").value, body, client_msg_id: newClientID,
-    });
-    newClientID = "";
+    let conv;
+    try {
+      conv = await client.api.post("/api/h5/conversations", req);
+    } catch (err) {
+      // The articles are a courtesy to the agent: never the reason a
+      // request is refused.
+      if (!req.article_ids || err.status !== 400) throw err;
+      delete req.article_ids;
+      conv = await client.api.post("/api/h5/conversations", req);
+    }
+    resetNew();
     show(error, false);
     conversations = [conv, ...conversations.filter((c) => c.id !== conv.id)];
     go(`#/c/${conv.id}`, { replace: true }); // back from the chat goes to the list, not the form
@@ -263,10 +359,8 @@ $("#new-form").addEventListener("submit", async (e) => {
     // Too many open requests is the one refusal an employee can act on.
     setText(error, err.status === 409 ? t("new.tooMany") : t("new.failed", { message: errorText(err) }));
     show(error, true);
-  } finally {
-    $("#new-submit").disabled = false;
   }
-});
+}
 
 // --- the conversation ------------------------------------------------------
 
@@ -539,12 +633,13 @@ function renderCategoryChoices() {
   select.replaceChildren(...active.map((c) => el("option", { value: c.key, text: cats.name(c.key) })));
   if (active.some((c) => c.key === chosen)) select.value = chosen;
 }
-cats.onChange(() => { renderCategoryChoices(); renderList(); renderHeader(); });
+cats.onChange(() => { renderCategoryChoices(); renderList(); renderHeader(); kb.rerender(); });
 i18n.onChange(() => {
   renderCategoryChoices();
   updateTitle();
   renderList();
   renderHeader();
+  kb.rerender();
   if (current) current.timeline.rerender();
   typing.render();
 });
@@ -555,6 +650,13 @@ start();
 // sign-in; the dev form with --dev; otherwise a note to open the page in
 // WeCom.
 async function start() {
+  // A link to an article (/h5/?article={id}, as agents send them) becomes
+  // the page's route, so it survives signing in, WeCom's round trip too.
+  const linked = new URLSearchParams(location.search).get("article");
+  if (linked !== null && !location.hash.includes("ticket=")) {
+    const hash = /^[\w-]{1,64}$/.test(linked) ? `#/kb/a/${linked}` : location.hash;
+    history.replaceState({ depth: 0 }, "", location.pathname + hash);
+  }
   const meta = await loadMeta();
   if (meta.max_body_bytes > 0) maxBody = meta.max_body_bytes;
   if (meta.max_attachment_bytes > 0) maxFileBytes = meta.max_attachment_bytes;
