@@ -239,6 +239,13 @@ func (s *deskScenario) employeeAsks() {
 	emp.choose(t, "#new-category", "network")
 	emp.typeText(t, "#new-body", deskFirstMessage)
 	emp.click(t, "#new-submit")
+	// Where published articles match, the page offers them first: this
+	// employee still needs a person.
+	const offered = `!document.querySelector('[data-testid=deflect]').hidden`
+	emp.waitUntil(t, "the request sent, or articles offered", `document.querySelector('#conv-status')?.dataset.status === 'queued' || `+offered)
+	if evalJS[bool](t, emp, offered) {
+		emp.click(t, "#deflect-human")
+	}
 	emp.waitUntil(t, "the conversation queued", `document.querySelector('#conv-status')?.dataset.status === 'queued'`)
 	emp.waitVisible(t, "#queue-position")
 	if got := emp.text(t, "#queue-position"); !strings.Contains(got, "排队第 1 位") {
