@@ -423,6 +423,8 @@ function renderHeader() {
   setText($("#chat-category"), v.category ? cats.name(v.category) : "");
   show($("#withdraw"), v.status !== "resolved");
   show($("#pending-hint"), v.status === "pending");
+  show($("#bot-hint"), v.status === "bot");
+  if (v.status !== "bot") botStream("", true);
   renderStatus($("#conv-status"), v.status, i18n);
   renderParticipants($("#participants"), v.participants, { i18n, assigneeID: v.assignee_id, me: { role: "employee", id: session.id } });
   const queued = v.status === "queued" && v.queue_position > 0;
@@ -460,6 +462,7 @@ function onEvent(ev) {
   const stick = nearBottom(scroller);
   current.timeline.apply(ev);
   const d = ev.data || {};
+  if (ev.type === "message.created" && d.sender_type === "bot") botStream("", true); // the stored answer replaces the live one
   if (ev.type === "message.created") {
     if (d.sender_type === "employee" && d.sender_id === session.id && d.client_msg_id) client.outbox.confirm(d.client_msg_id, ev.seq);
     else typing.clear(d.sender_id);
@@ -484,6 +487,15 @@ function onEvent(ev) {
 function onFrame(f) {
   if (f.type === "typing" && current && f.data && f.data.conversation_id === current.id) {
     typing.show(f.data);
+    return;
+  }
+  if (f.type === "assistant.delta") {
+    // The assistant's answer as it is written: all of it so far each time.
+    if (current && f.conversation_id === current.id) {
+      const stick = nearBottom($("#chat-scroll"));
+      botStream(f.text || "", !!f.done);
+      if (stick) scrollToBottom($("#chat-scroll"));
+    }
     return;
   }
   if (f.type === "queue.position" && f.data) {
@@ -581,6 +593,36 @@ $("#rate-change").addEventListener("click", () => {
   ratingEditing = true;
   if (current.view.rating) $("#rate-comment").value = current.view.rating.comment || "";
   renderRating(current.view);
+});
+
+// botStream shows the assistant's answer while it is written, and hides it
+// when done (the stored message takes its place).
+function botStream(text, done) {
+  const node = $("#bot-stream");
+  if (done || !text) {
+    node.hidden = true;
+    setText($("#bot-stream-text"), "");
+    return;
+  }
+  setText($("#bot-stream-text"), text);
+  node.hidden = false;
+}
+
+// 转人工: from the assistant to the queue, at the place of when the
+// employee asked.
+$("#handover").addEventListener("click", async () => {
+  if (!current) return;
+  const btn = $("#handover");
+  btn.disabled = true;
+  try {
+    await client.api.post(`/api/conversations/${enc(current.id)}/handover`, {});
+    toast(t("chat.handedOver"), "ok");
+    refreshViewSoon();
+  } catch (err) {
+    toast(errorText(err), "error");
+  } finally {
+    btn.disabled = false;
+  }
 });
 
 // The employee may close their own request (solved by itself, no longer

@@ -76,6 +76,10 @@ export default {
 
     "status.open": "处理中",
     "chat.pending": "IT 工程师在等你回复，回复后会继续处理",
+    "chat.bot": "智能助手根据知识库为你解答。没解决？随时转人工，排队从你提问时算起。",
+    "chat.handover": "转人工",
+    "chat.handedOver": "已为你转接人工客服",
+    "status.bot": "智能助手",
     "chat.withdraw": "撤回请求",
     "chat.confirmWithdraw": "确认撤回这个请求？问题已自行解决或不再需要时撤回；之后如需帮助，直接回复即可重新打开。",
     "chat.withdrawn": "请求已撤回",
@@ -182,6 +186,10 @@ export default {
 
     "status.open": "In progress",
     "chat.pending": "IT is waiting for your answer; reply to carry on",
+    "chat.bot": "The assistant answers from the knowledge base. Not solved? Ask for a person any time; your place in the queue counts from when you asked.",
+    "chat.handover": "Talk to a person",
+    "chat.handedOver": "Passed to a person",
+    "status.bot": "Assistant",
     "chat.withdraw": "Withdraw",
     "chat.confirmWithdraw": "Withdraw this request? Do so when it solved itself or is no longer needed; reply any time to reopen it.",
     "chat.withdrawn": "Request withdrawn",

@@ -621,6 +621,9 @@ export function applyToParticipants(view, ev) {
     case "conversation.pending":
       view.status = "pending";
       break;
+    case "conversation.handed_over": // from the assistant to the queue
+      view.status = d.status || "queued";
+      break;
     case "conversation.withdrawn":
       view.status = "resolved";
       break;
