@@ -191,7 +191,7 @@ func newNode(ctx context.Context, cfg config.Config, log *slog.Logger) (*node, e
 	if err := n.sla.Load(ctx); err != nil {
 		log.Warn("service-level policies unreadable; none apply until the next reload", "error", err)
 	}
-	if n.kb, err = kb.New(kb.Config{Store: n.db, Agents: n.db, Audit: auditLog, Log: log}); err != nil {
+	if n.kb, err = kb.New(kb.Config{Store: n.db, Agents: n.db, Audit: auditLog, Images: n.db, Log: log}); err != nil {
 		n.close()
 		return nil, err
 	}
@@ -450,6 +450,7 @@ type storage interface {
 	settings.Store
 	sla.Store
 	kb.Store
+	kb.Images
 	firstline.Store
 	conversation.SLAStore
 	reports.Store

@@ -51,7 +51,14 @@ func (a *API) upload(w http.ResponseWriter, r *http.Request, p desk.Principal) {
 		a.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusCreated, att)
+	// The uploader may look at what they uploaded (a preview before the
+	// message or the article that uses it is saved).
+	out := signedAttachment{Attachment: att}
+	out.URL, _ = a.Files.URL(att.ID, attachment.VariantFile)
+	if att.Thumbnail {
+		out.ThumbnailURL, _ = a.Files.URL(att.ID, attachment.VariantThumb)
+	}
+	writeJSON(w, http.StatusCreated, out)
 }
 
 // signedAttachment is an attachment with the URLs its viewer may fetch it

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/servicedesk/servicedesk/internal/attachment"
 	"github.com/servicedesk/servicedesk/internal/desk"
 	"github.com/servicedesk/servicedesk/internal/firstline"
 	"github.com/servicedesk/servicedesk/internal/kb"
@@ -23,7 +24,12 @@ func (a *API) kbRoutes(mux *http.ServeMux) {
 	mux.Handle("GET /api/kb/articles", a.authed(a.kbList, agent, employee))
 	mux.Handle("GET /api/kb/articles/{id}", a.authed(func(w http.ResponseWriter, r *http.Request, p desk.Principal) {
 		art, err := a.KB.Get(r.Context(), p, r.PathValue("id"))
-		a.answer(w, r, http.StatusOK, art, err)
+		if err != nil {
+			a.writeError(w, r, err)
+			return
+		}
+		v, err := a.withPictures(r, art)
+		a.answer(w, r, http.StatusOK, v, err)
 	}, agent, employee))
 	mux.Handle("POST /api/kb/articles", a.authed(func(w http.ResponseWriter, r *http.Request, p desk.Principal) {
 		var in kb.Content
@@ -126,6 +132,31 @@ func (a *API) kbRoutes(mux *http.ServeMux) {
 		a.answer(w, r, http.StatusOK, syn, err)
 	}, agent))
 	mux.Handle("GET /api/kb/stats", a.authed(a.kbStats, agent))
+}
+
+// articleView is an article with a signed URL for each picture it shows
+// (ids as the body names them: ![…](attachment:at_…)).
+type articleView struct {
+	kb.Article
+	Images map[string]string `json:"images,omitempty"`
+}
+
+// withPictures signs the article's pictures for a reader the read rule
+// already let in.
+func (a *API) withPictures(r *http.Request, art kb.Article) (articleView, error) {
+	v := articleView{Article: art}
+	if a.Files == nil {
+		return v, nil
+	}
+	ids, err := a.KB.Pictures(r.Context(), art)
+	if err != nil || len(ids) == 0 {
+		return v, err
+	}
+	v.Images = map[string]string{}
+	for _, id := range ids {
+		v.Images[id], _ = a.Files.URL(id, attachment.VariantFile)
+	}
+	return v, nil
 }
 
 // answer writes v with status, or err.

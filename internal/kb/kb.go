@@ -164,6 +164,9 @@ type Config struct {
 	Store  Store
 	Agents Agents
 	Audit  Auditor
+	// Images, when set, lets articles show pictures from the attachment
+	// store (images.go).
+	Images Images
 	Log    *slog.Logger
 	Now    func() time.Time
 }
@@ -349,10 +352,17 @@ func (s *Service) Create(ctx context.Context, agent desk.Principal, d Content) (
 	if err != nil {
 		return Article{}, err
 	}
+	images, err := s.checkImages(ctx, d.Body)
+	if err != nil {
+		return Article{}, err
+	}
 	now := s.after(time.Time{})
 	a := Article{ID: newID(), Title: d.Title, Body: d.Body, Category: d.Category, Tags: d.Tags, Status: Draft,
 		AuthorID: agent.ID, CreatedAt: now, UpdatedAt: now, Version: 1}
 	if err := s.cfg.Store.SaveArticle(ctx, a, 0, versionOf(a)); err != nil {
+		return Article{}, err
+	}
+	if err := s.claimImages(ctx, a.ID, images); err != nil {
 		return Article{}, err
 	}
 	s.apply(a)
@@ -382,6 +392,10 @@ func (s *Service) Edit(ctx context.Context, agent desk.Principal, id string, d C
 	if d, err = s.clean(ctx, d, old.Category); err != nil {
 		return Article{}, err
 	}
+	images, err := s.checkImages(ctx, d.Body)
+	if err != nil {
+		return Article{}, err
+	}
 	a := old
 	a.Title, a.Body, a.Category, a.Tags, a.AuthorID = d.Title, d.Body, d.Category, d.Tags, agent.ID
 	a.UpdatedAt, a.Version = s.after(old.UpdatedAt), old.Version+1
@@ -393,6 +407,9 @@ func (s *Service) Edit(ctx context.Context, agent desk.Principal, id string, d C
 		a.Status = Draft
 	}
 	if err := s.cfg.Store.SaveArticle(ctx, a, old.Version, versionOf(a)); err != nil {
+		return Article{}, err
+	}
+	if err := s.claimImages(ctx, a.ID, images); err != nil {
 		return Article{}, err
 	}
 	s.apply(a)

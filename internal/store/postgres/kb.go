@@ -155,3 +155,10 @@ func (db *DB) KBStats(ctx context.Context, from, to time.Time) (kb.Stats, error)
 		Scan(&st.Deflections, &st.Resolved, &st.Views, &st.ArticlesViewed, &st.Helped, &st.NotHelped)
 	return st, dbError(err, "count kb events")
 }
+
+// ClaimAttachmentForArticle marks an unused upload as a knowledge-base
+// article's picture (claim in the conversation's place).
+func (db *DB) ClaimAttachmentForArticle(ctx context.Context, id, claim string) error {
+	_, err := db.pool.Exec(ctx, `UPDATE attachments SET conversation_id = $1 WHERE id = $2 AND conversation_id = ''`, claim, id)
+	return dbError(err, "claim picture")
+}

@@ -14,6 +14,9 @@ export function bindKB({ api, i18n, toast, cats, isAdmin, insert }) {
   const dialog = $("#kb-dialog");
   let articles = [];
   let editing = null; // the article in the editor, or null for a new one
+  // pictures maps the ids of pictures the editor may show (the article's,
+  // and those uploaded since) to signed URLs, for the preview.
+  let pictures = {};
   const fail = (err) => toast(i18n.error(err), "error");
   const link = (id) => `${location.origin}/h5/?article=${encodeURIComponent(id)}`;
 
@@ -38,6 +41,7 @@ export function bindKB({ api, i18n, toast, cats, isAdmin, insert }) {
 
   function fill(a) {
     editing = a;
+    pictures = { ...(a && a.images) };
     $("#kb-title").value = a ? a.title : "";
     $("#kb-body").value = a ? a.body || "" : "";
     $("#kb-tags").value = a ? (a.tags || []).join(", ") : "";
@@ -61,7 +65,27 @@ export function bindKB({ api, i18n, toast, cats, isAdmin, insert }) {
     }
   }
 
-  const preview = () => $("#kb-preview").replaceChildren(el("h2", { text: $("#kb-title").value }), renderMarkdown($("#kb-body").value));
+  const preview = () => $("#kb-preview").replaceChildren(el("h2", { text: $("#kb-title").value }), renderMarkdown($("#kb-body").value, { images: pictures }));
+  // A picture is uploaded to the attachment store and named in the body as
+  // ![说明](attachment:at_…); saving the article makes it the article's.
+  $("#kb-picture").addEventListener("click", () => $("#kb-picture-file").click());
+  $("#kb-picture-file").addEventListener("change", async (e) => {
+    const file = e.target.files[0];
+    e.target.value = "";
+    if (!file) return;
+    try {
+      const att = await api().upload(file);
+      pictures[att.id] = att.url;
+      const box = $("#kb-body");
+      const at = box.selectionEnd ?? box.value.length;
+      const alt = (file.name || "").replace(/\.[^.]*$/, "").replace(/[\[\]]/g, "");
+      const text = `![${alt}](attachment:${att.id})`;
+      box.value = box.value.slice(0, at) + (at > 0 && box.value[at - 1] !== "\n" ? "\n" : "") + text + "\n" + box.value.slice(at);
+      preview();
+    } catch (err) {
+      fail(err);
+    }
+  });
   $("#kb-body").addEventListener("input", preview);
   $("#kb-title").addEventListener("input", preview);
 

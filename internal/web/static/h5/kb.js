@@ -227,7 +227,7 @@ export function createKB({ i18n, cats, api, go, toast, errorText, onOpen, onAsk 
     document.title = a.title;
     setText($("#article-title"), a.title);
     renderArticleMeta(a);
-    $("#article-body").replaceChildren(renderMarkdown(a.body));
+    $("#article-body").replaceChildren(renderMarkdown(a.body, { images: a.images }));
     // One rating per reading: the buttons come back the next time it is opened.
     show($("#article-feedback"), true);
     show($("#article-feedback-actions"), true);

@@ -3,7 +3,9 @@
 // links open only http and https addresses, and what is not understood
 // shows as the text it is. The subset is what IT answers use: headings,
 // paragraphs, bold, italic, inline code, fenced code blocks, bulleted and
-// numbered lists, block quotes and links. An image shows as a link to it.
+// numbered lists, block quotes and links. Pictures show only from the
+// desk's own attachment store: ![说明](attachment:at_…) with a signed URL
+// the server gave for that id (options.images); any other image is a link.
 
 const safeURL = (u) => {
   try {
@@ -13,6 +15,10 @@ const safeURL = (u) => {
     return null;
   }
 };
+
+// images maps the attachment ids of the article being rendered to their
+// signed URLs (renderMarkdown's options; rendering is synchronous).
+let images = {};
 
 // inline renders one line's emphasis, code and links into parent.
 function inline(parent, text) {
@@ -36,8 +42,17 @@ function inline(parent, text) {
     } else {
       const image = s.startsWith("!");
       const label = s.slice(image ? 2 : 1, s.indexOf("]"));
-      const href = safeURL(s.slice(s.indexOf("](") + 2, -1));
-      if (href) {
+      const target = s.slice(s.indexOf("](") + 2, -1);
+      const href = target.startsWith("attachment:") ? null : safeURL(target);
+      const picture = image && target.startsWith("attachment:") ? safeURL(images[target.slice("attachment:".length)] || "") : null;
+      if (picture) {
+        const img = document.createElement("img");
+        img.src = picture;
+        img.alt = label;
+        img.loading = "lazy";
+        img.className = "md-img";
+        parent.append(img);
+      } else if (href) {
         const a = document.createElement("a");
         a.href = href;
         a.target = "_blank";
@@ -53,8 +68,12 @@ function inline(parent, text) {
   if (last < text.length) parent.append(text.slice(last));
 }
 
-/** renderMarkdown returns a fragment of elements for src. */
-export function renderMarkdown(src) {
+/**
+ * renderMarkdown returns a fragment of elements for src; options.images
+ * maps picture ids (attachment:at_…) to the URLs to show them by.
+ */
+export function renderMarkdown(src, options = {}) {
+  images = options.images || {};
   const out = document.createDocumentFragment();
   const lines = String(src || "").replace(/\r\n?/g, "\n").split("\n");
   let para = null, list = null, quote = null;
