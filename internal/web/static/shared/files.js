@@ -228,6 +228,15 @@ export class Viewer {
 
 const urlPattern = /\bhttps?:\/\/[^\s<>"'，。！？、；：）】」』]+/gi;
 
+function isArticleLink(url) {
+  try {
+    const u = new URL(url);
+    return u.origin === location.origin && u.pathname === "/h5/" && u.searchParams.has("article");
+  } catch {
+    return false;
+  }
+}
+
 /**
  * richText turns a message body into nodes: text between ``` fences is a
  * monospace block that keeps its lines; elsewhere http(s) URLs become
@@ -250,7 +259,11 @@ export function richText(body) {
     for (const m of text.matchAll(urlPattern)) {
       const url = m[0].replace(/[.,;:!?)\]]+$/, ""); // sentence punctuation is not part of the link
       plain(text.slice(last, m.index));
-      frag.append(el("a", { href: url, target: "_blank", rel: "noopener noreferrer", class: "link-out", text: url }));
+      // A link to one of the desk's own knowledge-base articles (the link
+      // card an agent sends) opens in the page itself; others apart from it.
+      frag.append(isArticleLink(url)
+        ? el("a", { href: url, class: "link-article", dataset: { testid: "article-link" }, text: url })
+        : el("a", { href: url, target: "_blank", rel: "noopener noreferrer", class: "link-out", text: url }));
       last = m.index + url.length;
     }
     plain(text.slice(last));
