@@ -231,7 +231,8 @@ const urlPattern = /\bhttps?:\/\/[^\s<>"'，。！？、；：）】」』]+/gi;
 function isArticleLink(url) {
   try {
     const u = new URL(url);
-    return u.origin === location.origin && u.pathname === "/h5/" && u.searchParams.has("article");
+    // Only on the employee page: the console keeps its own tab.
+    return u.origin === location.origin && u.pathname === "/h5/" && location.pathname.startsWith("/h5/") && u.searchParams.has("article");
   } catch {
     return false;
   }
