@@ -194,8 +194,8 @@ type stamp struct {
 }
 
 // New returns a Service with an empty index holding the default synonyms
-// (it loads the Chinese dictionary, about half a second the first time
-// in a process); Run fills it.
+// at once (the Chinese dictionary loads in the background, about half a
+// second the first time in a process); Run fills it.
 func New(cfg Config) (*Service, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
@@ -207,9 +207,7 @@ func New(cfg Config) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := x.SetSynonyms(kbsearch.DefaultSynonyms); err != nil {
-		return nil, err
-	}
+	x.SetSynonymsSoon(kbsearch.DefaultSynonyms)
 	return &Service{cfg: cfg, index: x, known: map[string]stamp{}, loaded: make(chan struct{})}, nil
 }
 

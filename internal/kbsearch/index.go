@@ -3,7 +3,9 @@ package kbsearch
 import (
 	"errors"
 	"fmt"
+	"os"
 	"sync"
+	"sync/atomic"
 
 	"github.com/go-ego/gse"
 )
@@ -46,7 +48,6 @@ type document struct {
 // concurrent use: searches share a read lock, and Put and Delete take the
 // write lock only for the time it takes to link the analysed article in.
 type Index struct {
-	seg *gse.Segmenter
 
 	mu       sync.RWMutex
 	docs     []document
@@ -58,20 +59,20 @@ type Index struct {
 	live     int
 	synonyms map[string][][]string // each analysed word to the other members of its groups
 	synText  [][]string            // as the admin gave them
+	synGen   atomic.Int64          // the latest SetSynonyms call
+	synSoon  sync.WaitGroup        // SetSynonymsSoon under way: searches wait for it
 }
 
 // ErrEmptyID is returned by Put for an article without an ID.
 var ErrEmptyID = errors.New("kbsearch: article has no id")
 
-// New returns an empty index. The first call in a process loads the
-// Chinese dictionary (about half a second); later calls share it.
+// New returns an empty index at once. The first call in a process starts
+// loading the Chinese dictionary in the background (about half a second,
+// many more under the race detector); the first analysis waits for it, so
+// a node starts listening without waiting for its knowledge base.
 func New() (*Index, error) {
-	s, err := segmenter()
-	if err != nil {
-		return nil, fmt.Errorf("kbsearch: load dictionary: %w", err)
-	}
+	go segmenter()
 	return &Index{
-		seg:      s,
 		byID:     map[string]int32{},
 		postings: map[string][]posting{},
 		latin:    map[string]int{},
@@ -97,7 +98,7 @@ func (x *Index) analyse(a Article) analysed {
 	d := document{id: a.ID, title: a.Title, plain: plain, category: a.Category, tags: append([]string(nil), a.Tags...), live: true}
 	tf := map[string]*[numFields]uint16{}
 	count := func(f int, text string) {
-		for _, t := range indexTerms(x.seg, text) {
+		for _, t := range indexTerms(x.seg(), text) {
 			c := tf[t]
 			if c == nil {
 				c = new([numFields]uint16)
@@ -214,3 +215,16 @@ func isLatinTerm(t string) bool {
 	}
 	return letters > 0
 }
+
+// seg is the shared segmenter, once its dictionary has loaded. The
+// dictionary is embedded, so failing to load it is a broken build: the
+// error is reported once and the segmenter cuts without a dictionary.
+func (x *Index) seg() *gse.Segmenter {
+	s, err := segmenter()
+	if err != nil {
+		segErrOnce.Do(func() { fmt.Fprintf(os.Stderr, "kbsearch: load dictionary: %v\n", err) })
+	}
+	return s
+}
+
+var segErrOnce sync.Once

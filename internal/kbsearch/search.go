@@ -95,7 +95,8 @@ func (x *Index) Search(query string, opts Options) []Result {
 	if limit <= 0 {
 		limit = DefaultLimit
 	}
-	words := queryWords(x.seg, query)
+	x.synSoon.Wait() // the default synonyms, while the dictionary loads
+	words := queryWords(x.seg(), query)
 	if len(words) == 0 {
 		return nil
 	}

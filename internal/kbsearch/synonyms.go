@@ -47,6 +47,22 @@ var DefaultSynonyms = [][]string{
 // A phrase may span several words of the segmenter. Documents need no
 // reindexing: synonyms are applied to queries.
 func (x *Index) SetSynonyms(groups [][]string) error {
+	return x.setSynonyms(groups, x.synGen.Add(1))
+}
+
+// SetSynonymsSoon is SetSynonyms in the background, for groups known to
+// be valid (the defaults) while the dictionary may still be loading: a
+// SetSynonyms called meanwhile wins over it.
+func (x *Index) SetSynonymsSoon(groups [][]string) {
+	gen := x.synGen.Add(1)
+	x.synSoon.Add(1)
+	go func() {
+		defer x.synSoon.Done()
+		x.setSynonyms(groups, gen)
+	}()
+}
+
+func (x *Index) setSynonyms(groups [][]string, gen int64) error {
 	m := map[string][][]string{}
 	var kept [][]string
 	for gi, g := range groups {
@@ -54,7 +70,7 @@ func (x *Index) SetSynonyms(groups [][]string) error {
 		seen := map[string]bool{}
 		for _, phrase := range g {
 			var words []string
-			for _, w := range queryWords(x.seg, phrase) {
+			for _, w := range queryWords(x.seg(), phrase) {
 				words = append(words, w.text)
 			}
 			key := strings.Join(words, " ")
@@ -77,8 +93,10 @@ func (x *Index) SetSynonyms(groups [][]string) error {
 		kept = append(kept, append([]string(nil), g...))
 	}
 	x.mu.Lock()
-	x.synonyms = m
-	x.synText = kept
+	if x.synGen.Load() == gen { // nobody set newer ones meanwhile
+		x.synonyms = m
+		x.synText = kept
+	}
 	x.mu.Unlock()
 	return nil
 }
