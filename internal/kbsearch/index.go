@@ -48,7 +48,6 @@ type document struct {
 // concurrent use: searches share a read lock, and Put and Delete take the
 // write lock only for the time it takes to link the analysed article in.
 type Index struct {
-
 	mu       sync.RWMutex
 	docs     []document
 	free     []int32
