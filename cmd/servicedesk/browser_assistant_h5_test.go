@@ -55,7 +55,7 @@ func TestBrowserAssistantEmployee(t *testing.T) {
 	if reqs := fake.Requests(); len(reqs) != 1 || !strings.Contains(reqs[0].Messages[len(reqs[0].Messages)-1].Content, "在家连不上公司 VPN") {
 		t.Fatalf("the model was asked %d times; the prompt holds the request: %v", len(reqs), reqs)
 	}
-	emp.screenshot(t, *screenshotDir, "employee-assistant")
+	kbScreenshot(t, emp, "employee-assistant")
 
 	emp.click(t, "#handover")
 	emp.waitUntil(t, "queued after 转人工", `document.querySelector('#conv-status')?.dataset.status === 'queued'`)
