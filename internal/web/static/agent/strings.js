@@ -396,6 +396,9 @@ export default {
     "assistant.role.system": "系统",
     "assistant.role.user": "用户",
     "assistant.role.assistant": "助手",
+    "admin.assistant": "智能助手",
+    "admin.assistantHint": "勾选的分类中，员工的新请求先由智能助手根据已发布的文章回答，员工随时可以转人工；未勾选的分类直接进入待接入。",
+    "admin.assistantCategories": "先由智能助手回答的分类",
 
     "role.agent": "坐席",
     "duration.seconds": "不到 1 分钟",
@@ -790,6 +793,9 @@ export default {
     "assistant.role.system": "System",
     "assistant.role.user": "User",
     "assistant.role.assistant": "Assistant",
+    "admin.assistant": "Assistant",
+    "admin.assistantHint": "In the ticked categories the assistant answers new requests first, from the published articles, and the employee may ask for a person at any time; the others go straight to the queue.",
+    "admin.assistantCategories": "Categories the assistant answers first",
 
     "role.agent": "Agent",
     "duration.seconds": "< 1 min",
