@@ -104,7 +104,8 @@ export function bindDraft({ i18n, toast, token, onUnauthorized, conversation, en
 
   function finish() {
     input.readOnly = false;
-    input.placeholder = run.placeholder;
+    // (A language switch meanwhile has already put the page's own back.)
+    if (input.placeholder === t("draft.working")) input.placeholder = run.placeholder;
     input.classList.remove("drafting");
     run = null;
     render();
