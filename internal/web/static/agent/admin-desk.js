@@ -1,7 +1,8 @@
 // The admin area's desk settings: the categories employees file requests
 // under (names, colour, default priority, team, retired or not), the
-// business hours, holidays and automatic replies (GET/POST /api/settings),
-// and the service-level policies (/api/sla/policies).
+// business hours, holidays and automatic replies, the categories the AI
+// assistant answers first (both in GET/POST /api/settings), and the
+// service-level policies (/api/sla/policies).
 
 import { $, confirmAction, el, setText, show } from "/shared/dom.js";
 
@@ -99,15 +100,35 @@ export function bindDeskAdmin({ api, i18n, toast, cats }) {
   // --- business hours and automatic replies ----------------------------------
 
   const lines = (s) => s.split(/[\s,，]+/).map((x) => x.trim()).filter(Boolean);
+  // The settings as last read: a tab saves its own fields over them, so
+  // saving business hours keeps the assistant's switches and the reverse.
+  let settings = null;
 
-  async function loadHours() {
-    let s;
+  async function loadSettings() {
     try {
-      s = await api().get("/api/settings");
+      settings = await api().get("/api/settings");
+      return settings;
     } catch (err) {
       fail(err);
-      return;
+      return null;
     }
+  }
+
+  async function saveSettings(fields, reload) {
+    try {
+      // Read again first: another admin may have saved meanwhile.
+      const base = (await api().get("/api/settings")) || settings || {};
+      await api().post("/api/settings", { ...base, ...fields });
+      toast(t("admin.saved"), "ok");
+      await reload();
+    } catch (err) {
+      fail(err);
+    }
+  }
+
+  async function loadHours() {
+    const s = await loadSettings();
+    if (!s) return;
     $("#hours-enabled").checked = s.enabled;
     $("#hours-zone").value = s.time_zone;
     $("#hours-week").value = s.week;
@@ -131,16 +152,33 @@ export function bindDeskAdmin({ api, i18n, toast, cats }) {
       if (!box.value.trim()) continue;
       (notices[box.dataset.kind] ||= {})[box.dataset.lang] = box.value;
     }
-    try {
-      await api().post("/api/settings", {
-        enabled: $("#hours-enabled").checked, time_zone: $("#hours-zone").value, week: $("#hours-week").value,
-        holidays: lines($("#hours-holidays").value), workdays: lines($("#hours-workdays").value), notices,
-      });
-      toast(t("admin.saved"), "ok");
-      await loadHours();
-    } catch (err) {
-      fail(err);
-    }
+    saveSettings({
+      enabled: $("#hours-enabled").checked, time_zone: $("#hours-zone").value, week: $("#hours-week").value,
+      holidays: lines($("#hours-holidays").value), workdays: lines($("#hours-workdays").value), notices,
+    }, loadHours);
+  });
+
+  // --- the AI assistant's categories -------------------------------------------
+
+  // A ticked category's new requests are answered by the assistant first;
+  // the settings keep the others, as assistant_off.
+  async function loadAssistant() {
+    await cats.load(api());
+    const s = await loadSettings();
+    if (!s) return;
+    const off = new Set(s.assistant_off || []);
+    $("#assistant-categories").replaceChildren(...cats.all().map((c) => el("label", { class: `check${c.active ? "" : " muted"}` },
+      el("input", { type: "checkbox", value: c.key, checked: !off.has(c.key), dataset: { testid: "assistant-category" } }),
+      " ", cats.name(c.key), c.active ? null : ` (${t("admin.retired")})`)));
+  }
+
+  $("#admin-assistant-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    const shown = [...$("#assistant-categories").querySelectorAll("input[type=checkbox]")];
+    const listed = new Set(shown.map((box) => box.value));
+    // Keys the list no longer shows stay as they were.
+    const kept = ((settings && settings.assistant_off) || []).filter((k) => !listed.has(k));
+    saveSettings({ assistant_off: [...kept, ...shown.filter((box) => !box.checked).map((box) => box.value)] }, loadAssistant);
   });
 
   // --- service levels --------------------------------------------------------
@@ -244,5 +282,5 @@ export function bindDeskAdmin({ api, i18n, toast, cats }) {
   });
   $("#sla-cancel").addEventListener("click", () => editPolicy(null));
 
-  return { loadCategories, loadHours, loadSLA };
+  return { loadCategories, loadHours, loadAssistant, loadSLA };
 }

@@ -1,6 +1,7 @@
 // The console's admin area, for agents with the admin role: the agents
 // (add, rename, role, reset password, disable/enable), teams, categories
-// and business hours (admin-desk.js), satisfaction per agent and team
+// business hours and, on desks with an AI assistant, the categories it
+// answers first (admin-desk.js), satisfaction per agent and team
 // over the last 30 days, and the audit log of what admins did.
 
 import { $, $$, confirmAction, el, setText, show } from "/shared/dom.js";
@@ -10,7 +11,7 @@ import { bindDeskAdmin } from "./admin-desk.js";
  * bindAdmin wires the 管理 dialog. api() returns the signed-in client's
  * API, me() the signed-in agent's id.
  */
-export function bindAdmin({ api, me, i18n, toast, cats }) {
+export function bindAdmin({ api, me, i18n, toast, cats, assistant = () => false }) {
   const t = i18n.t;
   const desk = bindDeskAdmin({ api, i18n, toast, cats });
   const dialog = $("#admin-dialog");
@@ -195,8 +196,8 @@ export function bindAdmin({ api, me, i18n, toast, cats }) {
 
   function selectTab(name) {
     for (const b of $$("[data-admin-tab]")) b.classList.toggle("active", b.dataset.adminTab === name);
-    for (const n of ["agents", "teams", "categories", "hours", "sla", "csat", "audit"]) show($(`#admin-${n}`), n === name);
-    ({ agents: loadAgents, teams: loadTeams, categories: desk.loadCategories, hours: desk.loadHours, sla: desk.loadSLA, csat: loadCsat, audit: loadAudit })[name]();
+    for (const n of ["agents", "teams", "categories", "hours", "assistant", "sla", "csat", "audit"]) show($(`#admin-${n}`), n === name);
+    ({ agents: loadAgents, teams: loadTeams, categories: desk.loadCategories, hours: desk.loadHours, assistant: desk.loadAssistant, sla: desk.loadSLA, csat: loadCsat, audit: loadAudit })[name]();
   }
   for (const b of $$("[data-admin-tab]")) b.addEventListener("click", () => selectTab(b.dataset.adminTab));
 
@@ -217,6 +218,7 @@ export function bindAdmin({ api, me, i18n, toast, cats }) {
   });
   $("#admin-open").addEventListener("click", () => {
     editing = null;
+    show($("[data-admin-tab=assistant]"), assistant());
     selectTab("agents");
     dialog.showModal();
   });

@@ -3,7 +3,7 @@
 // hand-over tools.
 
 import { ApiError, Session, enc, request } from "/shared/api.js";
-import { Timeline, Typing, applyToParticipants, stars, bindConnState, bindUnseen, renderParticipants, renderStatus, bindComposer } from "/shared/chat.js";
+import { Timeline, Typing, applyToParticipants, stars, bindConnState, bindUnseen, renderParticipants, renderStatus, statusLabel, bindComposer } from "/shared/chat.js";
 import { createClient } from "/shared/client.js";
 import { FileLinks, Viewer } from "/shared/files.js";
 import { $, confirmAction, keepAtBottom, $$, el, initial, nearBottom, onSubmitKey, scrollToBottom, setText, show, toaster } from "/shared/dom.js";
@@ -11,6 +11,7 @@ import { createCategories } from "/shared/categories.js";
 import { bindLangToggle, createI18n } from "/shared/i18n.js";
 import { loadMeta, takeTicket } from "/shared/signin.js";
 import { bindAdmin } from "./admin.js";
+import { bindDraft, bindExchanges } from "./assistant.js";
 import { bindAttention, bindShortcuts } from "./attention.js";
 import { bindCanned } from "./canned.js";
 import { bindMentions } from "./mentions.js";
@@ -31,8 +32,10 @@ const attention = bindAttention({ i18n, open: (id) => openConversation(id) });
 let client = null;
 let agents = []; // every agent, for names and the pickers
 // former: open conversations I handed over (transferred, left to a
-// colleague); I may still read them, so they stay findable.
-const lists = { queue: [], mine: [], former: [], resolved: [] };
+// colleague); I may still read them, so they stay findable. bot: new
+// requests the AI assistant is answering (only on desks with one).
+const lists = { queue: [], mine: [], former: [], resolved: [], bot: [] };
+let assistantOn = false; // GET /api/meta: an AI assistant is configured
 let tab = "queue";
 let current = null; // the open conversation: {id, view, timeline, readSent}
 const seenQueue = new Set(); // queue ids already shown, to highlight new arrivals
@@ -79,6 +82,9 @@ function signedIn() {
   show($("#view-console"), true);
   for (const id of ["#conn-state", "#me", "#logout", "#canned-open", "#my-status", "#kb-open"]) show($(id), true);
   setText($("#me"), session.name);
+  show($("#bot-section"), assistantOn);
+  show($("#all-status-bot"), assistantOn);
+  $("#all-status-bot").disabled = !assistantOn;
   client = createClient(session, {
     wsPath: `/ws/${enc(session.id)}`,
     outboxKey: `servicedesk.agent.outbox.${session.id}`,
@@ -142,7 +148,7 @@ function signOut(message) {
   client = null;
   for (const id of timers.splice(0)) clearInterval(id);
   session.clear();
-  lists.queue = lists.mine = lists.former = lists.resolved = [];
+  lists.queue = lists.mine = lists.former = lists.resolved = lists.bot = [];
   listsLoaded = false;
   seenQueue.clear();
   renderLists();
@@ -224,7 +230,7 @@ function renderAll() {
   $("#list-all").replaceChildren(...allList.map((c) => itemBase("all", c,
     el("div", { class: "conv-row" },
       el("span", { class: "conv-subject", text: c.subject }),
-      el("span", { class: `badge badge-${c.status}`, text: t(`status.${c.status}`) })),
+      el("span", { class: `badge badge-${c.status}`, text: statusLabel(c.status, i18n) })),
     el("div", { class: "conv-row conv-sub" },
       el("span", { class: "conv-who", text: employeeName(c) }),
       el("span", { class: "conv-preview", text: c.assignee_id ? t("all.with", { name: agentName(c.assignee_id) }) : preview(c) })),
@@ -243,20 +249,22 @@ for (const b of $$("[data-tab]")) b.addEventListener("click", () => selectTab(b.
 
 async function loadLists() {
   if (!client) return;
-  const [queue, mine, former, resolved, formerResolved] = await Promise.all([
+  const [queue, mine, former, resolved, formerResolved, bot] = await Promise.all([
     client.api.get("/api/agents/queue?limit=200"),
     client.api.get("/api/agents/conversations?status=open&limit=200"),
     client.api.get("/api/agents/conversations?status=open&involvement=former&limit=50"),
     client.api.get("/api/agents/conversations?status=resolved&limit=100"),
     client.api.get("/api/agents/conversations?status=resolved&involvement=former&limit=50"),
+    assistantOn ? client.api.get("/api/agents/queue?status=bot&limit=200") : { conversations: [] },
   ]);
   lists.queue = queue.conversations;
+  lists.bot = bot.conversations;
   lists.mine = mine.conversations;
   lists.former = former.conversations;
   // Resolved: those I was in at the end and those I had handed over, newest first.
   const when = (c) => c.resolved_at || c.updated_at;
   lists.resolved = resolved.conversations.concat(formerResolved.conversations).sort((a, b) => (when(a) < when(b) ? 1 : -1));
-  for (const c of lists.mine.concat(lists.queue, lists.former, lists.resolved)) {
+  for (const c of lists.mine.concat(lists.queue, lists.former, lists.resolved, lists.bot)) {
     if (c.employee_name) names.set(`employee:${c.employee_id}`, c.employee_name);
   }
   renderLists();
@@ -275,7 +283,8 @@ function loadListsSoon() {
 function preview(c) {
   const m = c.last_message;
   if (!m) return t("item.noMessage");
-  const who = m.sender_type === "agent" ? (m.sender_id === session.id ? t("you") : m.sender_name || "") : "";
+  const who = m.sender_type === "agent" ? (m.sender_id === session.id ? t("you") : m.sender_name || "")
+    : m.sender_type === "bot" ? t("bot.name") : "";
   return who ? `${who}：${m.body}` : m.body;
 }
 
@@ -347,6 +356,30 @@ function renderLists() {
     if (Date.now() - new Date(c.queued_at || c.created_at).getTime() > 10 * 60_000) item.classList.add("waiting-long");
     return item;
   }));
+
+  // What the assistant is answering: the employee, their question, and
+  // whether the answer came; 接手 claims it as from the queue.
+  $("#list-bot").replaceChildren(...shown(lists.bot).map((c) => {
+    const answered = Boolean(c.last_message && c.last_message.sender_type === "bot");
+    return itemBase("bot", c,
+      el("div", { class: "conv-row" },
+        el("span", { class: "conv-subject", text: c.subject }),
+        cats.chip(el, c.category)),
+      el("div", { class: "conv-row conv-sub" },
+        el("span", { class: "conv-who", text: employeeName(c) }),
+        el("span", { class: "conv-preview", text: preview(c) })),
+      el("div", { class: "conv-row conv-foot" },
+        el("span", { class: `chip bot-state${answered ? " bot-answered" : ""}`, dataset: { testid: "bot-state" }, text: t(answered ? "bot.answered" : "bot.answering") }),
+        el("time", { class: "conv-time", text: i18n.time(c.created_at) }),
+        el("button", {
+          type: "button", class: "btn btn-small", dataset: { testid: "claim" }, text: t("bot.takeOver"),
+          on: { click: (e) => { e.stopPropagation(); claim(c.id); } },
+        })));
+  }));
+  show($("#list-bot"), lists.bot.length > 0);
+  show($("#empty-bot"), lists.bot.length === 0);
+  setText($("#count-bot"), lists.bot.length);
+  show($("#count-bot"), lists.bot.length > 0);
 
   // The conversation on screen is being read (markRead follows within a
   // moment), so it shows no unread count even if the list is a bit older.
@@ -462,7 +495,7 @@ async function openConversation(id) {
   renderLists(); // marks the item active and clears its unread badge
   show($("#pane-empty"), false);
   show($("#conv-view"), true);
-  const summary = lists.queue.concat(lists.mine, lists.former, lists.resolved).find((x) => x.id === id);
+  const summary = lists.queue.concat(lists.mine, lists.former, lists.resolved, lists.bot).find((x) => x.id === id);
   if (summary) setView(c, { participants: [], ...summary, seq: 0 });
   $("#composer-input").value = "";
   $("#note-input").value = "";
@@ -490,6 +523,7 @@ async function openConversation(id) {
 }
 
 function closeConversation() {
+  draft.stop(false);
   if (current && client) client.sync.unfollow(current.id);
   current = null;
   typing.reset();
@@ -525,7 +559,9 @@ function renderConv() {
   const employee = names.get(`employee:${v.employee_id}`) || v.employee_name || v.employee_id;
   setText($("#conv-meta"), [v.ref, employee, v.category ? cats.name(v.category) : "", i18n.time(v.created_at)].filter(Boolean).join(" · "));
 
-  show($("#claim-current"), v.status === "queued" && !inIt);
+  // A conversation the assistant has is read-only until someone takes it over.
+  show($("#claim-current"), (v.status === "queued" || v.status === "bot") && !inIt);
+  setText($("#claim-current"), t(v.status === "bot" ? "conv.takeOver" : "conv.claim"));
   show($("#resolve"), inIt && (v.status === "open" || v.status === "pending"));
   show($("#pending"), assignee && v.status === "open");
   renderFields(v, inIt || v.status === "queued");
@@ -535,9 +571,12 @@ function renderConv() {
   // (pending: the agent may still write; the employee's answer reopens it)
   $("#composer-input").disabled = !canWrite;
   $("#composer-send").disabled = !canWrite;
-  const hint = canWrite ? "" : v.status === "queued" && !inIt ? "conv.hint.queued" : v.status === "resolved" ? "conv.hint.resolved" : "conv.hint.notIn";
+  const hint = canWrite ? "" : v.status === "queued" && !inIt ? "conv.hint.queued" : v.status === "bot" && !inIt ? "conv.hint.bot"
+    : v.status === "resolved" ? "conv.hint.resolved" : "conv.hint.notIn";
   setText($("#composer-hint"), hint ? t(hint) : "");
   show($("#composer-hint"), Boolean(hint));
+  draft.render();
+  show($("#assistant-block"), assistantOn);
 
   show($("#details"), true);
   renderParticipants($("#participants"), v.participants, { i18n, assigneeID: v.assignee_id, me: me() });
@@ -600,7 +639,7 @@ function renderEmployee() {
     },
   },
   el("span", { class: "history-subject", text: x.subject }),
-  el("span", { class: `badge badge-${x.status}`, text: t(`status.${x.status}`) }),
+  el("span", { class: `badge badge-${x.status}`, text: statusLabel(x.status, i18n) }),
   el("time", { class: "history-time", text: i18n.time(x.updated_at) }))));
   show($("#employee-history"), earlier.length > 0);
   show($("#employee-history-empty"), earlier.length === 0);
@@ -691,7 +730,7 @@ function renderSearch() {
       el("span", { class: "muted", text: c.ref || "" })),
     el("div", { class: "search-snippet" }, ...snippet),
     el("div", { class: "conv-row conv-foot" },
-      el("span", { class: `badge badge-${c.status}`, text: t(`status.${c.status}`) }),
+      el("span", { class: `badge badge-${c.status}`, text: statusLabel(c.status, i18n) }),
       el("time", { class: "conv-time", text: i18n.time(r.at) })));
   }));
 }
@@ -736,7 +775,19 @@ const canned = bindCanned({
   toast,
 });
 
-bindAdmin({ api: () => client && client.api, me: () => session.id, i18n, toast, cats });
+bindAdmin({ api: () => client && client.api, me: () => session.id, i18n, toast, cats, assistant: () => assistantOn });
+
+// The AI assistant, where one is configured: a reply drafted into the
+// composer, and the review of what it was asked and answered.
+const draft = bindDraft({
+  i18n, toast,
+  token: () => session.token,
+  onUnauthorized: () => signOut(t("login.expired")),
+  conversation: () => current && current.id,
+  enabled: () => assistantOn && Boolean(current && current.view) && amIn(current.view) && current.view.status !== "resolved",
+});
+const exchanges = bindExchanges({ api: () => client && client.api, i18n, toast, agentName: (id) => agentName(id) });
+$("#assistant-review").addEventListener("click", () => { if (current) exchanges.open(current.id); });
 // The knowledge base: the 知识库 dialog, and beside a conversation the
 // articles matching it.
 const kb = bindKB({
@@ -992,7 +1043,13 @@ function onFrame(f) {
   if (f.type === "message.created" && d.sender_type === "employee" && lists.mine.some((c) => c.id === f.conversation_id)) {
     attention.alert(t("attention.newMessage", { name: d.sender_name || d.sender_id, text: (d.body || "").slice(0, 80) }), f.conversation_id);
   }
-  if (f.type === "conversation.created") attention.alert(t("attention.newQueued", { subject: d.subject || "" }), f.conversation_id);
+  // A request the assistant answers first is nobody's yet; it calls for
+  // agents when it is handed over.
+  if (f.type === "conversation.created" && d.status !== "bot") attention.alert(t("attention.newQueued", { subject: d.subject || "" }), f.conversation_id);
+  if (f.type === "conversation.handed_over") {
+    const c = lists.bot.find((x) => x.id === f.conversation_id);
+    attention.alert(t("attention.handedOver", { subject: c ? c.subject : "" }), f.conversation_id);
+  }
   // Handed away: the view on screen is no longer mine to act in.
   if (f.type === "conversation.transferred" && d.from_agent_id === session.id && current && current.id === f.conversation_id) refreshViewSoon();
   // An event of a conversation not on screen: the queue or one of mine changed.
@@ -1157,6 +1214,7 @@ start();
 // QR sign-in when configured, and the demo hint only with --dev.
 async function start() {
   const meta = await loadMeta();
+  assistantOn = Boolean(meta.assistant);
   if (meta.max_body_bytes > 0) maxBody = meta.max_body_bytes;
   if (meta.max_attachment_bytes > 0) maxFileBytes = meta.max_attachment_bytes;
   if (meta.max_attachments > 0) maxFiles = meta.max_attachments;

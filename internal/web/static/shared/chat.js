@@ -10,8 +10,12 @@ const lifecycle = new Set([
   "conversation.created", "conversation.claimed", "participant.joined", "participant.left",
   "conversation.transferred", "conversation.resolved", "conversation.reopened",
   "conversation.pending", "conversation.withdrawn", "conversation.updated", "conversation.rated",
-  "conversation.notice", "sla.escalated",
+  "conversation.notice", "sla.escalated", "conversation.handed_over",
 ]);
+
+// handoverReasons are the reasons conversation.handed_over names; another
+// reason reads as the plain "handed to a person".
+const handoverReasons = new Set(["asked", "wrote", "unknown", "failed", "timeout"]);
 
 /** stars draws a 1–5 score as ★ and ☆. */
 export const stars = (n) => "★".repeat(n) + "☆".repeat(5 - n);
@@ -23,7 +27,7 @@ export const stars = (n) => "★".repeat(n) + "☆".repeat(5 - n);
  * resends a failed message, onDiscard(clientMsgID) drops it.
  */
 export class Timeline {
-  constructor(list, { i18n, me, names, onRetry, onDiscard, links = null, onOpenImage = null }) {
+  constructor(list, { i18n, me, names, onRetry, onDiscard, links = null, onOpenImage = null, onOpenArticle = null }) {
     this.list = list;
     this.i18n = i18n;
     this.me = me;
@@ -32,6 +36,9 @@ export class Timeline {
     this.onDiscard = onDiscard;
     this.links = links; // the conversation's FileLinks: signed URLs of its files
     this.onOpenImage = onOpenImage; // (attachment id) → the page's viewer
+    // (article id) → the page opens a cited article itself; without it the
+    // link goes to the employee page's article.
+    this.onOpenArticle = onOpenArticle;
     this.reset();
   }
 
@@ -137,6 +144,7 @@ export class Timeline {
       case "conversation.transferred":
         return t("sys.transferred", { from: this.nameOf("agent", d.from_agent_id), to: d.to_agent_name || this.nameOf("agent", d.to_agent_id) });
       case "conversation.resolved":
+        if (d.auto && d.reason === "assistant_idle") return t("sys.botIdleResolved");
         if (d.auto) return t("sys.autoResolved", { n: d.pending_days || "" });
         return t("sys.resolved", { name: this.nameOf("agent", d.by) });
       case "conversation.reopened":
@@ -160,6 +168,8 @@ export class Timeline {
         if (d.kind === "closed" && when) return t("sys.noticeClosed", { when });
         return t(d.kind === "closed" ? "sys.noticeClosedSoon" : "sys.noticeNoAgents");
       }
+      case "conversation.handed_over": // from the assistant to the queue
+        return t(handoverReasons.has(d.reason) ? `sys.handedOver.${d.reason}` : "sys.handedOver");
       case "conversation.rated":
         return t("sys.rated", { name: this.nameOf("employee", d.by), stars: stars(d.score || 0) });
       case "conversation.updated": {
@@ -247,23 +257,46 @@ export class Timeline {
   }
 
   message(m, mine) {
-    const name = mine ? this.i18n.t("you") : (m.sender_name || this.nameOf(m.sender_type, m.sender_id));
+    // The assistant's messages are named in the reader's language, whatever
+    // name the server stored, and never look like a person's.
+    const bot = m.sender_type === "bot";
+    const name = mine ? this.i18n.t("you") : bot ? this.i18n.t("bot.name") : (m.sender_name || this.nameOf(m.sender_type, m.sender_id));
     const node = el("div", {
       class: `msg ${mine ? "msg-own" : "msg-other"} msg-from-${m.sender_type}`,
       dataset: { testid: "message", senderType: m.sender_type, senderId: m.sender_id },
     },
-    mine ? null : el("div", { class: `avatar avatar-${m.sender_type}`, "aria-hidden": "true", text: initial(name) }),
+    mine ? null : el("div", { class: `avatar avatar-${m.sender_type}`, "aria-hidden": "true", text: bot ? "AI" : initial(name) }),
     el("div", { class: "msg-main" },
       el("div", { class: "msg-meta" },
         el("span", { class: "msg-name", text: name }),
+        bot ? el("span", { class: "msg-tag", text: this.i18n.t("bot.tag") }) : null,
         el("time", { class: "msg-time", text: this.i18n.time(m.created_at) })),
       el("div", { class: "bubble" },
         el("div", { class: "body" }, richText(m.body)), // empty (hidden) for files alone
-        this.attachments(m.attachments, this.links)),
+        this.attachments(m.attachments, this.links),
+        this.articles(m.articles)),
       mine ? el("div", { class: "msg-status" }) : null));
     if (m.client_msg_id) node.dataset.clientMsgId = m.client_msg_id;
     if (mine && m.client_msg_id) this.own.set(m.client_msg_id, node);
     return node;
+  }
+
+  // articles lists the knowledge-base articles a message cites (the
+  // assistant's answers) as links to the employee page's article view.
+  articles(list) {
+    const refs = (Array.isArray(list) ? list : []).filter((a) => a && a.id);
+    if (!refs.length) return null;
+    return el("div", { class: "msg-articles", dataset: { testid: "message-articles" } },
+      el("span", { class: "msg-articles-label", text: this.i18n.t("bot.sources") }),
+      ...refs.map((a) => el("a", {
+        class: "article-chip", href: `/h5/?article=${encodeURIComponent(a.id)}`,
+        // In place on the employee page (as article links in messages are);
+        // the console keeps its own tab.
+        target: this.onOpenArticle || location.pathname.startsWith("/h5/") ? null : "_blank", rel: "noopener",
+        dataset: { testid: "article-chip", id: a.id },
+        text: a.title || a.id,
+        on: this.onOpenArticle ? { click: (e) => { e.preventDefault(); this.onOpenArticle(a.id); } } : {},
+      })));
   }
 
   setStatus(node, status) {
@@ -413,7 +446,8 @@ export function bindComposer({ getClient, conversation, typingTarget, limit = ()
     const body = input.value.trim();
     const id = conversation();
     const picked = tray ? tray.files() : [];
-    if ((!body && picked.length === 0) || !id || input.disabled) return;
+    // Read-only while a page fills it (the console's draft): not yet theirs to send.
+    if ((!body && picked.length === 0) || !id || input.disabled || input.readOnly) return;
     if (!updateCount()) {
       input.focus();
       return; // too long: nothing is sent and nothing is lost
@@ -554,7 +588,14 @@ export function renderParticipants(node, participants, { i18n, assigneeID, me })
 export function renderStatus(node, status, i18n) {
   node.dataset.status = status || "";
   node.className = `badge badge-${status || "none"}`;
-  setText(node, status ? i18n.t(`status.${status}`) : "");
+  setText(node, status ? statusLabel(status, i18n) : "");
+}
+
+/** statusLabel words a conversation's status; one the page does not know shows as it is. */
+export function statusLabel(status, i18n) {
+  const key = `status.${status}`;
+  const label = i18n.t(key);
+  return label === key ? String(status) : label;
 }
 
 const connOf = new WeakMap(); // #conn-state → the connection it shows
