@@ -5,8 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"net/url"
-	"os"
-	"strings"
 )
 
 // Files is where attachments' bytes go and how big they may be.
@@ -48,14 +46,11 @@ func (f *Files) credentials(getenv func(string) string) error {
 		name string
 		dst  *string
 	}{{"S3_ACCESS_KEY", &f.S3AccessKey}, {"S3_SECRET_KEY", &f.S3SecretKey}} {
-		*k.dst = strings.TrimSpace(getenv(EnvPrefix + k.name))
-		if file := getenv(EnvPrefix + k.name + "_FILE"); file != "" && *k.dst == "" {
-			b, err := os.ReadFile(file)
-			if err != nil {
-				return fmt.Errorf("%s%s_FILE: %w", EnvPrefix, k.name, err)
-			}
-			*k.dst = strings.TrimSpace(string(b))
+		v, err := secretEnv(getenv, k.name)
+		if err != nil {
+			return err
 		}
+		*k.dst = v
 	}
 	return nil
 }

@@ -3,9 +3,7 @@ package config
 import (
 	"errors"
 	"flag"
-	"fmt"
 	"net/url"
-	"os"
 	"strings"
 )
 
@@ -33,16 +31,9 @@ func (l *LLM) flags(fs *flag.FlagSet) {
 }
 
 // key reads the API key from the environment.
-func (l *LLM) key(getenv func(string) string) error {
-	l.APIKey = strings.TrimSpace(getenv(EnvPrefix + "LLM_API_KEY"))
-	if file := getenv(EnvPrefix + "LLM_API_KEY_FILE"); file != "" && l.APIKey == "" {
-		b, err := os.ReadFile(file)
-		if err != nil {
-			return fmt.Errorf("%sLLM_API_KEY_FILE: %w", EnvPrefix, err)
-		}
-		l.APIKey = strings.TrimSpace(string(b))
-	}
-	return nil
+func (l *LLM) key(getenv func(string) string) (err error) {
+	l.APIKey, err = secretEnv(getenv, "LLM_API_KEY")
+	return err
 }
 
 func (l LLM) validate() error {

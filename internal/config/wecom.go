@@ -5,8 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"net/url"
-	"os"
-	"strings"
 	"time"
 )
 
@@ -51,16 +49,9 @@ func (w *WeCom) flags(fs *flag.FlagSet) {
 }
 
 // secret reads the app secret from the environment.
-func (w *WeCom) secret(getenv func(string) string) error {
-	w.Secret = strings.TrimSpace(getenv(EnvPrefix + "WECOM_SECRET"))
-	if file := getenv(EnvPrefix + "WECOM_SECRET_FILE"); file != "" && w.Secret == "" {
-		b, err := os.ReadFile(file)
-		if err != nil {
-			return fmt.Errorf("%sWECOM_SECRET_FILE: %w", EnvPrefix, err)
-		}
-		w.Secret = strings.TrimSpace(string(b))
-	}
-	return nil
+func (w *WeCom) secret(getenv func(string) string) (err error) {
+	w.Secret, err = secretEnv(getenv, "WECOM_SECRET")
+	return err
 }
 
 func (w WeCom) validate(dev bool) error {
