@@ -12,7 +12,6 @@ import (
 	"io"
 	"net/netip"
 	"net/url"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -193,12 +192,12 @@ func Parse(name string, args []string, getenv func(string) string, output io.Wri
 		// only this machine may reach them, unless asked otherwise.
 		c.Addr = DefaultDevAddr
 	}
-	if file := getenv(EnvPrefix + "API_KEY_FILE"); file != "" && c.APIKey == "" {
-		key, err := os.ReadFile(file)
+	if c.APIKey == "" {
+		key, err := secretEnv(getenv, "API_KEY")
 		if err != nil {
-			return c, fmt.Errorf("%sAPI_KEY_FILE: %w", EnvPrefix, err)
+			return c, err
 		}
-		c.APIKey = strings.TrimSpace(string(key))
+		c.APIKey = key
 	}
 	if err := c.WeCom.secret(getenv); err != nil {
 		return c, err
