@@ -128,18 +128,25 @@ func (w *eventWriter) handOver(by desk.Principal, reason string) (bool, error) {
 
 // runBotSweep sweeps bot conversations until ctx ends.
 func (s *Service) runBotSweep(ctx context.Context) {
-	t := time.NewTicker(botSweepEvery)
+	every(ctx, botSweepEvery, func() {
+		if n, err := s.SweepBot(ctx); err != nil && ctx.Err() == nil {
+			s.log.Warn("sweep the assistant's conversations", "error", err)
+		} else if n > 0 {
+			s.log.Info("assistant conversations moved on", "count", n)
+		}
+	})
+}
+
+// every runs fn every d until ctx ends: the sweeps' loop.
+func every(ctx context.Context, d time.Duration, fn func()) {
+	t := time.NewTicker(d)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-		}
-		if n, err := s.SweepBot(ctx); err != nil && ctx.Err() == nil {
-			s.log.Warn("sweep the assistant's conversations", "error", err)
-		} else if n > 0 {
-			s.log.Info("assistant conversations moved on", "count", n)
+			fn()
 		}
 	}
 }

@@ -221,19 +221,10 @@ func encodeOutbox(ds []delivery) ([]byte, error) {
 
 // runSweeper publishes outbox entries left behind, on whichever node gets
 // to them first, until ctx ends.
+// Entries this node published and has not deleted yet when ctx ends stay
+// behind, and some sweeper publishes them again: harmless.
 func (s *Service) runSweeper(ctx context.Context) {
-	t := time.NewTicker(sweepInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			// Entries this node published and has not deleted yet stay
-			// behind, and some sweeper publishes them again: harmless.
-			return
-		case <-t.C:
-		}
-		s.sweep(ctx)
-	}
+	every(ctx, sweepInterval, func() { s.sweep(ctx) })
 }
 
 // sweep deletes what the publisher published since the writer last did,

@@ -273,16 +273,9 @@ func decodeClocks(rows []desk.SLAClock) ([]sla.Clock, error) {
 }
 
 func (s *Service) runSLASweep(ctx context.Context) {
-	t := time.NewTicker(slaSweepEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if _, err := s.SweepSLA(ctx); err != nil && ctx.Err() == nil {
-				s.log.Warn("sla sweep failed", "error", err)
-			}
+	every(ctx, slaSweepEvery, func() {
+		if _, err := s.SweepSLA(ctx); err != nil && ctx.Err() == nil {
+			s.log.Warn("sla sweep failed", "error", err)
 		}
-	}
+	})
 }
