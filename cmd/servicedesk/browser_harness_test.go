@@ -27,8 +27,8 @@ const chromiumPath = "/usr/bin/chromium"
 const (
 	// waitTimeout bounds every wait for the page to show something; the
 	// pages answer in milliseconds, so this only decides how long a broken
-	// page takes to fail.
-	waitTimeout = 10 * time.Second
+	// page takes to fail (a loaded CI machine has needed more than 10 s).
+	waitTimeout = 30 * time.Second
 	// pollEvery is how often a waiting test looks at the page again.
 	pollEvery = 50 * time.Millisecond
 )

@@ -47,7 +47,10 @@ func startAppEnv(t *testing.T, getenv func(string) string, dbPath string, extra 
 	a := &app{t: t, cancel: cancel, done: make(chan error, 1), stderr: errs, getenv: getenv, dbPath: dbPath, extra: extra}
 	go func() { a.done <- run(ctx, args, getenv, strings.NewReader(""), out, errs) }()
 	re := regexp.MustCompile(`listening on (http://\S+)`)
-	deadline := time.Now().Add(10 * time.Second)
+	// Generous: under the race detector on a loaded two-core machine a
+	// start (migrations, the first PostgreSQL schema) has taken over 10 s.
+	// It only decides how long a server that cannot start takes to fail.
+	deadline := time.Now().Add(60 * time.Second)
 	for {
 		if m := re.FindStringSubmatch(out.String()); m != nil {
 			a.url = m[1]
