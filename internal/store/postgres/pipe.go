@@ -1,0 +1,240 @@
+package postgres
+
+import (
+	"context"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// pipe is a transaction's connection with a queue: writes whose answer
+// nobody waits for are queued and go out in one pipelined round trip with
+// the next statement whose answer is needed (a read, a write that reports
+// a conflict, a savepoint's release), instead of one round trip each. Each
+// statement still runs alone and in order on the server, so a read sees
+// every queued write before it.
+//
+// A queued write that fails is reported by the call that sent it, and by
+// every call after it until the savepoint it ran in is rolled back (see
+// tx.Savepoint): the transaction is aborted on the server by then, and
+// what failed must not read as a later statement's error.
+type pipe struct {
+	t     pgx.Tx
+	queue []queued
+	batch pgx.Batch // reused between round trips
+	trips int       // round trips made that carried the queue
+	// depth is how many savepoints are open: a queued statement belongs to
+	// the innermost, whose rollback would undo it.
+	depth int
+	// failed is what a sent queue failed with, and failedDepth the
+	// savepoint level a rollback to which recovers from it; nil once
+	// rolled back.
+	failed      error
+	failedDepth int
+}
+
+// queued is one statement waiting for the next round trip. check, when
+// set, judges its outcome (rows affected) once it ran.
+type queued struct {
+	sql   string
+	args  []any
+	doing string
+	check func(pgconn.CommandTag) error
+	depth int
+}
+
+var _ querier = (*pipe)(nil)
+
+// enqueue adds a statement of the innermost savepoint to the next round
+// trip.
+func (p *pipe) enqueue(q queued) {
+	q.depth = p.depth
+	p.queue = append(p.queue, q)
+}
+
+// flush sends the queue, if any, and waits for it.
+func (p *pipe) flush(ctx context.Context) error {
+	if p.failed != nil || len(p.queue) == 0 {
+		return p.failed
+	}
+	br := p.send(ctx)
+	err := p.drain(br)
+	if cerr := br.Close(); err == nil && cerr != nil {
+		err = p.fail(dbError(cerr, "send queued statements"))
+	}
+	return err
+}
+
+// send starts a round trip with the queue and then the statements in
+// then, whose results the caller reads from the returned batch after
+// drain. The queue is empty afterwards.
+func (p *pipe) send(ctx context.Context, then ...stmt) pgx.BatchResults {
+	b := &p.batch
+	b.QueuedQueries = b.QueuedQueries[:0]
+	for _, q := range p.queue {
+		b.Queue(q.sql, q.args...)
+	}
+	for _, s := range then {
+		b.Queue(s.sql, s.args...)
+	}
+	br := p.t.SendBatch(ctx, b)
+	if len(p.queue) > 0 {
+		p.trips++
+	}
+	return &sentBatch{BatchResults: br, queue: p.takeQueue()}
+}
+
+// stmt is a statement whose results are read at once.
+type stmt struct {
+	sql  string
+	args []any
+}
+
+// takeQueue empties the queue and returns what it held. The array is
+// used again for the next statements, which is safe because a round trip
+// is drained before anything else is queued.
+func (p *pipe) takeQueue() []queued {
+	q := p.queue
+	p.queue = p.queue[:0]
+	return q
+}
+
+// drain reads the results of the queued statements sent with br, in
+// order; the first that failed fails the pipe.
+func (p *pipe) drain(br pgx.BatchResults) error {
+	for _, q := range br.(*sentBatch).queue {
+		tag, err := br.Exec()
+		if err == nil && q.check != nil {
+			err = q.check(tag)
+		}
+		if err != nil {
+			if p.failed == nil {
+				p.failed, p.failedDepth = dbError(err, q.doing), q.depth
+			}
+			return p.failed
+		}
+	}
+	return nil
+}
+
+// fail records err, which the round trip as a whole failed with, as the
+// pipe's failure and returns it.
+func (p *pipe) fail(err error) error {
+	if p.failed == nil {
+		p.failed, p.failedDepth = err, 0
+	}
+	return p.failed
+}
+
+// sentBatch remembers which queued statements a batch carries.
+type sentBatch struct {
+	pgx.BatchResults
+	queue []queued
+}
+
+// Exec runs sql now, with the queue before it.
+func (p *pipe) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
+	if p.failed != nil {
+		return pgconn.CommandTag{}, p.failed
+	}
+	if len(p.queue) == 0 {
+		return p.t.Exec(ctx, sql, args...)
+	}
+	br := p.send(ctx, stmt{sql, args})
+	defer br.Close()
+	if err := p.drain(br); err != nil {
+		return pgconn.CommandTag{}, err
+	}
+	return br.Exec()
+}
+
+// Query runs sql now, with the queue before it.
+func (p *pipe) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
+	if p.failed != nil {
+		return nil, p.failed
+	}
+	if len(p.queue) == 0 {
+		return p.t.Query(ctx, sql, args...)
+	}
+	br := p.send(ctx, stmt{sql, args})
+	if err := p.drain(br); err != nil {
+		br.Close()
+		return nil, err
+	}
+	rows, err := br.Query()
+	if err != nil {
+		br.Close()
+		return nil, err
+	}
+	return &batchRows{Rows: rows, br: br}, nil
+}
+
+// QueryRow runs sql now, with the queue before it.
+func (p *pipe) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
+	rows, err := p.Query(ctx, sql, args...)
+	return &pipeRow{rows: rows, err: err}
+}
+
+// batchRows closes its batch with itself, so the connection is free for
+// the next statement.
+type batchRows struct {
+	pgx.Rows
+	br     pgx.BatchResults
+	closed bool
+	err    error
+}
+
+func (r *batchRows) Close() {
+	if r.closed {
+		return
+	}
+	r.closed = true
+	r.Rows.Close()
+	r.err = r.Rows.Err()
+	if err := r.br.Close(); r.err == nil {
+		r.err = err
+	}
+}
+
+func (r *batchRows) Err() error {
+	if r.closed {
+		return r.err
+	}
+	return r.Rows.Err()
+}
+
+func (r *batchRows) Next() bool {
+	if r.closed {
+		return false
+	}
+	if !r.Rows.Next() {
+		r.Close()
+		return false
+	}
+	return true
+}
+
+// pipeRow is QueryRow's answer, as pgx's own: ErrNoRows if there is none,
+// the first row otherwise.
+type pipeRow struct {
+	rows pgx.Rows
+	err  error
+}
+
+func (r *pipeRow) Scan(dest ...any) error {
+	if r.err != nil {
+		return r.err
+	}
+	defer r.rows.Close()
+	if !r.rows.Next() {
+		if err := r.rows.Err(); err != nil {
+			return err
+		}
+		return pgx.ErrNoRows
+	}
+	if err := r.rows.Scan(dest...); err != nil {
+		return err
+	}
+	r.rows.Close()
+	return r.rows.Err()
+}
