@@ -34,7 +34,9 @@ type pipe struct {
 }
 
 // queued is one statement waiting for the next round trip. check, when
-// set, judges its outcome (rows affected) once it ran.
+// set, judges its outcome (rows affected) once it ran; a statement that
+// can fail should rather fail on the server, which then skips the rest of
+// the round trip, so that rolling back its savepoint undoes it all.
 type queued struct {
 	sql   string
 	args  []any
@@ -104,12 +106,15 @@ func (p *pipe) takeQueue() []queued {
 func (p *pipe) drain(br pgx.BatchResults) error {
 	for _, q := range br.(*sentBatch).queue {
 		tag, err := br.Exec()
+		depth := q.depth
 		if err == nil && q.check != nil {
-			err = q.check(tag)
+			// The statement did not fail, so those after it ran: only
+			// rolling back the whole transaction undoes them.
+			err, depth = q.check(tag), 0
 		}
 		if err != nil {
 			if p.failed == nil {
-				p.failed, p.failedDepth = dbError(err, q.doing), q.depth
+				p.failed, p.failedDepth = dbError(err, q.doing), depth
 			}
 			return p.failed
 		}

@@ -276,33 +276,27 @@ func (x *tx) SaveParticipant(ctx context.Context, conversationID string, p desk.
 // conflict, and if it fails all the same, the next call or the savepoint
 // says so.
 func (x *tx) AppendEvent(ctx context.Context, ev desk.ConvEvent) error {
-	sql := `
-		INSERT INTO events (` + eventColumns + `)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-		ON CONFLICT DO NOTHING`
 	args := []any{ev.ConversationID, ev.Seq, ev.Type, []byte(ev.Data), ev.Actor.Role, ev.Actor.ID,
 		ev.Private, ev.ClientMsgID, dbTime(ev.CreatedAt)}
-	conflict := func(tag pgconn.CommandTag) error {
-		if tag.RowsAffected() == 0 {
-			return desk.Errorf(desk.EConflict, "event %d already stored", ev.Seq)
-		}
-		return nil
-	}
 	if x.deferrable(ev) {
-		x.t.enqueue(queued{sql: sql, args: args, doing: "append event", check: conflict})
+		// Without ON CONFLICT: should it conflict all the same, the server
+		// stops the round trip there.
+		x.t.enqueue(queued{sql: sqlAppendEvent, args: args, doing: "append event"})
 		x.appended(ev)
 		return nil
 	}
-	tag, err := x.t.Exec(ctx, sql, args...)
+	tag, err := x.t.Exec(ctx, sqlAppendEvent+` ON CONFLICT DO NOTHING`, args...)
 	if err != nil {
 		return dbError(err, "append event")
 	}
-	if err := conflict(tag); err != nil {
-		return err
+	if tag.RowsAffected() == 0 {
+		return desk.Errorf(desk.EConflict, "event %d already stored", ev.Seq)
 	}
 	x.appended(ev)
 	return nil
 }
+
+const sqlAppendEvent = `INSERT INTO events (` + eventColumns + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`
 
 // deferrable reports whether ev's insert is sure to succeed: its
 // conversation is locked here (nobody else can add events to it), its seq
