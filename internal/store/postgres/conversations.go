@@ -73,12 +73,16 @@ func scanConversation(row pgx.Row, extra ...any) (desk.Conversation, error) {
 }
 
 // sqlParticipants reads a conversation's participants, oldest first, named
-// from agents and employees where known.
+// from agents and employees where known. The names are looked up by key
+// for each participant rather than joined: with the tables' statistics
+// not yet gathered (a new desk, a busy first minute) the planner chose to
+// hash the whole employees table for every message.
 const sqlParticipants = `
-	SELECT p.role, p.user_id, COALESCE(a.name, e.name, ''), p.active, p.last_read_seq, p.joined_at
+	SELECT p.role, p.user_id,
+		COALESCE((SELECT a.name FROM agents a WHERE p.role = 'agent' AND a.id = p.user_id),
+			(SELECT e.name FROM employees e WHERE p.role = 'employee' AND e.id = p.user_id), ''),
+		p.active, p.last_read_seq, p.joined_at
 	FROM participants p
-	LEFT JOIN agents a ON p.role = 'agent' AND a.id = p.user_id
-	LEFT JOIN employees e ON p.role = 'employee' AND e.id = p.user_id
 	WHERE p.conversation_id = $1
 	ORDER BY p.joined_at, p.role, p.user_id COLLATE "C"`
 

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
@@ -97,12 +98,25 @@ func (x *tx) lock(id string, l *lockState) {
 	x.locked[id] = l
 }
 
-// Statements ConversationForUpdate sends together: the lock, then what a
-// writer asks next. Being separate statements, the reads run after the
-// lock is granted and see what its previous holder committed.
+// ConversationForUpdate's statements: the lock, then in one statement
+// what a writer asks next (participants, service-level clocks, the
+// highest event seq). Being a statement of its own, the read runs once
+// the lock is granted and sees what the lock's previous holder committed.
 const (
-	sqlForUpdate = `SELECT ` + convColumns + ` FROM conversations WHERE id = $1 FOR UPDATE`
-	sqlMaxSeq    = `SELECT max(seq) FROM events WHERE conversation_id = $1`
+	sqlForUpdate  = `SELECT ` + convColumns + ` FROM conversations WHERE id = $1 FOR UPDATE`
+	sqlBesideLock = `
+		SELECT * FROM (
+			SELECT 'p' AS k, p.role AS a, p.user_id AS b,
+				COALESCE((SELECT a.name FROM agents a WHERE p.role = 'agent' AND a.id = p.user_id),
+					(SELECT e.name FROM employees e WHERE p.role = 'employee' AND e.id = p.user_id), '') AS c,
+				p.last_read_seq AS n, p.joined_at AS t, p.active AS f
+			FROM participants p WHERE p.conversation_id = $1
+			UNION ALL
+			SELECT 'c', kind, clock, '', 0, due_at, false FROM sla_clocks WHERE conversation_id = $1
+			UNION ALL
+			SELECT 'm', '', '', '', max(seq), NULL, false FROM events WHERE conversation_id = $1
+		) beside
+		ORDER BY k, t, a, b COLLATE "C"`
 )
 
 // ConversationForUpdate reads a conversation and locks its row until the
@@ -115,8 +129,7 @@ func (x *tx) ConversationForUpdate(ctx context.Context, id string) (desk.Convers
 	if x.t.failed != nil {
 		return desk.Conversation{}, x.t.failed
 	}
-	br := x.t.send(ctx, stmt{sqlForUpdate, []any{id}}, stmt{sqlParticipants, []any{id}},
-		stmt{sqlSLAClocks, []any{id}}, stmt{sqlMaxSeq, []any{id}})
+	br := x.t.send(ctx, plain(id), stmt{sqlForUpdate, []any{id}}, stmt{sqlBesideLock, []any{id}})
 	defer br.Close()
 	if err := x.t.drain(br); err != nil {
 		return desk.Conversation{}, err
@@ -132,24 +145,30 @@ func (x *tx) ConversationForUpdate(ctx context.Context, id string) (desk.Convers
 	if err != nil {
 		return desk.Conversation{}, dbError(err, "read participants")
 	}
-	parts, err := scanParticipants(rows)
-	if err != nil {
+	parts, clocks := []desk.Participant{}, []desk.SLAClock{}
+	l := &lockState{}
+	for rows.Next() {
+		var k, a, b, name string
+		var n *int64
+		var t *time.Time
+		var active bool
+		if err := rows.Scan(&k, &a, &b, &name, &n, &t, &active); err != nil {
+			rows.Close()
+			return desk.Conversation{}, dbError(err, "read participants")
+		}
+		switch {
+		case k == "p":
+			parts = append(parts, desk.Participant{Role: desk.Role(a), ID: b, Name: name, Active: active, LastReadSeq: *n, JoinedAt: t.UTC()})
+		case k == "c":
+			clocks = append(clocks, desk.SLAClock{Kind: a, Data: []byte(b), DueAt: t})
+		case n == nil:
+			l.none = true
+		default:
+			l.maxSeq = *n
+		}
+	}
+	if err := rows.Err(); err != nil {
 		return desk.Conversation{}, dbError(err, "read participants")
-	}
-	if rows, err = br.Query(); err != nil {
-		return desk.Conversation{}, dbError(err, "read sla clocks")
-	}
-	clocks, err := scanSLAClocks(rows)
-	if err != nil {
-		return desk.Conversation{}, dbError(err, "read sla clocks")
-	}
-	var maxSeq *int64
-	if err := br.QueryRow().Scan(&maxSeq); err != nil {
-		return desk.Conversation{}, dbError(err, "read last seq")
-	}
-	l := &lockState{none: maxSeq == nil}
-	if maxSeq != nil {
-		l.maxSeq = *maxSeq
 	}
 	x.lock(id, l)
 	if x.parts == nil {
@@ -352,36 +371,51 @@ func (x *tx) SaveEmployee(ctx context.Context, e desk.Employee) error {
 // back and the transaction is usable again (PostgreSQL would otherwise
 // refuse every later statement after a failed one).
 //
-// The savepoint is set in fn's first round trip and released, with fn's
-// queued writes, in one more: so a write of fn's that fails fails fn's
-// savepoint and no other. If it was one fn was not told of (fn had nothing
-// left to ask), Savepoint rolls back and returns the failure wrapped,
-// never fn's nil, and the caller takes it as the transaction's.
+// The savepoint is only set once fn sends something it might have to undo
+// (see pipe). A command that read and queued writes, as a message does,
+// never needs one: if it refuses, its queued writes are dropped unsent; if
+// it succeeds, they go out with the next command's first round trip. Such
+// a write failing all the same (it cannot, see deferrable) then fails the
+// transaction rather than its command.
 func (x *tx) Savepoint(ctx context.Context, fn func() error) error {
 	p := x.t
-	mark, trips := len(p.queue), p.trips
-	p.enqueue(queued{sql: "SAVEPOINT sp", doing: "savepoint"})
-	p.depth++
-	depth := p.depth
+	p.levels = append(p.levels, false)
+	depth := p.depth()
 	err := fn()
-	p.depth--
+	set := p.levels[depth-1]
+	p.levels = p.levels[:depth-1]
 	if err == nil && p.failed == nil {
-		p.enqueue(queued{sql: "RELEASE SAVEPOINT sp", doing: "release savepoint"})
-		if p.flush(ctx) == nil {
-			return nil
+		if set {
+			p.enqueue(queued{sql: "RELEASE SAVEPOINT sp", doing: "release savepoint"})
 		}
+		// What fn queued now belongs to the level around it.
+		for i := range p.queue {
+			p.queue[i].depth = min(p.queue[i].depth, depth-1)
+		}
+		return nil
 	}
 	failed := p.failed
 	if failed != nil && (err == nil || p.failedDepth < depth) {
-		if p.failedDepth >= depth {
-			if rerr := x.rollbackTo(ctx, mark, trips, depth); rerr != nil {
+		if set && p.failedDepth >= depth {
+			if rerr := x.rollbackTo(ctx, depth); rerr != nil {
 				return rerr
 			}
 		}
 		// Not fn's answer: the caller must not take it for one.
 		return fmt.Errorf("savepoint: %w", failed)
 	}
-	if rerr := x.rollbackTo(ctx, mark, trips, depth); rerr != nil {
+	if !set {
+		// Nothing of fn's that needs undoing reached the server.
+		x.forget()
+		p.queue = slices.DeleteFunc(p.queue, func(q queued) bool { return q.depth >= depth })
+		if p.aborted() {
+			// A read failed for the transaction's own reasons (deadlock,
+			// connection): nothing to roll back to.
+			return fmt.Errorf("savepoint: %w", err)
+		}
+		return err
+	}
+	if rerr := x.rollbackTo(ctx, depth); rerr != nil {
 		// Classified by rerr alone: fn's error may be a domain one, and
 		// the caller must not mistake a broken transaction for it.
 		return dbError(rerr, fmt.Sprintf("roll back to savepoint after %v", err))
@@ -389,20 +423,14 @@ func (x *tx) Savepoint(ctx context.Context, fn func() error) error {
 	return err
 }
 
-// rollbackTo undoes the savepoint at depth, which was set by the
-// statement queued at mark after trips round trips.
-func (x *tx) rollbackTo(ctx context.Context, mark, trips, depth int) error {
+// rollbackTo undoes the savepoint at depth, which was set.
+func (x *tx) rollbackTo(ctx context.Context, depth int) error {
 	p := x.t
 	x.forget()
 	p.failed = nil
-	if p.trips == trips {
-		// Nothing of it reached the server: drop it, savepoint and all.
-		p.queue = p.queue[:mark]
-		return nil
-	}
 	// Everything queued before the savepoint went out with it.
 	p.queue = slices.DeleteFunc(p.queue, func(q queued) bool { return q.depth >= depth })
-	if p.t.Conn().PgConn().TxStatus() != 'E' {
+	if !p.aborted() {
 		// Nothing failed on the server (fn refused on what it read): the
 		// rollback can wait for the next round trip.
 		p.enqueue(queued{sql: "ROLLBACK TO SAVEPOINT sp", doing: "roll back to savepoint"})

@@ -137,6 +137,23 @@ func testLockedWrites(t *testing.T, f *fixture) {
 		if !errors.Is(err, errRefused) {
 			t.Errorf("refused command's Savepoint = %v, want %v", err, errRefused)
 		}
+		// The same, refused after reading its own writes back.
+		err = tx.Savepoint(ctx, func() error {
+			lock(tx, 3)
+			if err := tx.AppendEvent(ctx, f.message(c.ID, 4, agent(x), "read back, then undone", "")); err != nil {
+				return err
+			}
+			if err := tx.SaveParticipant(ctx, c.ID, desk.Participant{Role: desk.RoleAgent, ID: x, Active: false, LastReadSeq: 4, JoinedAt: f.at(1)}); err != nil {
+				return err
+			}
+			if got := bodies(tx); !slices.Equal(got, []string{"3 second", "4 read back, then undone"}) {
+				t.Errorf("Events inside the command = %v", got)
+			}
+			return errRefused
+		})
+		if !errors.Is(err, errRefused) {
+			t.Errorf("refused command's Savepoint = %v, want %v", err, errRefused)
+		}
 		if got := bodies(tx); !slices.Equal(got, []string{"3 second"}) {
 			t.Errorf("Events after the refused command = %v, want [3 second]", got)
 		}
