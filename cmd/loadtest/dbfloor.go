@@ -132,7 +132,13 @@ func runDBFloor(ctx context.Context, c dbFloorConfig, out io.Writer) error {
 	}
 	fmt.Fprintf(out, "setup: %d conversations (fl-%s-0…%d), each with its employee and agent\n", len(convs), tag, len(convs)-1)
 
+	sessions, err := openDBSessions(ctx, c.databaseURL)
+	if err != nil {
+		return err
+	}
+	defer sessions.close()
 	watch := cpuWatch{comms: splitList(c.watchComm)}
+	db0 := sessions.sample(ctx)
 	before := watch.sample()
 	start := time.Now()
 	wctx, cancel := context.WithDeadline(ctx, start.Add(c.duration))
@@ -149,6 +155,7 @@ func runDBFloor(ctx context.Context, c dbFloorConfig, out io.Writer) error {
 	wg.Wait()
 	elapsed := time.Since(start)
 	after := watch.sample()
+	db1 := sessions.sample(ctx)
 	if ctx.Err() != nil {
 		return errors.New("interrupted")
 	}
@@ -168,6 +175,7 @@ func runDBFloor(ctx context.Context, c dbFloorConfig, out io.Writer) error {
 	fmt.Fprintf(out, "transaction (begin to commit): p50 %s, p90 %s, p99 %s, max %s\n",
 		ms(percentile(lat, 0.50)), ms(percentile(lat, 0.90)), ms(percentile(lat, 0.99)), ms(percentile(lat, 1)))
 	printFloorCPU(out, before, after)
+	printDBSessions(out, db0, db1, after.at.Sub(before.at))
 	return nil
 }
 
