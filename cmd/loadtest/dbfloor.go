@@ -141,8 +141,6 @@ func runDBFloor(ctx context.Context, c dbFloorConfig, out io.Writer) error {
 	db0 := sessions.sample(ctx)
 	before := watch.sample()
 	start := time.Now()
-	wctx, cancel := context.WithDeadline(ctx, start.Add(c.duration))
-	defer cancel()
 	stats := make([]floorStats, c.writers)
 	var wg sync.WaitGroup
 	for w := range c.writers {
@@ -150,7 +148,7 @@ func runDBFloor(ctx context.Context, c dbFloorConfig, out io.Writer) error {
 		for i := w; i < len(convs); i += c.writers {
 			mine = append(mine, &convs[i])
 		}
-		wg.Go(func() { stats[w] = floorWriter(wctx, pool, c, tag, mine) })
+		wg.Go(func() { stats[w] = floorWriter(ctx, pool, c, tag, mine, start.Add(c.duration)) })
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
@@ -212,11 +210,13 @@ const (
 )
 
 // floorWriter commits transactions of c.batch messages to its
-// conversations, round robin, until ctx ends.
-func floorWriter(ctx context.Context, pool *pgxpool.Pool, c dbFloorConfig, tag string, convs []*floorConv) floorStats {
+// conversations, round robin, until the deadline. A transaction under way
+// then finishes (cancelling it would close its connection, and lose its
+// session's CPU time from the figures).
+func floorWriter(ctx context.Context, pool *pgxpool.Pool, c dbFloorConfig, tag string, convs []*floorConv, deadline time.Time) floorStats {
 	var s floorStats
 	next, k := 0, 0
-	for ctx.Err() == nil {
+	for ctx.Err() == nil && time.Now().Before(deadline) {
 		began := time.Now()
 		now := began.UTC().Truncate(time.Millisecond)
 		var stmts [][]stmtArgs
@@ -239,9 +239,6 @@ func floorWriter(ctx context.Context, pool *pgxpool.Pool, c dbFloorConfig, tag s
 			})
 		}
 		if err := floorCommit(ctx, pool, c.trips, stmts); err != nil {
-			if ctx.Err() != nil {
-				break // the deadline cut this one short: not counted
-			}
 			s.err = err
 			return s
 		}
@@ -263,7 +260,7 @@ func floorCommit(ctx context.Context, pool *pgxpool.Pool, trips string, msgs [][
 	if err != nil {
 		return err
 	}
-	defer tx.Rollback(context.WithoutCancel(ctx))
+	defer tx.Rollback(ctx)
 	send := func(stmts []stmtArgs) error {
 		var b pgx.Batch
 		for _, s := range stmts {
