@@ -22,8 +22,9 @@ import (
 // parallel. fn's own error is returned as it is.
 //
 // Inside, writes whose answer is known in advance are not waited for but
-// sent with the next statement that needs an answer (see pipe and
-// tx.deferrable), so a message costs three round trips, not ten.
+// sent with the next statement that needs an answer, and savepoints are
+// set only when something needs undoing (see pipe, tx.deferrable and
+// tx.Savepoint): a message costs two round trips, not ten.
 func (db *DB) Update(ctx context.Context, fn func(tx desk.ConversationTx) error) error {
 	t, err := db.pool.Begin(ctx)
 	if err != nil {
@@ -292,8 +293,8 @@ func (x *tx) SaveParticipant(ctx context.Context, conversationID string, p desk.
 // without aborting the transaction, as in CreateConversation). When this
 // transaction holds the conversation's lock and knows the seq and client
 // id are free (deferrable), the insert is not waited for: it cannot
-// conflict, and if it fails all the same, the next call or the savepoint
-// says so.
+// conflict, and if it failed all the same, the call that sends it would
+// say so and the transaction would fail (see Savepoint).
 func (x *tx) AppendEvent(ctx context.Context, ev desk.ConvEvent) error {
 	args := []any{ev.ConversationID, ev.Seq, ev.Type, []byte(ev.Data), ev.Actor.Role, ev.Actor.ID,
 		ev.Private, ev.ClientMsgID, dbTime(ev.CreatedAt)}
