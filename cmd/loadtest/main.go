@@ -10,7 +10,9 @@
 // "loadtest uploads" has many phones send a photo at once and reports the
 // throughput, the time to each thumbnail and the server's memory.
 // "loadtest reportdata" fills a database with a year of a desk's life and
-// "loadtest reports" times the reports over it.
+// "loadtest reports" times the reports over it. "loadtest dbfloor" writes
+// only what the desk stores per message straight into PostgreSQL, grouped
+// as the desk groups it: the database's floor beside "loadtest messages".
 package main
 
 import (
@@ -65,6 +67,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 				return err
 			}
 			return runReports(ctx, cfg, stdout)
+		case "dbfloor":
+			cfg, err := parseDBFloorConfig(args[1:], stderr)
+			if err != nil {
+				return err
+			}
+			return runDBFloor(ctx, cfg, stdout)
 		case "drain":
 			cfg, err := parseDrainConfig(args[1:], stderr)
 			if err != nil {

@@ -63,16 +63,23 @@ func runMessages(ctx context.Context, cfg msgConfig, out io.Writer) error {
 	if cfg.pid != 0 {
 		watch.servers = []cpuProc{{pid: cfg.pid}}
 	}
+	sessions, err := openDBSessions(ctx, cfg.databaseURL)
+	if err != nil {
+		return err
+	}
+	defer sessions.close()
+	db0 := sessions.sample(ctx)
 	before := watch.sample()
 	sent := r.send(ctx, setup.ready)
 	r.drain(ctx, sent.sent, len(agent.conns))
 	r.stopped.Store(true)
 	after := watch.sample()
+	db1 := sessions.sample(ctx)
 	if ctx.Err() != nil {
 		return errors.New("interrupted")
 	}
 	res := msgResult{
-		send: sent, agentConns: len(agent.conns), cpu: [2]cpuSample{before, after},
+		send: sent, agentConns: len(agent.conns), cpu: [2]cpuSample{before, after}, db: [2]map[int]time.Duration{db0, db1},
 		acked: r.acked.Load(), delivered: r.delivered.Load(), echoed: r.echoed.Load(),
 		errFrames: r.snapshot(r.errFrames), closes: subtract(r.snapshot(r.closes), setupCloses),
 	}

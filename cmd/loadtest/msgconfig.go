@@ -27,6 +27,7 @@ type msgConfig struct {
 	verify        int
 	pid           int
 	watchComm     string
+	databaseURL   string
 }
 
 // parseMsgConfig reads the messages subcommand's flags and validates them.
@@ -54,6 +55,7 @@ func parseMsgConfig(args []string, stderr io.Writer) (msgConfig, error) {
 	fs.IntVar(&c.verify, "verify", 10, "conversations whose stored history is read back and counted at the end; 0 skips")
 	fs.IntVar(&c.pid, "pid", 0, "server process id, for its CPU time during the run; 0 skips")
 	fs.StringVar(&c.watchComm, "watch-comm", "", "also report the CPU time of every process with this command name (e.g. postgres)")
+	fs.StringVar(&c.databaseURL, "database-url", "", "the server's PostgreSQL database (on this machine): also report the CPU time of its sessions alone")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}

@@ -17,8 +17,9 @@ type msgResult struct {
 	ackLat                   []int32 // ack latency, µs, sorted
 	lastRecv                 int64   // unix ns of the last delivery
 	errFrames, closes, other map[string]int
-	cpu                      [2]cpuSample // at the first send and after the drain
-	timeline                 []second     // by second of sending
+	cpu                      [2]cpuSample             // at the first send and after the drain
+	db                       [2]map[int]time.Duration // the database's sessions, likewise
+	timeline                 []second                 // by second of sending
 }
 
 // printMsgHeader prints what the figures depend on.
@@ -88,6 +89,7 @@ func printMessages(out io.Writer, m msgResult, drain time.Duration) {
 		fmt.Fprintf(out, "other frames: %s\n", counts(m.other))
 	}
 	printCPU(out, m.cpu[0], m.cpu[1])
+	printDBSessions(out, m.db[0], m.db[1], m.cpu[1].at.Sub(m.cpu[0].at))
 }
 
 // printChecks prints the read-back of stored histories.

@@ -72,29 +72,42 @@ func scanConversation(row pgx.Row, extra ...any) (desk.Conversation, error) {
 	return c, nil
 }
 
+// sqlParticipants reads a conversation's participants, oldest first, named
+// from agents and employees where known. The names are looked up by key
+// for each participant rather than joined: with the tables' statistics
+// not yet gathered (a new desk, a busy first minute) the planner chose to
+// hash the whole employees table for every message.
+const sqlParticipants = `
+	SELECT p.role, p.user_id,
+		COALESCE((SELECT a.name FROM agents a WHERE p.role = 'agent' AND a.id = p.user_id),
+			(SELECT e.name FROM employees e WHERE p.role = 'employee' AND e.id = p.user_id), ''),
+		p.active, p.last_read_seq, p.joined_at
+	FROM participants p
+	WHERE p.conversation_id = $1
+	ORDER BY p.joined_at, p.role, p.user_id COLLATE "C"`
+
 // Participants returns a conversation's participants, oldest first, named
 // from agents and employees where known.
 func (r reader) Participants(ctx context.Context, conversationID string) ([]desk.Participant, error) {
-	rows, err := r.q.Query(ctx, `
-		SELECT p.role, p.user_id, COALESCE(a.name, e.name, ''), p.active, p.last_read_seq, p.joined_at
-		FROM participants p
-		LEFT JOIN agents a ON p.role = 'agent' AND a.id = p.user_id
-		LEFT JOIN employees e ON p.role = 'employee' AND e.id = p.user_id
-		WHERE p.conversation_id = $1
-		ORDER BY p.joined_at, p.role, p.user_id COLLATE "C"`, conversationID)
+	rows, err := r.q.Query(ctx, sqlParticipants, conversationID)
 	if err != nil {
 		return nil, dbError(err, "read participants")
 	}
-	parts, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (desk.Participant, error) {
+	parts, err := scanParticipants(rows)
+	if err != nil {
+		return nil, dbError(err, "read participants")
+	}
+	return parts, nil
+}
+
+// scanParticipants reads sqlParticipants' rows and closes them.
+func scanParticipants(rows pgx.Rows) ([]desk.Participant, error) {
+	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (desk.Participant, error) {
 		var p desk.Participant
 		err := row.Scan(&p.Role, &p.ID, &p.Name, &p.Active, &p.LastReadSeq, &p.JoinedAt)
 		p.JoinedAt = p.JoinedAt.UTC()
 		return p, err
 	})
-	if err != nil {
-		return nil, dbError(err, "read participants")
-	}
-	return parts, nil
 }
 
 const eventColumns = `conversation_id, seq, type, data, actor_role, actor_id, private, client_msg_id, created_at`

@@ -12,14 +12,25 @@ import (
 	"github.com/servicedesk/servicedesk/internal/desk"
 )
 
+// Index stores a document's terms. The insert is not waited for when
+// nothing in it can fail (no key but its own serial, no foreign key, text
+// PostgreSQL takes and far below a tsvector's 1 MB).
 func (x *tx) Index(ctx context.Context, conversationID string, seq int64, terms string) error {
 	if strings.TrimSpace(terms) == "" {
 		return nil
 	}
-	_, err := x.t.Exec(ctx, `INSERT INTO search_docs (conversation_id, seq, terms) VALUES ($1, $2, to_tsvector('simple', $3))`,
-		conversationID, seq, terms)
+	sql := `INSERT INTO search_docs (conversation_id, seq, terms) VALUES ($1, $2, to_tsvector('simple', $3))`
+	if len(terms) <= maxQueuedTerms && plain(conversationID, terms) {
+		x.t.enqueue(queued{sql: sql, args: []any{conversationID, seq, terms}, doing: "index"})
+		return nil
+	}
+	_, err := x.t.Exec(ctx, sql, conversationID, seq, terms)
 	return dbError(err, "index")
 }
+
+// maxQueuedTerms bounds the terms Index queues: a message's are a few
+// KiB; a tsvector refuses more than 1 MB.
+const maxQueuedTerms = 64 << 10
 
 // searchWindow is how many of the newest documents Search reads one by one
 // before it asks the index: a few milliseconds of checking, which finds a

@@ -11,38 +11,64 @@ import (
 	"github.com/servicedesk/servicedesk/internal/sla"
 )
 
-// SLAClocks returns a conversation's clocks.
+const sqlSLAClocks = `SELECT kind, clock, due_at FROM sla_clocks WHERE conversation_id = $1`
+
+// SLAClocks returns a conversation's clocks; once after
+// ConversationForUpdate, from what it read.
 func (x *tx) SLAClocks(ctx context.Context, conversationID string) ([]desk.SLAClock, error) {
-	rows, err := x.t.Query(ctx, `SELECT kind, clock, due_at FROM sla_clocks WHERE conversation_id = $1`, conversationID)
+	if clocks, ok := x.clocks[conversationID]; ok {
+		delete(x.clocks, conversationID)
+		return clocks, nil
+	}
+	rows, err := x.t.Query(ctx, sqlSLAClocks, conversationID)
 	if err != nil {
 		return nil, dbError(err, "read sla clocks")
 	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (desk.SLAClock, error) {
+	out, err := scanSLAClocks(rows)
+	return out, dbError(err, "read sla clocks")
+}
+
+// scanSLAClocks reads sqlSLAClocks' rows and closes them.
+func scanSLAClocks(rows pgx.Rows) ([]desk.SLAClock, error) {
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (desk.SLAClock, error) {
 		var c desk.SLAClock
 		var data string
 		err := r.Scan(&c.Kind, &data, &c.DueAt)
 		c.Data = []byte(data)
 		return c, err
 	})
-	return out, dbError(err, "read sla clocks")
 }
 
-// SaveSLAClock creates or replaces one clock.
+// SaveSLAClock creates or replaces one clock; for a conversation this
+// transaction locked, without waiting.
 func (x *tx) SaveSLAClock(ctx context.Context, conversationID string, c desk.SLAClock) error {
+	delete(x.clocks, conversationID)
 	breached := 0
 	if c.Breached {
 		breached = 1
 	}
-	_, err := x.t.Exec(ctx, `INSERT INTO sla_clocks (conversation_id, kind, clock, due_at, state, breached) VALUES ($1, $2, $3, $4, $5, $6)
-		ON CONFLICT (conversation_id, kind) DO UPDATE SET clock = excluded.clock, due_at = excluded.due_at, state = excluded.state, breached = excluded.breached`,
-		conversationID, c.Kind, string(c.Data), dbTimePtr(c.DueAt), c.State, breached)
+	sql := `INSERT INTO sla_clocks (conversation_id, kind, clock, due_at, state, breached) VALUES ($1, $2, $3, $4, $5, $6)
+		ON CONFLICT (conversation_id, kind) DO UPDATE SET clock = excluded.clock, due_at = excluded.due_at, state = excluded.state, breached = excluded.breached`
+	args := []any{conversationID, c.Kind, string(c.Data), dbTimePtr(c.DueAt), c.State, breached}
+	if x.locked[conversationID] != nil && plain(conversationID, c.Kind, string(c.Data), c.State) {
+		x.t.enqueue(queued{sql: sql, args: args, doing: "save sla clock"})
+		return nil
+	}
+	_, err := x.t.Exec(ctx, sql, args...)
 	return dbError(err, "save sla clock")
 }
 
-// RecordFirstResponse keeps the conversation's first answer.
+// RecordFirstResponse keeps the conversation's first answer; for a
+// conversation this transaction locked, without waiting.
 func (x *tx) RecordFirstResponse(ctx context.Context, conversationID string, at time.Time, agentID string) error {
-	_, err := x.t.Exec(ctx, `INSERT INTO conversation_facts (conversation_id, first_response_at, first_responder) VALUES ($1, $2, $3)
-		ON CONFLICT (conversation_id) DO NOTHING`, conversationID, dbTime(at), agentID)
+	sql := `INSERT INTO conversation_facts (conversation_id, first_response_at, first_responder) VALUES ($1, $2, $3)
+		ON CONFLICT (conversation_id) DO NOTHING`
+	args := []any{conversationID, dbTime(at), agentID}
+	if x.locked[conversationID] != nil && plain(conversationID, agentID) {
+		x.t.enqueue(queued{sql: sql, args: args, doing: "record first response"})
+		return nil
+	}
+	_, err := x.t.Exec(ctx, sql, args...)
 	return dbError(err, "record first response")
 }
 

@@ -2,9 +2,16 @@ package postgres
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/servicedesk/servicedesk/internal/desk"
 )
@@ -13,6 +20,11 @@ import (
 // returns nil. Writers to one conversation serialise on its row, locked by
 // ConversationForUpdate; writers to different conversations run in
 // parallel. fn's own error is returned as it is.
+//
+// Inside, writes whose answer is known in advance are not waited for but
+// sent with the next statement that needs an answer, and savepoints are
+// set only when something needs undoing (see pipe, tx.deferrable and
+// tx.Savepoint): a message costs two round trips, not ten.
 func (db *DB) Update(ctx context.Context, fn func(tx desk.ConversationTx) error) error {
 	t, err := db.pool.Begin(ctx)
 	if err != nil {
@@ -21,7 +33,12 @@ func (db *DB) Update(ctx context.Context, fn func(tx desk.ConversationTx) error)
 	// A no-op after Commit. With ctx already done it fails, and pgx then
 	// discards the connection rather than pool it mid-transaction.
 	defer t.Rollback(ctx)
-	if err := fn(&tx{reader: reader{q: t}, t: t}); err != nil {
+	x := &tx{t: &pipe{t: t}}
+	x.reader = reader{q: x.t}
+	if err := fn(x); err != nil {
+		return err
+	}
+	if err := x.t.flush(ctx); err != nil {
 		return err
 	}
 	if err := t.Commit(ctx); err != nil {
@@ -33,14 +50,157 @@ func (db *DB) Update(ctx context.Context, fn func(tx desk.ConversationTx) error)
 // tx is one Update's transaction.
 type tx struct {
 	reader
-	t pgx.Tx
+	t *pipe
+	// locked holds what this transaction knows of the conversations whose
+	// rows it locked: nobody else can add their events meanwhile.
+	locked map[string]*lockState
+	// Read beside a conversation's lock, for the caller's next question
+	// (see ConversationForUpdate); each is answered once, then read again.
+	parts  map[string][]desk.Participant
+	clocks map[string][]desk.SLAClock
 }
+
+// lockState is what a transaction knows of one locked conversation's
+// events, so it can tell that an insert cannot conflict without asking.
+type lockState struct {
+	maxSeq int64 // no stored event has a seq above it
+	// none: the conversation had no events when locked, so no client id
+	// is taken but those in ids.
+	none bool
+	ids  map[clientKey]bool // client ids known taken (true) or free (false)
+}
+
+// clientKey is what events_client_msg makes unique within a conversation.
+type clientKey struct{ role, id, clientMsgID string }
+
+func (l *lockState) free(k clientKey) bool {
+	taken, known := l.ids[k]
+	return !taken && (known || l.none)
+}
+
+func (l *lockState) note(k clientKey, taken bool) {
+	if l.ids == nil {
+		l.ids = map[clientKey]bool{}
+	}
+	l.ids[k] = taken
+}
+
+// forget drops everything the transaction knew: after a rollback to a
+// savepoint, locks taken inside it are released and rows read may have
+// changed.
+func (x *tx) forget() {
+	x.locked, x.parts, x.clocks = nil, nil, nil
+}
+
+func (x *tx) lock(id string, l *lockState) {
+	if x.locked == nil {
+		x.locked = map[string]*lockState{}
+	}
+	x.locked[id] = l
+}
+
+// ConversationForUpdate's statements: the lock, then in one statement
+// what a writer asks next (participants, service-level clocks, the
+// highest event seq). Being a statement of its own, the read runs once
+// the lock is granted and sees what the lock's previous holder committed.
+const (
+	sqlForUpdate  = `SELECT ` + convColumns + ` FROM conversations WHERE id = $1 FOR UPDATE`
+	sqlBesideLock = `
+		SELECT * FROM (
+			SELECT 'p' AS k, p.role AS a, p.user_id AS b,
+				COALESCE((SELECT a.name FROM agents a WHERE p.role = 'agent' AND a.id = p.user_id),
+					(SELECT e.name FROM employees e WHERE p.role = 'employee' AND e.id = p.user_id), '') AS c,
+				p.last_read_seq AS n, p.joined_at AS t, p.active AS f
+			FROM participants p WHERE p.conversation_id = $1
+			UNION ALL
+			SELECT 'c', kind, clock, '', 0, due_at, false FROM sla_clocks WHERE conversation_id = $1
+			UNION ALL
+			SELECT 'm', '', '', '', max(seq), NULL, false FROM events WHERE conversation_id = $1
+		) beside
+		ORDER BY k, t, a, b COLLATE "C"`
+)
 
 // ConversationForUpdate reads a conversation and locks its row until the
 // transaction ends: a second writer to it waits here, then reads what the
-// first committed.
+// first committed. Its participants, service-level clocks and highest
+// event seq come back in the same round trip; Participants and SLAClocks
+// answer from them, and AppendEvent and the saves need not wait for an
+// answer they can foresee.
 func (x *tx) ConversationForUpdate(ctx context.Context, id string) (desk.Conversation, error) {
-	return x.conversation(ctx, `SELECT `+convColumns+` FROM conversations WHERE id = $1 FOR UPDATE`, id)
+	if x.t.failed != nil {
+		return desk.Conversation{}, x.t.failed
+	}
+	br := x.t.send(ctx, plain(id), stmt{sqlForUpdate, []any{id}}, stmt{sqlBesideLock, []any{id}})
+	defer br.Close()
+	if err := x.t.drain(br); err != nil {
+		return desk.Conversation{}, err
+	}
+	c, err := scanConversation(br.QueryRow())
+	if errors.Is(err, pgx.ErrNoRows) {
+		return desk.Conversation{}, desk.Errorf(desk.ENotFound, "conversation not found")
+	}
+	if err != nil {
+		return desk.Conversation{}, dbError(err, "read conversation")
+	}
+	rows, err := br.Query()
+	if err != nil {
+		return desk.Conversation{}, dbError(err, "read participants")
+	}
+	parts, clocks := []desk.Participant{}, []desk.SLAClock{}
+	l := &lockState{}
+	for rows.Next() {
+		var k, a, b, name string
+		var n *int64
+		var t *time.Time
+		var active bool
+		if err := rows.Scan(&k, &a, &b, &name, &n, &t, &active); err != nil {
+			rows.Close()
+			return desk.Conversation{}, dbError(err, "read participants")
+		}
+		switch {
+		case k == "p":
+			parts = append(parts, desk.Participant{Role: desk.Role(a), ID: b, Name: name, Active: active, LastReadSeq: *n, JoinedAt: t.UTC()})
+		case k == "c":
+			clocks = append(clocks, desk.SLAClock{Kind: a, Data: []byte(b), DueAt: t})
+		case n == nil:
+			l.none = true
+		default:
+			l.maxSeq = *n
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return desk.Conversation{}, dbError(err, "read participants")
+	}
+	x.lock(id, l)
+	if x.parts == nil {
+		x.parts, x.clocks = map[string][]desk.Participant{}, map[string][]desk.SLAClock{}
+	}
+	x.parts[id], x.clocks[id] = parts, clocks
+	return c, nil
+}
+
+// Participants answers from what ConversationForUpdate read, once.
+func (x *tx) Participants(ctx context.Context, conversationID string) ([]desk.Participant, error) {
+	if parts, ok := x.parts[conversationID]; ok {
+		delete(x.parts, conversationID)
+		return parts, nil
+	}
+	return x.reader.Participants(ctx, conversationID)
+}
+
+// EventByClientMsgID remembers, for a locked conversation, that the client
+// id is taken or free: AppendEvent then knows whether it can conflict.
+func (x *tx) EventByClientMsgID(ctx context.Context, conversationID string, actor desk.Principal, clientMsgID string) (desk.ConvEvent, error) {
+	ev, err := x.reader.EventByClientMsgID(ctx, conversationID, actor, clientMsgID)
+	if l := x.locked[conversationID]; l != nil && clientMsgID != "" {
+		switch {
+		case err == nil:
+			l.note(clientKey{string(actor.Role), actor.ID, clientMsgID}, true)
+		case desk.ErrorCode(err) == desk.ENotFound:
+			l.note(clientKey{string(actor.Role), actor.ID, clientMsgID}, false)
+		}
+	}
+	return ev, err
 }
 
 // CreateConversation inserts c. An existing id, or the employee's client id
@@ -63,6 +223,10 @@ func (x *tx) CreateConversation(ctx context.Context, c desk.Conversation) error 
 	if tag.RowsAffected() == 0 {
 		return desk.Errorf(desk.EConflict, "conversation already exists")
 	}
+	// Inserted here, so locked by this transaction until it ends, and
+	// without events: the foreign key refuses events of a conversation
+	// that does not exist.
+	x.lock(c.ID, &lockState{none: true})
 	return nil
 }
 
@@ -75,18 +239,30 @@ func (x *tx) NextNumber(ctx context.Context, name string) (int64, error) {
 	return n, dbError(err, "count "+name)
 }
 
-// SaveConversation writes c's mutable fields.
+// SaveConversation writes c's mutable fields. A conversation this
+// transaction locked is there to update, so the write is not waited for.
 func (x *tx) SaveConversation(ctx context.Context, c desk.Conversation) error {
-	tag, err := x.t.Exec(ctx, `
+	sql := `
 		UPDATE conversations
 		SET status = $2, assignee_id = $3, seq = $4, updated_at = $5, queued_at = $6, resolved_at = $7,
 			public_seq = $8, broadcast_seq = $9, priority = $10, kind = $11, tags = $12
-		WHERE id = $1`,
-		c.ID, c.Status, c.AssigneeID, c.Seq, dbTime(c.UpdatedAt), dbTimePtr(c.QueuedAt), dbTimePtr(c.ResolvedAt),
-		c.PublicSeq, c.BroadcastSeq, c.Priority, c.Type, encodeTags(c.Tags))
+		WHERE id = $1`
+	tags := encodeTags(c.Tags)
+	args := []any{c.ID, c.Status, c.AssigneeID, c.Seq, dbTime(c.UpdatedAt), dbTimePtr(c.QueuedAt), dbTimePtr(c.ResolvedAt),
+		c.PublicSeq, c.BroadcastSeq, c.Priority, c.Type, tags}
+	if x.locked[c.ID] != nil && plain(c.ID, string(c.Status), c.AssigneeID, c.Priority, c.Type, tags) {
+		x.t.enqueue(queued{sql: sql, args: args, doing: "save conversation", check: updated})
+		return nil
+	}
+	tag, err := x.t.Exec(ctx, sql, args...)
 	if err != nil {
 		return dbError(err, "save conversation")
 	}
+	return updated(tag)
+}
+
+// updated is SaveConversation's verdict on its UPDATE.
+func updated(tag pgconn.CommandTag) error {
 	if tag.RowsAffected() == 0 {
 		return desk.Errorf(desk.ENotFound, "conversation not found")
 	}
@@ -94,33 +270,91 @@ func (x *tx) SaveConversation(ctx context.Context, c desk.Conversation) error {
 }
 
 // SaveParticipant inserts p or updates its active flag and last-read seq;
-// a participant's joined time is the first one, as in SQLite.
+// a participant's joined time is the first one, as in SQLite. For a
+// conversation this transaction locked (the foreign key holds), it is not
+// waited for.
 func (x *tx) SaveParticipant(ctx context.Context, conversationID string, p desk.Participant) error {
-	_, err := x.t.Exec(ctx, `
+	delete(x.parts, conversationID)
+	sql := `
 		INSERT INTO participants (conversation_id, role, user_id, active, last_read_seq, joined_at)
 		VALUES ($1, $2, $3, $4, $5, $6)
 		ON CONFLICT (conversation_id, role, user_id) DO UPDATE
-		SET active = excluded.active, last_read_seq = excluded.last_read_seq`,
-		conversationID, p.Role, p.ID, p.Active, p.LastReadSeq, dbTime(p.JoinedAt))
+		SET active = excluded.active, last_read_seq = excluded.last_read_seq`
+	args := []any{conversationID, p.Role, p.ID, p.Active, p.LastReadSeq, dbTime(p.JoinedAt)}
+	if x.locked[conversationID] != nil && plain(conversationID, string(p.Role), p.ID) {
+		x.t.enqueue(queued{sql: sql, args: args, doing: "save participant"})
+		return nil
+	}
+	_, err := x.t.Exec(ctx, sql, args...)
 	return dbError(err, "save participant")
 }
 
 // AppendEvent stores ev; a taken seq or client id is EConflict (found
-// without aborting the transaction, as in CreateConversation).
+// without aborting the transaction, as in CreateConversation). When this
+// transaction holds the conversation's lock and knows the seq and client
+// id are free (deferrable), the insert is not waited for: it cannot
+// conflict, and if it failed all the same, the call that sends it would
+// say so and the transaction would fail (see Savepoint).
 func (x *tx) AppendEvent(ctx context.Context, ev desk.ConvEvent) error {
-	tag, err := x.t.Exec(ctx, `
-		INSERT INTO events (`+eventColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-		ON CONFLICT DO NOTHING`,
-		ev.ConversationID, ev.Seq, ev.Type, []byte(ev.Data), ev.Actor.Role, ev.Actor.ID,
-		ev.Private, ev.ClientMsgID, dbTime(ev.CreatedAt))
+	args := []any{ev.ConversationID, ev.Seq, ev.Type, []byte(ev.Data), ev.Actor.Role, ev.Actor.ID,
+		ev.Private, ev.ClientMsgID, dbTime(ev.CreatedAt)}
+	if x.deferrable(ev) {
+		// Without ON CONFLICT: should it conflict all the same, the server
+		// stops the round trip there.
+		x.t.enqueue(queued{sql: sqlAppendEvent, args: args, doing: "append event"})
+		x.appended(ev)
+		return nil
+	}
+	tag, err := x.t.Exec(ctx, sqlAppendEvent+` ON CONFLICT DO NOTHING`, args...)
 	if err != nil {
 		return dbError(err, "append event")
 	}
 	if tag.RowsAffected() == 0 {
 		return desk.Errorf(desk.EConflict, "event %d already stored", ev.Seq)
 	}
+	x.appended(ev)
 	return nil
+}
+
+const sqlAppendEvent = `INSERT INTO events (` + eventColumns + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`
+
+// deferrable reports whether ev's insert is sure to succeed: its
+// conversation is locked here (nobody else can add events to it), its seq
+// is above every stored one, its client id is known free, and PostgreSQL
+// will take its values.
+func (x *tx) deferrable(ev desk.ConvEvent) bool {
+	l := x.locked[ev.ConversationID]
+	if l == nil || ev.Seq <= l.maxSeq {
+		return false
+	}
+	if ev.ClientMsgID != "" && !l.free(clientKey{string(ev.Actor.Role), ev.Actor.ID, ev.ClientMsgID}) {
+		return false
+	}
+	return ev.Data != nil && json.Valid(ev.Data) && utf8.Valid(ev.Data) &&
+		plain(ev.ConversationID, string(ev.Type), string(ev.Actor.Role), ev.Actor.ID, ev.ClientMsgID)
+}
+
+// appended notes a stored (or queued) event's seq and client id.
+func (x *tx) appended(ev desk.ConvEvent) {
+	l := x.locked[ev.ConversationID]
+	if l == nil {
+		return
+	}
+	l.maxSeq = max(l.maxSeq, ev.Seq)
+	if ev.ClientMsgID != "" {
+		l.note(clientKey{string(ev.Actor.Role), ev.Actor.ID, ev.ClientMsgID}, true)
+	}
+}
+
+// plain reports whether PostgreSQL's text takes every s: valid UTF-8
+// without NUL.
+func plain(ss ...string) bool {
+	for _, s := range ss {
+		if !utf8.ValidString(s) || strings.IndexByte(s, 0) >= 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // SaveEmployee inserts or updates an employee's profile.
@@ -130,27 +364,85 @@ func (x *tx) SaveEmployee(ctx context.Context, e desk.Employee) error {
 		ON CONFLICT (id) DO UPDATE SET name = excluded.name, department = excluded.department,
 			position = excluded.position, updated_at = excluded.updated_at`,
 		e.ID, e.Name, e.Department, e.Position, dbTime(e.UpdatedAt))
+	x.parts = nil // participants carry names
 	return dbError(err, "save employee")
 }
 
 // Savepoint runs fn inside a savepoint: if fn fails, its writes are rolled
 // back and the transaction is usable again (PostgreSQL would otherwise
 // refuse every later statement after a failed one).
+//
+// The savepoint is only set once fn sends something it might have to undo
+// (see pipe). A command that read and queued writes, as a message does,
+// never needs one: if it refuses, its queued writes are dropped unsent; if
+// it succeeds, they go out with the next command's first round trip. Such
+// a write failing all the same (it cannot, see deferrable) then fails the
+// transaction rather than its command.
 func (x *tx) Savepoint(ctx context.Context, fn func() error) error {
-	sp, err := x.t.Begin(ctx) // pgx makes a nested Begin a SAVEPOINT
-	if err != nil {
-		return dbError(err, "savepoint")
+	p := x.t
+	p.levels = append(p.levels, false)
+	depth := p.depth()
+	err := fn()
+	set := p.levels[depth-1]
+	p.levels = p.levels[:depth-1]
+	if err == nil && p.failed == nil {
+		if set {
+			p.enqueue(queued{sql: "RELEASE SAVEPOINT sp", doing: "release savepoint"})
+		}
+		// What fn queued now belongs to the level around it.
+		for i := range p.queue {
+			p.queue[i].depth = min(p.queue[i].depth, depth-1)
+		}
+		return nil
 	}
-	if err := fn(); err != nil {
-		if rerr := sp.Rollback(ctx); rerr != nil {
-			// Classified by rerr alone: fn's error may be a domain one, and
-			// the caller must not mistake a broken transaction for it.
-			return dbError(rerr, fmt.Sprintf("roll back to savepoint after %v", err))
+	failed := p.failed
+	if failed != nil && (err == nil || p.failedDepth < depth) {
+		if set && p.failedDepth >= depth {
+			if rerr := x.rollbackTo(ctx, depth); rerr != nil {
+				return rerr
+			}
+		}
+		// Not fn's answer: the caller must not take it for one.
+		return fmt.Errorf("savepoint: %w", failed)
+	}
+	if !set {
+		// Nothing of fn's that needs undoing reached the server.
+		x.forget()
+		p.queue = slices.DeleteFunc(p.queue, func(q queued) bool { return q.depth >= depth })
+		if p.aborted() {
+			// A read failed for the transaction's own reasons (deadlock,
+			// connection): nothing to roll back to.
+			return fmt.Errorf("savepoint: %w", err)
 		}
 		return err
 	}
-	if err := sp.Commit(ctx); err != nil {
-		return dbError(err, "release savepoint")
+	if rerr := x.rollbackTo(ctx, depth); rerr != nil {
+		// Classified by rerr alone: fn's error may be a domain one, and
+		// the caller must not mistake a broken transaction for it.
+		return dbError(rerr, fmt.Sprintf("roll back to savepoint after %v", err))
+	}
+	return err
+}
+
+// rollbackTo undoes the savepoint at depth, which was set.
+func (x *tx) rollbackTo(ctx context.Context, depth int) error {
+	p := x.t
+	x.forget()
+	p.failed = nil
+	// Everything queued before the savepoint went out with it.
+	p.queue = slices.DeleteFunc(p.queue, func(q queued) bool { return q.depth >= depth })
+	if !p.aborted() {
+		// Nothing failed on the server (fn refused on what it read): the
+		// rollback can wait for the next round trip.
+		p.enqueue(queued{sql: "ROLLBACK TO SAVEPOINT sp", doing: "roll back to savepoint"})
+		p.enqueue(queued{sql: "RELEASE SAVEPOINT sp", doing: "release savepoint"})
+		return nil
+	}
+	// An aborted transaction takes nothing but the rollback, and pgx would
+	// first prepare the statements of a batch: sent alone, as simple queries.
+	if _, err := p.t.Exec(ctx, "ROLLBACK TO SAVEPOINT sp; RELEASE SAVEPOINT sp"); err != nil {
+		p.fail(dbError(err, "roll back to savepoint"))
+		return err
 	}
 	return nil
 }

@@ -46,6 +46,7 @@ func RunConversationStore(t *testing.T, open func(t *testing.T) desk.Conversatio
 		{"list paging", testListPaging},
 		{"queue", testQueue},
 		{"concurrent appends", testConcurrentAppends},
+		{"writes under a conversation's lock", testLockedWrites},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.run(t, newFixture(t, open)) })
