@@ -32,7 +32,11 @@ func (db *DB) Update(ctx context.Context, fn func(tx desk.ConversationTx) error)
 		}
 	}()
 	run := &runner{tx: sqlTx, stmts: db.writeStmts}
-	if err := fn(&convTx{reader: reader{run}, run: run}); err != nil {
+	tx := &convTx{reader: reader{run}, run: run}
+	if err := fn(tx); err != nil {
+		return err
+	}
+	if err := tx.flushIndex(ctx); err != nil {
 		return err
 	}
 	if err := sqlTx.Commit(); err != nil {
@@ -48,6 +52,11 @@ type convTx struct {
 	reader
 	run   *runner
 	depth int // open savepoints
+	// index is what Index was given, written at the end of the
+	// transaction: FTS5 flushes its pending terms to a new segment at
+	// every savepoint's release, so indexing inside each command's
+	// savepoint wrote (and later merged) one segment per message.
+	index []indexEntry
 }
 
 // NextNumber counts up the named counter in this transaction.
@@ -119,7 +128,10 @@ func (t *convTx) Savepoint(ctx context.Context, fn func() error) error {
 	if _, err := t.run.exec(ctx, "SAVEPOINT "+name); err != nil {
 		return dbError(err, "savepoint")
 	}
+	indexed := len(t.index)
 	if err := fn(); err != nil {
+		t.index = t.index[:indexed] // undone with the rest of fn
+
 		// ROLLBACK TO undoes fn's writes but leaves the savepoint open.
 		_, rerr := t.run.exec(ctx, "ROLLBACK TO "+name)
 		if rerr == nil {

@@ -58,6 +58,7 @@ var (
 	hotReads  = []string{qConversation, qEvents, qEventByClientMsg, qParticipants}
 	hotWrites = []string{
 		qConversation, qEventByClientMsg, qInsertEvent, qUpdateConversation, qUpsertParticipant, qParticipants,
+		qInsertSearchDoc, qInsertSearchTerms, qSLAClocks, qSaveSLAClock, qFirstResponse,
 		"SAVEPOINT sp_1", "RELEASE sp_1", "ROLLBACK TO sp_1",
 	}
 )

@@ -7,16 +7,40 @@ import (
 	"github.com/servicedesk/servicedesk/internal/desk"
 )
 
+// The index's two inserts run for every message: prepared (hotWrites).
+const (
+	qInsertSearchDoc   = `INSERT INTO search_docs (conversation_id, seq) VALUES (?, ?) RETURNING id`
+	qInsertSearchTerms = `INSERT INTO search_terms (rowid, terms) VALUES (?, ?)`
+)
+
+// Index queues a document for the end of the transaction (flushIndex).
 func (t *convTx) Index(ctx context.Context, conversationID string, seq int64, terms string) error {
 	if strings.TrimSpace(terms) == "" {
 		return nil
 	}
-	var id int64
-	if err := t.run.queryRow(ctx, `INSERT INTO search_docs (conversation_id, seq) VALUES (?, ?) RETURNING id`, conversationID, seq).Scan(&id); err != nil {
-		return dbError(err, "index")
+	t.index = append(t.index, indexEntry{conversationID, seq, terms})
+	return nil
+}
+
+type indexEntry struct {
+	conversationID string
+	seq            int64
+	terms          string
+}
+
+// flushIndex writes the queued documents, outside any savepoint.
+func (t *convTx) flushIndex(ctx context.Context) error {
+	for _, e := range t.index {
+		var id int64
+		if err := t.run.queryRow(ctx, qInsertSearchDoc, e.conversationID, e.seq).Scan(&id); err != nil {
+			return dbError(err, "index")
+		}
+		if _, err := t.run.exec(ctx, qInsertSearchTerms, id, e.terms); err != nil {
+			return dbError(err, "index")
+		}
 	}
-	_, err := t.run.exec(ctx, `INSERT INTO search_terms (rowid, terms) VALUES (?, ?)`, id, terms)
-	return dbError(err, "index")
+	t.index = nil
+	return nil
 }
 
 // Search walks the FTS5 index newest first (descending rowid, which the

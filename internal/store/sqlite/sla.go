@@ -10,9 +10,19 @@ import (
 	"github.com/servicedesk/servicedesk/internal/sla"
 )
 
+// What every message reads and may write of the clocks and facts:
+// prepared (hotWrites).
+const (
+	qSLAClocks    = `SELECT kind, clock, due_at FROM sla_clocks WHERE conversation_id = ?`
+	qSaveSLAClock = `INSERT INTO sla_clocks (conversation_id, kind, clock, due_at, state, breached) VALUES (?, ?, ?, ?, ?, ?)
+		ON CONFLICT (conversation_id, kind) DO UPDATE SET clock = excluded.clock, due_at = excluded.due_at, state = excluded.state, breached = excluded.breached`
+	qFirstResponse = `INSERT INTO conversation_facts (conversation_id, first_response_at, first_responder) VALUES (?, ?, ?)
+		ON CONFLICT (conversation_id) DO NOTHING`
+)
+
 // SLAClocks returns a conversation's clocks.
 func (t *convTx) SLAClocks(ctx context.Context, conversationID string) ([]desk.SLAClock, error) {
-	rows, err := t.run.query(ctx, `SELECT kind, clock, due_at FROM sla_clocks WHERE conversation_id = ?`, conversationID)
+	rows, err := t.run.query(ctx, qSLAClocks, conversationID)
 	if err != nil {
 		return nil, dbError(err, "read sla clocks")
 	}
@@ -33,16 +43,14 @@ func (t *convTx) SLAClocks(ctx context.Context, conversationID string) ([]desk.S
 
 // SaveSLAClock creates or replaces one clock.
 func (t *convTx) SaveSLAClock(ctx context.Context, conversationID string, c desk.SLAClock) error {
-	_, err := t.run.exec(ctx, `INSERT INTO sla_clocks (conversation_id, kind, clock, due_at, state, breached) VALUES (?, ?, ?, ?, ?, ?)
-		ON CONFLICT (conversation_id, kind) DO UPDATE SET clock = excluded.clock, due_at = excluded.due_at, state = excluded.state, breached = excluded.breached`,
+	_, err := t.run.exec(ctx, qSaveSLAClock,
 		conversationID, c.Kind, string(c.Data), nullMillis(c.DueAt), c.State, c.Breached)
 	return dbError(err, "save sla clock")
 }
 
 // RecordFirstResponse keeps the conversation's first answer.
 func (t *convTx) RecordFirstResponse(ctx context.Context, conversationID string, at time.Time, agentID string) error {
-	_, err := t.run.exec(ctx, `INSERT INTO conversation_facts (conversation_id, first_response_at, first_responder) VALUES (?, ?, ?)
-		ON CONFLICT (conversation_id) DO NOTHING`, conversationID, millis(at), agentID)
+	_, err := t.run.exec(ctx, qFirstResponse, conversationID, millis(at), agentID)
 	return dbError(err, "record first response")
 }
 
