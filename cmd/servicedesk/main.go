@@ -248,7 +248,7 @@ func newNode(ctx context.Context, cfg config.Config, log *slog.Logger) (*node, e
 		MaxMessageBytes: cfg.MaxMessageBytes,
 		MsgRate:         cfg.MsgRate,
 		MsgBurst:        cfg.MsgBurst,
-		AgentDisabled:   n.db.AgentDisabled,
+		AgentDisabled:   authSvc.AgentDisabled,
 		Accepting:       n.busHealthy,
 		Observer:        n.obs,
 		TokenRecheck:    cfg.TokenRecheck,
@@ -259,7 +259,7 @@ func newNode(ctx context.Context, cfg config.Config, log *slog.Logger) (*node, e
 	})
 	api := &httpapi.API{
 		Auth: authSvc, Tokens: tokens, StoreTimeout: cfg.StoreTimeout, Conversations: n.desks, Dev: cfg.Dev, Log: log,
-		WeCom: cfg.WeCom.Enabled(), MaxBodyBytes: cfg.MaxBodyBytes, AgentDisabled: n.db.AgentDisabled,
+		WeCom: cfg.WeCom.Enabled(), MaxBodyBytes: cfg.MaxBodyBytes, AgentDisabled: authSvc.AgentDisabled,
 		Proxies: proxies, Writes: perUser, Creates: limits.NewBuckets(cfg.NewConversationsHour/3600, newConversationBurst),
 		Files: n.files, UploadRate: limits.NewBuckets(uploadsPerMinute/60, desk.MaxAttachments+1),
 		Canned: canned.New(n.db, n.db, auditLog, nil), Audit: auditLog, Staff: staff.New(n.db, authSvc, auditLog),

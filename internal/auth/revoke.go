@@ -29,6 +29,7 @@ func (s *Service) SetAgentDisabled(ctx context.Context, id string, disabled bool
 	if err := s.agents.SetAgentDisabled(ctx, id, disabled); err != nil {
 		return err
 	}
+	s.disabled.changed()
 	s.log.Info("agent disabled changed", slog.String("agent_id", id), slog.Bool("disabled", disabled))
 	if !disabled {
 		return nil

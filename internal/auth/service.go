@@ -4,6 +4,7 @@
 package auth
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -53,6 +54,8 @@ type Service struct {
 	dummy  string
 	byUser attempts
 	byAddr attempts
+
+	disabled *disabledAgents
 }
 
 // New returns a Service using cfg.
@@ -70,6 +73,10 @@ func New(cfg Config) *Service {
 		byUser = NewRedisLimiter(cfg.Redis, "login-user", MaxFailuresPerUsername, FailureWindow)
 		byAddr = NewRedisLimiter(cfg.Redis, "login-addr", MaxFailuresPerAddress, FailureWindow)
 	}
+	now := cfg.Now
+	if now == nil {
+		now = time.Now
+	}
 	return &Service{
 		agents: cfg.Agents,
 		tokens: cfg.Tokens,
@@ -80,6 +87,9 @@ func New(cfg Config) *Service {
 		dummy:  dummyHash(cost),
 		byUser: byUser,
 		byAddr: byAddr,
+		disabled: &disabledAgents{
+			list: func(ctx context.Context) ([]string, error) { return cfg.Agents.DisabledAgentIDs(ctx) }, maxAge: DisabledRecheck, now: now,
+		},
 	}
 }
 

@@ -136,7 +136,8 @@ type AgentStore interface {
 	SetAgentDisabled(ctx context.Context, id string, disabled bool) error
 	// SetAgentRole makes an agent AgentRoleAdmin or AgentRoleAgent.
 	SetAgentRole(ctx context.Context, id, role string) error
-	// AgentDisabled reports whether id names a disabled agent; unknown ids
-	// are not disabled (their tokens may come from another login service).
-	AgentDisabled(ctx context.Context, id string) (bool, error)
+	// DisabledAgentIDs lists the ids of every disabled agent. Agents
+	// unknown to the store are not disabled (their tokens may come from
+	// another login service).
+	DisabledAgentIDs(ctx context.Context) ([]string, error)
 }

@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"net/http"
-	"time"
 
 	"github.com/servicedesk/servicedesk/internal/desk"
 	"github.com/servicedesk/servicedesk/internal/limits"
@@ -65,8 +64,6 @@ func (a *API) setDisabled(disabled bool) http.HandlerFunc {
 			a.writeError(w, r, err)
 			return
 		}
-		// This node knows at once; others within disabledTTL.
-		a.disabled.put(r.PathValue("id"), disabled, time.Now().Add(disabledTTL))
 		w.WriteHeader(http.StatusNoContent)
 	}
 }

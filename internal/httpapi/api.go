@@ -50,10 +50,10 @@ type API struct {
 	// message limit: the pages ask (GET /api/meta) before signing in.
 	WeCom        bool
 	MaxBodyBytes int
-	// AgentDisabled is asked (through a short cache) on every agent
-	// request, so a disabled agent is refused whatever issued their token.
+	// AgentDisabled is asked on every agent request, so a disabled agent
+	// is refused whatever issued their token (auth.Service.AgentDisabled
+	// answers from memory).
 	AgentDisabled func(ctx context.Context, id string) (bool, error)
-	disabled      disabledCache
 	// Writes, when set, is each user's budget for REST writes, the same
 	// buckets as their socket frames; Creates their budget for starting
 	// conversations.

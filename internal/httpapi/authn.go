@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
-	"sync"
 	"time"
 
 	"github.com/servicedesk/servicedesk/internal/desk"
@@ -47,59 +46,20 @@ func (a *API) principal(r *http.Request) (desk.Principal, error) {
 	return desk.Principal{}, desk.Errorf(desk.EUnauthorized, "invalid or expired token")
 }
 
-// disabledTTL is how long an agent's enabled-or-disabled answer is
-// reused: disabling through us revokes the agent's tokens at once; this
-// bounds how long a token from another login service keeps working after.
-const disabledTTL = 5 * time.Second
-
 // checkNotDisabled refuses a disabled agent, whatever issued the token:
 // the same rule as the socket handshake.
 func (a *API) checkNotDisabled(ctx context.Context, id string) error {
 	if a.AgentDisabled == nil {
 		return nil
 	}
-	disabled, ok := a.disabled.get(id, time.Now())
-	if !ok {
-		var err error
-		if disabled, err = a.AgentDisabled(ctx, id); err != nil {
-			return desk.Wrap(desk.EUnavailable, err, "could not check the agent")
-		}
-		a.disabled.put(id, disabled, time.Now().Add(disabledTTL))
+	disabled, err := a.AgentDisabled(ctx, id)
+	if err != nil {
+		return desk.Wrap(desk.EUnavailable, err, "could not check the agent")
 	}
 	if disabled {
 		return desk.Errorf(desk.EUnauthorized, "agent disabled")
 	}
 	return nil
-}
-
-// disabledCache remembers agents' disabled flags for disabledTTL.
-type disabledCache struct {
-	mu sync.Mutex
-	m  map[string]disabledEntry
-}
-
-type disabledEntry struct {
-	disabled bool
-	until    time.Time
-}
-
-func (c *disabledCache) get(id string, now time.Time) (bool, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	e, ok := c.m[id]
-	if !ok || now.After(e.until) {
-		return false, false
-	}
-	return e.disabled, true
-}
-
-func (c *disabledCache) put(id string, disabled bool, until time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.m == nil || len(c.m) > 10_000 {
-		c.m = make(map[string]disabledEntry) // agents are few; a flood of ids only resets it
-	}
-	c.m[id] = disabledEntry{disabled, until}
 }
 
 func (a *API) storeTimeout() time.Duration {

@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"net/http"
-	"time"
 
 	"github.com/servicedesk/servicedesk/internal/desk"
 	"github.com/servicedesk/servicedesk/internal/staff"
@@ -102,10 +101,6 @@ func (a *API) staffRoutes(mux *http.ServeMux) {
 		if err != nil {
 			a.writeError(w, r, err)
 			return
-		}
-		if c.Disabled != nil {
-			// This node refuses them at once; others within disabledTTL.
-			a.disabled.put(m.ID, m.Disabled, time.Now().Add(disabledTTL))
 		}
 		writeJSON(w, http.StatusOK, m)
 	}, agent))

@@ -88,14 +88,14 @@ func (db *DB) SetAgentDisabled(ctx context.Context, id string, disabled bool) er
 	return nil
 }
 
-// AgentDisabled reports whether id names a disabled agent.
-func (db *DB) AgentDisabled(ctx context.Context, id string) (bool, error) {
-	var disabled bool
-	err := db.pool.QueryRow(ctx, `SELECT disabled_at IS NOT NULL FROM agents WHERE id = $1`, id).Scan(&disabled)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return false, nil
+// DisabledAgentIDs lists the ids of every disabled agent.
+func (db *DB) DisabledAgentIDs(ctx context.Context) ([]string, error) {
+	rows, err := db.pool.Query(ctx, `SELECT id FROM agents WHERE disabled_at IS NOT NULL`)
+	if err != nil {
+		return nil, dbError(err, "disabled agents")
 	}
-	return disabled, dbError(err, "agent disabled")
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	return ids, dbError(err, "disabled agents")
 }
 
 // SetAgentDisabledByUsername disables or re-enables the agent with that

@@ -101,17 +101,25 @@ func (db *DB) SetAgentDisabled(ctx context.Context, id string, disabled bool) er
 	return nil
 }
 
-// AgentDisabled reports whether id names a disabled agent.
-func (db *DB) AgentDisabled(ctx context.Context, id string) (bool, error) {
-	var disabled bool
-	err := db.read.QueryRowContext(ctx, `SELECT disabled_at IS NOT NULL FROM agents WHERE id = ?`, id).Scan(&disabled)
-	if errors.Is(err, sql.ErrNoRows) {
-		return false, nil
-	}
+// DisabledAgentIDs lists the ids of every disabled agent.
+func (db *DB) DisabledAgentIDs(ctx context.Context) ([]string, error) {
+	rows, err := db.read.QueryContext(ctx, `SELECT id FROM agents WHERE disabled_at IS NOT NULL`)
 	if err != nil {
-		return false, fmt.Errorf("agent disabled: %w", err)
+		return nil, fmt.Errorf("disabled agents: %w", err)
 	}
-	return disabled, nil
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("disabled agents: %w", err)
+		}
+		ids = append(ids, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("disabled agents: %w", err)
+	}
+	return ids, nil
 }
 
 // SetAgentDisabledByUsername disables or re-enables the agent with that

@@ -5,6 +5,7 @@ package storetest
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 
@@ -37,14 +38,14 @@ func RunAgentStore(t *testing.T, open func(t *testing.T) desk.AgentStore) {
 		if err := s.CreateAgent(ctx, alice); err != nil {
 			t.Fatalf("CreateAgent: %v", err)
 		}
-		if d, err := s.AgentDisabled(ctx, alice.ID); err != nil || d {
-			t.Fatalf("AgentDisabled before = %v, %v", d, err)
+		if ids, err := s.DisabledAgentIDs(ctx); err != nil || len(ids) != 0 {
+			t.Fatalf("DisabledAgentIDs before = %v, %v", ids, err)
 		}
 		if err := s.SetAgentDisabled(ctx, alice.ID, true); err != nil {
 			t.Fatal(err)
 		}
-		if d, err := s.AgentDisabled(ctx, alice.ID); err != nil || !d {
-			t.Fatalf("AgentDisabled after = %v, %v", d, err)
+		if ids, err := s.DisabledAgentIDs(ctx); err != nil || !slices.Equal(ids, []string{alice.ID}) {
+			t.Fatalf("DisabledAgentIDs after = %v, %v", ids, err)
 		}
 		if _, err := s.AgentByUsername(ctx, alice.Username); desk.ErrorCode(err) != desk.ENotFound {
 			t.Errorf("a disabled agent was found: %v", err)
@@ -61,8 +62,8 @@ func RunAgentStore(t *testing.T, open func(t *testing.T) desk.AgentStore) {
 		if err := s.SetAgentDisabled(ctx, "agt_nobody", true); desk.ErrorCode(err) != desk.ENotFound {
 			t.Errorf("disabling nobody: %v", err)
 		}
-		if d, err := s.AgentDisabled(ctx, "agt_nobody"); err != nil || d {
-			t.Errorf("unknown agent disabled = %v, %v", d, err)
+		if ids, err := s.DisabledAgentIDs(ctx); err != nil || len(ids) != 0 {
+			t.Errorf("DisabledAgentIDs after re-enabling = %v, %v", ids, err)
 		}
 	})
 
