@@ -467,7 +467,7 @@ func (s *Service) Update(ctx context.Context, agent desk.Principal, conversation
 	var tags []string
 	if f.Tags != nil {
 		var err error
-		if tags, err = cleanTags(*f.Tags); err != nil {
+		if tags, err = desk.CleanTags(*f.Tags); err != nil {
 			return desk.Conversation{}, err
 		}
 	}
@@ -490,25 +490,6 @@ func (s *Service) Update(ctx context.Context, agent desk.Principal, conversation
 		}
 		return false, nil
 	})
-}
-
-// cleanTags trims, drops empty and repeated tags, and bounds them.
-func cleanTags(in []string) ([]string, error) {
-	out := []string{}
-	for _, t := range in {
-		t = strings.TrimSpace(t)
-		if t == "" || slices.Contains(out, t) {
-			continue
-		}
-		if utf8.RuneCountInString(t) > desk.MaxTagRunes || desk.CheckText("tag", t) != nil || strings.ContainsAny(t, ",\n") {
-			return nil, desk.Errorf(desk.EInvalid, "a tag is at most %d characters of one line, without commas", desk.MaxTagRunes)
-		}
-		out = append(out, t)
-	}
-	if len(out) > desk.MaxTags {
-		return nil, desk.Errorf(desk.EInvalid, "at most %d tags", desk.MaxTags)
-	}
-	return out, nil
 }
 
 // Pend marks a conversation as waiting for the employee's answer: the

@@ -1,6 +1,8 @@
 package desk
 
 import (
+	"slices"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -24,6 +26,30 @@ func CheckText(field, s string) error {
 		}
 	}
 	return nil
+}
+
+// CleanTags returns the tags as they are kept, on a conversation or an
+// article alike: trimmed, without empty or repeated ones, in their first
+// order, and never nil, so that JSON shows [] rather than null. It refuses
+// more than MaxTags tags, and a tag longer than MaxTagRunes, spread over
+// lines, with a comma (the console edits tags as a comma-separated list)
+// or failing CheckText.
+func CleanTags(in []string) ([]string, error) {
+	out := []string{}
+	for _, t := range in {
+		t = strings.TrimSpace(t)
+		if t == "" || slices.Contains(out, t) {
+			continue
+		}
+		if utf8.RuneCountInString(t) > MaxTagRunes || CheckText("tag", t) != nil || strings.ContainsAny(t, ",\n") {
+			return nil, Errorf(EInvalid, "a tag is at most %d characters of one line, without commas", MaxTagRunes)
+		}
+		out = append(out, t)
+	}
+	if len(out) > MaxTags {
+		return nil, Errorf(EInvalid, "at most %d tags", MaxTags)
+	}
+	return out, nil
 }
 
 // ValidConversationID reports whether id could be a conversation id the

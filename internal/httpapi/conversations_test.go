@@ -3,6 +3,7 @@ package httpapi
 import (
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"reflect"
 	"strings"
 	"sync"
@@ -388,5 +389,41 @@ func TestListAgents(t *testing.T) {
 	resp, _ = cs.call(t, http.MethodGet, "/api/agents", cs.token(t, desk.RoleEmployee, "e1"), nil)
 	if resp.StatusCode != http.StatusForbidden {
 		t.Errorf("employee listing agents: %d, want 403", resp.StatusCode)
+	}
+}
+
+func TestQueryPeriod(t *testing.T) {
+	now := time.Date(2026, 3, 15, 10, 30, 0, 0, time.UTC)
+	tests := []struct {
+		name, query string
+		from, to    time.Time
+		err         string
+	}{
+		{"the last 30 days by default", "", now.AddDate(0, 0, -30), now, ""},
+		{"a date is its midnight UTC", "from=2026-01-01&to=2026-02-01",
+			time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC), ""},
+		{"an RFC 3339 time as given", "to=2026-02-01T08:00:00%2B08:00",
+			now.AddDate(0, 0, -30), time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC), ""},
+		{"a wrong from", "from=yesterday", time.Time{}, time.Time{}, "from must be a date (2026-12-01) or an RFC 3339 time"},
+		{"a wrong to", "to=2026-13-01", time.Time{}, time.Time{}, "to must be a date (2026-12-01) or an RFC 3339 time"},
+		{"both wrong names from", "from=x&to=y", time.Time{}, time.Time{}, "from must be a date (2026-12-01) or an RFC 3339 time"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			q, err := url.ParseQuery(tt.query)
+			if err != nil {
+				t.Fatal(err)
+			}
+			from, to, err := queryPeriod(q, now)
+			if tt.err != "" {
+				if desk.ErrorCode(err) != desk.EInvalid || desk.ErrorMessage(err) != tt.err {
+					t.Fatalf("err = %v, want %s %q", err, desk.EInvalid, tt.err)
+				}
+				return
+			}
+			if err != nil || !from.Equal(tt.from) || !to.Equal(tt.to) {
+				t.Fatalf("= %v, %v, %v; want %v, %v", from, to, err, tt.from, tt.to)
+			}
+		})
 	}
 }

@@ -215,21 +215,10 @@ func parseKBCursor(c string) (*kb.Cursor, error) {
 // kbStats answers admins with the knowledge base's figures for a period
 // (?from=&to=, RFC 3339 or dates; the last 30 days by default).
 func (a *API) kbStats(w http.ResponseWriter, r *http.Request, p desk.Principal) {
-	to, from := time.Now(), time.Now().AddDate(0, 0, -30)
-	for name, dst := range map[string]*time.Time{"from": &from, "to": &to} {
-		v := r.URL.Query().Get(name)
-		if v == "" {
-			continue
-		}
-		t, err := time.Parse(time.RFC3339, v)
-		if err != nil {
-			t, err = time.Parse(time.DateOnly, v)
-		}
-		if err != nil {
-			a.writeError(w, r, desk.Errorf(desk.EInvalid, "%s must be a date (2026-12-01) or an RFC 3339 time", name))
-			return
-		}
-		*dst = t
+	from, to, err := queryPeriod(r.URL.Query(), time.Now())
+	if err != nil {
+		a.writeError(w, r, err)
+		return
 	}
 	st, err := a.KB.Stats(r.Context(), p, from, to)
 	if err != nil || !a.Assistant.Enabled() {

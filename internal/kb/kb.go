@@ -290,7 +290,7 @@ func (s *Service) clean(ctx context.Context, d Content, oldCategory string) (Con
 	if err := desk.CheckText("body", d.Body); err != nil {
 		return Content{}, err
 	}
-	tags, err := cleanTags(d.Tags)
+	tags, err := desk.CleanTags(d.Tags)
 	if err != nil {
 		return Content{}, err
 	}
@@ -308,26 +308,6 @@ func (s *Service) clean(ctx context.Context, d Content, oldCategory string) (Con
 		}
 	}
 	return d, nil
-}
-
-// cleanTags trims, drops empty and repeated tags, and bounds them as a
-// conversation's are.
-func cleanTags(in []string) ([]string, error) {
-	out := []string{}
-	for _, t := range in {
-		t = strings.TrimSpace(t)
-		if t == "" || slices.Contains(out, t) {
-			continue
-		}
-		if utf8.RuneCountInString(t) > desk.MaxTagRunes || desk.CheckText("tag", t) != nil || strings.ContainsAny(t, ",\n") {
-			return nil, desk.Errorf(desk.EInvalid, "a tag is at most %d characters of one line, without commas", desk.MaxTagRunes)
-		}
-		out = append(out, t)
-	}
-	if len(out) > desk.MaxTags {
-		return nil, desk.Errorf(desk.EInvalid, "at most %d tags", desk.MaxTags)
-	}
-	return out, nil
 }
 
 // after returns now, or just after prev when this node's clock is behind

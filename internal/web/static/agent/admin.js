@@ -116,21 +116,47 @@ export function bindAdmin({ api, me, i18n, toast, cats, assistant = () => false 
 
   let teams = [];
   let editingTeam = null;
+  // The tab needs three lists (teams; agents for the lead and member boxes;
+  // categories). One request lost on a busy server used to leave the form
+  // without boxes, a toast the only sign, until the tab was opened again.
+  // So each list is kept as it arrives, the tab shows what it has, and what
+  // is missing is asked for again after these pauses (ms); only a list still
+  // missing after the last, or refused for good (403), is reported.
+  const teamRetryPauses = [300, 1000, 2500];
+  let teamsLoad = 0; // bumped by each load, so an older one stops retrying
 
   async function loadTeams() {
-    try {
-      [teams, agents] = await Promise.all([
-        api().get("/api/teams").then((r) => r.teams),
-        api().get("/api/staff").then((r) => r.agents),
-        cats.load(api()),
-      ]);
-    } catch (err) {
-      fail(err);
+    const load = ++teamsLoad;
+    const lists = {
+      teams: async () => { const r = await api().get("/api/teams"); if (load === teamsLoad) teams = r.teams; },
+      agents: async () => { const r = await api().get("/api/staff"); if (load === teamsLoad) agents = r.agents; },
+      categories: async () => { const err = await cats.load(api()); if (err) throw err; },
+    };
+    let missing = Object.keys(lists);
+    for (let attempt = 0; ; attempt++) {
+      const results = await Promise.allSettled(missing.map((name) => lists[name]()));
+      if (load !== teamsLoad) return;
+      const errors = results.filter((r) => r.status === "rejected").map((r) => r.reason);
+      missing = missing.filter((_, i) => results[i].status === "rejected");
+      // Later rounds keep the boxes an admin may have ticked meanwhile.
+      renderTeams(attempt > 0);
+      if (!errors.length) return;
+      // An ApiError says whether trying again may help; anything else may.
+      if (attempt === teamRetryPauses.length || errors.some((err) => err.retryable === false)) {
+        fail(errors[0]);
+        return;
+      }
+      await new Promise((resolve) => setTimeout(resolve, teamRetryPauses[attempt]));
+      if (load !== teamsLoad) return;
     }
-    renderTeams();
   }
 
-  function renderTeams() {
+  /**
+   * renderTeams shows the teams and fills the form from the team being
+   * edited (none: a new team); with keepTicks, the boxes and lead already
+   * on screen keep what the admin chose there.
+   */
+  function renderTeams(keepTicks = false) {
     const name = (id) => (agents.find((a) => a.id === id) || { name: id }).name;
     $("#admin-team-rows").replaceChildren(...teams.map((tm) => el("li", { class: "canned-row", dataset: { testid: "admin-team", id: tm.id } },
       el("div", { class: "canned-row-main" },
@@ -144,15 +170,25 @@ export function bindAdmin({ api, me, i18n, toast, cats, assistant = () => false 
         el("button", { type: "button", class: "link", text: t("canned.edit"), on: { click: () => editTeam(tm) } }),
         el("button", { type: "button", class: "link link-danger", text: t("canned.delete"), on: { click: () => deleteTeam(tm) } })))));
     const chosen = editingTeam || { members: [], categories: [] };
-    $("#team-lead").replaceChildren(el("option", { value: "", text: t("admin.noLead") }),
+    const ticked = (box, from) => {
+      const keys = new Set(from);
+      if (keepTicks) for (const i of $$(`${box} input`)) keys[i.checked ? "add" : "delete"](i.value);
+      return keys;
+    };
+    const members = ticked("#team-members", chosen.members);
+    const categories = ticked("#team-categories", chosen.categories);
+    const lead = $("#team-lead");
+    // Only a list of agents was a choice; the lone "no lead" option was not.
+    const leadID = keepTicks && lead.options.length > 1 ? lead.value : chosen.lead_id || "";
+    lead.replaceChildren(el("option", { value: "", text: t("admin.noLead") }),
       ...agents.filter((a) => !a.disabled).map((a) => el("option", { value: a.id, text: a.name || a.username })));
-    $("#team-lead").value = chosen.lead_id || "";
+    lead.value = leadID;
     $("#team-members").replaceChildren(...agents.filter((a) => !a.disabled).map((a) => el("label", { class: "check" },
-      el("input", { type: "checkbox", value: a.id, checked: chosen.members.includes(a.id) }), ` ${a.name}`)));
+      el("input", { type: "checkbox", value: a.id, checked: members.has(a.id) }), ` ${a.name}`)));
     // Active categories, and retired ones the team still answers.
     const offered = cats.all().filter((c) => c.active || chosen.categories.includes(c.key));
     $("#team-categories").replaceChildren(...offered.map((c) => el("label", { class: "check" },
-      el("input", { type: "checkbox", value: c.key, checked: chosen.categories.includes(c.key) }), ` ${cats.name(c.key)}`)));
+      el("input", { type: "checkbox", value: c.key, checked: categories.has(c.key) }), ` ${cats.name(c.key)}`)));
   }
 
   function editTeam(tm) {

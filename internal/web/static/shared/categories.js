@@ -9,14 +9,19 @@ export function createCategories(i18n) {
   const listeners = new Set();
   const byKey = (key) => list.find((c) => c.key === key);
   return {
-    /** load reads the list; a failure keeps what was there. */
+    /**
+     * load reads the list. A failure keeps what was there (the built-in
+     * names serve) and is returned, for a caller that would try again;
+     * null means the list loaded.
+     */
     async load(api) {
       try {
         list = (await api.get("/api/categories")).categories || [];
-        for (const fn of listeners) fn();
-      } catch {
-        // the built-in names serve
+      } catch (err) {
+        return err;
       }
+      for (const fn of listeners) fn();
+      return null;
     },
     /** onChange calls fn after every load. */
     onChange(fn) { listeners.add(fn); },
