@@ -35,6 +35,7 @@ import (
 
 type dbFloorConfig struct {
 	databaseURL   string
+	dbPath        string // SQLite instead of PostgreSQL
 	conversations int
 	writers       int
 	batch         int
@@ -53,10 +54,11 @@ func parseDBFloorConfig(args []string, stderr io.Writer) (dbFloorConfig, error) 
 	fs := flag.NewFlagSet("loadtest dbfloor", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: loadtest dbfloor --database-url postgres://… [flags]   (a fresh database: it applies the desk's migrations)")
+		fmt.Fprintln(stderr, "usage: loadtest dbfloor --database-url postgres://… | --db file.db [flags]   (a fresh database: it applies the desk's migrations)")
 		fs.PrintDefaults()
 	}
 	fs.StringVar(&c.databaseURL, "database-url", "", "the PostgreSQL database to write to, as the desk's --database-url")
+	fs.StringVar(&c.dbPath, "db", "", "or the SQLite file to write to, as the desk's --db (one writer; --writers and --round-trips do not apply)")
 	fs.IntVar(&c.conversations, "conversations", 1000, "conversations the messages are spread over, round robin")
 	fs.IntVar(&c.writers, "writers", postgres.DefaultWriters, "writers committing side by side, each owning its share of the conversations (the desk's postgres.DefaultWriters)")
 	fs.IntVar(&c.batch, "batch", 64, "messages per transaction (the desk's group commit takes up to 64)")
@@ -69,8 +71,8 @@ func parseDBFloorConfig(args []string, stderr io.Writer) (dbFloorConfig, error) 
 	switch {
 	case fs.NArg() > 0:
 		return c, fmt.Errorf("unexpected arguments: %v", fs.Args())
-	case c.databaseURL == "":
-		return c, errors.New("--database-url is required")
+	case (c.databaseURL == "") == (c.dbPath == ""):
+		return c, errors.New("one of --database-url and --db is required")
 	case c.conversations < 1 || c.writers < 1 || c.batch < 1 || c.duration <= 0:
 		return c, errors.New("--conversations, --writers, --batch and --duration must be positive")
 	case !slices.Contains(floorTrips, c.trips):
@@ -99,6 +101,9 @@ type floorStats struct {
 }
 
 func runDBFloor(ctx context.Context, c dbFloorConfig, out io.Writer) error {
+	if c.dbPath != "" {
+		return runSQLiteFloor(ctx, c, out)
+	}
 	// The desk's own migrations: the same tables and indexes it writes.
 	db, err := postgres.Open(ctx, c.databaseURL)
 	if err != nil {

@@ -186,6 +186,9 @@ func (s *Service) Send(ctx context.Context, actor desk.Principal, conversationID
 		new bool
 	}
 	v, err := s.exec(ctx, conversationID, func(ctx context.Context, tx desk.ConversationTx) (outcome, error) {
+		if l, ok := tx.(lookerBesideLock); ok {
+			l.LookUpWithLock(conversationID, actor, clientMsgID)
+		}
 		c, parts, err := s.load(ctx, tx, conversationID, actor)
 		if err != nil {
 			return outcome{}, err
@@ -261,6 +264,14 @@ func (s *Service) Send(ctx context.Context, actor desk.Principal, conversationID
 	}
 	r := v.(sent)
 	return r.ev, r.new, nil
+}
+
+// lookerBesideLock is a transaction that can look up a client id in the
+// same round trip as it locks the conversation (PostgreSQL): asked before
+// load, it answers Send's EventByClientMsgID without a round trip of its
+// own. Other stores ask when asked.
+type lookerBesideLock interface {
+	LookUpWithLock(conversationID string, actor desk.Principal, clientMsgID string)
 }
 
 // Note adds a private note that agents see and the employee never does.

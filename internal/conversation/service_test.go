@@ -311,3 +311,45 @@ func TestHandedOverViewStaysLive(t *testing.T) {
 		}
 	})
 }
+
+// A message retried with its client id gets the stored original back, even
+// once its sender has left the conversation, and is not stored twice.
+func TestRetryAfterLeaving(t *testing.T) {
+	stores(t, func(t *testing.T, h *harness) {
+		ctx := context.Background()
+		c := h.create()
+		if _, err := h.svc.Claim(ctx, a1, c.ID); err != nil {
+			t.Fatal(err)
+		}
+		first, created, err := h.svc.Send(ctx, a1, c.ID, "重置好了", "r1")
+		if err != nil || !created {
+			t.Fatalf("send: %v %v", created, err)
+		}
+		again, created, err := h.svc.Send(ctx, a1, c.ID, "重置好了", "r1")
+		if err != nil || created || again.Seq != first.Seq {
+			t.Fatalf("retry: seq %d created %v %v; want seq %d, not created", again.Seq, created, err, first.Seq)
+		}
+		if _, err := h.svc.Transfer(ctx, a1, c.ID, "a2"); err != nil {
+			t.Fatal(err)
+		}
+		again, created, err = h.svc.Send(ctx, a1, c.ID, "重置好了", "r1")
+		if err != nil || created || again.Seq != first.Seq || string(again.Data) != string(first.Data) {
+			t.Fatalf("retry after leaving: seq %d created %v %v; want seq %d, not created", again.Seq, created, err, first.Seq)
+		}
+		_, _, err = h.svc.Send(ctx, a1, c.ID, "还有一件事", "r2")
+		wantCode(t, err, desk.EForbidden) // a new message from one who left
+		evs, err := h.db.Events(ctx, c.ID, 0, 0, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, ev := range evs {
+			if ev.ClientMsgID == "r1" {
+				n++
+			}
+		}
+		if n != 1 {
+			t.Fatalf("%d events with client id r1, want 1", n)
+		}
+	})
+}

@@ -2,15 +2,22 @@ package sqlite
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"strings"
 
 	"github.com/servicedesk/servicedesk/internal/desk"
 )
 
-// The index's two inserts run for every message: prepared (hotWrites).
+// The index's inserts run for every batch: prepared (hotWrites).
+// qInsertSearchTerms takes every document of a transaction in one
+// statement, a JSON array of [rowid, terms] pairs: FTS5 writes its pending
+// terms out as a new segment at the start of every statement that writes
+// it (the statement's savepoint), so one insert per document wrote (and
+// later merged) one segment per message.
 const (
 	qInsertSearchDoc   = `INSERT INTO search_docs (conversation_id, seq) VALUES (?, ?) RETURNING id`
-	qInsertSearchTerms = `INSERT INTO search_terms (rowid, terms) VALUES (?, ?)`
+	qInsertSearchTerms = `INSERT INTO search_terms (rowid, terms) SELECT value ->> 0, value ->> 1 FROM json_each(?)`
 )
 
 // Index queues a document for the end of the transaction (flushIndex).
@@ -28,16 +35,26 @@ type indexEntry struct {
 	terms          string
 }
 
-// flushIndex writes the queued documents, outside any savepoint.
+// flushIndex writes the queued documents, outside any savepoint: their
+// rows first, then all their terms in one statement.
 func (t *convTx) flushIndex(ctx context.Context) error {
-	for _, e := range t.index {
+	if len(t.index) == 0 {
+		return nil
+	}
+	terms := make([][2]any, len(t.index))
+	for i, e := range t.index {
 		var id int64
 		if err := t.run.queryRow(ctx, qInsertSearchDoc, e.conversationID, e.seq).Scan(&id); err != nil {
 			return dbError(err, "index")
 		}
-		if _, err := t.run.exec(ctx, qInsertSearchTerms, id, e.terms); err != nil {
-			return dbError(err, "index")
-		}
+		terms[i] = [2]any{id, e.terms}
+	}
+	all, err := json.Marshal(terms)
+	if err != nil {
+		return fmt.Errorf("index: %w", err)
+	}
+	if _, err := t.run.exec(ctx, qInsertSearchTerms, string(all)); err != nil {
+		return dbError(err, "index")
 	}
 	t.index = nil
 	return nil

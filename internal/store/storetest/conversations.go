@@ -47,6 +47,7 @@ func RunConversationStore(t *testing.T, open func(t *testing.T) desk.Conversatio
 		{"queue", testQueue},
 		{"concurrent appends", testConcurrentAppends},
 		{"writes under a conversation's lock", testLockedWrites},
+		{"a retry's client id looked up under the lock", testRetryUnderLock},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.run(t, newFixture(t, open)) })

@@ -1,0 +1,175 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"io"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/servicedesk/servicedesk/internal/desk"
+	"github.com/servicedesk/servicedesk/internal/search"
+	"github.com/servicedesk/servicedesk/internal/store/sqlite"
+)
+
+// The SQLite floor writes what the desk's SQLite writer must write per
+// message, on the desk's own write connection (sqlite.BareWriter: same
+// pragmas, same checkpointer), with every statement prepared once, and
+// the search documents at the end of each transaction as the desk writes
+// them. One writer: the desk has one write connection.
+const (
+	sqliteFloorEvent = `INSERT INTO events (conversation_id, seq, type, actor_role, actor_id, private, client_msg_id, data, created_at)
+		VALUES (?, ?, 'message.created', 'employee', ?, 0, ?, ?, ?)`
+	sqliteFloorRead = `UPDATE participants SET last_read_seq = ? WHERE conversation_id = ? AND role = 'employee' AND user_id = ?`
+	sqliteFloorConv = `UPDATE conversations SET seq = ?, public_seq = ?, updated_at = ? WHERE id = ?`
+	sqliteFloorDoc  = `INSERT INTO search_docs (conversation_id, seq) VALUES (?, ?) RETURNING id`
+	// All of a transaction's terms in one statement, as the desk writes
+	// them: FTS5 flushes its pending terms at every statement that writes it.
+	sqliteFloorTerms = `INSERT INTO search_terms (rowid, terms) SELECT value ->> 0, value ->> 1 FROM json_each(?)`
+)
+
+func runSQLiteFloor(ctx context.Context, c dbFloorConfig, out io.Writer) error {
+	db, err := sqlite.Open(ctx, c.dbPath)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	w := db.BareWriter()
+
+	tag := strings.ToLower(rand.Text()[:8])
+	fmt.Fprintf(out, "servicedesk load test: database floor for messages, %s\n", time.Now().UTC().Format("2006-01-02 15:04 MST"))
+	fmt.Fprintf(out, "client: %s %s/%s, nproc %d, GOMAXPROCS %d\n", runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.GOMAXPROCS(0))
+	var version string
+	if err := w.QueryRowContext(ctx, "SELECT sqlite_version()").Scan(&version); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "database: SQLite %s at %s, the desk's migrations and write connection\n", version, c.dbPath)
+	fmt.Fprintf(out, "parameters: --db %s --conversations %d --batch %d --duration %s\n", c.dbPath, c.conversations, c.batch, c.duration)
+	fmt.Fprintln(out, "per message: INSERT events, UPDATE participants (read position), UPDATE conversations (seq); at the end of the transaction INSERT search_docs per message and search_terms (FTS5) in one statement; nothing read, one writer, statements prepared once")
+	convs, err := seedSQLiteFloor(ctx, w, tag, c.conversations)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "setup: %d conversations (fl-%s-0…%d), each with its employee and agent\n", len(convs), tag, len(convs)-1)
+
+	stmts := map[string]*sql.Stmt{}
+	for _, q := range []string{sqliteFloorEvent, sqliteFloorRead, sqliteFloorConv, sqliteFloorDoc, sqliteFloorTerms} {
+		s, err := w.PrepareContext(ctx, q)
+		if err != nil {
+			return fmt.Errorf("prepare: %w", err)
+		}
+		defer s.Close()
+		stmts[q] = s
+	}
+	watch := cpuWatch{}
+	before := watch.sample()
+	start := time.Now()
+	deadline := start.Add(c.duration)
+	var total int64
+	var lat []time.Duration
+	next, k := 0, 0
+	for ctx.Err() == nil && time.Now().Before(deadline) {
+		began := time.Now()
+		now := began.UTC().Truncate(time.Millisecond).UnixMilli()
+		tx, err := w.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		exec := func(q string, args ...any) error {
+			_, err := tx.StmtContext(ctx, stmts[q]).ExecContext(ctx, args...)
+			return err
+		}
+		type doc struct {
+			conv  string
+			seq   int64
+			terms string
+		}
+		docs := make([]doc, 0, c.batch)
+		for range c.batch {
+			cv := &convs[next]
+			next = (next + 1) % len(convs)
+			cv.seq++
+			k++
+			body := "lt " + strconv.FormatInt(began.UnixNano(), 10)
+			clientID := fmt.Sprintf("fl-%s-%s-%d", tag, cv.id, k)
+			data, _ := json.Marshal(desk.Message{
+				ID: cv.id + ":" + strconv.FormatInt(cv.seq, 10), Body: body, ClientMsgID: clientID,
+				SenderType: desk.RoleEmployee, SenderID: cv.employee, SenderName: "Floor " + cv.employee, CreatedAt: began.UTC().Truncate(time.Millisecond),
+			})
+			if err := exec(sqliteFloorEvent, cv.id, cv.seq, cv.employee, clientID, string(data), now); err != nil {
+				tx.Rollback()
+				return fmt.Errorf("insert event: %w", err)
+			}
+			if err := exec(sqliteFloorRead, cv.seq, cv.id, cv.employee); err != nil {
+				tx.Rollback()
+				return fmt.Errorf("update participant: %w", err)
+			}
+			if err := exec(sqliteFloorConv, cv.seq, cv.seq, now, cv.id); err != nil {
+				tx.Rollback()
+				return fmt.Errorf("update conversation: %w", err)
+			}
+			docs = append(docs, doc{cv.id, cv.seq, search.Terms(body)})
+		}
+		terms := make([][2]any, len(docs))
+		for i, d := range docs {
+			var id int64
+			if err := tx.StmtContext(ctx, stmts[sqliteFloorDoc]).QueryRowContext(ctx, d.conv, d.seq).Scan(&id); err != nil {
+				tx.Rollback()
+				return fmt.Errorf("insert search doc: %w", err)
+			}
+			terms[i] = [2]any{id, d.terms}
+		}
+		all, _ := json.Marshal(terms)
+		if err := exec(sqliteFloorTerms, string(all)); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("insert search terms: %w", err)
+		}
+		if err := tx.Commit(); err != nil {
+			return fmt.Errorf("commit: %w", err)
+		}
+		total += int64(c.batch)
+		lat = append(lat, time.Since(began))
+	}
+	elapsed := time.Since(start)
+	after := watch.sample()
+	slices.Sort(lat)
+	fmt.Fprintf(out, "committed: %d messages in %d transactions over %.2f s = %.0f messages/s\n",
+		total, len(lat), elapsed.Seconds(), perSecond(total, elapsed))
+	fmt.Fprintf(out, "transaction (begin to commit): p50 %s, p90 %s, p99 %s, max %s\n",
+		ms(percentile(lat, 0.50)), ms(percentile(lat, 0.90)), ms(percentile(lat, 0.99)), ms(percentile(lat, 1)))
+	printFloorCPU(out, before, after)
+	return nil
+}
+
+// seedSQLiteFloor creates the conversations, open and claimed, with their
+// two participants, in one transaction.
+func seedSQLiteFloor(ctx context.Context, w *sql.DB, tag string, n int) ([]floorConv, error) {
+	tx, err := w.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
+	now := time.Now().UnixMilli()
+	convs := make([]floorConv, n)
+	for i := range convs {
+		cv := floorConv{id: fmt.Sprintf("fl-%s-%d", tag, i), employee: fmt.Sprintf("fl-emp-%s-%d", tag, i), seq: 2}
+		convs[i] = cv
+		if _, err := tx.ExecContext(ctx, `INSERT INTO conversations (id, employee_id, subject, category, status, assignee_id, seq, client_msg_id, created_at, updated_at)
+			VALUES (?, ?, 'floor', 'other', 'open', 'fl-agent', 2, '', ?, ?)`, cv.id, cv.employee, now, now); err != nil {
+			return nil, fmt.Errorf("seed conversations: %w", err)
+		}
+		for _, p := range [][2]string{{"employee", cv.employee}, {"agent", "fl-agent"}} {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO participants (conversation_id, role, user_id, active, last_read_seq, joined_at)
+				VALUES (?, ?, ?, 1, 2, ?)`, cv.id, p[0], p[1], now); err != nil {
+				return nil, fmt.Errorf("seed participants: %w", err)
+			}
+		}
+	}
+	return convs, tx.Commit()
+}
