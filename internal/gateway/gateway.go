@@ -88,11 +88,11 @@ func New(opts Options, tokens desk.TokenStore, bus desk.Bus, conversations Conve
 	g := &Gateway{opts: opts, tokens: tokens, bus: bus, conversations: conversations, hub: h, log: log}
 	g.upgrader = websocket.Upgrader{
 		HandshakeTimeout: 10 * time.Second,
-		// A 1 KiB read buffer holds any ping or typing frame in one read;
-		// bigger frames stream through it. With the pool, an idle connection
-		// holds no write buffer at all: both choices are most of why a
-		// connection costs ~10 KiB instead of ~30 (docs/benchmarks.md).
-		ReadBufferSize:  1024,
+		// gorilla reads through keptReader's buffer (readBufferSize, 1 KiB).
+		// With the pool, an idle connection holds no write buffer at all:
+		// both choices are much of why a connection costs ~10 KiB instead
+		// of ~30 (docs/benchmarks.md).
+		ReadBufferSize:  0,
 		WriteBufferPool: writeBufferPool,
 		// Origins are checked before Upgrade is called, with a 403.
 		CheckOrigin: func(*http.Request) bool { return true },

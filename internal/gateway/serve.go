@@ -2,16 +2,12 @@ package gateway
 
 import (
 	"errors"
-	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
-	"runtime/debug"
 	"time"
 
 	"github.com/gorilla/websocket"
-	"golang.org/x/time/rate"
 
 	"github.com/servicedesk/servicedesk/internal/desk"
 	"github.com/servicedesk/servicedesk/internal/hub"
@@ -25,9 +21,9 @@ import (
 func (g *Gateway) serve(role desk.Role, pathKey string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		id := r.PathValue(pathKey)
-		log := g.log.With(idAttr(role, id))
+		who := idAttr(role, id) // a logger per socket would cost every idle one its clone
 		if !g.originAllowed(r) {
-			log.Warn("websocket origin refused", "origin", r.Header.Get("Origin"))
+			g.log.Warn("websocket origin refused", who, "origin", r.Header.Get("Origin"))
 			g.opts.Observer.Handshake("refused_origin", "")
 			http.Error(w, "origin not allowed", http.StatusForbidden)
 			return
@@ -38,25 +34,26 @@ func (g *Gateway) serve(role desk.Role, pathKey string) http.HandlerFunc {
 		if cred.subprotocol != "" {
 			header = http.Header{"Sec-Websocket-Protocol": {cred.subprotocol}}
 		}
-		ws, uerr := g.upgrader.Upgrade(w, r, header)
+		kept := &keptReader{ResponseWriter: w}
+		ws, uerr := g.upgrader.Upgrade(kept, r, header)
 		if uerr != nil {
 			// Upgrade has already answered with an HTTP error.
-			log.Debug("websocket upgrade failed", "error", uerr)
+			g.log.Debug("websocket upgrade failed", who, "error", uerr)
 			return
 		}
 		if reason != "" {
 			g.opts.Observer.Handshake("rejected", reason)
 			if err != nil {
-				log.Error("websocket rejected", "reason", reason, "token_source", cred.source, "error", err)
+				g.log.Error("websocket rejected", who, "reason", reason, "token_source", cred.source, "error", err)
 			} else {
-				log.Warn("websocket rejected", "reason", reason, "token_source", cred.source)
+				g.log.Warn("websocket rejected", who, "reason", reason, "token_source", cred.source)
 			}
 			reject(ws, reason)
 			return
 		}
 		if g.opts.Accepting != nil && !g.opts.Accepting() {
 			g.opts.Observer.Handshake("rejected", wire.ReasonBusUnavailable)
-			log.Warn("websocket turned away", "reason", wire.ReasonBusUnavailable)
+			g.log.Warn("websocket turned away", who, "reason", wire.ReasonBusUnavailable)
 			closeNow(ws, wire.CloseTryAgainLater, wire.ReasonBusUnavailable)
 			return
 		}
@@ -64,7 +61,7 @@ func (g *Gateway) serve(role desk.Role, pathKey string) http.HandlerFunc {
 		release, reason := g.admit(user, g.clientAddr(r))
 		if reason != "" {
 			g.opts.Observer.Handshake("rejected", reason)
-			log.Warn("websocket turned away", "reason", reason)
+			g.log.Warn("websocket turned away", who, "reason", reason)
 			closeNow(ws, wire.ClosePolicyViolation, reason)
 			return
 		}
@@ -75,14 +72,11 @@ func (g *Gateway) serve(role desk.Role, pathKey string) http.HandlerFunc {
 			return
 		}
 		g.opts.Observer.Handshake("accepted", "")
-		log.Info("websocket connected", "conn_id", c.ID, "token_source", cred.source)
-		// The read loop runs in a goroutine of its own so this handler's
+		g.log.Info("websocket connected", who, "conn_id", c.ID, "token_source", cred.source)
+		// The read side runs in goroutines of its own so this handler's
 		// goroutine, with the request and net/http's per-connection state on
 		// its stack, ends now instead of living as long as the socket.
-		go func() {
-			defer release()
-			g.readLoop(c, ws, log.With("conn_id", c.ID))
-		}()
+		newReader(g, c, ws, kept.br, release).start()
 	}
 }
 
@@ -141,73 +135,6 @@ type sender interface {
 	EndResume(conversationID string, gen uint64, replay []hub.Replayed, done []byte) bool
 	FailResume(conversationID string, gen uint64, frame []byte, forget bool)
 	FollowPresence()
-}
-
-// readLoop reads the client's frames until the connection ends, enforcing
-// liveness, size, type and rate limits, then unregisters it.
-func (g *Gateway) readLoop(c *hub.Conn, ws *websocket.Conn, log *slog.Logger) {
-	defer g.hub.Unregister(c)
-	defer func() {
-		// Frame handlers recover on their own; this guards the loop itself.
-		if v := recover(); v != nil {
-			log.Error("read loop panicked", "error", fmt.Sprint(v), "stack", string(debug.Stack()))
-			c.Close(wire.CloseInternal, wire.ReasonInternal)
-		}
-	}()
-	s := &session{g: g, out: c, connID: c.ID, user: c.User}
-	ws.SetReadLimit(g.opts.MaxMessageBytes)
-	// A peer that answers neither our pings nor sends anything for two
-	// intervals is gone (half-open TCP): the read times out and we unregister.
-	alive := func() { ws.SetReadDeadline(time.Now().Add(2 * g.opts.PingInterval)) }
-	alive()
-	ws.SetPongHandler(func(string) error {
-		if !c.Closing() {
-			alive()
-		}
-		return nil
-	})
-	// One budget per user, whatever their number of sockets (and REST
-	// writes): a flood from many tabs is still one user's flood.
-	allow := rate.NewLimiter(rate.Limit(g.opts.MsgRate), g.opts.MsgBurst).Allow
-	if g.opts.Frames != nil {
-		key := limits.Key(c.User)
-		allow = func() bool { ok, _ := g.opts.Frames.Allow(key); return ok }
-	}
-	for {
-		mt, r, err := ws.NextReader()
-		if err != nil {
-			g.logEnd(log, c, err)
-			if errors.Is(err, websocket.ErrReadLimit) {
-				// gorilla has sent 1009; discard (never buffer) what the
-				// client is still sending so it reads the close frame
-				// instead of a TCP reset.
-				linger(ws.NetConn())
-			}
-			return
-		}
-		if c.Closing() {
-			// Closed by us (revoked, slow, shutting down): act on nothing
-			// more, only wait for the client's close reply.
-			continue
-		}
-		alive()
-		switch {
-		case !allow():
-			log.Warn("websocket closed", "reason", "rate_limited")
-			c.Close(wire.ClosePolicyViolation, wire.ReasonRateExceeded)
-		case mt != websocket.TextMessage:
-			log.Warn("websocket closed", "reason", "binary_frame")
-			c.Close(wire.CloseUnsupportedData, wire.ReasonBinary)
-		default:
-			data, err := io.ReadAll(r)
-			if err != nil {
-				continue // the next NextReader reports the failure
-			}
-			// The connection's context: a handler waiting on the desk
-			// stops when the socket closes or the server drains.
-			s.handle(c.Context(), data)
-		}
-	}
 }
 
 // logEnd records why a connection ended, quietly for ordinary closes.

@@ -1,0 +1,308 @@
+package gateway
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"runtime/debug"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"golang.org/x/time/rate"
+
+	"github.com/servicedesk/servicedesk/internal/hub"
+	"github.com/servicedesk/servicedesk/internal/limits"
+	"github.com/servicedesk/servicedesk/internal/wire"
+)
+
+// readBufferSize is gorilla's read buffer: any ping or typing frame in one
+// read; bigger frames stream through it.
+const readBufferSize = 1024
+
+// keptReader hands gorilla, at the upgrade, a read buffer the gateway keeps
+// a hold of, so the reader can tell when everything received has been read
+// and lend the buffer out while the connection is parked. gorilla reuses a
+// hijacked reader when the Upgrader's ReadBufferSize is 0.
+type keptReader struct {
+	http.ResponseWriter
+	br *bufio.Reader
+}
+
+func (k *keptReader) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	nc, brw, err := http.NewResponseController(k.ResponseWriter).Hijack()
+	if err != nil || brw.Reader.Buffered() > 0 {
+		return nc, brw, err // gorilla refuses early data itself
+	}
+	k.br = new(bufio.Reader)
+	lendBuffer(k.br, nc)
+	return nc, bufio.NewReadWriter(k.br, brw.Writer), nil
+}
+
+// spareBuffers holds the read buffers of parked connections (as
+// *bufio.Reader values that own them): an idle socket keeps none.
+var spareBuffers sync.Pool
+
+// lendBuffer gives br, whose buffer was taken back (or never given), a
+// read buffer over nc: a spare one if there is one.
+func lendBuffer(br *bufio.Reader, nc net.Conn) {
+	if spare, ok := spareBuffers.Get().(*bufio.Reader); ok {
+		spare.Reset(nc)
+		*br = *spare
+		return
+	}
+	*br = *bufio.NewReaderSize(nc, readBufferSize)
+}
+
+// takeBuffer takes back br's buffer, which holds nothing unread: gorilla
+// keeps its *bufio.Reader, emptied, until lendBuffer fills it again, and
+// nothing of gorilla's reads it meanwhile (only the reader does, and it is
+// parked).
+func takeBuffer(br *bufio.Reader) {
+	spare := new(bufio.Reader)
+	*spare = *br
+	spare.Reset(nil) // let go of the connection
+	spareBuffers.Put(spare)
+	*br = bufio.Reader{}
+}
+
+// reader is one connection's read side. While the client sends, it reads
+// frames in a goroutine of its own; once everything received has been
+// read, that goroutine ends and a parked one waits for the socket to become
+// readable again. The parked goroutine has a fresh, small stack, where a
+// reader blocked inside gorilla holds its whole call chain (and whatever
+// its last frame grew the stack to): at 10,000 idle sockets that was the
+// largest part of their memory (docs/benchmarks.md, issue 14). A parked
+// connection also lends its read buffer out (takeBuffer). The parked
+// goroutine answers the client's pongs itself, so keep-alives do not wake
+// a reader; anything else starts the reader again.
+type reader struct {
+	g       *Gateway
+	c       *hub.Conn
+	ws      *websocket.Conn
+	s       *session
+	allow   func() bool
+	release func()
+	alive   func()
+	// br is gorilla's read buffer and raw the socket, for parking; either
+	// nil (TLS, a test's pipe) and the reader never parks.
+	br  *bufio.Reader
+	raw syscall.RawConn
+}
+
+func newReader(g *Gateway, c *hub.Conn, ws *websocket.Conn, br *bufio.Reader, release func()) *reader {
+	r := &reader{g: g, c: c, ws: ws, release: release, br: br,
+		s: &session{g: g, out: c, connID: c.ID, user: c.User}}
+	if tc, ok := ws.NetConn().(*net.TCPConn); ok && br != nil {
+		if raw, err := tc.SyscallConn(); err == nil {
+			r.raw = raw
+		}
+	}
+	ws.SetReadLimit(g.opts.MaxMessageBytes)
+	// A peer that answers neither our pings nor sends anything for two
+	// intervals is gone (half-open TCP): the read times out and we unregister.
+	r.alive = func() { ws.SetReadDeadline(time.Now().Add(2 * g.opts.PingInterval)) }
+	r.alive()
+	ws.SetPongHandler(func(string) error {
+		r.pong()
+		return nil
+	})
+	// One budget per user, whatever their number of sockets (and REST
+	// writes): a flood from many tabs is still one user's flood.
+	r.allow = rate.NewLimiter(rate.Limit(g.opts.MsgRate), g.opts.MsgBurst).Allow
+	if g.opts.Frames != nil {
+		key := limits.Key(c.User)
+		r.allow = func() bool { ok, _ := g.opts.Frames.Allow(key); return ok }
+	}
+	return r
+}
+
+// start reads or parks the connection's read side.
+func (r *reader) start() {
+	if r.parkable() {
+		takeBuffer(r.br)
+		go r.park()
+	} else {
+		go r.run()
+	}
+}
+
+func (r *reader) pong() {
+	if !r.c.Closing() {
+		r.alive()
+	}
+}
+
+// log is the connection's logger, made only when there is something to
+// say: a logger kept per socket costs every idle one its clone.
+func (r *reader) log() *slog.Logger {
+	return r.g.log.With(idAttr(r.c.User.Role, r.c.User.ID), "conn_id", r.c.ID)
+}
+
+// run reads the client's frames, enforcing liveness, size, type and rate
+// limits, until everything received has been read (then it parks) or the
+// connection ends (then it unregisters it).
+func (r *reader) run() {
+	parked := false
+	defer func() {
+		// Frame handlers recover on their own; this guards the loop itself.
+		if v := recover(); v != nil {
+			r.log().Error("read loop panicked", "error", fmt.Sprint(v), "stack", string(debug.Stack()))
+			r.c.Close(wire.CloseInternal, wire.ReasonInternal)
+			parked = false
+		}
+		if !parked {
+			r.g.hub.Unregister(r.c)
+			r.release()
+		}
+	}()
+	c, ws := r.c, r.ws
+	// between says gorilla stands between two messages: nothing of a frame
+	// is left unread, so what arrives next starts a frame. run is started
+	// when there is something to read, so it reads before parking again.
+	between := false
+	for {
+		if between && r.parkable() {
+			parked = true
+			takeBuffer(r.br)
+			go r.park()
+			return
+		}
+		between = false
+		mt, rd, err := ws.NextReader()
+		if err != nil {
+			r.g.logEnd(r.log(), c, err)
+			if errors.Is(err, websocket.ErrReadLimit) {
+				// gorilla has sent 1009; discard (never buffer) what the
+				// client is still sending so it reads the close frame
+				// instead of a TCP reset.
+				linger(ws.NetConn())
+			}
+			return
+		}
+		if c.Closing() {
+			// Closed by us (revoked, slow, shutting down): act on nothing
+			// more, only wait for the client's close reply.
+			continue
+		}
+		r.alive()
+		switch {
+		case !r.allow():
+			r.log().Warn("websocket closed", "reason", "rate_limited")
+			c.Close(wire.ClosePolicyViolation, wire.ReasonRateExceeded)
+		case mt != websocket.TextMessage:
+			r.log().Warn("websocket closed", "reason", "binary_frame")
+			c.Close(wire.CloseUnsupportedData, wire.ReasonBinary)
+		default:
+			data, err := io.ReadAll(rd)
+			if err != nil {
+				continue // the next NextReader reports the failure
+			}
+			between = true
+			// The connection's context: a handler waiting on the desk
+			// stops when the socket closes or the server drains.
+			r.s.handle(c.Context(), data)
+		}
+	}
+}
+
+// parkable says the reader may stop: it can watch the socket, gorilla
+// holds nothing unread, and we are not waiting for a close reply.
+func (r *reader) parkable() bool {
+	return r.raw != nil && r.br.Buffered() == 0 && !r.c.Closing()
+}
+
+// maxPongFrame is a client's largest pong: 2 header bytes, the 4-byte mask
+// and at most 125 bytes of payload.
+const maxPongFrame = 2 + 4 + 125
+
+// park waits until the socket is readable. A whole pong waiting there is
+// read and acted on here; anything else (a frame, the client closing, an
+// error, the read deadline passing) starts run again, which reads it with
+// gorilla, or ends the connection through the same path as ever.
+func (r *reader) park() {
+	var buf [maxPongFrame]byte
+	for {
+		n, err := r.peek(buf[:])
+		if err != nil || n == 0 {
+			break
+		}
+		size, ok := wholeClientPong(buf[:n])
+		if !ok {
+			break
+		}
+		if err := r.discard(buf[:size]); err != nil {
+			// Part of a frame gone: gorilla could not find the next one.
+			r.ws.NetConn().Close()
+			break
+		}
+		r.pong()
+	}
+	lendBuffer(r.br, r.ws.NetConn())
+	go r.run()
+}
+
+// peek waits until the socket has something to read (or fails: a passed
+// deadline, a closed socket) and copies what it has into buf without
+// taking it.
+func (r *reader) peek(buf []byte) (n int, err error) {
+	var rerr error
+	werr := r.raw.Read(func(fd uintptr) bool {
+		for {
+			n, _, rerr = syscall.Recvfrom(int(fd), buf, syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+			if rerr != syscall.EINTR {
+				// EAGAIN: nothing yet, wait for the poller (an EAGAIN seen
+				// means the next arrival wakes it).
+				return rerr != syscall.EAGAIN
+			}
+		}
+	})
+	if werr != nil {
+		return 0, werr
+	}
+	return n, rerr
+}
+
+// discard takes len(buf) bytes already seen by peek off the socket.
+func (r *reader) discard(buf []byte) error {
+	var n int
+	var rerr error
+	werr := r.raw.Read(func(fd uintptr) bool {
+		for {
+			n, rerr = syscall.Read(int(fd), buf)
+			if rerr != syscall.EINTR {
+				return true
+			}
+		}
+	})
+	switch {
+	case werr != nil:
+		return werr
+	case rerr != nil:
+		return rerr
+	case n != len(buf):
+		return io.ErrShortBuffer
+	}
+	return nil
+}
+
+// wholeClientPong reports whether b starts with a whole, well-formed pong from a
+// client (final, no extension bits, masked, at most 125 bytes of payload)
+// and its size. Anything else, even a malformed pong, is gorilla's to read
+// and answer as it always has.
+func wholeClientPong(b []byte) (int, bool) {
+	const finPong, masked = 0x80 | websocket.PongMessage, 0x80
+	if len(b) < 2 || b[0] != finPong || b[1]&masked == 0 {
+		return 0, false
+	}
+	size := 2 + 4 + int(b[1]&0x7f)
+	if b[1]&0x7f > 125 || len(b) < size {
+		return 0, false
+	}
+	return size, true
+}
