@@ -82,44 +82,62 @@ func takeBuffer(br *bufio.Reader) {
 // goroutine answers the client's pongs itself, so keep-alives do not wake
 // a reader; anything else starts the reader again.
 type reader struct {
-	g       *Gateway
+	session // what frame handlers know of the connection
 	c       *hub.Conn
 	ws      *websocket.Conn
-	s       *session
-	allow   func() bool
 	release func()
-	alive   func()
+	// limiter is the socket's own frame budget, when users have no shared
+	// one (Options.Frames); frameKey names the user's shared one.
+	limiter  *rate.Limiter
+	frameKey string
 	// br is gorilla's read buffer and raw the socket, for parking; either
 	// nil (TLS, a test's pipe) and the reader never parks.
 	br  *bufio.Reader
 	raw syscall.RawConn
 }
 
+// Every field above is kept as long as the socket lives, so the reader
+// keeps no closures: methods instead, bound where gorilla wants a func.
+
 func newReader(g *Gateway, c *hub.Conn, ws *websocket.Conn, br *bufio.Reader, release func()) *reader {
-	r := &reader{g: g, c: c, ws: ws, release: release, br: br,
-		s: &session{g: g, out: c, connID: c.ID, user: c.User}}
+	r := &reader{session: session{g: g, out: c, connID: c.ID, user: c.User},
+		c: c, ws: ws, release: release, br: br}
 	if tc, ok := ws.NetConn().(*net.TCPConn); ok && br != nil {
 		if raw, err := tc.SyscallConn(); err == nil {
 			r.raw = raw
 		}
 	}
 	ws.SetReadLimit(g.opts.MaxMessageBytes)
-	// A peer that answers neither our pings nor sends anything for two
-	// intervals is gone (half-open TCP): the read times out and we unregister.
-	r.alive = func() { ws.SetReadDeadline(time.Now().Add(2 * g.opts.PingInterval)) }
 	r.alive()
-	ws.SetPongHandler(func(string) error {
-		r.pong()
-		return nil
-	})
+	ws.SetPongHandler(r.pongHandler)
 	// One budget per user, whatever their number of sockets (and REST
 	// writes): a flood from many tabs is still one user's flood.
-	r.allow = rate.NewLimiter(rate.Limit(g.opts.MsgRate), g.opts.MsgBurst).Allow
 	if g.opts.Frames != nil {
-		key := limits.Key(c.User)
-		r.allow = func() bool { ok, _ := g.opts.Frames.Allow(key); return ok }
+		r.frameKey = limits.Key(c.User)
+	} else {
+		r.limiter = rate.NewLimiter(rate.Limit(g.opts.MsgRate), g.opts.MsgBurst)
 	}
 	return r
+}
+
+func (r *reader) allow() bool {
+	if r.limiter != nil {
+		return r.limiter.Allow()
+	}
+	ok, _ := r.g.opts.Frames.Allow(r.frameKey)
+	return ok
+}
+
+// alive moves the read deadline on. A peer that answers neither our pings
+// nor sends anything for two intervals is gone (half-open TCP): the read
+// times out and we unregister.
+func (r *reader) alive() {
+	r.ws.SetReadDeadline(time.Now().Add(2 * r.g.opts.PingInterval))
+}
+
+func (r *reader) pongHandler(string) error {
+	r.pong()
+	return nil
 }
 
 // start reads or parks the connection's read side.
@@ -206,7 +224,7 @@ func (r *reader) run() {
 			between = true
 			// The connection's context: a handler waiting on the desk
 			// stops when the socket closes or the server drains.
-			r.s.handle(c.Context(), data)
+			r.handle(c.Context(), data)
 		}
 	}
 }
@@ -226,19 +244,19 @@ const maxPongFrame = 2 + 4 + 125
 // error, the read deadline passing) starts run again, which reads it with
 // gorilla, or ends the connection through the same path as ever.
 func (r *reader) park() {
-	var buf [maxPongFrame]byte
 	for {
-		n, err := r.peek(buf[:])
-		if err != nil || n == 0 {
+		if r.wait() != nil {
 			break
 		}
-		size, ok := wholeClientPong(buf[:n])
-		if !ok {
-			break
-		}
-		if err := r.discard(buf[:size]); err != nil {
+		buf := pongBuffers.Get().(*[maxPongFrame]byte)
+		ok, err := r.takePong(buf[:])
+		pongBuffers.Put(buf)
+		if err != nil {
 			// Part of a frame gone: gorilla could not find the next one.
 			r.ws.NetConn().Close()
+			break
+		}
+		if !ok {
 			break
 		}
 		r.pong()
@@ -247,18 +265,49 @@ func (r *reader) park() {
 	go r.run()
 }
 
-// peek waits until the socket has something to read (or fails: a passed
-// deadline, a closed socket) and copies what it has into buf without
-// taking it.
+// pongBuffers hold what takePong looks at: a buffer kept by each parked
+// socket would be as much again as everything else it keeps.
+var pongBuffers = sync.Pool{New: func() any { return new([maxPongFrame]byte) }}
+
+// wait blocks until the socket has something to read, or fails (a passed
+// deadline, a closed socket).
+func (r *reader) wait() error {
+	return r.raw.Read(func(fd uintptr) bool {
+		var b [1]byte
+		for {
+			_, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+			if err != syscall.EINTR {
+				// EAGAIN: nothing yet, wait for the poller (an EAGAIN seen
+				// means the next arrival wakes it).
+				return err != syscall.EAGAIN
+			}
+		}
+	})
+}
+
+// takePong reads a whole pong off the socket if that is what it holds
+// first, and reports whether it did; anything else is left in place.
+func (r *reader) takePong(buf []byte) (bool, error) {
+	n, err := r.peek(buf)
+	if err != nil || n == 0 {
+		return false, nil // gorilla reads the failure, or the end
+	}
+	size, ok := wholeClientPong(buf[:n])
+	if !ok {
+		return false, nil
+	}
+	return true, r.discard(buf[:size])
+}
+
+// peek copies what the socket holds into buf without taking it; it does
+// not wait (wait has).
 func (r *reader) peek(buf []byte) (n int, err error) {
 	var rerr error
 	werr := r.raw.Read(func(fd uintptr) bool {
 		for {
 			n, _, rerr = syscall.Recvfrom(int(fd), buf, syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
 			if rerr != syscall.EINTR {
-				// EAGAIN: nothing yet, wait for the poller (an EAGAIN seen
-				// means the next arrival wakes it).
-				return rerr != syscall.EAGAIN
+				return true
 			}
 		}
 	})
