@@ -88,9 +88,42 @@ func (c dbFloorConfig) flags() string {
 
 // floorConv is one conversation as a floor writer keeps it: in memory,
 // since nothing is read back.
+// printFloorResult prints what was committed and how long transactions
+// took, the same on either database.
+func printFloorResult(out io.Writer, total int64, lat []time.Duration, elapsed time.Duration) {
+	slices.Sort(lat)
+	fmt.Fprintf(out, "committed: %d messages in %d transactions over %.2f s = %.0f messages/s\n",
+		total, len(lat), elapsed.Seconds(), perSecond(total, elapsed))
+	fmt.Fprintf(out, "transaction (begin to commit): p50 %s, p90 %s, p99 %s, max %s\n",
+		ms(percentile(lat, 0.50)), ms(percentile(lat, 0.90)), ms(percentile(lat, 0.99)), ms(percentile(lat, 1)))
+}
+
+// floorHeader prints the run's first lines, the same on either database,
+// and returns the run's tag (its conversations are fl-{tag}-…).
+func floorHeader(out io.Writer) string {
+	fmt.Fprintf(out, "servicedesk load test: database floor for messages, %s\n", time.Now().UTC().Format("2006-01-02 15:04 MST"))
+	fmt.Fprintf(out, "client: %s %s/%s, nproc %d, GOMAXPROCS %d\n", runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.GOMAXPROCS(0))
+	return strings.ToLower(rand.Text()[:8])
+}
+
 type floorConv struct {
 	id, employee string
 	seq          int64
+}
+
+// nextMessage advances cv's seq and returns the client id, body and
+// stored JSON of its next message, the k-th of the run, as the desk stores
+// an employee's message (the body carries the send time, as loadtest
+// messages' do).
+func (cv *floorConv) nextMessage(tag string, k int, began time.Time) (clientID, body string, data []byte) {
+	cv.seq++
+	clientID = fmt.Sprintf("fl-%s-%s-%d", tag, cv.id, k)
+	body = "lt " + strconv.FormatInt(began.UnixNano(), 10)
+	data, _ = json.Marshal(desk.Message{
+		ID: cv.id + ":" + strconv.FormatInt(cv.seq, 10), Body: body, ClientMsgID: clientID,
+		SenderType: desk.RoleEmployee, SenderID: cv.employee, SenderName: "Floor " + cv.employee, CreatedAt: began.UTC().Truncate(time.Millisecond),
+	})
+	return clientID, body, data
 }
 
 // floorStats is what one writer did.
@@ -121,9 +154,7 @@ func runDBFloor(ctx context.Context, c dbFloorConfig, out io.Writer) error {
 	}
 	defer pool.Close()
 
-	tag := strings.ToLower(rand.Text()[:8])
-	fmt.Fprintf(out, "servicedesk load test: database floor for messages, %s\n", time.Now().UTC().Format("2006-01-02 15:04 MST"))
-	fmt.Fprintf(out, "client: %s %s/%s, nproc %d, GOMAXPROCS %d\n", runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.GOMAXPROCS(0))
+	tag := floorHeader(out)
 	var version string
 	if err := pool.QueryRow(ctx, "SHOW server_version").Scan(&version); err != nil {
 		return err
@@ -172,11 +203,7 @@ func runDBFloor(ctx context.Context, c dbFloorConfig, out io.Writer) error {
 		total += s.messages
 		lat = append(lat, s.txLat...)
 	}
-	slices.Sort(lat)
-	fmt.Fprintf(out, "committed: %d messages in %d transactions over %.2f s = %.0f messages/s\n",
-		total, len(lat), elapsed.Seconds(), perSecond(total, elapsed))
-	fmt.Fprintf(out, "transaction (begin to commit): p50 %s, p90 %s, p99 %s, max %s\n",
-		ms(percentile(lat, 0.50)), ms(percentile(lat, 0.90)), ms(percentile(lat, 0.99)), ms(percentile(lat, 1)))
+	printFloorResult(out, total, lat, elapsed)
 	printFloorCPU(out, before, after)
 	printDBSessions(out, db0, db1, after.at.Sub(before.at))
 	return nil
@@ -228,14 +255,8 @@ func floorWriter(ctx context.Context, pool *pgxpool.Pool, c dbFloorConfig, tag s
 		for range c.batch {
 			cv := convs[next]
 			next = (next + 1) % len(convs)
-			cv.seq++
 			k++
-			body := "lt " + strconv.FormatInt(began.UnixNano(), 10)
-			clientID := fmt.Sprintf("fl-%s-%s-%d", tag, cv.id, k)
-			data, _ := json.Marshal(desk.Message{
-				ID: cv.id + ":" + strconv.FormatInt(cv.seq, 10), Body: body, ClientMsgID: clientID,
-				SenderType: desk.RoleEmployee, SenderID: cv.employee, SenderName: "Floor " + cv.employee, CreatedAt: now,
-			})
+			clientID, body, data := cv.nextMessage(tag, k, began)
 			stmts = append(stmts, []stmtArgs{
 				{floorEvent, []any{cv.id, cv.seq, data, cv.employee, clientID, now}},
 				{floorDoc, []any{cv.id, cv.seq, search.Terms(body)}},

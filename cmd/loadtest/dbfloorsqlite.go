@@ -2,18 +2,12 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
 	"encoding/json"
 	"fmt"
 	"io"
-	"runtime"
-	"slices"
-	"strconv"
-	"strings"
 	"time"
 
-	"github.com/servicedesk/servicedesk/internal/desk"
 	"github.com/servicedesk/servicedesk/internal/search"
 	"github.com/servicedesk/servicedesk/internal/store/sqlite"
 )
@@ -42,9 +36,7 @@ func runSQLiteFloor(ctx context.Context, c dbFloorConfig, out io.Writer) error {
 	defer db.Close()
 	w := db.BareWriter()
 
-	tag := strings.ToLower(rand.Text()[:8])
-	fmt.Fprintf(out, "servicedesk load test: database floor for messages, %s\n", time.Now().UTC().Format("2006-01-02 15:04 MST"))
-	fmt.Fprintf(out, "client: %s %s/%s, nproc %d, GOMAXPROCS %d\n", runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.GOMAXPROCS(0))
+	tag := floorHeader(out)
 	var version string
 	if err := w.QueryRowContext(ctx, "SELECT sqlite_version()").Scan(&version); err != nil {
 		return err
@@ -94,14 +86,8 @@ func runSQLiteFloor(ctx context.Context, c dbFloorConfig, out io.Writer) error {
 		for range c.batch {
 			cv := &convs[next]
 			next = (next + 1) % len(convs)
-			cv.seq++
 			k++
-			body := "lt " + strconv.FormatInt(began.UnixNano(), 10)
-			clientID := fmt.Sprintf("fl-%s-%s-%d", tag, cv.id, k)
-			data, _ := json.Marshal(desk.Message{
-				ID: cv.id + ":" + strconv.FormatInt(cv.seq, 10), Body: body, ClientMsgID: clientID,
-				SenderType: desk.RoleEmployee, SenderID: cv.employee, SenderName: "Floor " + cv.employee, CreatedAt: began.UTC().Truncate(time.Millisecond),
-			})
+			clientID, body, data := cv.nextMessage(tag, k, began)
 			if err := exec(sqliteFloorEvent, cv.id, cv.seq, cv.employee, clientID, string(data), now); err != nil {
 				tx.Rollback()
 				return fmt.Errorf("insert event: %w", err)
@@ -138,11 +124,7 @@ func runSQLiteFloor(ctx context.Context, c dbFloorConfig, out io.Writer) error {
 	}
 	elapsed := time.Since(start)
 	after := watch.sample()
-	slices.Sort(lat)
-	fmt.Fprintf(out, "committed: %d messages in %d transactions over %.2f s = %.0f messages/s\n",
-		total, len(lat), elapsed.Seconds(), perSecond(total, elapsed))
-	fmt.Fprintf(out, "transaction (begin to commit): p50 %s, p90 %s, p99 %s, max %s\n",
-		ms(percentile(lat, 0.50)), ms(percentile(lat, 0.90)), ms(percentile(lat, 0.99)), ms(percentile(lat, 1)))
+	printFloorResult(out, total, lat, elapsed)
 	printFloorCPU(out, before, after)
 	return nil
 }

@@ -103,23 +103,7 @@ func (db *DB) SetAgentDisabled(ctx context.Context, id string, disabled bool) er
 
 // DisabledAgentIDs lists the ids of every disabled agent.
 func (db *DB) DisabledAgentIDs(ctx context.Context) ([]string, error) {
-	rows, err := db.read.QueryContext(ctx, `SELECT id FROM agents WHERE disabled_at IS NOT NULL`)
-	if err != nil {
-		return nil, fmt.Errorf("disabled agents: %w", err)
-	}
-	defer rows.Close()
-	var ids []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, fmt.Errorf("disabled agents: %w", err)
-		}
-		ids = append(ids, id)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("disabled agents: %w", err)
-	}
-	return ids, nil
+	return db.ids(ctx, "disabled agents", `SELECT id FROM agents WHERE disabled_at IS NOT NULL`)
 }
 
 // SetAgentDisabledByUsername disables or re-enables the agent with that

@@ -9,29 +9,31 @@ import (
 
 // ResolvedBefore lists conversations resolved before then, oldest first.
 func (db *DB) ResolvedBefore(ctx context.Context, before time.Time, limit int) ([]string, error) {
-	return db.ids(ctx, `SELECT id FROM conversations WHERE status = 'resolved' AND resolved_at < ? ORDER BY resolved_at LIMIT ?`, millis(before), limit)
+	return db.ids(ctx, "list conversations", `SELECT id FROM conversations WHERE status = 'resolved' AND resolved_at < ? ORDER BY resolved_at LIMIT ?`, millis(before), limit)
 }
 
 // EmployeeConversationIDs lists every conversation of an employee.
 func (db *DB) EmployeeConversationIDs(ctx context.Context, employeeID string) ([]string, error) {
-	return db.ids(ctx, `SELECT id FROM conversations WHERE employee_id = ? ORDER BY id`, employeeID)
+	return db.ids(ctx, "list conversations", `SELECT id FROM conversations WHERE employee_id = ? ORDER BY id`, employeeID)
 }
 
-func (db *DB) ids(ctx context.Context, query string, args ...any) ([]string, error) {
+// ids runs a query of one text column on a reader and returns its rows;
+// doing names it in errors.
+func (db *DB) ids(ctx context.Context, doing, query string, args ...any) ([]string, error) {
 	rows, err := db.read.QueryContext(ctx, query, args...)
 	if err != nil {
-		return nil, dbError(err, "list conversations")
+		return nil, dbError(err, doing)
 	}
 	defer rows.Close()
 	var out []string
 	for rows.Next() {
 		var id string
 		if err := rows.Scan(&id); err != nil {
-			return nil, dbError(err, "list conversations")
+			return nil, dbError(err, doing)
 		}
 		out = append(out, id)
 	}
-	return out, dbError(rows.Err(), "list conversations")
+	return out, dbError(rows.Err(), doing)
 }
 
 // PurgeConversation deletes a conversation and everything kept about it

@@ -47,21 +47,5 @@ func (db *DB) AgentWeComUserID(ctx context.Context, agentID string) (string, err
 // WeComAgentIDs lists the enabled agents bound to a WeCom member: who
 // hears of a conversation queued while nobody is online.
 func (db *DB) WeComAgentIDs(ctx context.Context) ([]string, error) {
-	rows, err := db.read.QueryContext(ctx, `SELECT id FROM agents WHERE wecom_userid <> '' AND disabled_at IS NULL ORDER BY id`)
-	if err != nil {
-		return nil, fmt.Errorf("list agents bound to WeCom: %w", err)
-	}
-	defer rows.Close()
-	var ids []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, fmt.Errorf("list agents bound to WeCom: %w", err)
-		}
-		ids = append(ids, id)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list agents bound to WeCom: %w", err)
-	}
-	return ids, nil
+	return db.ids(ctx, "list agents bound to WeCom", `SELECT id FROM agents WHERE wecom_userid <> '' AND disabled_at IS NULL ORDER BY id`)
 }
