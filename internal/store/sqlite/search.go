@@ -120,7 +120,7 @@ func (db *DB) Search(ctx context.Context, q desk.SearchQuery) ([]desk.SearchHit,
 // ConversationIDsAfter lists conversation ids after the given one, in
 // order: the backfill's walk.
 func (db *DB) ConversationIDsAfter(ctx context.Context, after string, limit int) ([]string, error) {
-	return db.ids(ctx, `SELECT id FROM conversations WHERE id > ? ORDER BY id LIMIT ?`, after, limit)
+	return db.ids(ctx, "list conversations", `SELECT id FROM conversations WHERE id > ? ORDER BY id LIMIT ?`, after, limit)
 }
 
 // SearchIndexEmpty reports whether nothing has been indexed yet.
