@@ -292,3 +292,16 @@ func TestConcurrentUse(t *testing.T) {
 		t.Errorf("Len = %d", n)
 	}
 }
+
+// The groups SetSynonymsSoon is applying are the groups in force for
+// anyone who asks, at once: the synonyms API read none while they loaded.
+func TestSynonymsSoonAnswerAtOnce(t *testing.T) {
+	x, err := New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	x.SetSynonymsSoon(DefaultSynonyms)
+	if got := x.Synonyms(); len(got) != len(DefaultSynonyms) {
+		t.Fatalf("Synonyms right after SetSynonymsSoon: %d groups, want %d", len(got), len(DefaultSynonyms))
+	}
+}

@@ -101,8 +101,11 @@ func (x *Index) setSynonyms(groups [][]string, gen int64) error {
 	return nil
 }
 
-// Synonyms returns the synonym groups in force, as they were given.
+// Synonyms returns the synonym groups in force, as they were given. Like
+// a search, it waits for the defaults SetSynonymsSoon is still applying:
+// before that it would answer none.
 func (x *Index) Synonyms() [][]string {
+	x.synSoon.Wait()
 	x.mu.RLock()
 	defer x.mu.RUnlock()
 	out := make([][]string, len(x.synText))
