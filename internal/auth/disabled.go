@@ -32,7 +32,7 @@ type disabledAgents struct {
 
 type disabledSnapshot struct {
 	ids    map[string]bool
-	readAt time.Time // zero: to be read again before it is trusted
+	readAt time.Time
 }
 
 // disabled reports whether id is disabled. A store that cannot answer
@@ -55,15 +55,14 @@ func (d *disabledAgents) disabled(ctx context.Context, id string) (bool, error) 
 	for _, v := range list {
 		s.ids[v] = true
 	}
-	if d.gen.Load() != gen {
-		s.readAt = time.Time{}
+	if d.gen.Load() == gen { // else it may predate the change: answer, keep nothing
+		d.snap.Store(s)
 	}
-	d.snap.Store(s)
 	return s.ids[id], nil
 }
 
 func (d *disabledAgents) fresh(s *disabledSnapshot) bool {
-	return s != nil && !s.readAt.IsZero() && d.now().Sub(s.readAt) < d.maxAge
+	return s != nil && d.now().Sub(s.readAt) < d.maxAge
 }
 
 // changed has the set read again before it is next trusted, after this

@@ -143,11 +143,16 @@ func (r *reader) pongHandler(string) error {
 // start reads or parks the connection's read side.
 func (r *reader) start() {
 	if r.parkable() {
-		takeBuffer(r.br)
-		go r.park()
+		r.parkNow()
 	} else {
 		go r.run()
 	}
+}
+
+// parkNow lends the read buffer out and leaves the socket to park.
+func (r *reader) parkNow() {
+	takeBuffer(r.br)
+	go r.park()
 }
 
 func (r *reader) pong() {
@@ -187,8 +192,7 @@ func (r *reader) run() {
 	for {
 		if between && r.parkable() {
 			parked = true
-			takeBuffer(r.br)
-			go r.park()
+			r.parkNow()
 			return
 		}
 		between = false

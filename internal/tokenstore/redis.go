@@ -3,6 +3,7 @@ package tokenstore
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/url"
 	"sync"
 	"time"
@@ -145,12 +146,12 @@ func (r *Redis) Lookup(ctx context.Context, role desk.Role, token string) (strin
 	case <-ctx.Done():
 		return "", unavailable(ctx.Err())
 	}
-	// An empty value names no one; only a hand-written key could hold it.
-	if errors.Is(call.err, redis.Nil) || (call.err == nil && call.id == "") {
-		return "", errNotFound()
-	}
 	if call.err != nil {
 		return "", unavailable(call.err)
+	}
+	// An empty value names no one; only a hand-written key could hold it.
+	if call.id == "" {
+		return "", errNotFound()
 	}
 	return call.id, nil
 }
@@ -214,16 +215,11 @@ func (r *Redis) flushLookups() {
 			keys[i] = c.key
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), r.timeout)
-		vals, err := r.client.MGet(ctx, keys...).Result()
+		ids, err := r.mget(ctx, keys)
 		cancel()
 		for i, c := range calls {
-			switch {
-			case err != nil:
-				c.err = err
-			case i >= len(vals):
-				c.err = errors.New("MGET answered fewer keys than asked")
-			default:
-				c.id, _ = vals[i].(string) // nil: no such key
+			if c.err = err; err == nil {
+				c.id = ids[i]
 			}
 			close(c.done)
 		}
@@ -242,15 +238,23 @@ func (r *Redis) LookupMany(ctx context.Context, role desk.Role, tokens []string)
 	for i, t := range tokens {
 		keys[i] = desk.TokenKey(role, t)
 	}
+	ids, err := r.mget(ctx, keys)
+	return ids, unavailable(err)
+}
+
+// mget reads keys in one round trip: each one's value, "" for a missing
+// key.
+func (r *Redis) mget(ctx context.Context, keys []string) ([]string, error) {
 	vals, err := r.client.MGet(ctx, keys...).Result()
 	if err != nil {
-		return nil, unavailable(err)
+		return nil, err
 	}
-	out := make([]string, len(tokens))
+	if len(vals) != len(keys) {
+		return nil, fmt.Errorf("MGET answered %d keys of %d", len(vals), len(keys))
+	}
+	out := make([]string, len(keys))
 	for i, v := range vals {
-		if s, ok := v.(string); ok {
-			out[i] = s
-		}
+		out[i], _ = v.(string) // nil: no such key
 	}
 	return out, nil
 }
