@@ -20,8 +20,17 @@ var _ desk.ConversationStore = (*DB)(nil)
 // a time, in the order they get the connection, and never fail halfway
 // with SQLITE_BUSY. It commits only if fn returns nil, and returns fn's
 // error unchanged; a panic in fn rolls back and carries on up.
+//
+// Neither the transaction nor its statements see ctx's cancellation: with a
+// context that can end, database/sql starts a goroutine per transaction and
+// per query, and the driver one per statement, to interrupt it (modernc's
+// interruptOnDone), which at a few statements per message was a good part
+// of the writer's time. ctx is checked before each statement instead, so a
+// transaction whose ctx ended stops at its next statement and rolls back;
+// only a statement already running is not cut short, and SQLite's run on a
+// local file.
 func (db *DB) Update(ctx context.Context, fn func(tx desk.ConversationTx) error) error {
-	sqlTx, err := db.write.BeginTx(ctx, nil)
+	sqlTx, err := db.write.BeginTx(context.WithoutCancel(ctx), nil)
 	if err != nil {
 		return dbError(err, "begin transaction")
 	}
@@ -180,6 +189,16 @@ type runner struct {
 	bound map[string]*sql.Stmt
 }
 
+// inTx returns the context a transaction's statement runs under (see
+// Update): ctx itself once it has ended, so that the statement fails with
+// its error before it starts.
+func (r *runner) inTx(ctx context.Context) context.Context {
+	if r.tx == nil || ctx.Err() != nil {
+		return ctx
+	}
+	return context.WithoutCancel(ctx)
+}
+
 // stmt returns query's prepared statement, or nil if it has none.
 func (r *runner) stmt(ctx context.Context, query string) *sql.Stmt {
 	s := r.stmts[query]
@@ -198,6 +217,7 @@ func (r *runner) stmt(ctx context.Context, query string) *sql.Stmt {
 }
 
 func (r *runner) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	ctx = r.inTx(ctx)
 	if s := r.stmt(ctx, query); s != nil {
 		return s.ExecContext(ctx, args...)
 	}
@@ -208,6 +228,7 @@ func (r *runner) exec(ctx context.Context, query string, args ...any) (sql.Resul
 }
 
 func (r *runner) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	ctx = r.inTx(ctx)
 	if s := r.stmt(ctx, query); s != nil {
 		return s.QueryContext(ctx, args...)
 	}
@@ -218,6 +239,7 @@ func (r *runner) query(ctx context.Context, query string, args ...any) (*sql.Row
 }
 
 func (r *runner) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	ctx = r.inTx(ctx)
 	if s := r.stmt(ctx, query); s != nil {
 		return s.QueryRowContext(ctx, args...)
 	}

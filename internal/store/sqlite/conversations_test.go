@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"errors"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -106,4 +107,30 @@ func openBench(b *testing.B) *DB {
 
 func BenchmarkSearch(b *testing.B) {
 	storetest.BenchSearch(b, openBench(b))
+}
+
+// TestUpdateStopsWhenCtxEnds: statements run without ctx's cancellation
+// (see Update), so the transaction itself must stop at its next statement
+// once ctx has ended, and keep nothing.
+func TestUpdateStopsWhenCtxEnds(t *testing.T) {
+	db := openTest(t, filepath.Join(t.TempDir(), "desk.db"))
+	storetest.SeedConversations(t, db, []string{"cnv_1"}, 0)
+	ctx, cancel := context.WithCancel(context.Background())
+	err := db.Update(ctx, func(tx desk.ConversationTx) error {
+		if err := tx.SaveEmployee(ctx, desk.Employee{ID: "emp_9", Name: "王五"}); err != nil {
+			t.Fatalf("before cancel: %v", err)
+		}
+		cancel()
+		_, err := tx.ConversationForUpdate(ctx, "cnv_1")
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("read after cancel: %v, want context.Canceled", err)
+		}
+		return tx.SaveEmployee(ctx, desk.Employee{ID: "emp_10", Name: "赵六"})
+	})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("Update after cancel: %v, want context.Canceled", err)
+	}
+	if _, err := db.Employee(context.Background(), "emp_9"); desk.ErrorCode(err) != desk.ENotFound {
+		t.Fatalf("write made before the cancel was kept: %v", err)
+	}
 }

@@ -59,6 +59,7 @@ var (
 	hotWrites = []string{
 		qConversation, qEventByClientMsg, qInsertEvent, qUpdateConversation, qUpsertParticipant, qParticipants,
 		qInsertSearchDoc, qInsertSearchTerms, qSLAClocks, qSaveSLAClock, qFirstResponse,
+		qEmployee, // a message names its sender
 		"SAVEPOINT sp_1", "RELEASE sp_1", "ROLLBACK TO sp_1",
 	}
 )
