@@ -43,6 +43,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		switch args[0] {
 		case "floor":
 			return runFloor(ctx, args[1:], stdout, stderr)
+		case "msgfloor":
+			return runMsgFloor(ctx, args[1:], stdout, stderr)
 		case "messages":
 			cfg, err := parseMsgConfig(args[1:], stderr)
 			if err != nil {
