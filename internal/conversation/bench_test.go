@@ -53,6 +53,10 @@ func benchSend(b *testing.B, db store, cfg conversation.Config) {
 	emps := make([]desk.Principal, convs)
 	for i := range ids {
 		emps[i] = desk.Principal{Role: desk.RoleEmployee, ID: fmt.Sprint("bench-emp-", i)}
+		// Named, as loadtest messages' mock logins name them.
+		if err := svc.RememberEmployee(ctx, emps[i].ID, fmt.Sprint("LT ", i)); err != nil {
+			b.Fatal(err)
+		}
 		c, _, err := svc.Create(ctx, emps[i], conversation.NewConversation{Subject: "VPN", Body: "连不上", ClientMsgID: "c"})
 		if err != nil {
 			b.Fatal(err)

@@ -22,6 +22,7 @@ type eventWriter struct {
 	now time.Time
 
 	parts   []desk.Participant // as loaded, then as changed
+	loaded  int                // parts[:loaded] came from the store
 	changed map[desk.Principal]bool
 	before  []desk.Principal // active agents before the change: they hear of it too
 	events  []desk.ConvEvent
@@ -37,7 +38,7 @@ type eventWriter struct {
 func (s *Service) writer(ctx context.Context, tx desk.ConversationTx, c *desk.Conversation, parts []desk.Participant) *eventWriter {
 	return &eventWriter{
 		s: s, ctx: ctx, tx: tx, c: c, now: s.now().UTC().Truncate(time.Millisecond),
-		parts: slices.Clone(parts), changed: map[desk.Principal]bool{}, before: activeAgents(parts),
+		parts: slices.Clone(parts), loaded: len(parts), changed: map[desk.Principal]bool{}, before: activeAgents(parts),
 	}
 }
 
@@ -99,10 +100,17 @@ func (w *eventWriter) appendMessage(typ desk.EventType, actor desk.Principal, m 
 }
 
 func (w *eventWriter) name(p desk.Principal) string {
-	for _, q := range w.parts {
-		if q.Principal() == p && q.Name != "" {
+	for i, q := range w.parts {
+		if q.Principal() != p {
+			continue
+		}
+		// A stored employee's name came with the participants, read from
+		// the employees in this transaction: reading it again (a round
+		// trip per message on PostgreSQL) would find the same, even none.
+		if q.Name != "" || (i < w.loaded && p.Role == desk.RoleEmployee) {
 			return q.Name
 		}
+		break
 	}
 	switch p.Role {
 	case desk.RoleAgent:

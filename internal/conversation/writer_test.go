@@ -2,11 +2,13 @@ package conversation_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -63,6 +65,8 @@ type faultStore struct {
 	store
 	mu   sync.Mutex
 	hang bool
+	// employeeReads counts the writers' Employee look-ups.
+	employeeReads atomic.Int64
 }
 
 func (s *faultStore) Update(ctx context.Context, fn func(tx desk.ConversationTx) error) error {
@@ -73,10 +77,18 @@ func (s *faultStore) Update(ctx context.Context, fn func(tx desk.ConversationTx)
 		<-ctx.Done()
 		return desk.Wrap(desk.EUnavailable, ctx.Err(), "database unavailable")
 	}
-	return s.store.Update(ctx, func(tx desk.ConversationTx) error { return fn(poisonTx{tx}) })
+	return s.store.Update(ctx, func(tx desk.ConversationTx) error { return fn(poisonTx{tx, s}) })
 }
 
-type poisonTx struct{ desk.ConversationTx }
+type poisonTx struct {
+	desk.ConversationTx
+	s *faultStore
+}
+
+func (t poisonTx) Employee(ctx context.Context, id string) (desk.Employee, error) {
+	t.s.employeeReads.Add(1)
+	return t.ConversationTx.Employee(ctx, id)
+}
 
 func (t poisonTx) AppendEvent(ctx context.Context, ev desk.ConvEvent) error {
 	if strings.Contains(string(ev.Data), "POISON") {
@@ -329,5 +341,40 @@ func TestHungStoreIsBounded(t *testing.T) {
 		w.db.mu.Lock()
 		w.db.hang = false
 		w.db.mu.Unlock()
+	})
+}
+
+// TestSenderNameComesWithParticipants: a message names its sender from the
+// participants the writer has already read, named or not, instead of
+// reading the employee again (a round trip per message on PostgreSQL).
+func TestSenderNameComesWithParticipants(t *testing.T) {
+	writers(t, conversation.Config{}, func(t *testing.T, w *writerHarness) {
+		c := w.open(t, 1)
+		ctx := context.Background()
+		send := func(clientMsgID string) desk.Message {
+			t.Helper()
+			ev, _, err := w.svc.Send(ctx, emp, c.ID, "还是连不上", clientMsgID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var m desk.Message
+			if err := json.Unmarshal(ev.Data, &m); err != nil {
+				t.Fatal(err)
+			}
+			return m
+		}
+		w.db.employeeReads.Store(0)
+		if m := send("n1"); m.SenderName != "" {
+			t.Errorf("unnamed employee's message: sender_name %q", m.SenderName)
+		}
+		if err := w.svc.RememberEmployee(ctx, emp.ID, "张三"); err != nil {
+			t.Fatal(err)
+		}
+		if m := send("n2"); m.SenderName != "张三" {
+			t.Errorf("named employee's message: sender_name %q, want 张三", m.SenderName)
+		}
+		if n := w.db.employeeReads.Load(); n != 0 {
+			t.Errorf("%d employee reads for two messages, want 0", n)
+		}
 	})
 }
