@@ -181,89 +181,111 @@ func (s *Service) Send(ctx context.Context, actor desk.Principal, conversationID
 	if err := checkClientMsgID(clientMsgID); err != nil {
 		return desk.ConvEvent{}, false, err
 	}
-	type sent struct {
-		ev  desk.ConvEvent
-		new bool
+	// The first attempt leaves a retry to the unique index on client ids
+	// rather than read for it before every message, unless the store
+	// answers that read with the lock anyway (lookerBesideLock). A retry
+	// is then refused (EConflict), and so may be one whose sender has left
+	// or whose conversation was resolved since; any refusal rolls the
+	// attempt back with its savepoint, and it is run again with the read,
+	// which returns the original.
+	send := func(lookUp bool) func(ctx context.Context, tx desk.ConversationTx) (outcome, error) {
+		return func(ctx context.Context, tx desk.ConversationTx) (outcome, error) {
+			if l, ok := tx.(lookerBesideLock); ok {
+				l.LookUpWithLock(conversationID, actor, clientMsgID)
+				lookUp = true
+			}
+			return s.send(ctx, tx, actor, conversationID, body, clientMsgID, attachments, lookUp)
+		}
 	}
-	v, err := s.exec(ctx, conversationID, func(ctx context.Context, tx desk.ConversationTx) (outcome, error) {
-		if l, ok := tx.(lookerBesideLock); ok {
-			l.LookUpWithLock(conversationID, actor, clientMsgID)
-		}
-		c, parts, err := s.load(ctx, tx, conversationID, actor)
-		if err != nil {
-			return outcome{}, err
-		}
-		if clientMsgID != "" { // a retry gets its original, even if the sender has left since
-			ev, err := tx.EventByClientMsgID(ctx, c.ID, actor, clientMsgID)
-			if err == nil {
-				return outcome{value: sent{ev, false}}, nil
-			} else if desk.ErrorCode(err) != desk.ENotFound {
-				return outcome{}, err
-			}
-		}
-		if actor.Role == desk.RoleAgent && !isActive(parts, actor) {
-			return outcome{}, notParticipant(c)
-		}
-		wasQueued := c.Status == desk.StatusQueued || c.Status == desk.StatusBot
-		w := s.writer(ctx, tx, &c, parts)
-		// Replying means having read what came before: say so to the
-		// others first, or the reply would move the sender's read position
-		// silently and their receipt for the last message would never come.
-		if from := lastRead(parts, actor); from < c.Seq && isActive(parts, actor) {
-			if receipts, err := onlyReceipts(ctx, tx, c.ID, from, c.Seq, actor.Role == desk.RoleAgent, actor); err != nil {
-				return outcome{}, err
-			} else if !receipts {
-				upto := c.Seq
-				w.readUpTo(actor, upto)
-				w.append(desk.EventRead, actor, map[string]any{"reader": participantRef{Role: actor.Role, ID: actor.ID}, "seq": upto}, "")
-			}
-		}
-		queueChanged := false
-		if c.Status == desk.StatusBot && actor.Role == desk.RoleEmployee {
-			// Writing again after the assistant's answer (or before it) is
-			// asking for a person.
-			if queueChanged, err = w.handOver(actor, HandoverWrote); err != nil {
-				return outcome{}, err
-			}
-		}
-		if c.Status == desk.StatusResolved {
-			if actor.Role != desk.RoleEmployee {
-				return outcome{}, desk.Errorf(desk.EConflict, "conversation is resolved")
-			}
-			queueChanged = w.reopen(actor)
-		}
-		if c.Status == desk.StatusPending && actor.Role == desk.RoleEmployee {
-			// The answer the agent waited for: back to open, to them.
-			w.c.Status = desk.StatusOpen
-			w.append(desk.EventReopened, actor, map[string]string{
-				"by": actor.ID, "status": string(desk.StatusOpen), "assignee_id": c.AssigneeID, "from": string(desk.StatusPending),
-			}, "")
-		}
-		atts, err := s.useAttachments(ctx, tx, attachments, actor, c.ID, false)
-		if err != nil {
-			return outcome{}, err
-		}
-		ev := w.message(desk.EventMessage, actor, body, clientMsgID, atts...)
-		w.readUpTo(actor, ev.Seq)
-		if queueChanged {
-			w.oweQueued(ev.Seq) // reopened into the queue
-		}
-		if actor.Role == desk.RoleAgent {
-			w.oweEmployee(desk.NotifyReply, ev.Seq)
-		} else if c.AssigneeID != "" && inWork(c.Status) {
-			w.owe(agentPrincipal(c.AssigneeID), desk.NotifyEmployeeWrote, ev.Seq)
-		}
-		events, err := w.commit(wasQueued || queueChanged)
-		if err != nil {
-			return outcome{}, err
-		}
-		return outcome{events: events, value: sent{ev, true}, queueChanged: queueChanged}, nil
-	})
+	v, err := s.exec(ctx, conversationID, send(false))
+	if clientMsgID != "" && isDomainError(err) {
+		v, err = s.exec(ctx, conversationID, send(true))
+	}
 	if err != nil {
 		return desk.ConvEvent{}, false, err
 	}
 	r := v.(sent)
 	return r.ev, r.new, nil
+}
+
+// sent is what Send's command returns: the message, and whether it is new
+// (false: the original of a retry).
+type sent struct {
+	ev  desk.ConvEvent
+	new bool
+}
+
+// send is Send's command; lookUp: look clientMsgID up first.
+func (s *Service) send(ctx context.Context, tx desk.ConversationTx, actor desk.Principal, conversationID, body, clientMsgID string, attachments []string, lookUp bool) (outcome, error) {
+	c, parts, err := s.load(ctx, tx, conversationID, actor)
+	if err != nil {
+		return outcome{}, err
+	}
+	if clientMsgID != "" && lookUp { // a retry gets its original, even if the sender has left since
+		ev, err := tx.EventByClientMsgID(ctx, c.ID, actor, clientMsgID)
+		if err == nil {
+			return outcome{value: sent{ev, false}}, nil
+		} else if desk.ErrorCode(err) != desk.ENotFound {
+			return outcome{}, err
+		}
+	}
+	if actor.Role == desk.RoleAgent && !isActive(parts, actor) {
+		return outcome{}, notParticipant(c)
+	}
+	wasQueued := c.Status == desk.StatusQueued || c.Status == desk.StatusBot
+	w := s.writer(ctx, tx, &c, parts)
+	// Replying means having read what came before: say so to the
+	// others first, or the reply would move the sender's read position
+	// silently and their receipt for the last message would never come.
+	if from := lastRead(parts, actor); from < c.Seq && isActive(parts, actor) {
+		if receipts, err := onlyReceipts(ctx, tx, c.ID, from, c.Seq, actor.Role == desk.RoleAgent, actor); err != nil {
+			return outcome{}, err
+		} else if !receipts {
+			upto := c.Seq
+			w.readUpTo(actor, upto)
+			w.append(desk.EventRead, actor, map[string]any{"reader": participantRef{Role: actor.Role, ID: actor.ID}, "seq": upto}, "")
+		}
+	}
+	queueChanged := false
+	if c.Status == desk.StatusBot && actor.Role == desk.RoleEmployee {
+		// Writing again after the assistant's answer (or before it) is
+		// asking for a person.
+		if queueChanged, err = w.handOver(actor, HandoverWrote); err != nil {
+			return outcome{}, err
+		}
+	}
+	if c.Status == desk.StatusResolved {
+		if actor.Role != desk.RoleEmployee {
+			return outcome{}, desk.Errorf(desk.EConflict, "conversation is resolved")
+		}
+		queueChanged = w.reopen(actor)
+	}
+	if c.Status == desk.StatusPending && actor.Role == desk.RoleEmployee {
+		// The answer the agent waited for: back to open, to them.
+		w.c.Status = desk.StatusOpen
+		w.append(desk.EventReopened, actor, map[string]string{
+			"by": actor.ID, "status": string(desk.StatusOpen), "assignee_id": c.AssigneeID, "from": string(desk.StatusPending),
+		}, "")
+	}
+	atts, err := s.useAttachments(ctx, tx, attachments, actor, c.ID, false)
+	if err != nil {
+		return outcome{}, err
+	}
+	ev := w.message(desk.EventMessage, actor, body, clientMsgID, atts...)
+	w.readUpTo(actor, ev.Seq)
+	if queueChanged {
+		w.oweQueued(ev.Seq) // reopened into the queue
+	}
+	if actor.Role == desk.RoleAgent {
+		w.oweEmployee(desk.NotifyReply, ev.Seq)
+	} else if c.AssigneeID != "" && inWork(c.Status) {
+		w.owe(agentPrincipal(c.AssigneeID), desk.NotifyEmployeeWrote, ev.Seq)
+	}
+	events, err := w.commit(wasQueued || queueChanged)
+	if err != nil {
+		return outcome{}, err
+	}
+	return outcome{events: events, value: sent{ev, true}, queueChanged: queueChanged}, nil
 }
 
 // lookerBesideLock is a transaction that can look up a client id in the

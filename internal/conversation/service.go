@@ -27,10 +27,11 @@ const (
 	// enough that a bus in trouble never holds anyone up for long. It is
 	// config.DefaultStoreTimeout.
 	DefaultPublishWait = 2 * time.Second
-	// maxBatch caps the commands committed in one transaction: enough to
-	// amortise a commit over many messages, few enough that the first is not
-	// kept waiting, and within PostgreSQL's 64 cached subtransactions (one
-	// savepoint per command) beyond which every session's snapshots slow.
+	// maxBatch caps the commands committed in one transaction unless the
+	// store says otherwise (batchSizer): enough to amortise a commit over
+	// many messages, few enough that the first is not kept waiting, and
+	// within PostgreSQL's 64 cached subtransactions (one savepoint per
+	// command) beyond which every session's snapshots slow.
 	maxBatch = 64
 	// commitAttempts: a batch that fails as unavailable (a deadlock between
 	// nodes, SQLite busy) is run again before its callers hear of it.
@@ -145,6 +146,7 @@ type Service struct {
 	commitTimeout time.Duration
 
 	shards     []chan *op        // one queue per writer; a conversation always uses the same
+	maxBatch   int               // commands per transaction at most
 	published  chan *publication // committed batches, in commit order, for the publisher
 	sent       sentOutbox        // outbox entries published and not yet deleted
 	breaker    breaker
@@ -182,8 +184,12 @@ func New(cfg Config) *Service {
 	if s.presence == nil {
 		s.presence = noPresence{}
 	}
+	s.maxBatch = maxBatch
+	if b, ok := cfg.Store.(batchSizer); ok && b.BatchSize() > 0 {
+		s.maxBatch = b.BatchSize()
+	}
 	for range max(1, cfg.Writers) {
-		s.shards = append(s.shards, make(chan *op, 4*maxBatch))
+		s.shards = append(s.shards, make(chan *op, 4*s.maxBatch))
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -192,6 +198,12 @@ func New(cfg Config) *Service {
 		s.zone = chinaTime
 	}
 	return s
+}
+
+// batchSizer is a store that commits more (or fewer) commands per
+// transaction best than maxBatch.
+type batchSizer interface {
+	BatchSize() int
 }
 
 // chinaTime is Asia/Shanghai without needing the zone database: no
@@ -264,7 +276,7 @@ func (s *Service) Run(ctx context.Context) {
 // runWriter commits the commands of one shard until ctx ends, then fails
 // those still waiting.
 func (s *Service) runWriter(ctx context.Context, ops chan *op) {
-	batch := make([]*op, 0, maxBatch)
+	batch := make([]*op, 0, s.maxBatch)
 	for {
 		select {
 		case <-ctx.Done():
@@ -274,7 +286,7 @@ func (s *Service) runWriter(ctx context.Context, ops chan *op) {
 			batch = append(batch[:0], first)
 		}
 	fill:
-		for len(batch) < maxBatch {
+		for len(batch) < s.maxBatch {
 			select {
 			case o := <-ops:
 				batch = append(batch, o)

@@ -312,6 +312,43 @@ func TestHandedOverViewStaysLive(t *testing.T) {
 	})
 }
 
+// An employee's message retried after the agent resolved the conversation
+// gets the original back: it neither reopens the conversation nor is
+// stored twice (the first attempt, which leaves retries to the unique
+// index, reopens it before the index refuses the message, and must be
+// undone).
+func TestRetryAfterResolved(t *testing.T) {
+	stores(t, func(t *testing.T, h *harness) {
+		ctx := context.Background()
+		c := h.create()
+		if _, err := h.svc.Claim(ctx, a1, c.ID); err != nil {
+			t.Fatal(err)
+		}
+		first, created, err := h.svc.Send(ctx, emp, c.ID, "好了，谢谢", "e1-last")
+		if err != nil || !created {
+			t.Fatalf("send: %v %v", created, err)
+		}
+		if _, err := h.svc.Resolve(ctx, a1, c.ID); err != nil {
+			t.Fatal(err)
+		}
+		before, err := h.db.Conversation(ctx, c.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		again, created, err := h.svc.Send(ctx, emp, c.ID, "好了，谢谢", "e1-last")
+		if err != nil || created || again.Seq != first.Seq {
+			t.Fatalf("retry: seq %d created %v %v; want seq %d, not created", again.Seq, created, err, first.Seq)
+		}
+		after, err := h.db.Conversation(ctx, c.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if after.Status != desk.StatusResolved || after.Seq != before.Seq {
+			t.Fatalf("after the retry: status %s seq %d, want resolved at seq %d as before", after.Status, after.Seq, before.Seq)
+		}
+	})
+}
+
 // A message retried with its client id gets the stored original back, even
 // once its sender has left the conversation, and is not stored twice.
 func TestRetryAfterLeaving(t *testing.T) {

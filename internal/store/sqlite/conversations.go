@@ -30,18 +30,34 @@ var _ desk.ConversationStore = (*DB)(nil)
 // only a statement already running is not cut short, and SQLite's run on a
 // local file.
 func (db *DB) Update(ctx context.Context, fn func(tx desk.ConversationTx) error) error {
-	sqlTx, err := db.write.BeginTx(context.WithoutCancel(ctx), nil)
+	// The connection is held past COMMIT, so the write cache's counter is
+	// read before any other write can reach the connection (writecache.go).
+	conn, err := db.write.Conn(context.WithoutCancel(ctx))
 	if err != nil {
 		return dbError(err, "begin transaction")
 	}
+	defer conn.Close()
+	sqlTx, err := conn.BeginTx(context.WithoutCancel(ctx), nil)
+	if err != nil {
+		return dbError(err, "begin transaction")
+	}
+	cache := db.cache
+	cache.mu.Lock()
+	defer cache.mu.Unlock()
 	committed := false
 	defer func() {
 		if !committed {
 			sqlTx.Rollback()
+			// What the transaction read or wrote may be in the cache.
+			cache.reset()
 		}
 	}()
 	run := &runner{tx: sqlTx, stmts: db.writeStmts}
-	tx := &convTx{reader: reader{run}, run: run}
+	tx := &convTx{reader: reader{run}, run: run, cache: cache}
+	version, err := cache.begin(ctx, run)
+	if err != nil {
+		return err
+	}
 	if err := fn(tx); err != nil {
 		return err
 	}
@@ -52,6 +68,7 @@ func (db *DB) Update(ctx context.Context, fn func(tx desk.ConversationTx) error)
 		return dbError(err, "commit")
 	}
 	committed = true
+	cache.committed(context.WithoutCancel(ctx), conn, version)
 	return nil
 }
 
@@ -66,6 +83,40 @@ type convTx struct {
 	// every savepoint's release, so indexing inside each command's
 	// savepoint wrote (and later merged) one segment per message.
 	index []indexEntry
+	// cache stands in for reads of conversations and participants
+	// (writecache.go); touched lists the conversations this transaction
+	// put in it or changed there, so a savepoint rolled back can drop its
+	// share.
+	cache   *writeCache
+	touched []string
+}
+
+// Conversation reads through the write cache.
+func (t *convTx) Conversation(ctx context.Context, id string) (desk.Conversation, error) {
+	if c, ok := t.cache.conv(id); ok {
+		return c, nil
+	}
+	c, err := t.reader.Conversation(ctx, id)
+	if err != nil {
+		return c, err
+	}
+	t.cache.putConv(c)
+	t.touched = append(t.touched, id)
+	return c, nil
+}
+
+// Participants reads through the write cache.
+func (t *convTx) Participants(ctx context.Context, conversationID string) ([]desk.Participant, error) {
+	if ps, ok := t.cache.participants(conversationID); ok {
+		return ps, nil
+	}
+	ps, err := t.reader.Participants(ctx, conversationID)
+	if err != nil {
+		return nil, err
+	}
+	t.cache.putParticipants(conversationID, ps)
+	t.touched = append(t.touched, conversationID)
+	return ps, nil
 }
 
 // NextNumber counts up the named counter in this transaction.
@@ -87,6 +138,7 @@ func (t *convTx) CreateConversation(ctx context.Context, c desk.Conversation) er
 		c.ID, c.EmployeeID, c.Subject, c.Category, string(c.Status), c.AssigneeID, c.Seq, c.ClientMsgID,
 		millis(c.CreatedAt), millis(c.UpdatedAt), nullMillis(c.QueuedAt), nullMillis(c.ResolvedAt), c.PublicSeq, c.BroadcastSeq,
 		c.Ref, c.Priority, c.Type, encodeTags(c.Tags), c.TeamID)
+	t.cache.forget(c.ID) // nothing should be there; read it back when needed
 	return dbError(err, "create conversation")
 }
 
@@ -102,13 +154,23 @@ func (t *convTx) SaveConversation(ctx context.Context, c desk.Conversation) erro
 	} else if n == 0 {
 		return desk.Errorf(desk.ENotFound, "conversation not found")
 	}
+	t.cache.saved(c)
+	t.touched = append(t.touched, c.ID)
 	return nil
 }
 
 func (t *convTx) SaveParticipant(ctx context.Context, conversationID string, p desk.Participant) error {
 	_, err := t.run.exec(ctx, qUpsertParticipant,
 		conversationID, string(p.Role), p.ID, p.Active, p.LastReadSeq, millis(p.JoinedAt))
-	return dbError(err, "save participant")
+	if err != nil {
+		// The statement failed alone; what the cache holds of it is
+		// unknown, so it goes.
+		t.cache.forget(conversationID)
+		return dbError(err, "save participant")
+	}
+	t.cache.savedParticipant(conversationID, p)
+	t.touched = append(t.touched, conversationID)
+	return nil
 }
 
 func (t *convTx) AppendEvent(ctx context.Context, ev desk.ConvEvent) error {
@@ -124,6 +186,7 @@ func (t *convTx) AppendEvent(ctx context.Context, ev desk.ConvEvent) error {
 
 func (t *convTx) SaveEmployee(ctx context.Context, e desk.Employee) error {
 	_, err := t.run.exec(ctx, qUpsertEmployee, e.ID, e.Name, e.Department, e.Position, millis(e.UpdatedAt))
+	t.cache.forgetEmployee(e.ID) // their name is joined into participants
 	return dbError(err, "save employee")
 }
 
@@ -137,9 +200,13 @@ func (t *convTx) Savepoint(ctx context.Context, fn func() error) error {
 	if _, err := t.run.exec(ctx, "SAVEPOINT "+name); err != nil {
 		return dbError(err, "savepoint")
 	}
-	indexed := len(t.index)
+	indexed, touched := len(t.index), len(t.touched)
 	if err := fn(); err != nil {
 		t.index = t.index[:indexed] // undone with the rest of fn
+		for _, id := range t.touched[touched:] {
+			t.cache.forget(id) // read or written in what is undone
+		}
+		t.touched = t.touched[:touched]
 
 		// ROLLBACK TO undoes fn's writes but leaves the savepoint open.
 		_, rerr := t.run.exec(ctx, "ROLLBACK TO "+name)
@@ -268,3 +335,16 @@ func closeStmts(stmts map[string]*sql.Stmt) {
 		s.Close()
 	}
 }
+
+// writeBatch is BatchSize: under load, a commit's cost is mostly the
+// pages it writes to the WAL, and the more messages share a transaction
+// the more of those pages they share (the conversations' rows and list
+// indexes, the participants): at 256 rather than 64, BenchmarkSend spent
+// a quarter less time committing per message. SQLite's savepoints have no
+// limit like PostgreSQL's cached subtransactions, and at under 100 µs a
+// message a full batch still commits within tens of milliseconds.
+const writeBatch = 256
+
+// BatchSize is how many commands the desk's writer should commit in one
+// transaction at most.
+func (db *DB) BatchSize() int { return writeBatch }

@@ -58,8 +58,9 @@ var (
 	hotReads  = []string{qConversation, qEvents, qEventByClientMsg, qParticipants}
 	hotWrites = []string{
 		qConversation, qEventByClientMsg, qInsertEvent, qUpdateConversation, qUpsertParticipant, qParticipants,
-		qInsertSearchDoc, qInsertSearchTerms, qSLAClocks, qSaveSLAClock, qFirstResponse,
-		qEmployee, // a message names its sender
+		qSearchDocsMax, qInsertSearchDocs, qInsertSearchTerms, qSLAClocks, qSaveSLAClock, qFirstResponse,
+		qEmployee,      // a message names its sender
+		qWriteCounters, // every transaction checks the write cache
 		"SAVEPOINT sp_1", "RELEASE sp_1", "ROLLBACK TO sp_1",
 	}
 )

@@ -72,6 +72,7 @@ func (db *DB) PurgeConversation(ctx context.Context, id string, resolvedBefore t
 				return dbError(err, "purge conversation")
 			}
 		}
+		tx.(*convTx).cache.forget(id)
 		return nil
 	})
 }
@@ -90,6 +91,7 @@ func (db *DB) DeleteEmployee(ctx context.Context, id string) error {
 				return dbError(err, "delete employee")
 			}
 		}
+		tx.(*convTx).cache.forgetEmployee(id) // their name was joined into participants
 		return nil
 	})
 }

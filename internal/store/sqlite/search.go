@@ -9,15 +9,19 @@ import (
 	"github.com/servicedesk/servicedesk/internal/desk"
 )
 
-// The index's inserts run for every batch: prepared (hotWrites).
-// qInsertSearchTerms takes every document of a transaction in one
-// statement, a JSON array of [rowid, terms] pairs: FTS5 writes its pending
-// terms out as a new segment at the start of every statement that writes
-// it (the statement's savepoint), so one insert per document wrote (and
-// later merged) one segment per message.
+// The index's inserts run for every batch: prepared (hotWrites). All of a
+// transaction's documents are written in three statements, whatever their
+// number: the ids they will get (the next after the highest, as SQLite
+// gives an INTEGER PRIMARY KEY), then their rows, then their terms, each a
+// JSON array whose n-th element is the document base+1+n. FTS5 writes its
+// pending terms out as a new segment at the start of every statement that
+// writes it (the statement's savepoint), so one insert per document wrote
+// (and later merged) one segment per message; and one row insert per
+// document was a statement per message.
 const (
-	qInsertSearchDoc   = `INSERT INTO search_docs (conversation_id, seq) VALUES (?, ?) RETURNING id`
-	qInsertSearchTerms = `INSERT INTO search_terms (rowid, terms) SELECT value ->> 0, value ->> 1 FROM json_each(?)`
+	qSearchDocsMax     = `SELECT coalesce(max(id), 0) FROM search_docs`
+	qInsertSearchDocs  = `INSERT INTO search_docs (id, conversation_id, seq) SELECT ? + 1 + key, value ->> 0, value ->> 1 FROM json_each(?)`
+	qInsertSearchTerms = `INSERT INTO search_terms (rowid, terms) SELECT ? + 1 + key, value FROM json_each(?)`
 )
 
 // Index queues a document for the end of the transaction (flushIndex).
@@ -35,25 +39,32 @@ type indexEntry struct {
 	terms          string
 }
 
-// flushIndex writes the queued documents, outside any savepoint: their
-// rows first, then all their terms in one statement.
+// flushIndex writes the queued documents, outside any savepoint.
 func (t *convTx) flushIndex(ctx context.Context) error {
 	if len(t.index) == 0 {
 		return nil
 	}
-	terms := make([][2]any, len(t.index))
+	docs := make([][2]any, len(t.index))
+	terms := make([]string, len(t.index))
 	for i, e := range t.index {
-		var id int64
-		if err := t.run.queryRow(ctx, qInsertSearchDoc, e.conversationID, e.seq).Scan(&id); err != nil {
-			return dbError(err, "index")
-		}
-		terms[i] = [2]any{id, e.terms}
+		docs[i], terms[i] = [2]any{e.conversationID, e.seq}, e.terms
 	}
-	all, err := json.Marshal(terms)
+	allDocs, err := json.Marshal(docs)
 	if err != nil {
 		return fmt.Errorf("index: %w", err)
 	}
-	if _, err := t.run.exec(ctx, qInsertSearchTerms, string(all)); err != nil {
+	allTerms, err := json.Marshal(terms)
+	if err != nil {
+		return fmt.Errorf("index: %w", err)
+	}
+	var base int64
+	if err := t.run.queryRow(ctx, qSearchDocsMax).Scan(&base); err != nil {
+		return dbError(err, "index")
+	}
+	if _, err := t.run.exec(ctx, qInsertSearchDocs, base, string(allDocs)); err != nil {
+		return dbError(err, "index")
+	}
+	if _, err := t.run.exec(ctx, qInsertSearchTerms, base, string(allTerms)); err != nil {
 		return dbError(err, "index")
 	}
 	t.index = nil

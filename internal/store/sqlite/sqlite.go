@@ -50,6 +50,7 @@ type DB struct {
 	reader
 	readStmts, writeStmts map[string]*sql.Stmt // see hotReads, hotWrites
 	checkpoints           *checkpointer
+	cache                 *writeCache // the write transactions' (writecache.go)
 }
 
 // Open opens (creating if needed) the database file at path, creating its
@@ -84,7 +85,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	}
 	write.SetMaxOpenConns(1)
 
-	db := &DB{write: write}
+	db := &DB{write: write, cache: newWriteCache()}
 	// The writer connects and migrates first, so the file is in WAL mode with
 	// its tables before any reader opens it.
 	if err := migrate(ctx, write); err != nil {
