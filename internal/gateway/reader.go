@@ -100,7 +100,7 @@ type reader struct {
 // keeps no closures: methods instead, bound where gorilla wants a func.
 
 func newReader(g *Gateway, c *hub.Conn, ws *websocket.Conn, br *bufio.Reader, release func()) *reader {
-	r := &reader{session: session{g: g, out: c, connID: c.ID, user: c.User},
+	r := &reader{session: session{g: g, out: c, connID: c.ID(), user: c.User},
 		c: c, ws: ws, release: release, br: br}
 	if tc, ok := ws.NetConn().(*net.TCPConn); ok && br != nil {
 		if raw, err := tc.SyscallConn(); err == nil {
@@ -164,7 +164,7 @@ func (r *reader) pong() {
 // log is the connection's logger, made only when there is something to
 // say: a logger kept per socket costs every idle one its clone.
 func (r *reader) log() *slog.Logger {
-	return r.g.log.With(idAttr(r.c.User.Role, r.c.User.ID), "conn_id", r.c.ID)
+	return r.g.log.With(idAttr(r.c.User.Role, r.c.User.ID), "conn_id", r.c.ID())
 }
 
 // run reads the client's frames, enforcing liveness, size, type and rate

@@ -72,7 +72,7 @@ func (g *Gateway) serve(role desk.Role, pathKey string) http.HandlerFunc {
 			return
 		}
 		g.opts.Observer.Handshake("accepted", "")
-		g.log.Info("websocket connected", who, "conn_id", c.ID, "token_source", cred.source)
+		g.log.Info("websocket connected", who, "conn_id", c.ID(), "token_source", cred.source)
 		// The read side runs in goroutines of its own so this handler's
 		// goroutine, with the request and net/http's per-connection state on
 		// its stack, ends now instead of living as long as the socket.
