@@ -46,7 +46,8 @@ type Options struct {
 	Frames *limits.Buckets
 	// SocketsPerUser and SocketsPerAddr, when set, cap the sockets one
 	// user, and one client address, hold on this node.
-	SocketsPerUser, SocketsPerAddr *limits.Counter
+	SocketsPerUser *limits.Counter[desk.Principal]
+	SocketsPerAddr *limits.Counter[string]
 	// ClientAddr names a request's client address (behind trusted proxies,
 	// from X-Forwarded-For); RemoteAddr's host when nil.
 	ClientAddr func(r *http.Request) string

@@ -85,11 +85,11 @@ type reader struct {
 	session // what frame handlers know of the connection
 	c       *hub.Conn
 	ws      *websocket.Conn
-	release func()
+	// addr is the client address its socket is counted under (admit).
+	addr string
 	// limiter is the socket's own frame budget, when users have no shared
-	// one (Options.Frames); frameKey names the user's shared one.
-	limiter  *rate.Limiter
-	frameKey string
+	// one (Options.Frames).
+	limiter *rate.Limiter
 	// br is gorilla's read buffer and raw the socket, for parking; either
 	// nil (TLS, a test's pipe) and the reader never parks.
 	br  *bufio.Reader
@@ -97,11 +97,13 @@ type reader struct {
 }
 
 // Every field above is kept as long as the socket lives, so the reader
-// keeps no closures: methods instead, bound where gorilla wants a func.
+// keeps no closures (methods instead, bound where gorilla wants a func),
+// and nothing it can find from another field (the connection's id, the
+// user's budget key).
 
-func newReader(g *Gateway, c *hub.Conn, ws *websocket.Conn, br *bufio.Reader, release func()) *reader {
-	r := &reader{session: session{g: g, out: c, connID: c.ID(), user: c.User},
-		c: c, ws: ws, release: release, br: br}
+func newReader(g *Gateway, c *hub.Conn, ws *websocket.Conn, br *bufio.Reader, addr string) *reader {
+	r := &reader{session: session{g: g, out: c, user: c.User},
+		c: c, ws: ws, addr: addr, br: br}
 	if tc, ok := ws.NetConn().(*net.TCPConn); ok && br != nil {
 		if raw, err := tc.SyscallConn(); err == nil {
 			r.raw = raw
@@ -110,21 +112,20 @@ func newReader(g *Gateway, c *hub.Conn, ws *websocket.Conn, br *bufio.Reader, re
 	ws.SetReadLimit(g.opts.MaxMessageBytes)
 	r.alive()
 	ws.SetPongHandler(r.pongHandler)
-	// One budget per user, whatever their number of sockets (and REST
-	// writes): a flood from many tabs is still one user's flood.
-	if g.opts.Frames != nil {
-		r.frameKey = limits.Key(c.User)
-	} else {
+	if g.opts.Frames == nil {
 		r.limiter = rate.NewLimiter(rate.Limit(g.opts.MsgRate), g.opts.MsgBurst)
 	}
 	return r
 }
 
+// allow takes one frame from the budget: one per user, whatever their
+// number of sockets (and REST writes), as a flood from many tabs is still
+// one user's flood.
 func (r *reader) allow() bool {
 	if r.limiter != nil {
 		return r.limiter.Allow()
 	}
-	ok, _ := r.g.opts.Frames.Allow(r.frameKey)
+	ok, _ := r.g.opts.Frames.Allow(limits.Key(r.user))
 	return ok
 }
 
@@ -181,7 +182,7 @@ func (r *reader) run() {
 		}
 		if !parked {
 			r.g.hub.Unregister(r.c)
-			r.release()
+			r.g.release(r.user, r.addr)
 		}
 	}()
 	c, ws := r.c, r.ws
