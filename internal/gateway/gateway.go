@@ -79,6 +79,7 @@ type Gateway struct {
 	log           *slog.Logger
 	upgrader      websocket.Upgrader
 	handlers      map[desk.Role]map[string]handler
+	poller        *poller // holds idle sockets; nil where there is none
 }
 
 // New returns a gateway delivering through h and publishing through bus.
@@ -99,6 +100,7 @@ func New(opts Options, tokens desk.TokenStore, bus desk.Bus, conversations Conve
 		CheckOrigin: func(*http.Request) bool { return true },
 	}
 	g.handlers = defaultHandlers()
+	g.poller = newPoller(opts.PingInterval)
 	return g
 }
 

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -73,14 +74,17 @@ func takeBuffer(br *bufio.Reader) {
 
 // reader is one connection's read side. While the client sends, it reads
 // frames in a goroutine of its own; once everything received has been
-// read, that goroutine ends and a parked one waits for the socket to become
-// readable again. The parked goroutine has a fresh, small stack, where a
-// reader blocked inside gorilla holds its whole call chain (and whatever
-// its last frame grew the stack to): at 10,000 idle sockets that was the
-// largest part of their memory (docs/benchmarks.md, issue 14). A parked
-// connection also lends its read buffer out (takeBuffer). The parked
-// goroutine answers the client's pongs itself, so keep-alives do not wake
-// a reader; anything else starts the reader again.
+// read, that goroutine ends and the connection parks: its socket is held
+// by the gateway's poller (Linux), with no goroutine at all, until it
+// becomes readable; then a parked goroutine with a fresh, small stack
+// looks at what arrived. A reader blocked inside gorilla would hold its
+// whole call chain, and even a parked goroutine is 2.5 KiB: at 10,000 idle
+// sockets those were the largest part of their memory (docs/benchmarks.md,
+// issue 14). A parked connection also lends its read buffer out
+// (takeBuffer). The parked goroutine answers the client's pongs itself and
+// hands the socket back to the poller, so keep-alives do not wake a
+// reader; anything else starts the reader again. Where there is no
+// poller, the parked goroutine waits on the socket itself.
 type reader struct {
 	session // what frame handlers know of the connection
 	c       *hub.Conn
@@ -94,6 +98,12 @@ type reader struct {
 	// nil (TLS, a test's pipe) and the reader never parks.
 	br  *bufio.Reader
 	raw syscall.RawConn
+	// deadline is the read deadline alive last set, in Unix nanoseconds:
+	// the poller's to enforce while it holds the socket.
+	deadline atomic.Int64
+	// key names the socket in the poller while it holds it, else 0;
+	// guarded by the poller's mutex.
+	key uint64
 }
 
 // Every field above is kept as long as the socket lives, so the reader
@@ -109,6 +119,7 @@ func newReader(g *Gateway, c *hub.Conn, ws *websocket.Conn, br *bufio.Reader, ad
 			r.raw = raw
 		}
 	}
+	c.SetReader(r)
 	ws.SetReadLimit(g.opts.MaxMessageBytes)
 	r.alive()
 	ws.SetPongHandler(r.pongHandler)
@@ -133,7 +144,9 @@ func (r *reader) allow() bool {
 // nor sends anything for two intervals is gone (half-open TCP): the read
 // times out and we unregister.
 func (r *reader) alive() {
-	r.ws.SetReadDeadline(time.Now().Add(2 * r.g.opts.PingInterval))
+	t := time.Now().Add(2 * r.g.opts.PingInterval)
+	r.deadline.Store(t.UnixNano())
+	r.ws.SetReadDeadline(t)
 }
 
 func (r *reader) pongHandler(string) error {
@@ -150,10 +163,37 @@ func (r *reader) start() {
 	}
 }
 
-// parkNow lends the read buffer out and leaves the socket to park.
+// parkNow lends the read buffer out and leaves the socket to the poller,
+// or to a goroutine that waits on it.
 func (r *reader) parkNow() {
 	takeBuffer(r.br)
-	go r.park()
+	if !r.sleep() {
+		go r.park()
+	}
+}
+
+// sleep leaves the parked socket to the poller, and reports whether it
+// took it. From then on the poller, or Wake, starts park when there is
+// something to look at.
+func (r *reader) sleep() bool {
+	if !r.g.poller.hold(r) {
+		return false
+	}
+	// Closing may have begun before the poller held the socket, when Wake
+	// found nothing to wake (hub.Conn.wakeReader).
+	if r.c.Closing() {
+		r.Wake()
+	}
+	return true
+}
+
+// Wake (hub.Waker) takes the socket back from the poller, if it holds it,
+// for a parked goroutine to wait on: for the client's close reply, a read
+// deadline the poller does not know, or the error of a socket closed.
+func (r *reader) Wake() {
+	if r.g.poller.release(r) {
+		go r.park()
+	}
 }
 
 func (r *reader) pong() {
@@ -265,6 +305,9 @@ func (r *reader) park() {
 			break
 		}
 		r.pong()
+		if r.sleep() {
+			return
+		}
 	}
 	lendBuffer(r.br, r.ws.NetConn())
 	go r.run()

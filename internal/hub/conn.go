@@ -68,6 +68,41 @@ type Conn struct {
 	// the first one.
 	streams map[string]*stream
 	ticks   uint64
+	// reader is woken when the connection starts closing or its socket is
+	// closed under it (SetReader).
+	reader Waker
+}
+
+// Waker is a connection's read side, which may be waiting away from its
+// socket (the gateway holds idle ones in one shared epoll instance, where
+// neither a close frame's read deadline nor a closed socket reaches them).
+// Wake makes it wait on the socket itself again; it must not block, and
+// does nothing when the read side is not away.
+type Waker interface{ Wake() }
+
+// SetReader names the connection's read side, before it starts.
+func (c *Conn) SetReader(w Waker) {
+	c.mu.Lock()
+	c.reader = w
+	c.mu.Unlock()
+}
+
+// wakeReader is called once the connection is closing or its socket
+// closed, never before: a read side going away checks for both after it
+// went (so one of the two sees the other).
+func (c *Conn) wakeReader() {
+	c.mu.Lock()
+	w := c.reader
+	c.mu.Unlock()
+	if w != nil {
+		w.Wake()
+	}
+}
+
+// closeSocket closes the socket under the connection: its read side ends.
+func (c *Conn) closeSocket() {
+	c.ws.NetConn().Close()
+	c.wakeReader()
 }
 
 // lifetime is a connection's context and how to end it.
@@ -162,8 +197,8 @@ func (c *Conn) closeSlow() {
 // resume, not to read stale frames. It never blocks.
 func (c *Conn) Close(code int, reason string) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	if c.closing != nil || c.done {
+		c.mu.Unlock()
 		return
 	}
 	c.closing = &desk.Close{Code: code, Reason: reason}
@@ -176,6 +211,13 @@ func (c *Conn) Close(code int, reason string) {
 		c.ws.NetConn().SetWriteDeadline(time.Now().Add(closeGrace))
 	}
 	c.startWriterLocked()
+	w := c.reader
+	c.mu.Unlock()
+	// The read side waits for the client's close reply, or the deadline
+	// sendClose sets, on the socket itself.
+	if w != nil {
+		w.Wake()
+	}
 }
 
 func (c *Conn) startWriterLocked() {
@@ -205,7 +247,7 @@ func (c *Conn) writeLoop() {
 
 		for i, it := range batch {
 			if err := c.write(it); err != nil {
-				c.ws.NetConn().Close()
+				c.closeSocket()
 				c.finishWriting()
 				return
 			}
@@ -268,7 +310,7 @@ func (c *Conn) sendClose() {
 	c.hub.remove(c)
 	msg := websocket.FormatCloseMessage(cl.Code, cl.Reason)
 	if err := c.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(closeGrace)); err != nil {
-		c.ws.NetConn().Close()
+		c.closeSocket()
 		return
 	}
 	c.ws.SetReadDeadline(time.Now().Add(closeGrace))

@@ -406,7 +406,7 @@ func (h *Hub) Shutdown(ctx context.Context, code int, reason string) error {
 			c.mu.Lock()
 			c.endLocked()
 			c.mu.Unlock()
-			c.ws.NetConn().Close()
+			c.closeSocket()
 		}
 		t := time.NewTimer(shutdownGrace)
 		defer t.Stop()
