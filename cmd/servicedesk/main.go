@@ -238,8 +238,8 @@ func newNode(ctx context.Context, cfg config.Config, log *slog.Logger) (*node, e
 	mux := http.NewServeMux()
 	n.gateway = gateway.New(gateway.Options{
 		Frames:          perUser,
-		SocketsPerUser:  limits.NewCounter(cfg.MaxSocketsPerUser),
-		SocketsPerAddr:  limits.NewCounter(cfg.MaxSocketsPerAddr),
+		SocketsPerUser:  limits.NewCounter[desk.Principal](cfg.MaxSocketsPerUser),
+		SocketsPerAddr:  limits.NewCounter[string](cfg.MaxSocketsPerAddr),
 		Dev:             cfg.Dev,
 		AllowedOrigins:  cfg.AllowedOrigins,
 		AllowQueryToken: cfg.AllowQueryToken,

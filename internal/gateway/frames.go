@@ -104,7 +104,7 @@ func (s *session) dispatch(ctx context.Context, data []byte) []byte {
 		} else if err != nil {
 			var ok bool
 			if ferr, ok = domainError(err, in); !ok {
-				s.g.log.Error("frame handler failed", idAttr(s.user.Role, s.user.ID), "conn_id", s.connID, "error", err)
+				s.g.log.Error("frame handler failed", idAttr(s.user.Role, s.user.ID), "conn_id", s.out.ID(), "error", err)
 				ferr = &frameError{Code: wire.CodeInternal, Message: "internal error", ConversationID: echoedConversation(in), ClientMsgID: in.ClientMsgID}
 			}
 		}
@@ -121,7 +121,7 @@ func (s *session) dispatch(ctx context.Context, data []byte) []byte {
 func (s *session) handle(ctx context.Context, data []byte) {
 	defer func() {
 		if v := recover(); v != nil {
-			s.g.log.Error("frame handler panicked", idAttr(s.user.Role, s.user.ID), "conn_id", s.connID,
+			s.g.log.Error("frame handler panicked", idAttr(s.user.Role, s.user.ID), "conn_id", s.out.ID(),
 				"error", fmt.Sprint(v), "stack", string(debug.Stack()))
 			s.out.Send(errorFrame(&frameError{Code: wire.CodeInternal, Message: "internal error"}))
 		}

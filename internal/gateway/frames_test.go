@@ -2,8 +2,10 @@ package gateway
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gorilla/websocket"
 
@@ -180,5 +182,38 @@ func TestPanicInAHandlerIsContained(t *testing.T) {
 	}
 	if !strings.Contains(d.logs.String(), "frame handler panicked") {
 		t.Error("panic not logged")
+	}
+}
+
+// TestHandlerStopsWhenItsConnectionCloses: a frame handler works under
+// its connection's context, made when the first frame came, and stops
+// when the server closes the connection.
+func TestHandlerStopsWhenItsConnectionCloses(t *testing.T) {
+	d := newTestDesk(t, nil)
+	started, stopped := make(chan struct{}), make(chan error, 1)
+	d.gw.handlers[desk.RoleAgent]["wait"] = func(ctx context.Context, _ *session, _ *inbound) error {
+		close(started)
+		<-ctx.Done()
+		stopped <- ctx.Err()
+		return nil
+	}
+	c := d.connect(desk.RoleAgent, "a1")
+	c.send(`{"type":"wait"}`)
+	select {
+	case <-started:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the handler never ran")
+	}
+	d.hub.CloseAll(wire.CloseServiceRestart, "restarting")
+	select {
+	case err := <-stopped:
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("handler's context ended with %v, want %v", err, context.Canceled)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the handler's context outlived its connection")
+	}
+	if code, _ := c.closed(); code != wire.CloseServiceRestart {
+		t.Errorf("close code %d, want %d", code, wire.CloseServiceRestart)
 	}
 }

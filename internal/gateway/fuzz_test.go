@@ -29,6 +29,8 @@ func (c *collector) FailResume(_ string, _ uint64, frame []byte, _ bool) { c.Sen
 
 func (c *collector) FollowPresence() {}
 
+func (c *collector) ID() string { return "c1" }
+
 func (c *collector) EndResume(_ string, _ uint64, replay []hub.Replayed, done []byte) bool {
 	for _, r := range replay {
 		c.Send(r.Frame)
@@ -104,7 +106,7 @@ func FuzzDispatch(f *testing.F) {
 			role = desk.RoleAgent
 		}
 		out := &collector{}
-		s := &session{g: g, out: out, connID: "c1", user: desk.Principal{Role: role, ID: "u1"}}
+		s := &session{g: g, out: out, user: desk.Principal{Role: role, ID: "u1"}}
 		if reply := s.dispatch(context.Background(), []byte(frame)); reply != nil {
 			out.Send(reply)
 		}

@@ -46,7 +46,8 @@ type Options struct {
 	Frames *limits.Buckets
 	// SocketsPerUser and SocketsPerAddr, when set, cap the sockets one
 	// user, and one client address, hold on this node.
-	SocketsPerUser, SocketsPerAddr *limits.Counter
+	SocketsPerUser *limits.Counter[desk.Principal]
+	SocketsPerAddr *limits.Counter[string]
 	// ClientAddr names a request's client address (behind trusted proxies,
 	// from X-Forwarded-For); RemoteAddr's host when nil.
 	ClientAddr func(r *http.Request) string
@@ -78,6 +79,7 @@ type Gateway struct {
 	log           *slog.Logger
 	upgrader      websocket.Upgrader
 	handlers      map[desk.Role]map[string]handler
+	poller        *poller // holds idle sockets; nil where there is none
 }
 
 // New returns a gateway delivering through h and publishing through bus.
@@ -98,6 +100,7 @@ func New(opts Options, tokens desk.TokenStore, bus desk.Bus, conversations Conve
 		CheckOrigin: func(*http.Request) bool { return true },
 	}
 	g.handlers = defaultHandlers()
+	g.poller = newPoller(opts.PingInterval)
 	return g
 }
 

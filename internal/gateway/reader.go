@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -73,58 +74,69 @@ func takeBuffer(br *bufio.Reader) {
 
 // reader is one connection's read side. While the client sends, it reads
 // frames in a goroutine of its own; once everything received has been
-// read, that goroutine ends and a parked one waits for the socket to become
-// readable again. The parked goroutine has a fresh, small stack, where a
-// reader blocked inside gorilla holds its whole call chain (and whatever
-// its last frame grew the stack to): at 10,000 idle sockets that was the
-// largest part of their memory (docs/benchmarks.md, issue 14). A parked
-// connection also lends its read buffer out (takeBuffer). The parked
-// goroutine answers the client's pongs itself, so keep-alives do not wake
-// a reader; anything else starts the reader again.
+// read, that goroutine ends and the connection parks: its socket is held
+// by the gateway's poller (Linux), with no goroutine at all, until it
+// becomes readable; then a parked goroutine with a fresh, small stack
+// looks at what arrived. A reader blocked inside gorilla would hold its
+// whole call chain, and even a parked goroutine is 2.5 KiB: at 10,000 idle
+// sockets those were the largest part of their memory (docs/benchmarks.md,
+// issue 14). A parked connection also lends its read buffer out
+// (takeBuffer). The parked goroutine answers the client's pongs itself and
+// hands the socket back to the poller, so keep-alives do not wake a
+// reader; anything else starts the reader again. Where there is no
+// poller, the parked goroutine waits on the socket itself.
 type reader struct {
 	session // what frame handlers know of the connection
 	c       *hub.Conn
 	ws      *websocket.Conn
-	release func()
+	// addr is the client address its socket is counted under (admit).
+	addr string
 	// limiter is the socket's own frame budget, when users have no shared
-	// one (Options.Frames); frameKey names the user's shared one.
-	limiter  *rate.Limiter
-	frameKey string
+	// one (Options.Frames).
+	limiter *rate.Limiter
 	// br is gorilla's read buffer and raw the socket, for parking; either
 	// nil (TLS, a test's pipe) and the reader never parks.
 	br  *bufio.Reader
 	raw syscall.RawConn
+	// deadline is the read deadline alive last set, in Unix nanoseconds:
+	// the poller's to enforce while it holds the socket.
+	deadline atomic.Int64
+	// key names the socket in the poller while it holds it, else 0;
+	// guarded by the poller's mutex.
+	key uint64
 }
 
 // Every field above is kept as long as the socket lives, so the reader
-// keeps no closures: methods instead, bound where gorilla wants a func.
+// keeps no closures (methods instead, bound where gorilla wants a func),
+// and nothing it can find from another field (the connection's id, the
+// user's budget key).
 
-func newReader(g *Gateway, c *hub.Conn, ws *websocket.Conn, br *bufio.Reader, release func()) *reader {
-	r := &reader{session: session{g: g, out: c, connID: c.ID, user: c.User},
-		c: c, ws: ws, release: release, br: br}
+func newReader(g *Gateway, c *hub.Conn, ws *websocket.Conn, br *bufio.Reader, addr string) *reader {
+	r := &reader{session: session{g: g, out: c, user: c.User},
+		c: c, ws: ws, addr: addr, br: br}
 	if tc, ok := ws.NetConn().(*net.TCPConn); ok && br != nil {
 		if raw, err := tc.SyscallConn(); err == nil {
 			r.raw = raw
 		}
 	}
+	c.SetReader(r)
 	ws.SetReadLimit(g.opts.MaxMessageBytes)
 	r.alive()
 	ws.SetPongHandler(r.pongHandler)
-	// One budget per user, whatever their number of sockets (and REST
-	// writes): a flood from many tabs is still one user's flood.
-	if g.opts.Frames != nil {
-		r.frameKey = limits.Key(c.User)
-	} else {
+	if g.opts.Frames == nil {
 		r.limiter = rate.NewLimiter(rate.Limit(g.opts.MsgRate), g.opts.MsgBurst)
 	}
 	return r
 }
 
+// allow takes one frame from the budget: one per user, whatever their
+// number of sockets (and REST writes), as a flood from many tabs is still
+// one user's flood.
 func (r *reader) allow() bool {
 	if r.limiter != nil {
 		return r.limiter.Allow()
 	}
-	ok, _ := r.g.opts.Frames.Allow(r.frameKey)
+	ok, _ := r.g.opts.Frames.Allow(limits.Key(r.user))
 	return ok
 }
 
@@ -132,7 +144,9 @@ func (r *reader) allow() bool {
 // nor sends anything for two intervals is gone (half-open TCP): the read
 // times out and we unregister.
 func (r *reader) alive() {
-	r.ws.SetReadDeadline(time.Now().Add(2 * r.g.opts.PingInterval))
+	t := time.Now().Add(2 * r.g.opts.PingInterval)
+	r.deadline.Store(t.UnixNano())
+	r.ws.SetReadDeadline(t)
 }
 
 func (r *reader) pongHandler(string) error {
@@ -149,10 +163,37 @@ func (r *reader) start() {
 	}
 }
 
-// parkNow lends the read buffer out and leaves the socket to park.
+// parkNow lends the read buffer out and leaves the socket to the poller,
+// or to a goroutine that waits on it.
 func (r *reader) parkNow() {
 	takeBuffer(r.br)
-	go r.park()
+	if !r.sleep() {
+		go r.park()
+	}
+}
+
+// sleep leaves the parked socket to the poller, and reports whether it
+// took it. From then on the poller, or Wake, starts park when there is
+// something to look at.
+func (r *reader) sleep() bool {
+	if !r.g.poller.hold(r) {
+		return false
+	}
+	// Closing may have begun before the poller held the socket, when Wake
+	// found nothing to wake (hub.Conn.wakeReader).
+	if r.c.Closing() {
+		r.Wake()
+	}
+	return true
+}
+
+// Wake (hub.Waker) takes the socket back from the poller, if it holds it,
+// for a parked goroutine to wait on: for the client's close reply, a read
+// deadline the poller does not know, or the error of a socket closed.
+func (r *reader) Wake() {
+	if r.g.poller.release(r) {
+		go r.park()
+	}
 }
 
 func (r *reader) pong() {
@@ -164,7 +205,7 @@ func (r *reader) pong() {
 // log is the connection's logger, made only when there is something to
 // say: a logger kept per socket costs every idle one its clone.
 func (r *reader) log() *slog.Logger {
-	return r.g.log.With(idAttr(r.c.User.Role, r.c.User.ID), "conn_id", r.c.ID)
+	return r.g.log.With(idAttr(r.c.User.Role, r.c.User.ID), "conn_id", r.c.ID())
 }
 
 // run reads the client's frames, enforcing liveness, size, type and rate
@@ -181,7 +222,7 @@ func (r *reader) run() {
 		}
 		if !parked {
 			r.g.hub.Unregister(r.c)
-			r.release()
+			r.g.release(r.user, r.addr)
 		}
 	}()
 	c, ws := r.c, r.ws
@@ -264,6 +305,9 @@ func (r *reader) park() {
 			break
 		}
 		r.pong()
+		if r.sleep() {
+			return
+		}
 	}
 	lendBuffer(r.br, r.ws.NetConn())
 	go r.run()

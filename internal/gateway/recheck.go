@@ -62,7 +62,7 @@ func (g *Gateway) recheck(ctx context.Context) {
 			}
 			for i, l := range batch {
 				if owners[i] != l.User.ID {
-					g.log.Info("websocket closed", "reason", "token expired or revoked", "conn_id", l.Conn.ID, idAttr(role, l.User.ID))
+					g.log.Info("websocket closed", "reason", "token expired or revoked", "conn_id", l.Conn.ID(), idAttr(role, l.User.ID))
 					l.Conn.Close(wire.CloseUnauthorized, wire.ReasonInvalidToken)
 				}
 			}

@@ -11,7 +11,6 @@ import (
 
 	"github.com/servicedesk/servicedesk/internal/desk"
 	"github.com/servicedesk/servicedesk/internal/hub"
-	"github.com/servicedesk/servicedesk/internal/limits"
 	"github.com/servicedesk/servicedesk/internal/wire"
 )
 
@@ -58,8 +57,8 @@ func (g *Gateway) serve(role desk.Role, pathKey string) http.HandlerFunc {
 			return
 		}
 		user := desk.Principal{Role: role, ID: id}
-		release, reason := g.admit(user, g.clientAddr(r))
-		if reason != "" {
+		addr := g.clientAddr(r)
+		if reason := g.admit(user, addr); reason != "" {
 			g.opts.Observer.Handshake("rejected", reason)
 			g.log.Warn("websocket turned away", who, "reason", reason)
 			closeNow(ws, wire.ClosePolicyViolation, reason)
@@ -67,40 +66,42 @@ func (g *Gateway) serve(role desk.Role, pathKey string) http.HandlerFunc {
 		}
 		c, err := g.hub.Register(ws, user, cred.token)
 		if err != nil {
-			release()
+			g.release(user, addr)
 			closeNow(ws, wire.CloseServiceRestart, wire.ReasonServerShuttingDown)
 			return
 		}
 		g.opts.Observer.Handshake("accepted", "")
-		g.log.Info("websocket connected", who, "conn_id", c.ID, "token_source", cred.source)
+		g.log.Info("websocket connected", who, "conn_id", c.ID(), "token_source", cred.source)
 		// The read side runs in goroutines of its own so this handler's
 		// goroutine, with the request and net/http's per-connection state on
 		// its stack, ends now instead of living as long as the socket.
-		newReader(g, c, ws, kept.br, release).start()
+		newReader(g, c, ws, kept.br, addr).start()
 	}
 }
 
-// admit counts a new socket against its user's and its address's caps; it
-// returns how to let go of it, or why it is refused.
-func (g *Gateway) admit(user desk.Principal, addr string) (release func(), reason string) {
+// admit counts a new socket against its user's and its address's caps, or
+// says why it is refused. release lets go of an admitted one.
+func (g *Gateway) admit(user desk.Principal, addr string) (reason string) {
 	perUser, perAddr := g.opts.SocketsPerUser, g.opts.SocketsPerAddr
-	if perUser != nil && !perUser.Acquire(limits.Key(user)) {
-		return nil, wire.ReasonTooManySocketsUser
+	if perUser != nil && !perUser.Acquire(user) {
+		return wire.ReasonTooManySocketsUser
 	}
 	if perAddr != nil && !perAddr.Acquire(addr) {
 		if perUser != nil {
-			perUser.Release(limits.Key(user))
+			perUser.Release(user)
 		}
-		return nil, wire.ReasonTooManySocketsAddr
+		return wire.ReasonTooManySocketsAddr
 	}
-	return func() {
-		if perUser != nil {
-			perUser.Release(limits.Key(user))
-		}
-		if perAddr != nil {
-			perAddr.Release(addr)
-		}
-	}, ""
+	return ""
+}
+
+func (g *Gateway) release(user desk.Principal, addr string) {
+	if g.opts.SocketsPerUser != nil {
+		g.opts.SocketsPerUser.Release(user)
+	}
+	if g.opts.SocketsPerAddr != nil {
+		g.opts.SocketsPerAddr.Release(addr)
+	}
 }
 
 func (g *Gateway) clientAddr(r *http.Request) string {
@@ -122,14 +123,14 @@ func closeNow(ws *websocket.Conn, code int, reason string) {
 
 // session is what a frame handler knows of its connection.
 type session struct {
-	g      *Gateway
-	out    sender
-	connID string
-	user   desk.Principal
+	g    *Gateway
+	out  sender
+	user desk.Principal
 }
 
 // sender is the session's own connection: *hub.Conn.
 type sender interface {
+	ID() string // for logs
 	Send(frame []byte) bool
 	BeginResume(conversationID string, afterSeq int64) uint64
 	EndResume(conversationID string, gen uint64, replay []hub.Replayed, done []byte) bool

@@ -2,6 +2,7 @@ package hub
 
 import (
 	"context"
+	"strconv"
 	"sync"
 	"time"
 
@@ -35,38 +36,115 @@ type item struct {
 // writer runs at a time, so it alone owns the socket's write side; Send and
 // Close never block on the network.
 type Conn struct {
-	ID          string
-	User        desk.Principal
-	Fingerprint string // desk.TokenFingerprint of the token it was opened with
-	token       string // the token itself, to re-check it; never logged
+	// Everything here is kept as long as the socket lives, by every idle
+	// one: at 10,000 sockets each 8 bytes is 80 KB, and twice that in
+	// RSS with the GC's headroom (docs/benchmarks.md, issue 14). Hence no
+	// strings made per connection (ID is formatted when logged) and no
+	// context until a frame handler asks for one.
+	User  desk.Principal
+	token string // the token itself, to re-check it; never logged
 
 	ws  *websocket.Conn
 	hub *Hub
-	// ctx ends when the connection starts closing: frame handlers and
-	// fills working for it stop.
-	ctx    context.Context
-	cancel context.CancelFunc
-
-	// Positions in the hub's slices, for O(1) removal; guarded by hub.mu.
-	allIdx, agentIdx int
+	id  uint64           // ID's number
+	fp  desk.Fingerprint // of the token it was opened with
 
 	mu      sync.Mutex
-	queue   []item
-	queued  int         // bytes in queue plus the batch being written
-	writing bool        // a writer goroutine is running
-	closing *desk.Close // set once; the writer sends it after the current batch
-	done    bool        // unregistered: nothing more is queued
+	writing bool // a writer goroutine is running
+	done    bool // unregistered: nothing more is queued
 	// followsPresence: the client asked for presence announcements.
 	followsPresence bool
+
+	// Positions in the hub's slices, for O(1) removal; guarded by hub.mu.
+	allIdx, agentIdx int32
+
+	queue   []item
+	queued  int         // bytes in queue plus the batch being written
+	closing *desk.Close // set once; the writer sends it after the current batch
+	// life ends when the connection starts closing: frame handlers and
+	// fills working for it stop. Made by the first Context call.
+	life *lifetime
 	// streams orders each conversation's events (stream.go); nil until
 	// the first one.
 	streams map[string]*stream
 	ticks   uint64
+	// reader is woken when the connection starts closing or its socket is
+	// closed under it (SetReader).
+	reader Waker
+}
+
+// Waker is a connection's read side, which may be waiting away from its
+// socket (the gateway holds idle ones in one shared epoll instance, where
+// neither a close frame's read deadline nor a closed socket reaches them).
+// Wake makes it wait on the socket itself again; it must not block, and
+// does nothing when the read side is not away.
+type Waker interface{ Wake() }
+
+// SetReader names the connection's read side, before it starts.
+func (c *Conn) SetReader(w Waker) {
+	c.mu.Lock()
+	c.reader = w
+	c.mu.Unlock()
+}
+
+// wakeReader is called once the connection is closing or its socket
+// closed, never before: a read side going away checks for both after it
+// went (so one of the two sees the other).
+func (c *Conn) wakeReader() {
+	c.mu.Lock()
+	w := c.reader
+	c.mu.Unlock()
+	if w != nil {
+		w.Wake()
+	}
+}
+
+// closeSocket closes the socket under the connection: its read side ends.
+func (c *Conn) closeSocket() {
+	c.ws.NetConn().Close()
+	c.wakeReader()
+}
+
+// lifetime is a connection's context and how to end it.
+type lifetime struct {
+	ctx    context.Context
+	cancel context.CancelFunc
+}
+
+// ended is the Context of a connection already closing when first asked.
+var ended = func() context.Context {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	return ctx
+}()
+
+// ID names the connection in logs: the node, then a number.
+func (c *Conn) ID() string {
+	return c.hub.opts.Node + "-c" + strconv.FormatUint(c.id, 10)
 }
 
 // Context ends when the connection starts closing (by either side, or the
 // server draining). Work done for the connection's frames runs under it.
-func (c *Conn) Context() context.Context { return c.ctx }
+func (c *Conn) Context() context.Context {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.life != nil {
+		return c.life.ctx
+	}
+	if c.closing != nil || c.done {
+		return ended
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	c.life = &lifetime{ctx: ctx, cancel: cancel}
+	return ctx
+}
+
+// endLocked cancels the connection's context, if one was made.
+func (c *Conn) endLocked() {
+	if c.life != nil {
+		c.life.cancel()
+	}
+}
 
 // Send queues a text frame for this connection alone. It reports false if
 // the connection is closing. Overflowing the queue closes the connection as
@@ -110,7 +188,7 @@ func (c *Conn) enqueueLocked(it item) (ok, overflow bool) {
 
 func (c *Conn) closeSlow() {
 	c.hub.opts.Observer.SlowConsumer()
-	c.hub.log.Warn("closing slow consumer", "conn_id", c.ID, string(c.User.Role)+"_id", c.User.ID)
+	c.hub.log.Warn("closing slow consumer", "conn_id", c.ID(), string(c.User.Role)+"_id", c.User.ID)
 	c.Close(wire.CloseTryAgainLater, wire.ReasonSlowConsumer)
 }
 
@@ -119,20 +197,27 @@ func (c *Conn) closeSlow() {
 // resume, not to read stale frames. It never blocks.
 func (c *Conn) Close(code int, reason string) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	if c.closing != nil || c.done {
+		c.mu.Unlock()
 		return
 	}
 	c.closing = &desk.Close{Code: code, Reason: reason}
 	c.queue = nil
 	c.stopStreamsLocked()
-	c.cancel()
+	c.endLocked()
 	if c.writing {
 		// The writer may be stuck on a peer that stopped reading: make its
 		// current write give up soon so the close frame can follow.
 		c.ws.NetConn().SetWriteDeadline(time.Now().Add(closeGrace))
 	}
 	c.startWriterLocked()
+	w := c.reader
+	c.mu.Unlock()
+	// The read side waits for the client's close reply, or the deadline
+	// sendClose sets, on the socket itself.
+	if w != nil {
+		w.Wake()
+	}
 }
 
 func (c *Conn) startWriterLocked() {
@@ -162,7 +247,7 @@ func (c *Conn) writeLoop() {
 
 		for i, it := range batch {
 			if err := c.write(it); err != nil {
-				c.ws.NetConn().Close()
+				c.closeSocket()
 				c.finishWriting()
 				return
 			}
@@ -225,7 +310,7 @@ func (c *Conn) sendClose() {
 	c.hub.remove(c)
 	msg := websocket.FormatCloseMessage(cl.Code, cl.Reason)
 	if err := c.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(closeGrace)); err != nil {
-		c.ws.NetConn().Close()
+		c.closeSocket()
 		return
 	}
 	c.ws.SetReadDeadline(time.Now().Add(closeGrace))

@@ -11,7 +11,6 @@ package hub
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -113,25 +112,23 @@ func New(opts Options, log *slog.Logger) *Hub {
 // ends.
 func (h *Hub) Register(ws *websocket.Conn, user desk.Principal, token string) (*Conn, error) {
 	c := &Conn{
-		ID:          fmt.Sprintf("%s-c%d", h.opts.Node, h.nextID.Add(1)),
-		User:        user,
-		Fingerprint: desk.TokenFingerprint(token),
-		token:       token,
-		ws:          ws,
-		hub:         h,
-		agentIdx:    -1,
+		User:     user,
+		token:    token,
+		fp:       desk.TokenFingerprintOf(token),
+		ws:       ws,
+		hub:      h,
+		id:       h.nextID.Add(1),
+		agentIdx: -1,
 	}
-	c.ctx, c.cancel = context.WithCancel(context.Background())
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.closed {
-		c.cancel()
 		return nil, ErrShuttingDown
 	}
-	c.allIdx = len(h.all)
+	c.allIdx = int32(len(h.all))
 	h.all = append(h.all, c)
 	if user.Role == desk.RoleAgent {
-		c.agentIdx = len(h.agents)
+		c.agentIdx = int32(len(h.agents))
 		h.agents = append(h.agents, c)
 	}
 	h.users[user] = append(h.users[user], c)
@@ -151,8 +148,8 @@ func (h *Hub) Unregister(c *Conn) {
 	c.done = true
 	c.queue = nil
 	c.stopStreamsLocked()
+	c.endLocked()
 	c.mu.Unlock()
-	c.cancel()
 	if already {
 		return
 	}
@@ -169,10 +166,10 @@ func (h *Hub) remove(c *Conn) {
 	if c.allIdx < 0 {
 		return
 	}
-	h.all = removeAt(h.all, c.allIdx, func(m *Conn, i int) { m.allIdx = i })
+	h.all = removeAt(h.all, c.allIdx, func(m *Conn, i int32) { m.allIdx = i })
 	c.allIdx = -1
 	if c.agentIdx >= 0 {
-		h.agents = removeAt(h.agents, c.agentIdx, func(m *Conn, i int) { m.agentIdx = i })
+		h.agents = removeAt(h.agents, c.agentIdx, func(m *Conn, i int32) { m.agentIdx = i })
 		c.agentIdx = -1
 	}
 	conns := h.users[c.User]
@@ -193,8 +190,8 @@ func (h *Hub) remove(c *Conn) {
 }
 
 // removeAt swap-removes s[i] and tells the moved element its new index.
-func removeAt(s []*Conn, i int, setIdx func(*Conn, int)) []*Conn {
-	last := len(s) - 1
+func removeAt(s []*Conn, i int32, setIdx func(*Conn, int32)) []*Conn {
+	last := int32(len(s) - 1)
 	if i != last {
 		s[i] = s[last]
 		setIdx(s[i], i)
@@ -258,8 +255,9 @@ func (h *Hub) Deliver(ev desk.Event) int {
 			}
 		}
 	case desk.ToToken:
+		fp, ok := desk.ParseFingerprint(ev.To.Fingerprint)
 		for _, c := range h.all {
-			if c.Fingerprint == ev.To.Fingerprint {
+			if ok && c.fp == fp {
 				act(c)
 			}
 		}
@@ -304,9 +302,13 @@ func (h *Hub) Reach(to desk.Audience) int {
 		}
 		return n
 	case desk.ToToken:
+		fp, ok := desk.ParseFingerprint(to.Fingerprint)
+		if !ok {
+			return 0
+		}
 		n := 0
 		for _, c := range h.all {
-			if c.Fingerprint == to.Fingerprint {
+			if c.fp == fp {
 				n++
 			}
 		}
@@ -401,8 +403,10 @@ func (h *Hub) Shutdown(ctx context.Context, code int, reason string) error {
 		return nil
 	case <-ctx.Done():
 		for _, c := range conns {
-			c.cancel()
-			c.ws.NetConn().Close()
+			c.mu.Lock()
+			c.endLocked()
+			c.mu.Unlock()
+			c.closeSocket()
 		}
 		t := time.NewTimer(shutdownGrace)
 		defer t.Stop()

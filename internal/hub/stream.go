@@ -197,13 +197,14 @@ func (c *Conn) gapWaited(conv string, gen uint64) {
 // connection is closed, and its client resumes by itself.
 func (c *Conn) fill(conv string, gen uint64, after int64) {
 	fill := c.hub.opts.Fill
+	ctx := c.Context()
 	delay := 250 * time.Millisecond
 	for attempt := 1; ; attempt++ {
 		if fill == nil {
 			c.end(conv, gen, nil, nil, true)
 			return
 		}
-		replay, more, err := fill(c.ctx, c.User, conv, after)
+		replay, more, err := fill(ctx, c.User, conv, after)
 		switch {
 		case err == nil:
 			if !c.end(conv, gen, replay, nil, !more) {
@@ -219,7 +220,7 @@ func (c *Conn) fill(conv string, gen uint64, after int64) {
 				return
 			}
 			continue
-		case c.ctx.Err() != nil:
+		case ctx.Err() != nil:
 			return
 		case desk.ErrorCode(err) != desk.EUnavailable && desk.ErrorCode(err) != desk.EInternal:
 			// No longer allowed to read it (or it is gone): deliver what
@@ -227,13 +228,13 @@ func (c *Conn) fill(conv string, gen uint64, after int64) {
 			c.end(conv, gen, nil, nil, true)
 			return
 		case attempt >= fillAttempts:
-			c.hub.log.Warn("could not fill a gap; closing", "conn_id", c.ID, "conversation_id", conv, "error", err)
+			c.hub.log.Warn("could not fill a gap; closing", "conn_id", c.ID(), "conversation_id", conv, "error", err)
 			c.Close(wire.CloseTryAgainLater, wire.ReasonCatchUp)
 			return
 		}
 		t := time.NewTimer(delay)
 		select {
-		case <-c.ctx.Done():
+		case <-ctx.Done():
 			t.Stop()
 			return
 		case <-t.C:

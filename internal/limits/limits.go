@@ -85,18 +85,21 @@ func Err(message string, retryAfter time.Duration) error {
 }
 
 // Counter counts live things per key (sockets per user, per address)
-// against a cap.
-type Counter struct {
+// against a cap. The key is whatever names them best: a desk.Principal for
+// users, so counting a socket makes no string of its own.
+type Counter[K comparable] struct {
 	max int
 	mu  sync.Mutex
-	m   map[string]int
+	m   map[K]int
 }
 
 // NewCounter returns a counter that allows max per key.
-func NewCounter(max int) *Counter { return &Counter{max: max, m: make(map[string]int)} }
+func NewCounter[K comparable](max int) *Counter[K] {
+	return &Counter[K]{max: max, m: make(map[K]int)}
+}
 
 // Acquire counts one more for key, unless it is at the cap.
-func (c *Counter) Acquire(key string) bool {
+func (c *Counter[K]) Acquire(key K) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.m[key] >= c.max {
@@ -107,7 +110,7 @@ func (c *Counter) Acquire(key string) bool {
 }
 
 // Release counts one less for key.
-func (c *Counter) Release(key string) {
+func (c *Counter[K]) Release(key K) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.m[key] <= 1 {
