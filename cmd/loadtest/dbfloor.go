@@ -61,7 +61,7 @@ func parseDBFloorConfig(args []string, stderr io.Writer) (dbFloorConfig, error) 
 	fs.StringVar(&c.dbPath, "db", "", "or the SQLite file to write to, as the desk's --db (one writer; --writers and --round-trips do not apply)")
 	fs.IntVar(&c.conversations, "conversations", 1000, "conversations the messages are spread over, round robin")
 	fs.IntVar(&c.writers, "writers", postgres.DefaultWriters, "writers committing side by side, each owning its share of the conversations (the desk's postgres.DefaultWriters)")
-	fs.IntVar(&c.batch, "batch", 64, "messages per transaction (the desk's group commit takes up to 64)")
+	fs.IntVar(&c.batch, "batch", 0, "messages per transaction; 0: as many as the desk's group commit takes on that database (64 on PostgreSQL, sqlite.DB.BatchSize on SQLite)")
 	fs.DurationVar(&c.duration, "duration", 10*time.Second, "how long to write")
 	fs.StringVar(&c.trips, "round-trips", "batch", "how a transaction's statements travel: "+strings.Join(floorTrips, ", "))
 	fs.StringVar(&c.watchComm, "watch-comm", "postgres", "also report the CPU time of every process with this command name")
@@ -73,8 +73,8 @@ func parseDBFloorConfig(args []string, stderr io.Writer) (dbFloorConfig, error) 
 		return c, fmt.Errorf("unexpected arguments: %v", fs.Args())
 	case (c.databaseURL == "") == (c.dbPath == ""):
 		return c, errors.New("one of --database-url and --db is required")
-	case c.conversations < 1 || c.writers < 1 || c.batch < 1 || c.duration <= 0:
-		return c, errors.New("--conversations, --writers, --batch and --duration must be positive")
+	case c.conversations < 1 || c.writers < 1 || c.batch < 0 || c.duration <= 0:
+		return c, errors.New("--conversations, --writers and --duration must be positive, --batch 0 or more")
 	case !slices.Contains(floorTrips, c.trips):
 		return c, fmt.Errorf("--round-trips must be one of %s", strings.Join(floorTrips, ", "))
 	}
@@ -136,6 +136,9 @@ type floorStats struct {
 func runDBFloor(ctx context.Context, c dbFloorConfig, out io.Writer) error {
 	if c.dbPath != "" {
 		return runSQLiteFloor(ctx, c, out)
+	}
+	if c.batch == 0 {
+		c.batch = pgBatch
 	}
 	// The desk's own migrations: the same tables and indexes it writes.
 	db, err := postgres.Open(ctx, c.databaseURL)
@@ -273,6 +276,10 @@ func floorWriter(ctx context.Context, pool *pgxpool.Pool, c dbFloorConfig, tag s
 	}
 	return s
 }
+
+// pgBatch is what the desk's writers commit at most at once on
+// PostgreSQL (conversation's maxBatch).
+const pgBatch = 64
 
 type stmtArgs struct {
 	sql  string

@@ -35,6 +35,9 @@ func runSQLiteFloor(ctx context.Context, c dbFloorConfig, out io.Writer) error {
 	}
 	defer db.Close()
 	w := db.BareWriter()
+	if c.batch == 0 {
+		c.batch = db.BatchSize()
+	}
 
 	tag := floorHeader(out)
 	var version string

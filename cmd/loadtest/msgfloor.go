@@ -83,7 +83,7 @@ func runMsgFloor(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	fs.StringVar(&c.dbPath, "db", "", "also store every message in this SQLite file (a fresh one: the desk's migrations are applied), one writer")
 	fs.StringVar(&c.databaseURL, "database-url", "", "or in this PostgreSQL database (a fresh one)")
 	fs.IntVar(&c.writers, "writers", postgres.DefaultWriters, "PostgreSQL writers, each owning its share of the conversations")
-	fs.IntVar(&c.batch, "batch", 64, "messages per transaction at most (the desk's group commit)")
+	fs.IntVar(&c.batch, "batch", 0, "messages per transaction at most; 0: as the desk's group commit on that database")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -115,6 +115,9 @@ func runMsgFloor(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		}
 		defer db.Close()
 		f.sqlite, writers = db.BareWriter(), 1
+		if f.cfg.batch == 0 {
+			f.cfg.batch = db.BatchSize()
+		}
 		f.stmts = map[string]*sql.Stmt{}
 		for _, q := range []string{sqliteFloorEvent, sqliteFloorRead, sqliteFloorConv, sqliteFloorDoc, sqliteFloorTerms} {
 			s, err := f.sqlite.PrepareContext(ctx, q)
@@ -136,6 +139,9 @@ func runMsgFloor(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		}
 		defer f.pg.Close()
 		writers = c.writers
+		if f.cfg.batch == 0 {
+			f.cfg.batch = pgBatch
+		}
 		store = fmt.Sprintf("PostgreSQL, %d writers", writers)
 	}
 	for range writers {
@@ -160,7 +166,7 @@ func runMsgFloor(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	fmt.Fprintf(stdout, "msgfloor: listening on %s, pid %d, %s, up to %d messages per transaction (run loadtest messages with --verify 0)\n",
-		ln.Addr(), os.Getpid(), store, c.batch)
+		ln.Addr(), os.Getpid(), store, f.cfg.batch)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {

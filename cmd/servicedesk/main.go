@@ -425,6 +425,16 @@ func (s timedStore) ListConversations(ctx context.Context, q desk.ConversationQu
 	return rows, err
 }
 
+// BatchSize passes on the store's choice of how many commands the writer
+// commits at once (see conversation.Config.Store): hidden behind the
+// wrapper, SQLite's writer would commit PostgreSQL's 64.
+func (s timedStore) BatchSize() int {
+	if b, ok := s.ConversationStore.(interface{ BatchSize() int }); ok {
+		return b.BatchSize()
+	}
+	return 0
+}
+
 // redisLogger sends go-redis's own messages (reconnects, dial failures)
 // to the structured log instead of bare stderr.
 type redisLogger struct{ log *slog.Logger }
