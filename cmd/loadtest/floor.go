@@ -95,7 +95,18 @@ func runFloor(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 // handler matters: while it runs, net/http keeps its request buffers
 // (about 10 KiB) alive for the whole life of the WebSocket.
 func (f *floor) serveWS(w http.ResponseWriter, r *http.Request) {
-	up := f.upgrader
+	ws, err := upgradeBearer(f.upgrader, w, r)
+	if err != nil {
+		return
+	}
+	c := &floorConn{ws: ws, id: r.PathValue("agent_id")}
+	f.add(c)
+	go f.read(c)
+}
+
+// upgradeBearer upgrades with up, selecting the offered bearer
+// subprotocol unchecked, and bounds frames as the desk does.
+func upgradeBearer(up websocket.Upgrader, w http.ResponseWriter, r *http.Request) (*websocket.Conn, error) {
 	for _, p := range websocket.Subprotocols(r) {
 		if strings.HasPrefix(p, "bearer.") {
 			up.Subprotocols = []string{p}
@@ -104,36 +115,23 @@ func (f *floor) serveWS(w http.ResponseWriter, r *http.Request) {
 	}
 	ws, err := up.Upgrade(w, r, nil)
 	if err != nil {
-		return
+		return nil, err
 	}
 	ws.SetReadLimit(64 << 10)
-	c := &floorConn{ws: ws, id: r.PathValue("agent_id")}
-	f.add(c)
-	go f.read(c)
+	return ws, nil
 }
 
 // read handles c's frames until the connection ends.
 func (f *floor) read(c *floorConn) {
-	defer func() {
-		f.remove(c)
-		c.ws.Close()
-	}()
-	var buf []byte
-	for {
-		_, rd, err := c.ws.NextReader()
-		if err != nil {
-			return
-		}
-		if buf, err = readInto(rd, buf[:0]); err != nil {
-			return
-		}
+	defer f.remove(c)
+	readFrames(c, func(buf []byte) bool {
 		var m struct {
 			Type           string `json:"type"`
 			ConversationID string `json:"conversation_id"`
 			SenderName     string `json:"sender_name"`
 		}
 		if json.Unmarshal(buf, &m) != nil {
-			return
+			return false
 		}
 		switch m.Type {
 		case "ping":
@@ -142,6 +140,23 @@ func (f *floor) read(c *floorConn) {
 			if m.ConversationID != "" {
 				f.broadcast(c, m.ConversationID, m.SenderName)
 			}
+		}
+		return true
+	})
+}
+
+// readFrames hands each of c's frames to handle, whole, until the
+// connection ends or handle returns false; then it closes c.
+func readFrames(c *floorConn, handle func(frame []byte) bool) {
+	defer c.ws.Close()
+	var buf []byte
+	for {
+		_, rd, err := c.ws.NextReader()
+		if err != nil {
+			return
+		}
+		if buf, err = readInto(rd, buf[:0]); err != nil || !handle(buf) {
+			return
 		}
 	}
 }

@@ -247,18 +247,10 @@ func (f *msgFloor) seed1(ctx context.Context, cv *mfConv) error {
 
 // serveWS upgrades, echoing the offered bearer subprotocol unchecked.
 func (f *msgFloor) serveWS(w http.ResponseWriter, r *http.Request, agent bool) {
-	up := f.upgrader
-	for _, p := range websocket.Subprotocols(r) {
-		if strings.HasPrefix(p, "bearer.") {
-			up.Subprotocols = []string{p}
-			break
-		}
-	}
-	ws, err := up.Upgrade(w, r, nil)
+	ws, err := upgradeBearer(f.upgrader, w, r)
 	if err != nil {
 		return
 	}
-	ws.SetReadLimit(64 << 10)
 	c := &floorConn{ws: ws}
 	if agent {
 		f.mu.Lock()
@@ -270,16 +262,7 @@ func (f *msgFloor) serveWS(w http.ResponseWriter, r *http.Request, agent bool) {
 
 // read handles c's frames until the connection ends.
 func (f *msgFloor) read(c *floorConn) {
-	defer c.ws.Close()
-	var buf []byte
-	for {
-		_, rd, err := c.ws.NextReader()
-		if err != nil {
-			return
-		}
-		if buf, err = readInto(rd, buf[:0]); err != nil {
-			return
-		}
+	readFrames(c, func(buf []byte) bool {
 		var m struct {
 			Type           string `json:"type"`
 			ConversationID string `json:"conversation_id"`
@@ -287,7 +270,7 @@ func (f *msgFloor) read(c *floorConn) {
 			Body           string `json:"body"`
 		}
 		if json.Unmarshal(buf, &m) != nil {
-			return
+			return false
 		}
 		switch m.Type {
 		case "ping":
@@ -297,7 +280,7 @@ func (f *msgFloor) read(c *floorConn) {
 			cv := f.convs[m.ConversationID]
 			f.mu.Unlock()
 			if cv == nil {
-				continue
+				return true
 			}
 			msg := &mfMsg{conv: cv, from: c, clientID: m.ClientMsgID, body: m.Body}
 			if f.queues == nil {
@@ -305,11 +288,12 @@ func (f *msgFloor) read(c *floorConn) {
 				msg.seq = cv.seq
 				msg.encode()
 				f.deliver(msg)
-				continue
+				return true
 			}
 			f.queues[maphash.String(f.seed, cv.id)%uint64(len(f.queues))] <- msg
 		}
-	}
+		return true
+	})
 }
 
 // encode makes the stored event's data and the frame the receivers get,
