@@ -111,19 +111,42 @@ type floorConv struct {
 	seq          int64
 }
 
-// nextMessage advances cv's seq and returns the client id, body and
-// stored JSON of its next message, the k-th of the run, as the desk stores
-// an employee's message (the body carries the send time, as loadtest
-// messages' do).
-func (cv *floorConv) nextMessage(tag string, k int, began time.Time) (clientID, body string, data []byte) {
+// floorMsg is one message as the floors store it.
+type floorMsg struct {
+	conv, employee, clientID, body string
+	seq                            int64
+	data                           []byte // the event's stored JSON
+}
+
+// nextMessage advances cv's seq and returns its next message, the k-th of
+// the run, as the desk stores an employee's message (the body carries the
+// send time, as loadtest messages' do).
+func (cv *floorConv) nextMessage(tag string, k int, began time.Time) floorMsg {
 	cv.seq++
-	clientID = fmt.Sprintf("fl-%s-%s-%d", tag, cv.id, k)
-	body = "lt " + strconv.FormatInt(began.UnixNano(), 10)
-	data, _ = json.Marshal(desk.Message{
-		ID: cv.id + ":" + strconv.FormatInt(cv.seq, 10), Body: body, ClientMsgID: clientID,
-		SenderType: desk.RoleEmployee, SenderID: cv.employee, SenderName: "Floor " + cv.employee, CreatedAt: began.UTC().Truncate(time.Millisecond),
+	m := floorMsg{conv: cv.id, employee: cv.employee, seq: cv.seq,
+		clientID: fmt.Sprintf("fl-%s-%s-%d", tag, cv.id, k), body: "lt " + strconv.FormatInt(began.UnixNano(), 10)}
+	m.data = messageData(m, began)
+	return m
+}
+
+// messageData is m's stored JSON, as the desk encodes an employee's
+// message created at.
+func messageData(m floorMsg, at time.Time) []byte {
+	data, _ := json.Marshal(desk.Message{
+		ID: m.conv + ":" + strconv.FormatInt(m.seq, 10), Body: m.body, ClientMsgID: m.clientID,
+		SenderType: desk.RoleEmployee, SenderID: m.employee, SenderName: "Floor " + m.employee, CreatedAt: at.UTC().Truncate(time.Millisecond),
 	})
-	return clientID, body, data
+	return data
+}
+
+// pgFloorStmts are what the PostgreSQL floor sends for m, at now.
+func pgFloorStmts(m floorMsg, now time.Time) []stmtArgs {
+	return []stmtArgs{
+		{floorEvent, []any{m.conv, m.seq, m.data, m.employee, m.clientID, now}},
+		{floorDoc, []any{m.conv, m.seq, search.Terms(m.body)}},
+		{floorRead, []any{m.conv, m.employee, m.seq}},
+		{floorConvUpdate, []any{m.conv, m.seq, now}},
+	}
 }
 
 // floorStats is what one writer did.
@@ -259,13 +282,7 @@ func floorWriter(ctx context.Context, pool *pgxpool.Pool, c dbFloorConfig, tag s
 			cv := convs[next]
 			next = (next + 1) % len(convs)
 			k++
-			clientID, body, data := cv.nextMessage(tag, k, began)
-			stmts = append(stmts, []stmtArgs{
-				{floorEvent, []any{cv.id, cv.seq, data, cv.employee, clientID, now}},
-				{floorDoc, []any{cv.id, cv.seq, search.Terms(body)}},
-				{floorRead, []any{cv.id, cv.employee, cv.seq}},
-				{floorConvUpdate, []any{cv.id, cv.seq, now}},
-			})
+			stmts = append(stmts, pgFloorStmts(cv.nextMessage(tag, k, began), now))
 		}
 		if err := floorCommit(ctx, pool, c.trips, stmts); err != nil {
 			s.err = err

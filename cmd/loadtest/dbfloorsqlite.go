@@ -53,15 +53,11 @@ func runSQLiteFloor(ctx context.Context, c dbFloorConfig, out io.Writer) error {
 	}
 	fmt.Fprintf(out, "setup: %d conversations (fl-%s-0…%d), each with its employee and agent\n", len(convs), tag, len(convs)-1)
 
-	stmts := map[string]*sql.Stmt{}
-	for _, q := range []string{sqliteFloorEvent, sqliteFloorRead, sqliteFloorConv, sqliteFloorDoc, sqliteFloorTerms} {
-		s, err := w.PrepareContext(ctx, q)
-		if err != nil {
-			return fmt.Errorf("prepare: %w", err)
-		}
-		defer s.Close()
-		stmts[q] = s
+	fw, err := newSQLiteFloorWriter(ctx, w)
+	if err != nil {
+		return err
 	}
+	defer fw.close()
 	watch := cpuWatch{}
 	before := watch.sample()
 	start := time.Now()
@@ -76,55 +72,15 @@ func runSQLiteFloor(ctx context.Context, c dbFloorConfig, out io.Writer) error {
 	for stop.Err() == nil && time.Now().Before(deadline) {
 		began := time.Now()
 		now := began.UTC().Truncate(time.Millisecond).UnixMilli()
-		tx, err := w.BeginTx(ctx, nil)
-		if err != nil {
-			return err
-		}
-		exec := func(q string, args ...any) error {
-			_, err := tx.StmtContext(ctx, stmts[q]).ExecContext(ctx, args...)
-			return err
-		}
-		type doc struct {
-			conv  string
-			seq   int64
-			terms string
-		}
-		docs := make([]doc, 0, c.batch)
-		for range c.batch {
+		msgs := make([]floorMsg, c.batch)
+		for i := range msgs {
 			cv := &convs[next]
 			next = (next + 1) % len(convs)
 			k++
-			clientID, body, data := cv.nextMessage(tag, k, began)
-			if err := exec(sqliteFloorEvent, cv.id, cv.seq, cv.employee, clientID, string(data), now); err != nil {
-				tx.Rollback()
-				return fmt.Errorf("insert event: %w", err)
-			}
-			if err := exec(sqliteFloorRead, cv.seq, cv.id, cv.employee); err != nil {
-				tx.Rollback()
-				return fmt.Errorf("update participant: %w", err)
-			}
-			if err := exec(sqliteFloorConv, cv.seq, cv.seq, now, cv.id); err != nil {
-				tx.Rollback()
-				return fmt.Errorf("update conversation: %w", err)
-			}
-			docs = append(docs, doc{cv.id, cv.seq, search.Terms(body)})
+			msgs[i] = cv.nextMessage(tag, k, began)
 		}
-		terms := make([][2]any, len(docs))
-		for i, d := range docs {
-			var id int64
-			if err := tx.StmtContext(ctx, stmts[sqliteFloorDoc]).QueryRowContext(ctx, d.conv, d.seq).Scan(&id); err != nil {
-				tx.Rollback()
-				return fmt.Errorf("insert search doc: %w", err)
-			}
-			terms[i] = [2]any{id, d.terms}
-		}
-		all, _ := json.Marshal(terms)
-		if err := exec(sqliteFloorTerms, string(all)); err != nil {
-			tx.Rollback()
-			return fmt.Errorf("insert search terms: %w", err)
-		}
-		if err := tx.Commit(); err != nil {
-			return fmt.Errorf("commit: %w", err)
+		if err := fw.commit(ctx, msgs, now); err != nil {
+			return err
 		}
 		total += int64(c.batch)
 		lat = append(lat, time.Since(began))
@@ -161,4 +117,75 @@ func seedSQLiteFloor(ctx context.Context, w *sql.DB, tag string, n int) ([]floor
 		}
 	}
 	return convs, tx.Commit()
+}
+
+// sqliteFloorWriter stores messages as the desk's SQLite writer must, on
+// the desk's write connection, with its statements prepared once.
+type sqliteFloorWriter struct {
+	w     *sql.DB
+	stmts map[string]*sql.Stmt
+}
+
+func newSQLiteFloorWriter(ctx context.Context, w *sql.DB) (*sqliteFloorWriter, error) {
+	fw := &sqliteFloorWriter{w: w, stmts: map[string]*sql.Stmt{}}
+	for _, q := range []string{sqliteFloorEvent, sqliteFloorRead, sqliteFloorConv, sqliteFloorDoc, sqliteFloorTerms} {
+		s, err := w.PrepareContext(ctx, q)
+		if err != nil {
+			fw.close()
+			return nil, fmt.Errorf("prepare: %w", err)
+		}
+		fw.stmts[q] = s
+	}
+	return fw, nil
+}
+
+func (fw *sqliteFloorWriter) close() {
+	for _, s := range fw.stmts {
+		s.Close()
+	}
+}
+
+// commit stores msgs in one transaction, at now (Unix milliseconds): per
+// message the event, the read position and the seq, then the search
+// documents and all their terms at the end, as the desk writes them. Its
+// statements do not see ctx's cancellation, as the desk's do not (see
+// sqlite.DB.Update).
+func (fw *sqliteFloorWriter) commit(ctx context.Context, msgs []floorMsg, now int64) error {
+	ctx = context.WithoutCancel(ctx)
+	tx, err := fw.w.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	exec := func(q string, args ...any) error {
+		_, err := tx.StmtContext(ctx, fw.stmts[q]).ExecContext(ctx, args...)
+		return err
+	}
+	for _, m := range msgs {
+		if err := exec(sqliteFloorEvent, m.conv, m.seq, m.employee, m.clientID, string(m.data), now); err != nil {
+			return fmt.Errorf("insert event: %w", err)
+		}
+		if err := exec(sqliteFloorRead, m.seq, m.conv, m.employee); err != nil {
+			return fmt.Errorf("update participant: %w", err)
+		}
+		if err := exec(sqliteFloorConv, m.seq, m.seq, now, m.conv); err != nil {
+			return fmt.Errorf("update conversation: %w", err)
+		}
+	}
+	terms := make([][2]any, len(msgs))
+	for i, m := range msgs {
+		var id int64
+		if err := tx.StmtContext(ctx, fw.stmts[sqliteFloorDoc]).QueryRowContext(ctx, m.conv, m.seq).Scan(&id); err != nil {
+			return fmt.Errorf("insert search doc: %w", err)
+		}
+		terms[i] = [2]any{id, search.Terms(m.body)}
+	}
+	all, _ := json.Marshal(terms)
+	if err := exec(sqliteFloorTerms, string(all)); err != nil {
+		return fmt.Errorf("insert search terms: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -20,8 +19,6 @@ import (
 	"github.com/gorilla/websocket"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/servicedesk/servicedesk/internal/desk"
-	"github.com/servicedesk/servicedesk/internal/search"
 	"github.com/servicedesk/servicedesk/internal/store/postgres"
 	"github.com/servicedesk/servicedesk/internal/store/sqlite"
 )
@@ -53,10 +50,9 @@ type msgFloor struct {
 	agents []*floorConn
 	n      int
 
-	sqlite *sql.DB              // the desk's SQLite write connection, or nil
-	stmts  map[string]*sql.Stmt // its statements, prepared once
-	pg     *pgxpool.Pool        // or PostgreSQL, or neither
-	queues []chan *mfMsg        // one per writer, conversations sharded over them
+	sqlite *sqliteFloorWriter // on the desk's SQLite write connection, or nil
+	pg     *pgxpool.Pool      // or PostgreSQL, or neither
+	queues []chan *mfMsg      // one per writer, conversations sharded over them
 }
 
 // mfConv is a conversation; seq is its writer's (or, with no database, its
@@ -66,13 +62,13 @@ type mfConv struct {
 	seq          int64
 }
 
-// mfMsg is a message on its way to a writer.
+// mfMsg is a message on its way to a writer: what is stored, and what
+// is sent.
 type mfMsg struct {
-	conv           *mfConv
-	from           *floorConn
-	clientID, body string
-	seq            int64
-	data, frame    []byte
+	floorMsg
+	cv    *mfConv
+	from  *floorConn
+	frame []byte
 }
 
 func runMsgFloor(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -114,18 +110,13 @@ func runMsgFloor(ctx context.Context, args []string, stdout, stderr io.Writer) e
 			return err
 		}
 		defer db.Close()
-		f.sqlite, writers = db.BareWriter(), 1
+		if f.sqlite, err = newSQLiteFloorWriter(ctx, db.BareWriter()); err != nil {
+			return err
+		}
+		defer f.sqlite.close()
+		writers = 1
 		if f.cfg.batch == 0 {
 			f.cfg.batch = db.BatchSize()
-		}
-		f.stmts = map[string]*sql.Stmt{}
-		for _, q := range []string{sqliteFloorEvent, sqliteFloorRead, sqliteFloorConv, sqliteFloorDoc, sqliteFloorTerms} {
-			s, err := f.sqlite.PrepareContext(ctx, q)
-			if err != nil {
-				return fmt.Errorf("prepare: %w", err)
-			}
-			defer s.Close()
-			f.stmts[q] = s
 		}
 		store = "SQLite " + c.dbPath + ", one writer"
 	case c.databaseURL != "":
@@ -218,7 +209,7 @@ func (f *msgFloor) seed1(ctx context.Context, cv *mfConv) error {
 	now := time.Now()
 	switch {
 	case f.sqlite != nil:
-		tx, err := f.sqlite.BeginTx(ctx, nil)
+		tx, err := f.sqlite.w.BeginTx(ctx, nil)
 		if err != nil {
 			return err
 		}
@@ -282,7 +273,7 @@ func (f *msgFloor) read(c *floorConn) {
 			if cv == nil {
 				return true
 			}
-			msg := &mfMsg{conv: cv, from: c, clientID: m.ClientMsgID, body: m.Body}
+			msg := &mfMsg{cv: cv, from: c, floorMsg: floorMsg{conv: cv.id, employee: cv.employee, clientID: m.ClientMsgID, body: m.Body}}
 			if f.queues == nil {
 				cv.seq++
 				msg.seq = cv.seq
@@ -299,17 +290,15 @@ func (f *msgFloor) read(c *floorConn) {
 // encode makes the stored event's data and the frame the receivers get,
 // as the desk's encoding/json writes them.
 func (m *mfMsg) encode() {
-	now := time.Now().UTC().Truncate(time.Millisecond)
-	id := m.conv.id + ":" + strconv.FormatInt(m.seq, 10)
-	m.data, _ = json.Marshal(desk.Message{ID: id, Body: m.body, ClientMsgID: m.clientID,
-		SenderType: desk.RoleEmployee, SenderID: m.conv.employee, SenderName: "Floor " + m.conv.employee, CreatedAt: now})
+	now := time.Now()
+	m.data = messageData(m.floorMsg, now)
 	m.frame, _ = json.Marshal(struct {
 		ConversationID string          `json:"conversation_id"`
 		Seq            int64           `json:"seq"`
 		Type           string          `json:"type"`
 		Data           json.RawMessage `json:"data"`
 		CreatedAt      time.Time       `json:"created_at"`
-	}{m.conv.id, m.seq, "message.created", m.data, now})
+	}{m.conv, m.seq, "message.created", m.data, now.UTC().Truncate(time.Millisecond)})
 }
 
 // deliver writes the event to the agent's sockets and the employee's,
@@ -334,7 +323,7 @@ func (f *msgFloor) deliver(m *mfMsg) {
 		ID             string `json:"id"`
 		Seq            int64  `json:"seq"`
 		Duplicate      bool   `json:"duplicate"`
-	}{"ack", m.conv.id, m.clientID, m.conv.id + ":" + strconv.FormatInt(m.seq, 10), m.seq, false})
+	}{"ack", m.conv, m.clientID, m.conv + ":" + strconv.FormatInt(m.seq, 10), m.seq, false})
 	if pm, err := websocket.NewPreparedMessage(websocket.TextMessage, ack); err == nil {
 		m.from.write(pm, deadline)
 	}
@@ -371,8 +360,8 @@ func (f *msgFloor) write(ctx context.Context, q chan *mfMsg) {
 			}
 		}
 		for _, m := range batch {
-			m.conv.seq++
-			m.seq = m.conv.seq
+			m.cv.seq++
+			m.seq = m.cv.seq
 			m.encode()
 		}
 		var err error
@@ -389,44 +378,13 @@ func (f *msgFloor) write(ctx context.Context, q chan *mfMsg) {
 	}
 }
 
-// commitSQLite stores a batch as dbfloor --db does. Its statements do not
-// see ctx's cancellation, as the desk's do not (see sqlite.DB.Update).
+// commitSQLite stores a batch as dbfloor --db does.
 func (f *msgFloor) commitSQLite(ctx context.Context, batch []*mfMsg) error {
-	ctx = context.WithoutCancel(ctx)
-	tx, err := f.sqlite.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	exec := func(q string, args ...any) error {
-		_, err := tx.StmtContext(ctx, f.stmts[q]).ExecContext(ctx, args...)
-		return err
-	}
-	now := time.Now().UTC().Truncate(time.Millisecond).UnixMilli()
-	for _, m := range batch {
-		if err := exec(sqliteFloorEvent, m.conv.id, m.seq, m.conv.employee, m.clientID, string(m.data), now); err != nil {
-			return fmt.Errorf("insert event: %w", err)
-		}
-		if err := exec(sqliteFloorRead, m.seq, m.conv.id, m.conv.employee); err != nil {
-			return fmt.Errorf("update participant: %w", err)
-		}
-		if err := exec(sqliteFloorConv, m.seq, m.seq, now, m.conv.id); err != nil {
-			return fmt.Errorf("update conversation: %w", err)
-		}
-	}
-	terms := make([][2]any, len(batch))
+	msgs := make([]floorMsg, len(batch))
 	for i, m := range batch {
-		var id int64
-		if err := tx.StmtContext(ctx, f.stmts[sqliteFloorDoc]).QueryRowContext(ctx, m.conv.id, m.seq).Scan(&id); err != nil {
-			return fmt.Errorf("insert search doc: %w", err)
-		}
-		terms[i] = [2]any{id, search.Terms(m.body)}
+		msgs[i] = m.floorMsg
 	}
-	all, _ := json.Marshal(terms)
-	if err := exec(sqliteFloorTerms, string(all)); err != nil {
-		return fmt.Errorf("insert search terms: %w", err)
-	}
-	return tx.Commit()
+	return f.sqlite.commit(ctx, msgs, time.Now().UTC().Truncate(time.Millisecond).UnixMilli())
 }
 
 // commitPostgres stores a batch as dbfloor does: one pipelined round trip.
@@ -434,12 +392,7 @@ func (f *msgFloor) commitPostgres(ctx context.Context, batch []*mfMsg) error {
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	msgs := make([][]stmtArgs, len(batch))
 	for i, m := range batch {
-		msgs[i] = []stmtArgs{
-			{floorEvent, []any{m.conv.id, m.seq, m.data, m.conv.employee, m.clientID, now}},
-			{floorDoc, []any{m.conv.id, m.seq, search.Terms(m.body)}},
-			{floorRead, []any{m.conv.id, m.conv.employee, m.seq}},
-			{floorConvUpdate, []any{m.conv.id, m.seq, now}},
-		}
+		msgs[i] = pgFloorStmts(m.floorMsg, now)
 	}
 	return floorCommit(ctx, f.pg, "batch", msgs)
 }
