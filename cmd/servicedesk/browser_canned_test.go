@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/chromedp/cdproto/browser"
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 )
 
@@ -397,9 +398,14 @@ func TestBrowserServiceLevels(t *testing.T) {
 
 // TestBrowserReports: the admin opens the reports over a day with one
 // request answered: the figures, the volume chart, and a table saved as
-// CSV with the same numbers.
+// CSV with the same numbers. The desk keeps the time of UTC+14 and the
+// browser that of UTC-12, so their dates always differ: the default
+// period must be the desk's days, not the browser's.
 func TestBrowserReports(t *testing.T) {
-	s := newDeskScenario(t, startBrowser(t))
+	s := newDeskScenario(t, startBrowser(t), "--time-zone", "Pacific/Kiritimati")
+	if _, err := chromedp.Call(s.agent.ctx, emulation.SetTimezoneOverride, emulation.SetTimezoneOverrideParams{TimezoneID: "Etc/GMT+12"}); err != nil {
+		t.Fatal(err)
+	}
 	s.agentSignsIn()
 	s.employeeAsks()
 	s.queueShowsItLive()
@@ -410,6 +416,11 @@ func TestBrowserReports(t *testing.T) {
 	admin.waitVisible(t, "#reports-open")
 	admin.click(t, "#reports-open")
 	admin.waitUntil(t, "the figures", `document.querySelector('[data-testid=stat-created] strong')?.textContent === '1'`)
+	desk, _ := time.LoadLocation("Pacific/Kiritimati")
+	if to := evalJS[string](t, admin, `document.querySelector('#rep-to').value`); to != time.Now().In(desk).Format(time.DateOnly) &&
+		to != time.Now().In(desk).Add(-time.Minute).Format(time.DateOnly) {
+		t.Errorf("the period ends %s, not on the desk's today", to)
+	}
 	admin.waitUntil(t, "the volume chart drawn", `document.querySelectorAll('[data-testid=chart-volume] rect.bar-created').length >= 1`)
 	admin.waitUntil(t, "the agents' table", `document.querySelector('[data-testid=report-agents] tbody')?.textContent.includes('1')`)
 	admin.waitUntil(t, "the knowledge base's figures", `document.querySelector('[data-testid=kb-deflectionRate] strong')?.textContent === '0%'`)

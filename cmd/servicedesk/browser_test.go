@@ -172,13 +172,13 @@ type deskScenario struct {
 	want       []string // its message bodies, in order, as both pages must show them
 }
 
-func newDeskScenario(t *testing.T, browser context.Context) *deskScenario {
+func newDeskScenario(t *testing.T, browser context.Context, flags ...string) *deskScenario {
 	s := &deskScenario{t: t, db: filepath.Join(t.TempDir(), "desk.db"), browser: browser}
 	s.wangID = addAgent(t, s.db, "wanggong", "王工", "wanggong-password")
 	// A fixed address, and the embedded default (tokens in the SQLite
 	// file): the restart brings the server back where the pages look for
 	// it, and their tokens still work, as on a single-node desk.
-	s.args = []string{"--addr", freeAddr(t), "--dev"}
+	s.args = append([]string{"--addr", freeAddr(t), "--dev"}, flags...)
 	s.srv = startApp(t, s.db, s.args...)
 	s.emp = openTab(t, browser, "employee", 390, 844, true)
 	s.agent = openTab(t, browser, "agent", 1366, 850, false)

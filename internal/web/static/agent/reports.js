@@ -38,6 +38,10 @@ export function bindReports({ api, i18n, toast, cats, download }) {
       return;
     }
     render(r);
+    if (!$("#rep-to").value && r.days.length) {
+      $("#rep-from").value = r.days[0].date;
+      $("#rep-to").value = r.days[r.days.length - 1].date;
+    }
     // The knowledge base's figures (admins): how often articles answered
     // before a person had to.
     const p = params();
@@ -133,12 +137,10 @@ export function bindReports({ api, i18n, toast, cats, download }) {
     $("#rep-agent").replaceChildren(opt("", t("reports.allAgents")), ...agents.map((a) => opt(a.id, a.name || a.username)));
     $("#rep-category").replaceChildren(opt("", t("reports.allCategories")), ...cats.all().map((c) => opt(c.key, cats.name(c.key))));
     $("#rep-priority").replaceChildren(opt("", t("reports.allPriorities")), ...["low", "normal", "high", "urgent"].map((p) => opt(p, t(`priority.${p}`))));
-    if (!$("#rep-to").value) {
-      const today = new Date();
-      const iso = (d) => `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, "0")}-${String(d.getDate()).padStart(2, "0")}`;
-      $("#rep-to").value = iso(today);
-      $("#rep-from").value = iso(new Date(today.getTime() - 29 * 86400_000));
-    }
+    // The first time, the period is left to the server: its last 30 days
+    // are the desk's days, in the desk's time zone, which the browser's
+    // may not share (a date from the browser's clock can end before the
+    // desk's today starts). load() then shows the dates it chose.
     dialog.showModal();
     load();
   });
