@@ -16,25 +16,27 @@ import (
 // write, and how long we wait for the peer's reply before dropping TCP.
 const closeGrace = time.Second
 
-// item is one queued outbound frame. A nil msg is a ping. Conversation
+// item is one queued outbound frame, encoded (frame.go). Conversation
 // events carry their conversation, seq and their audience's previous seq,
 // for ordering (see stream.go).
 type item struct {
-	msg  *websocket.PreparedMessage
-	size int
-	conv string
-	seq  int64
-	prev int64
+	frame []byte
+	size  int
+	conv  string
+	seq   int64
+	prev  int64
 }
 
 // Conn is the outbound side of one live WebSocket connection: a bounded queue
 // and the writer that drains it.
 //
-// The writer goroutine exists only while the queue is non-empty: an idle
-// connection costs no goroutine and no write buffer, which is most of what
-// keeps memory per connection low (see docs/benchmarks.md). At most one
-// writer runs at a time, so it alone owns the socket's write side; Send and
-// Close never block on the network.
+// The writer exists only while the queue is non-empty: an idle connection
+// costs no goroutine and no write buffer, which is most of what keeps memory
+// per connection low (see docs/benchmarks.md). At most one writer runs at a
+// time, so it alone owns the socket's write side; Send and Close never block
+// on the network. The writer's first pass is made by whoever queued the
+// frame (writeInline): it writes what the socket takes at once, and only
+// what is left starts a writer goroutine.
 type Conn struct {
 	// Everything here is kept as long as the socket lives, by every idle
 	// one: at 10,000 sockets each 8 bytes is 80 KB, and twice that in
@@ -50,8 +52,12 @@ type Conn struct {
 	fp  desk.Fingerprint // of the token it was opened with
 
 	mu      sync.Mutex
-	writing bool // a writer goroutine is running
+	writing bool // a writer runs: inline or a goroutine
 	done    bool // unregistered: nothing more is queued
+	// inline: the goroutine holding mu writes, once it lets go, what
+	// it queued if no writer runs (writeInline); startWriterLocked then
+	// sets flush instead of starting a goroutine.
+	inline, flush bool
 	// followsPresence: the client asked for presence announcements.
 	followsPresence bool
 
@@ -149,12 +155,8 @@ func (c *Conn) endLocked() {
 // Send queues a text frame for this connection alone. It reports false if
 // the connection is closing. Overflowing the queue closes the connection as
 // a slow consumer.
-func (c *Conn) Send(frame []byte) bool {
-	pm, err := websocket.NewPreparedMessage(websocket.TextMessage, frame)
-	if err != nil {
-		return false
-	}
-	ok := c.enqueue(item{msg: pm, size: len(frame)})
+func (c *Conn) Send(payload []byte) bool {
+	ok := c.enqueue(item{frame: textFrame(payload), size: len(payload)})
 	if ok {
 		c.hub.opts.Observer.FramesQueued(1)
 	}
@@ -163,12 +165,25 @@ func (c *Conn) Send(frame []byte) bool {
 
 func (c *Conn) enqueue(it item) bool {
 	c.mu.Lock()
+	c.inline = true
 	ok, overflow := c.enqueueLocked(it)
-	c.mu.Unlock()
+	c.unlockAndFlush()
 	if overflow {
 		c.closeSlow()
 	}
 	return ok
+}
+
+// unlockAndFlush ends an inline section: it lets go of mu, then writes
+// what was queued if it started the writer.
+func (c *Conn) unlockAndFlush() {
+	c.inline = false
+	flush := c.flush
+	c.flush = false
+	c.mu.Unlock()
+	if flush {
+		c.writeInline()
+	}
 }
 
 // enqueueLocked queues it unless the connection is closing or its queue
@@ -226,26 +241,95 @@ func (c *Conn) startWriterLocked() {
 	}
 	c.writing = true
 	c.hub.writers.Add(1)
-	go c.writeLoop()
+	if c.inline {
+		c.flush = true
+		return
+	}
+	go c.writeLoop(nil, 0)
 }
 
-// writeLoop drains the queue in batches, then sends a pending close frame,
-// then exits. Any write error ends the connection: the reader sees the
-// closed socket and unregisters it.
-func (c *Conn) writeLoop() {
+// writeInline is the writer's first pass, made by the goroutine that
+// queued the frames and found no writer running: the bus's delivery, or
+// the connection's own reader. It writes what the socket takes without
+// waiting, as a bare server's loop would, and leaves the rest to a writer
+// goroutine. On a fan-out to 10,000 reading clients almost every frame
+// ends here: a goroutine per socket per event, and its write deadline,
+// were a seventh of the server's CPU (docs/benchmarks.md, issue 14).
+func (c *Conn) writeInline() {
+	c.mu.Lock()
+	if c.closing != nil || c.done || len(c.queue) == 0 {
+		c.mu.Unlock()
+		go c.writeLoop(nil, 0) // it sends the close frame, or just ends
+		return
+	}
+	batch := c.queue
+	c.queue = nil
+	c.mu.Unlock()
+	nc := c.ws.NetConn()
+	for i, it := range batch {
+		n, err := tryWrite(nc, it.frame)
+		if err != nil {
+			c.closeSocket()
+			c.finishWriting()
+			c.hub.writers.Done()
+			return
+		}
+		if n < len(it.frame) {
+			// The socket is full: a goroutine finishes this frame, then the
+			// rest. The frame must be finished even if the connection is
+			// closing meanwhile, or the close frame would land inside it.
+			go c.writeLoop(batch[i:], n)
+			return
+		}
+		c.mu.Lock()
+		c.queued -= it.size
+		c.mu.Unlock()
+		batch[i] = item{}
+	}
+	c.mu.Lock()
+	if len(c.queue) > 0 || c.closing != nil {
+		c.mu.Unlock()
+		go c.writeLoop(nil, 0)
+		return
+	}
+	c.writing = false
+	c.mu.Unlock()
+	c.hub.writers.Done()
+}
+
+// writeLoop writes first, its first frame from byte off (what
+// writeInline left), then drains the queue in batches, then sends a
+// pending close frame, then exits. Any write error ends the connection:
+// the reader sees the closed socket and unregisters it.
+func (c *Conn) writeLoop(first []item, off int) {
 	defer c.hub.writers.Done()
+	batch := first
+	var closing *desk.Close
 	for {
 		c.mu.Lock()
-		batch, closing := c.queue, c.closing
-		c.queue = nil
+		if batch == nil {
+			batch = c.queue
+			c.queue = nil
+		} else if c.closing != nil {
+			// Close dropped what was queued; only a frame begun is finished.
+			batch = batch[:min(off, 1)]
+		}
+		closing = c.closing
 		if len(batch) == 0 && closing == nil {
 			c.writing = false
+			// No deadline is left behind: writeInline's writes would
+			// refuse to start once it has passed.
+			c.ws.NetConn().SetWriteDeadline(time.Time{})
 			c.mu.Unlock()
 			return
 		}
 		c.mu.Unlock()
 
 		for i, it := range batch {
+			if off > 0 {
+				it.frame = it.frame[off:]
+				off = 0
+			}
 			if err := c.write(it); err != nil {
 				c.closeSocket()
 				c.finishWriting()
@@ -255,7 +339,7 @@ func (c *Conn) writeLoop() {
 			c.queued -= it.size
 			stop := c.closing != nil
 			c.mu.Unlock()
-			batch[i] = item{} // let the prepared message go as soon as it is written
+			batch[i] = item{} // let the frame go as soon as it is written
 			if stop {
 				break
 			}
@@ -265,16 +349,16 @@ func (c *Conn) writeLoop() {
 			c.finishWriting()
 			return
 		}
+		batch = nil
 	}
 }
 
+// write sends one frame, bounded by the write timeout.
 func (c *Conn) write(it item) error {
-	deadline := time.Now().Add(c.hub.opts.WriteTimeout)
-	if it.msg == nil {
-		return c.ws.WriteControl(websocket.PingMessage, nil, deadline)
-	}
-	c.ws.SetWriteDeadline(deadline)
-	return c.ws.WritePreparedMessage(it.msg)
+	nc := c.ws.NetConn()
+	nc.SetWriteDeadline(time.Now().Add(c.hub.opts.WriteTimeout))
+	_, err := nc.Write(it.frame)
+	return err
 }
 
 // FollowPresence makes this connection receive presence announcements
@@ -324,4 +408,12 @@ func (c *Conn) finishWriting() {
 }
 
 // Ping queues a protocol-level ping, the server's liveness probe.
-func (c *Conn) ping() { c.enqueue(item{}) }
+func (c *Conn) ping() { c.enqueue(item{frame: pingFrame}) }
+
+// pong answers a client's ping through the queue, gorilla's ping handler
+// for this connection: gorilla's own would write from the reader, maybe
+// inside a frame writeInline left half written.
+func (c *Conn) pong(data string) error {
+	c.enqueue(item{frame: frame(websocket.PongMessage, []byte(data)), size: len(data)})
+	return nil
+}

@@ -4,7 +4,7 @@
 // Delivery never waits on a client: each connection has a bounded outbound
 // queue drained by its own writer, and a connection whose queue overflows is
 // closed as a slow consumer while everyone else keeps receiving. A broadcast
-// is encoded once (one websocket.PreparedMessage) however many connections
+// is encoded once (one frame, frame.go) however many connections
 // receive it.
 package hub
 
@@ -120,6 +120,7 @@ func (h *Hub) Register(ws *websocket.Conn, user desk.Principal, token string) (*
 		id:       h.nextID.Add(1),
 		agentIdx: -1,
 	}
+	ws.SetPingHandler(c.pong)
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.closed {
@@ -205,16 +206,12 @@ func removeAt(s []*Conn, i int32, setIdx func(*Conn, int32)) []*Conn {
 // client, so a bus may call it inline.
 func (h *Hub) Deliver(ev desk.Event) int {
 	start := time.Now()
-	var pm *websocket.PreparedMessage
+	var fr []byte
 	if ev.Close == nil {
-		var err error
-		if pm, err = websocket.NewPreparedMessage(websocket.TextMessage, ev.Frame); err != nil {
-			h.log.Error("prepare frame", "error", err)
-			return 0
-		}
+		fr = textFrame(ev.Frame)
 	}
 	n := 0
-	it := item{msg: pm, size: len(ev.Frame), conv: ev.ConversationID, seq: ev.Seq, prev: ev.Prev}
+	it := item{frame: fr, size: len(ev.Frame), conv: ev.ConversationID, seq: ev.Seq, prev: ev.Prev}
 	act := func(c *Conn) {
 		if ev.Close != nil {
 			c.Close(ev.Close.Code, ev.Close.Reason)

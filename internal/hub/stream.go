@@ -5,8 +5,6 @@ import (
 	"slices"
 	"time"
 
-	"github.com/gorilla/websocket"
-
 	"github.com/servicedesk/servicedesk/internal/desk"
 	"github.com/servicedesk/servicedesk/internal/wire"
 )
@@ -82,8 +80,9 @@ func (c *Conn) deliver(it item) bool {
 		return c.enqueue(it) // not a stored event: nothing to order
 	}
 	c.mu.Lock()
+	c.inline = true
 	ok, overflow := c.deliverLocked(it)
-	c.mu.Unlock()
+	c.unlockAndFlush()
 	if overflow {
 		c.closeSlow()
 	}
@@ -273,11 +272,7 @@ func (c *Conn) beginLocked(st *stream) uint64 {
 func (c *Conn) end(conv string, gen uint64, replay []Replayed, done []byte, skipGap bool) bool {
 	var items []item
 	for _, r := range replay {
-		pm, err := websocket.NewPreparedMessage(websocket.TextMessage, r.Frame)
-		if err != nil {
-			continue
-		}
-		items = append(items, item{msg: pm, size: len(r.Frame), conv: conv, seq: r.Seq})
+		items = append(items, item{frame: textFrame(r.Frame), size: len(r.Frame), conv: conv, seq: r.Seq})
 	}
 	c.mu.Lock()
 	st := c.streams[conv]
@@ -316,10 +311,7 @@ func (c *Conn) end(conv string, gen uint64, replay []Replayed, done []byte, skip
 		ok, overflow = c.releaseLocked(conv, st)
 	}
 	if ok && done != nil {
-		pm, err := websocket.NewPreparedMessage(websocket.TextMessage, done)
-		if err == nil {
-			ok, overflow = c.enqueueLocked(item{msg: pm, size: len(done)})
-		}
+		ok, overflow = c.enqueueLocked(item{frame: textFrame(done), size: len(done)})
 	}
 	c.mu.Unlock()
 	if overflow {
