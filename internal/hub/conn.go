@@ -177,13 +177,19 @@ func (c *Conn) enqueue(it item) bool {
 // unlockAndFlush ends an inline section: it lets go of mu, then writes
 // what was queued if it started the writer.
 func (c *Conn) unlockAndFlush() {
-	c.inline = false
-	flush := c.flush
-	c.flush = false
-	c.mu.Unlock()
-	if flush {
+	if c.unlockInline() {
 		c.writeInline()
 	}
+}
+
+// unlockInline ends an inline section and lets go of mu. true: it
+// started the writer, and the caller must call writeInline.
+func (c *Conn) unlockInline() (flush bool) {
+	c.inline = false
+	flush = c.flush
+	c.flush = false
+	c.mu.Unlock()
+	return flush
 }
 
 // enqueueLocked queues it unless the connection is closing or its queue

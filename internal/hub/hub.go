@@ -212,16 +212,24 @@ func (h *Hub) Deliver(ev desk.Event) int {
 	}
 	n := 0
 	it := item{frame: fr, size: len(ev.Frame), conv: ev.ConversationID, seq: ev.Seq, prev: ev.Prev}
+	var flush []*Conn
 	act := func(c *Conn) {
 		if ev.Close != nil {
 			c.Close(ev.Close.Code, ev.Close.Reason)
 			n++
-		} else if c.deliver(it) {
+			return
+		}
+		ok, f := c.deliver(it)
+		if ok {
 			n++
+		}
+		if f {
+			flush = append(flush, c)
 		}
 	}
 	// Holding the read lock while acting is safe: queueing and closing never
 	// take h.mu; the writer goroutine removes connections later, on its own.
+	// The writing waits until it is let go.
 	h.mu.RLock()
 	defer func() {
 		h.mu.RUnlock()
@@ -229,6 +237,7 @@ func (h *Hub) Deliver(ev desk.Event) int {
 			h.opts.Observer.FramesQueued(n)
 		}
 		h.opts.Observer.Delivered(time.Since(start))
+		writeInline(flush)
 	}()
 	switch ev.To.Kind {
 	case desk.ToAllAgents:
@@ -260,6 +269,36 @@ func (h *Hub) Deliver(ev desk.Event) int {
 		}
 	}
 	return n
+}
+
+// flushChunk is how many connections one goroutine writes to after a
+// delivery (see writeInline).
+const flushChunk = 128
+
+// writeInline makes the writers' first pass for conns, whose queues a
+// delivery just filled. A few (a conversation's participants) are written
+// to by the delivering goroutine. More are split among goroutines of
+// flushChunk each: the bus's goroutine goes back to the bus at once, both
+// cores write, and a burst of events piles up in the connections' queues,
+// where a slow consumer is closed, not on the bus in front of everyone.
+// One goroutine per connection per event, as before, cost a tenth of the
+// server's CPU at 10,000 sockets.
+func writeInline(conns []*Conn) {
+	if len(conns) <= flushChunk {
+		for _, c := range conns {
+			c.writeInline()
+		}
+		return
+	}
+	for len(conns) > 0 {
+		part := conns[:min(flushChunk, len(conns))]
+		conns = conns[len(part):]
+		go func() {
+			for _, c := range part {
+				c.writeInline()
+			}
+		}()
+	}
 }
 
 // UserConns returns the number of connections user has on this node.

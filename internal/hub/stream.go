@@ -74,19 +74,22 @@ type stream struct {
 	used  uint64      // when last used, in Conn.ticks, for eviction
 }
 
-// deliver queues a live event, in its stream's order.
-func (c *Conn) deliver(it item) bool {
-	if it.conv == "" || it.seq <= 0 {
-		return c.enqueue(it) // not a stored event: nothing to order
-	}
+// deliver queues a live event, in its stream's order. flush: it started
+// the writer, and the caller must call writeInline.
+func (c *Conn) deliver(it item) (ok, flush bool) {
 	c.mu.Lock()
 	c.inline = true
-	ok, overflow := c.deliverLocked(it)
-	c.unlockAndFlush()
+	var overflow bool
+	if it.conv == "" || it.seq <= 0 {
+		ok, overflow = c.enqueueLocked(it) // not a stored event: nothing to order
+	} else {
+		ok, overflow = c.deliverLocked(it)
+	}
+	flush = c.unlockInline()
 	if overflow {
 		c.closeSlow()
 	}
-	return ok
+	return ok, flush
 }
 
 func (c *Conn) deliverLocked(it item) (ok, overflow bool) {
