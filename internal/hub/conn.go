@@ -255,8 +255,8 @@ func (c *Conn) startWriterLocked() {
 }
 
 // writeInline is the writer's first pass, made by the goroutine that
-// queued the frames and found no writer running: the bus's delivery, or
-// the connection's own reader. It writes what the socket takes without
+// queued the frames and found no writer running (the connection's own
+// reader, the pinger), or by one of the delivery's (Hub.Deliver). It writes what the socket takes without
 // waiting, as a bare server's loop would, and leaves the rest to a writer
 // goroutine. On a fan-out to 10,000 reading clients almost every frame
 // ends here: a goroutine per socket per event, and its write deadline,

@@ -12,6 +12,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -271,18 +272,21 @@ func (h *Hub) Deliver(ev desk.Event) int {
 	return n
 }
 
-// flushChunk is how many connections one goroutine writes to after a
-// delivery (see writeInline).
+// flushChunk is the most connections the delivering goroutine writes to
+// itself (see writeInline).
 const flushChunk = 128
 
 // writeInline makes the writers' first pass for conns, whose queues a
 // delivery just filled. A few (a conversation's participants) are written
-// to by the delivering goroutine. More are split among goroutines of
-// flushChunk each: the bus's goroutine goes back to the bus at once, both
-// cores write, and a burst of events piles up in the connections' queues,
-// where a slow consumer is closed, not on the bus in front of everyone.
-// One goroutine per connection per event, as before, cost a tenth of the
-// server's CPU at 10,000 sockets.
+// to by the delivering goroutine. More are split among one goroutine per
+// core: the bus's goroutine goes back to the bus at once, every core
+// writes, and a burst of events piles up in the connections' queues, where
+// a slow consumer is closed, not on the bus in front of everyone. One
+// goroutine per connection per event, as before, cost a tenth of the
+// server's CPU at 10,000 sockets; writing them all from the bus's goroutine
+// made a burst of 200 events wait 14 s; goroutines of 128 connections each
+// kept a paced fan-out's p99 10 – 30 % above the floor's, and one per core
+// brings it to the floor's (docs/benchmarks.md, issue 14).
 func writeInline(conns []*Conn) {
 	if len(conns) <= flushChunk {
 		for _, c := range conns {
@@ -290,8 +294,9 @@ func writeInline(conns []*Conn) {
 		}
 		return
 	}
+	size := max(flushChunk, (len(conns)+runtime.GOMAXPROCS(0)-1)/runtime.GOMAXPROCS(0))
 	for len(conns) > 0 {
-		part := conns[:min(flushChunk, len(conns))]
+		part := conns[:min(size, len(conns))]
 		conns = conns[len(part):]
 		go func() {
 			for _, c := range part {
