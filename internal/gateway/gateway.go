@@ -113,5 +113,13 @@ func (g *Gateway) Routes(mux *http.ServeMux) {
 // idAttr names a user in log lines with the fixed vocabulary: agent_id or
 // employee_id.
 func idAttr(role desk.Role, id string) slog.Attr {
+	// Every handshake makes one, logged or not: the two usual keys are
+	// constants, not a string built each time.
+	switch role {
+	case desk.RoleAgent:
+		return slog.String("agent_id", id)
+	case desk.RoleEmployee:
+		return slog.String("employee_id", id)
+	}
 	return slog.String(string(role)+"_id", id)
 }
