@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 
 	"modernc.org/sqlite"
@@ -143,9 +144,17 @@ func (t *convTx) CreateConversation(ctx context.Context, c desk.Conversation) er
 }
 
 func (t *convTx) SaveConversation(ctx context.Context, c desk.Conversation) error {
-	res, err := t.run.exec(ctx, qUpdateConversation,
-		string(c.Status), c.AssigneeID, c.Seq, millis(c.UpdatedAt), nullMillis(c.QueuedAt), nullMillis(c.ResolvedAt),
-		c.PublicSeq, c.BroadcastSeq, c.Priority, c.Type, encodeTags(c.Tags), c.ID)
+	var res sql.Result
+	var err error
+	if old, ok := t.cache.convs[c.ID]; ok && old.Status == c.Status && old.AssigneeID == c.AssigneeID &&
+		nullMillis(old.QueuedAt) == nullMillis(c.QueuedAt) && nullMillis(old.ResolvedAt) == nullMillis(c.ResolvedAt) &&
+		old.Priority == c.Priority && old.Type == c.Type && slices.Equal(old.Tags, c.Tags) {
+		res, err = t.run.exec(ctx, qUpdateConversationSeqs, c.Seq, millis(c.UpdatedAt), c.PublicSeq, c.BroadcastSeq, c.ID)
+	} else {
+		res, err = t.run.exec(ctx, qUpdateConversation,
+			string(c.Status), c.AssigneeID, c.Seq, millis(c.UpdatedAt), nullMillis(c.QueuedAt), nullMillis(c.ResolvedAt),
+			c.PublicSeq, c.BroadcastSeq, c.Priority, c.Type, encodeTags(c.Tags), c.ID)
+	}
 	if err != nil {
 		return dbError(err, "save conversation")
 	}

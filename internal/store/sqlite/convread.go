@@ -41,6 +41,13 @@ const (
 		SET status = ?, assignee_id = ?, seq = ?, updated_at = ?, queued_at = ?, resolved_at = ?,
 			public_seq = ?, broadcast_seq = ?, priority = ?, kind = ?, tags = ?
 		WHERE id = ?`
+	// qUpdateConversationSeqs is qUpdateConversation when only the seqs
+	// and updated_at change, as with every message: SQLite rewrites the
+	// entries of every index on a column the statement sets, changed or
+	// not, and status, queued_at and resolved_at are in two more.
+	qUpdateConversationSeqs = `UPDATE conversations
+		SET seq = ?, updated_at = ?, public_seq = ?, broadcast_seq = ?
+		WHERE id = ?`
 	qUpsertParticipant = `INSERT INTO participants (conversation_id, role, user_id, active, last_read_seq, joined_at)
 		VALUES (?, ?, ?, ?, ?, ?)
 		ON CONFLICT (conversation_id, role, user_id)
@@ -57,7 +64,7 @@ const (
 var (
 	hotReads  = []string{qConversation, qEvents, qEventByClientMsg, qParticipants}
 	hotWrites = []string{
-		qConversation, qEventByClientMsg, qInsertEvent, qUpdateConversation, qUpsertParticipant, qParticipants,
+		qConversation, qEventByClientMsg, qInsertEvent, qUpdateConversation, qUpdateConversationSeqs, qUpsertParticipant, qParticipants,
 		qSearchDocsMax, qInsertSearchDocs, qInsertSearchTerms, qSLAClocks, qSaveSLAClock, qFirstResponse,
 		qEmployee,      // a message names its sender
 		qWriteCounters, // every transaction checks the write cache

@@ -20,8 +20,22 @@ const (
 		ON CONFLICT (conversation_id) DO NOTHING`
 )
 
-// SLAClocks returns a conversation's clocks.
+// SLAClocks returns a conversation's clocks, through the write cache:
+// every message asks.
 func (t *convTx) SLAClocks(ctx context.Context, conversationID string) ([]desk.SLAClock, error) {
+	if cs, ok := t.cache.slaClocks(conversationID); ok {
+		return cs, nil
+	}
+	cs, err := t.readSLAClocks(ctx, conversationID)
+	if err != nil {
+		return nil, err
+	}
+	t.cache.putClocks(conversationID, cs)
+	t.touched = append(t.touched, conversationID)
+	return cs, nil
+}
+
+func (t *convTx) readSLAClocks(ctx context.Context, conversationID string) ([]desk.SLAClock, error) {
 	rows, err := t.run.query(ctx, qSLAClocks, conversationID)
 	if err != nil {
 		return nil, dbError(err, "read sla clocks")
@@ -45,7 +59,13 @@ func (t *convTx) SLAClocks(ctx context.Context, conversationID string) ([]desk.S
 func (t *convTx) SaveSLAClock(ctx context.Context, conversationID string, c desk.SLAClock) error {
 	_, err := t.run.exec(ctx, qSaveSLAClock,
 		conversationID, c.Kind, string(c.Data), nullMillis(c.DueAt), c.State, c.Breached)
-	return dbError(err, "save sla clock")
+	if err != nil {
+		t.cache.forget(conversationID) // what the failed statement left is unknown
+		return dbError(err, "save sla clock")
+	}
+	t.cache.savedClock(conversationID, c)
+	t.touched = append(t.touched, conversationID)
+	return nil
 }
 
 // RecordFirstResponse keeps the conversation's first answer.

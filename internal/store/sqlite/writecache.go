@@ -25,17 +25,18 @@ const (
 	qTotalChanges  = `SELECT total_changes()`
 )
 
-// writeCache keeps the conversation rows and participant lists that write
-// transactions read and wrote, so that a command on a conversation the
-// writer saw recently does not read them back: under load that was two of
-// a message's statements.
+// writeCache keeps the conversation rows, participant lists and
+// service-level clocks that write transactions read and wrote, so that a
+// command on a conversation the writer saw recently does not read them
+// back: under load that was three of a message's statements.
 //
 // It is the committed state plus what the open transaction wrote, and is
-// kept so by the transaction: SaveConversation and SaveParticipant update
-// what they wrote (as the statement does, column for column), a savepoint
+// kept so by the transaction: SaveConversation, SaveParticipant and
+// SaveSLAClock update what they wrote (as the statement does, column for
+// column), a savepoint
 // rolled back drops what was read or written in it, and a transaction that
 // does not commit empties the cache. Any other write to conversations,
-// participants or the names joined into them (agents, employees) must drop
+// participants, clocks or the names joined into them (agents, employees) must drop
 // what it touches (forget, forgetEmployee) if it runs in Update; outside
 // Update it is seen by the counters above, and the next transaction starts
 // from an empty cache.
@@ -44,9 +45,10 @@ const (
 // transaction is open (the write pool's single connection serialises them
 // anyway).
 type writeCache struct {
-	mu    sync.Mutex
-	convs map[string]desk.Conversation
-	parts map[string][]desk.Participant
+	mu     sync.Mutex
+	convs  map[string]desk.Conversation
+	parts  map[string][]desk.Participant
+	clocks map[string][]desk.SLAClock // as qSLAClocks reads them
 	// valid: changes and version are the counters as the last committed
 	// transaction left them.
 	valid            bool
@@ -54,7 +56,8 @@ type writeCache struct {
 }
 
 func newWriteCache() *writeCache {
-	return &writeCache{convs: map[string]desk.Conversation{}, parts: map[string][]desk.Participant{}}
+	return &writeCache{convs: map[string]desk.Conversation{}, parts: map[string][]desk.Participant{},
+		clocks: map[string][]desk.SLAClock{}}
 }
 
 // reset empties the cache: after a transaction that did not commit, or a
@@ -62,6 +65,7 @@ func newWriteCache() *writeCache {
 func (c *writeCache) reset() {
 	clear(c.convs)
 	clear(c.parts)
+	clear(c.clocks)
 	c.valid = false
 }
 
@@ -158,6 +162,49 @@ func (c *writeCache) savedParticipant(id string, p desk.Participant) {
 func (c *writeCache) forget(id string) {
 	delete(c.convs, id)
 	delete(c.parts, id)
+	delete(c.clocks, id)
+}
+
+func (c *writeCache) slaClocks(id string) ([]desk.SLAClock, bool) {
+	v, ok := c.clocks[id]
+	return copyClocks(v), ok
+}
+
+func (c *writeCache) putClocks(id string, cs []desk.SLAClock) {
+	if _, ok := c.clocks[id]; !ok && len(c.clocks) >= maxCached {
+		for k := range c.clocks {
+			delete(c.clocks, k)
+			break
+		}
+	}
+	c.clocks[id] = copyClocks(cs)
+}
+
+// savedClock mirrors qSaveSLAClock: an existing clock gets the new state
+// and due time, as they read back (qSLAClocks reads neither its state nor
+// breached); a new one drops the list, which is read again in the
+// query's order.
+func (c *writeCache) savedClock(id string, k desk.SLAClock) {
+	cs, ok := c.clocks[id]
+	if !ok {
+		return
+	}
+	for i := range cs {
+		if cs[i].Kind == k.Kind {
+			cs[i].Data, cs[i].DueAt = []byte(string(k.Data)), roundTrip(k.DueAt)
+			return
+		}
+	}
+	delete(c.clocks, id)
+}
+
+// copyClocks copies clocks and what they share by reference.
+func copyClocks(cs []desk.SLAClock) []desk.SLAClock {
+	cs = slices.Clone(cs)
+	for i := range cs {
+		cs[i].Data, cs[i].DueAt = slices.Clone(cs[i].Data), roundTrip(cs[i].DueAt)
+	}
+	return cs
 }
 
 // forgetEmployee drops the participant lists that name the employee, whose

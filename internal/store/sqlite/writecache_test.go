@@ -46,7 +46,15 @@ func TestWriteCacheStaysTrue(t *testing.T) {
 				return err
 			}
 		}
-		return nil
+		// One clock starts, then one moves.
+		if err := tx.SaveSLAClock(ctx, "cnv_2", desk.SLAClock{Kind: "resolution", Data: []byte(`{}`), State: "running"}); err != nil {
+			return err
+		}
+		if _, err := tx.SLAClocks(ctx, "cnv_2"); err != nil {
+			return err
+		}
+		due := at.Add(time.Hour + 789*time.Microsecond)
+		return tx.SaveSLAClock(ctx, "cnv_2", desk.SLAClock{Kind: "first_response", Data: []byte(`{"v":2}`), DueAt: &due, State: "met"})
 	}
 	var path string // the subtest's database file
 	for _, tc := range []struct {
@@ -55,6 +63,16 @@ func TestWriteCacheStaysTrue(t *testing.T) {
 	}{
 		{"committed change", func(t *testing.T, db *DB) error {
 			return db.Update(ctx, func(tx desk.ConversationTx) error { return change(tx, desk.StatusPending) })
+		}},
+		{"a message's save (seqs and time only)", func(t *testing.T, db *DB) error {
+			return db.Update(ctx, func(tx desk.ConversationTx) error {
+				c, err := tx.ConversationForUpdate(ctx, "cnv_2")
+				if err != nil {
+					return err
+				}
+				c.Seq, c.PublicSeq, c.BroadcastSeq, c.UpdatedAt = c.Seq+1, c.Seq+1, c.Seq+1, at.Add(time.Minute)
+				return tx.SaveConversation(ctx, c)
+			})
 		}},
 		{"savepoint rolled back", func(t *testing.T, db *DB) error {
 			return db.Update(ctx, func(tx desk.ConversationTx) error {
@@ -152,6 +170,9 @@ func TestWriteCacheStaysTrue(t *testing.T) {
 			}
 			storetest.SeedConversations(t, db, []string{"cnv_1", "cnv_2"}, 2)
 			if err := db.Update(ctx, func(tx desk.ConversationTx) error {
+				if err := tx.SaveSLAClock(ctx, "cnv_2", desk.SLAClock{Kind: "first_response", Data: []byte(`{"v":1}`), DueAt: &at}); err != nil {
+					return err
+				}
 				return tx.SaveEmployee(ctx, desk.Employee{ID: "emp_0001", Name: "张三", UpdatedAt: at})
 			}); err != nil {
 				t.Fatal(err)
@@ -159,6 +180,9 @@ func TestWriteCacheStaysTrue(t *testing.T) {
 			compareWriteCache(t, db, "cnv_2")
 			if _, ok := db.cache.parts["cnv_2"]; !ok {
 				t.Fatal("cnv_2's participants were not cached")
+			}
+			if _, ok := db.cache.clocks["cnv_2"]; !ok {
+				t.Fatal("cnv_2's clocks were not cached")
 			}
 			if err := tc.do(t, db); err != nil {
 				t.Fatal(err)
@@ -176,14 +200,24 @@ func compareWriteCache(t *testing.T, db *DB, id string) {
 	ctx := context.Background()
 	var c desk.Conversation
 	var ps []desk.Participant
+	var clocks, wantClocks []desk.SLAClock
 	var cErr error
 	if err := db.Update(ctx, func(tx desk.ConversationTx) error {
 		c, cErr = tx.ConversationForUpdate(ctx, id)
 		var err error
-		ps, err = tx.Participants(ctx, id)
+		if ps, err = tx.Participants(ctx, id); err != nil {
+			return err
+		}
+		if clocks, err = tx.SLAClocks(ctx, id); err != nil {
+			return err
+		}
+		wantClocks, err = tx.(*convTx).readSLAClocks(ctx, id) // past the cache
 		return err
 	}); err != nil {
 		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(clocks, wantClocks) {
+		t.Errorf("write transaction reads the clocks of %s as\n%+v, the file has\n%+v", id, clocks, wantClocks)
 	}
 	want, wantErr := db.Conversation(ctx, id)
 	if desk.ErrorCode(cErr) != desk.ErrorCode(wantErr) || !reflect.DeepEqual(c, want) {
