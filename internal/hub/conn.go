@@ -256,9 +256,9 @@ func (c *Conn) startWriterLocked() {
 
 // writeInline is the writer's first pass, made by the goroutine that
 // queued the frames and found no writer running (the connection's own
-// reader, the pinger), or by one of the delivery's (Hub.Deliver). It writes what the socket takes without
-// waiting, as a bare server's loop would, and leaves the rest to a writer
-// goroutine. On a fan-out to 10,000 reading clients almost every frame
+// reader, the pinger), or by one of the delivery's (Hub.Deliver). It
+// writes what the socket takes without waiting, as a bare server's loop
+// would, and leaves the rest to a writer goroutine. On a fan-out to 10,000 reading clients almost every frame
 // ends here: a goroutine per socket per event, and its write deadline,
 // were a seventh of the server's CPU (docs/benchmarks.md, issue 14).
 func (c *Conn) writeInline() {
@@ -289,8 +289,12 @@ func (c *Conn) writeInline() {
 		}
 		c.mu.Lock()
 		c.queued -= it.size
+		stop := c.closing != nil // Close drops what is not yet written
 		c.mu.Unlock()
 		batch[i] = item{}
+		if stop {
+			break
+		}
 	}
 	c.mu.Lock()
 	if len(c.queue) > 0 || c.closing != nil {
@@ -331,12 +335,18 @@ func (c *Conn) writeLoop(first []item, off int) {
 		}
 		c.mu.Unlock()
 
+		// A frame finished after Close gets the close's grace, not the
+		// whole write timeout.
+		timeout := c.hub.opts.WriteTimeout
+		if closing != nil {
+			timeout = min(timeout, closeGrace)
+		}
 		for i, it := range batch {
 			if off > 0 {
 				it.frame = it.frame[off:]
 				off = 0
 			}
-			if err := c.write(it); err != nil {
+			if err := c.write(it, timeout); err != nil {
 				c.closeSocket()
 				c.finishWriting()
 				return
@@ -359,10 +369,10 @@ func (c *Conn) writeLoop(first []item, off int) {
 	}
 }
 
-// write sends one frame, bounded by the write timeout.
-func (c *Conn) write(it item) error {
+// write sends one frame, bounded by timeout.
+func (c *Conn) write(it item, timeout time.Duration) error {
 	nc := c.ws.NetConn()
-	nc.SetWriteDeadline(time.Now().Add(c.hub.opts.WriteTimeout))
+	nc.SetWriteDeadline(time.Now().Add(timeout))
 	_, err := nc.Write(it.frame)
 	return err
 }

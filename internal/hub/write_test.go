@@ -138,3 +138,31 @@ func TestCloseFinishesTheFrameBegun(t *testing.T) {
 		t.Fatalf("after the frame begun: %v, want the close frame", err)
 	}
 }
+
+// TestCloseBoundsTheFrameBegun: a frame begun before Close, to a client
+// that reads nothing, is given the close's grace, not the write timeout.
+func TestCloseBoundsTheFrameBegun(t *testing.T) {
+	p := newPair(t, Options{WriteTimeout: time.Minute})
+	c := p.conn
+	huge := textFrame(bytes.Repeat([]byte("x"), 64<<20)) // more than the socket buffers hold
+	c.mu.Lock()
+	c.writing = true
+	c.queued = len(huge)
+	c.hub.writers.Add(1)
+	c.mu.Unlock()
+	n, err := tryWrite(c.ws.NetConn(), huge)
+	if err != nil || n == 0 || n == len(huge) {
+		t.Fatalf("wrote %d of %d: %v", n, len(huge), err)
+	}
+	c.Close(wire.CloseTryAgainLater, "bye")
+	done := make(chan struct{})
+	go func() {
+		c.writeLoop([]item{{frame: huge, size: len(huge)}}, n)
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the frame begun was still being written 10 s after Close")
+	}
+}
