@@ -197,9 +197,10 @@ func (s *Service) Send(ctx context.Context, actor desk.Principal, conversationID
 			return s.send(ctx, tx, actor, conversationID, body, clientMsgID, attachments, lookUp)
 		}
 	}
-	v, err := s.exec(ctx, conversationID, send(false))
+	loads := desk.LockHint{ConversationID: conversationID, Actor: actor, ClientMsgID: clientMsgID}
+	v, err := s.execOn(ctx, loads, send(false))
 	if clientMsgID != "" && isDomainError(err) {
-		v, err = s.exec(ctx, conversationID, send(true))
+		v, err = s.execOn(ctx, loads, send(true))
 	}
 	if err != nil {
 		return desk.ConvEvent{}, false, err
@@ -308,7 +309,7 @@ func (s *Service) Note(ctx context.Context, agent desk.Principal, conversationID
 	if err != nil {
 		return desk.ConvEvent{}, err
 	}
-	v, err := s.exec(ctx, conversationID, func(ctx context.Context, tx desk.ConversationTx) (outcome, error) {
+	v, err := s.execOn(ctx, desk.LockHint{ConversationID: conversationID, Actor: agent}, func(ctx context.Context, tx desk.ConversationTx) (outcome, error) {
 		c, parts, err := s.load(ctx, tx, conversationID, agent)
 		if err != nil {
 			return outcome{}, err
@@ -565,7 +566,7 @@ func (s *Service) Read(ctx context.Context, actor desk.Principal, conversationID
 	if seq < 0 {
 		return 0, desk.Errorf(desk.EInvalid, "seq must not be negative")
 	}
-	v, err := s.exec(ctx, conversationID, func(ctx context.Context, tx desk.ConversationTx) (outcome, error) {
+	v, err := s.execOn(ctx, desk.LockHint{ConversationID: conversationID, Actor: actor}, func(ctx context.Context, tx desk.ConversationTx) (outcome, error) {
 		c, parts, err := s.load(ctx, tx, conversationID, actor)
 		if err != nil {
 			return outcome{}, err
@@ -647,7 +648,7 @@ func (s *Service) RememberEmployee(ctx context.Context, id, name string) error {
 // changed. It returns the conversation as saved.
 func (s *Service) update(ctx context.Context, actor desk.Principal, conversationID string,
 	change func(w *eventWriter, parts []desk.Participant) (bool, error)) (desk.Conversation, error) {
-	v, err := s.exec(ctx, conversationID, func(ctx context.Context, tx desk.ConversationTx) (outcome, error) {
+	v, err := s.execOn(ctx, desk.LockHint{ConversationID: conversationID, Actor: actor}, func(ctx context.Context, tx desk.ConversationTx) (outcome, error) {
 		c, parts, err := s.load(ctx, tx, conversationID, actor)
 		if err != nil {
 			return outcome{}, err

@@ -216,6 +216,9 @@ var chinaTime = time.FixedZone("CST", 8*60*60)
 type op struct {
 	run  func(ctx context.Context, tx desk.ConversationTx) (outcome, error)
 	done chan opResult
+	// loads is the conversation run locks and reads first, if known
+	// (execOn); ConversationID "" if not.
+	loads desk.LockHint
 }
 
 type opResult struct {
@@ -343,6 +346,11 @@ func (s *Service) runBatch(ctx context.Context, batch []*op, results []opResult)
 		if err := tx.DeleteOutbox(ctx, deleted); err != nil {
 			return err
 		}
+		if l, ok := tx.(lockerAhead); ok {
+			if err := l.LockAhead(ctx, aheadOf(batch)); err != nil {
+				return err
+			}
+		}
 		var all []delivery
 		for i, o := range batch {
 			results[i] = opResult{}
@@ -383,6 +391,26 @@ func (s *Service) runBatch(ctx context.Context, batch []*op, results []opResult)
 		s.sent.giveBack(deleted)
 	}
 	return entry, err
+}
+
+// lockerAhead is a transaction that locks and reads, in one round trip,
+// the conversations a batch's commands will load (PostgreSQL): each
+// command's load then answers without a round trip of its own, as the
+// batch's writes already go without one. Other stores lock and read as
+// each command asks.
+type lockerAhead interface {
+	LockAhead(ctx context.Context, hints []desk.LockHint) error
+}
+
+// aheadOf lists what the batch's commands will load.
+func aheadOf(batch []*op) []desk.LockHint {
+	hints := make([]desk.LockHint, 0, len(batch))
+	for _, o := range batch {
+		if o.loads.ConversationID != "" {
+			hints = append(hints, o.loads)
+		}
+	}
+	return hints
 }
 
 // finish hands what committed to the publisher, then answers every caller.
@@ -440,10 +468,20 @@ func isDomainError(err error) bool {
 // stops waiting; its command, once queued, is still committed or refused,
 // and a retry with the same client id finds it.
 func (s *Service) exec(ctx context.Context, key string, run func(ctx context.Context, tx desk.ConversationTx) (outcome, error)) (any, error) {
+	return s.submit(ctx, key, &op{run: run})
+}
+
+// execOn is exec for a command that first loads loads.ConversationID
+// (the shard's key), as loads.Actor, looking up loads.ClientMsgID.
+func (s *Service) execOn(ctx context.Context, loads desk.LockHint, run func(ctx context.Context, tx desk.ConversationTx) (outcome, error)) (any, error) {
+	return s.submit(ctx, loads.ConversationID, &op{run: run, loads: loads})
+}
+
+func (s *Service) submit(ctx context.Context, key string, o *op) (any, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, desk.Wrap(desk.EUnavailable, err, "request cancelled")
 	}
-	o := &op{run: run, done: make(chan opResult, 1)}
+	o.done = make(chan opResult, 1)
 	select {
 	case s.shards[shard(key, len(s.shards))] <- o:
 	case <-ctx.Done():

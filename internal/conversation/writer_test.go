@@ -67,6 +67,9 @@ type faultStore struct {
 	hang bool
 	// employeeReads counts the writers' Employee look-ups.
 	employeeReads atomic.Int64
+	// lockedAhead counts the conversations batches asked the store to
+	// lock ahead (PostgreSQL).
+	lockedAhead atomic.Int64
 }
 
 func (s *faultStore) Update(ctx context.Context, fn func(tx desk.ConversationTx) error) error {
@@ -88,6 +91,18 @@ type poisonTx struct {
 func (t poisonTx) Employee(ctx context.Context, id string) (desk.Employee, error) {
 	t.s.employeeReads.Add(1)
 	return t.ConversationTx.Employee(ctx, id)
+}
+
+// LockAhead passes the writer's batch on to a store that locks ahead.
+func (t poisonTx) LockAhead(ctx context.Context, hints []desk.LockHint) error {
+	l, ok := t.ConversationTx.(interface {
+		LockAhead(context.Context, []desk.LockHint) error
+	})
+	if !ok {
+		return nil
+	}
+	t.s.lockedAhead.Add(int64(len(hints)))
+	return l.LockAhead(ctx, hints)
 }
 
 func (t poisonTx) AppendEvent(ctx context.Context, ev desk.ConvEvent) error {
@@ -257,6 +272,74 @@ func TestPoisonedCommandFailsAlone(t *testing.T) {
 				}
 			}
 		}
+		// What committed beside the poisoned sends is whole: every seq
+		// once, in order, and nothing of theirs.
+		evs, err := w.db.Events(context.Background(), c.ID, 0, 1000, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		messages := 0
+		for i, ev := range evs {
+			if ev.Seq != int64(i+1) {
+				t.Fatalf("event %d has seq %d", i, ev.Seq)
+			}
+			if strings.Contains(string(ev.Data), "POISON") {
+				t.Fatalf("a poisoned message was stored: %s", ev.Data)
+			}
+			if ev.Type == desk.EventMessage {
+				messages++
+			}
+		}
+		// The first, and 29 a round: later rounds retry the same client ids.
+		if want := 1 + 29; messages != want {
+			t.Errorf("%d messages stored, want %d", messages, want)
+		}
+	})
+}
+
+// TestBatchesLockAhead: on PostgreSQL the writer tells the store which
+// conversations a batch's commands will load, so it can lock and read
+// them in one round trip (the store's own tests count the round trips),
+// and the messages of many conversations in one batch land whole.
+func TestBatchesLockAhead(t *testing.T) {
+	writers(t, conversation.Config{MaxOpen: 10}, func(t *testing.T, w *writerHarness) {
+		convs := make([]desk.Conversation, 8)
+		for i := range convs {
+			convs[i] = w.open(t, i)
+		}
+		before := w.db.lockedAhead.Load()
+		var wg sync.WaitGroup
+		errs := make([][]error, len(convs))
+		for i, c := range convs {
+			wg.Go(func() { errs[i] = w.sendAll(context.Background(), c.ID, 20, func(int) string { return "在吗" }) })
+		}
+		wg.Wait()
+		for i := range errs {
+			for j, err := range errs[i] {
+				if err != nil {
+					t.Fatalf("conversation %d, send %d: %v", i, j, err)
+				}
+			}
+		}
+		for _, c := range convs {
+			evs, err := w.db.Events(context.Background(), c.ID, 0, 1000, true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, ev := range evs {
+				if ev.Seq != int64(i+1) {
+					t.Fatalf("%s: event %d has seq %d", c.ID, i, ev.Seq)
+				}
+			}
+			// created, the first message, claimed, 20 messages
+			if n := len(evs); n < 23 {
+				t.Errorf("%s: %d events, want at least 23", c.ID, n)
+			}
+		}
+		locked := w.db.lockedAhead.Load() - before
+		if strings.HasSuffix(t.Name(), "postgres") && locked < int64(len(convs)*20) {
+			t.Errorf("%d conversations locked ahead for %d sends, want one per send", locked, len(convs)*20)
+		}
 	})
 }
 
@@ -277,11 +360,16 @@ func TestRealBadBytesFailAlone(t *testing.T) {
 	c := w.open(t, 1)
 	var wg sync.WaitGroup
 	var bad error
+	var badID error
 	wg.Go(func() { bad = w.svc.RememberEmployee(ctx, "x", "bad\x00name") })
+	wg.Go(func() { _, _, badID = w.svc.Send(ctx, emp, "cv\x00bad", "hi", "k") })
 	errs := w.sendAll(ctx, c.ID, 30, func(int) string { return "正常的消息" })
 	wg.Wait()
 	if bad == nil {
 		t.Fatal("a NUL byte was stored")
+	}
+	if badID == nil {
+		t.Fatal("a message was sent to a conversation id with a NUL byte")
 	}
 	for i, err := range errs {
 		if err != nil {

@@ -96,6 +96,16 @@ type ConversationReader interface {
 	Employee(ctx context.Context, id string) (Employee, error)
 }
 
+// LockHint names a conversation that a batched command will lock and
+// read first, and the client id it will look up there ("" for none), so
+// that a store whose every statement is a round trip can lock and read a
+// whole batch's conversations at once.
+type LockHint struct {
+	ConversationID string
+	Actor          Principal
+	ClientMsgID    string
+}
+
 // ConversationTx is what a transaction can do besides reading.
 type ConversationTx interface {
 	ConversationReader

@@ -19,8 +19,10 @@ func (x *tx) DeleteOutbox(ctx context.Context, ids []int64) error {
 	if len(ids) == 0 {
 		return nil
 	}
-	_, err := x.t.Exec(ctx, `DELETE FROM outbox WHERE id = ANY($1)`, ids)
-	return dbError(err, "delete outbox entries")
+	// Sent with the next round trip: ids PostgreSQL always takes, and
+	// nothing waits for the answer.
+	x.t.enqueue(queued{sql: `DELETE FROM outbox WHERE id = ANY($1)`, args: []any{ids}, doing: "delete outbox entries"})
+	return nil
 }
 
 // ClaimOutbox leases the oldest unpublished entries; SKIP LOCKED lets two

@@ -43,6 +43,8 @@ func scanSLAClocks(rows pgx.Rows) ([]desk.SLAClock, error) {
 // transaction locked, without waiting.
 func (x *tx) SaveSLAClock(ctx context.Context, conversationID string, c desk.SLAClock) error {
 	delete(x.clocks, conversationID)
+	x.unread(conversationID)
+	delete(x.held, conversationID)
 	breached := 0
 	if c.Breached {
 		breached = 1

@@ -3,14 +3,12 @@ package postgres
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/servicedesk/servicedesk/internal/desk"
@@ -61,6 +59,13 @@ type tx struct {
 	// want is the client id the next ConversationForUpdate looks up
 	// beside the lock (see LookUpWithLock).
 	want *clientLookup
+	// ahead holds conversations locked and read by LockAhead, for their
+	// first ConversationForUpdate; a write to one drops it (see unread).
+	ahead map[string]*ahead
+	// held holds the conversations locked here since the last rollback,
+	// as this transaction wrote them: a second command on one in the same
+	// batch loads it from here. A write it cannot mirror drops it.
+	held map[string]*ahead
 }
 
 // clientLookup is one client id to look up in a conversation.
@@ -98,10 +103,16 @@ func (l *lockState) note(k clientKey, taken bool) {
 
 // forget drops everything the transaction knew: after a rollback to a
 // savepoint, locks taken inside it are released and rows read may have
-// changed.
+// changed. What LockAhead read stays: its locks were taken outside every
+// savepoint, and nothing written since to what it read (see unread) is
+// left to roll back.
 func (x *tx) forget() {
-	x.locked, x.parts, x.clocks, x.want = nil, nil, nil, nil
+	x.locked, x.parts, x.clocks, x.want, x.held = nil, nil, nil, nil, nil
 }
+
+// unread drops what LockAhead read of a conversation this transaction is
+// about to write to.
+func (x *tx) unread(conversationID string) { delete(x.ahead, conversationID) }
 
 func (x *tx) lock(id string, l *lockState) {
 	if x.locked == nil {
@@ -110,33 +121,50 @@ func (x *tx) lock(id string, l *lockState) {
 	x.locked[id] = l
 }
 
-// ConversationForUpdate's statements: the lock, then in one statement
-// what a writer asks next (participants, service-level clocks, the
-// highest event seq and, when asked for, the event stored with a client
-// id). Being a statement of its own, the read runs once the lock is
-// granted and sees what the lock's previous holder committed. Without a
-// client id to look up, $2–$4 are empty strings, which the events branch
-// never matches (as in EventByClientMsgID, an empty client id is none).
+// The statements that lock conversations and read beside them: the lock
+// (in one order, so two transactions locking several cannot deadlock each
+// other), then in one statement what a writer asks next of each
+// (participants, service-level clocks, the highest event seq and the events
+// stored with the client ids asked for). Being a statement of its own, the
+// read runs once the locks are granted and sees what their previous
+// holders committed. $2–$5 are the client ids to look up: conversation,
+// role, actor and client id, side by side; an empty client id is none, as
+// in EventByClientMsgID.
 const (
-	sqlForUpdate  = `SELECT ` + convColumns + ` FROM conversations WHERE id = $1 FOR UPDATE`
+	sqlForUpdate  = `SELECT ` + convColumns + ` FROM conversations WHERE id = ANY($1) ORDER BY id FOR UPDATE`
 	sqlBesideLock = `
 		SELECT * FROM (
-			SELECT 'p' AS k, p.role AS a, p.user_id AS b,
+			SELECT p.conversation_id AS id, 'p' AS k, p.role AS a, p.user_id AS b,
 				COALESCE((SELECT a.name FROM agents a WHERE p.role = 'agent' AND a.id = p.user_id),
 					(SELECT e.name FROM employees e WHERE p.role = 'employee' AND e.id = p.user_id), '') AS c,
-				p.last_read_seq AS n, p.joined_at AS t, p.active AS f
-			FROM participants p WHERE p.conversation_id = $1
+				p.last_read_seq AS n, p.joined_at AS t, p.active AS f, '' AS u, '' AS m
+			FROM participants p WHERE p.conversation_id = ANY($1)
 			UNION ALL
-			SELECT 'c', kind, clock, '', 0, due_at, false FROM sla_clocks WHERE conversation_id = $1
+			SELECT conversation_id, 'c', kind, clock, '', 0, due_at, false, '', '' FROM sla_clocks WHERE conversation_id = ANY($1)
 			UNION ALL
-			SELECT 'm', '', '', '', max(seq), NULL, false FROM events WHERE conversation_id = $1
+			SELECT i.id, 'm', '', '', '', (SELECT max(seq) FROM events e WHERE e.conversation_id = i.id), NULL, false, '', ''
+			FROM unnest($1::text[]) AS i(id)
 			UNION ALL
-			SELECT 'e', type, '', data::text, seq, created_at, private FROM events
-			WHERE conversation_id = $1 AND actor_role = $2 AND actor_id = $3
-			  AND client_msg_id = $4 AND client_msg_id <> ''
+			SELECT e.conversation_id, 'e', e.type, e.actor_role, e.data::text, e.seq, e.created_at, e.private, e.actor_id, e.client_msg_id
+			FROM unnest($2::text[], $3::text[], $4::text[], $5::text[]) AS w(id, role, actor, cmid)
+			CROSS JOIN LATERAL (
+				SELECT * FROM events e
+				WHERE e.conversation_id = w.id AND e.actor_role = w.role AND e.actor_id = w.actor
+				  AND e.client_msg_id = w.cmid AND e.client_msg_id <> ''
+				LIMIT 1
+			) e
 		) beside
-		ORDER BY k, t, a, b COLLATE "C"`
+		ORDER BY id, k, t, a, b COLLATE "C"`
 )
+
+// ahead is one conversation as locked and read by lockAndRead, for its
+// next ConversationForUpdate.
+type ahead struct {
+	c      desk.Conversation
+	parts  []desk.Participant
+	clocks []desk.SLAClock
+	lock   *lockState
+}
 
 // LookUpWithLock asks the next ConversationForUpdate of conversationID to
 // look up, in the same round trip, the event actor stored with
@@ -150,80 +178,173 @@ func (x *tx) LookUpWithLock(conversationID string, actor desk.Principal, clientM
 	}
 }
 
+// LockAhead locks the conversations a batch's commands will load, and
+// reads beside them what each load reads, in one round trip for the whole
+// batch: each command's ConversationForUpdate then answers from it, and
+// with the writes queued (see pipe) a batch of messages costs two round
+// trips instead of one per message and two.
+//
+// The locks are taken outside any savepoint, so a command rolled back
+// keeps them. What was read for a conversation stays true until this
+// transaction writes to it (nobody else can while it is locked): a write
+// to it, or to the employees that name participants, drops it unused.
+// Values PostgreSQL would refuse are left out, for their command to meet
+// alone.
+func (x *tx) LockAhead(ctx context.Context, hints []desk.LockHint) error {
+	if x.t.failed != nil {
+		return x.t.failed
+	}
+	if x.t.depth() > 0 {
+		return nil // a rollback would release the locks
+	}
+	var ids []string
+	var wants []clientLookup
+	seen := map[string]bool{}
+	for _, h := range hints {
+		id := h.ConversationID
+		if !plain(id) || x.locked[id] != nil || x.ahead[id] != nil {
+			continue
+		}
+		if !seen[id] {
+			seen[id] = true
+			ids = append(ids, id)
+		}
+		if h.ClientMsgID != "" && plain(string(h.Actor.Role), h.Actor.ID, h.ClientMsgID) {
+			wants = append(wants, clientLookup{id, clientKey{string(h.Actor.Role), h.Actor.ID, h.ClientMsgID}})
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	return x.lockAndRead(ctx, ids, wants)
+}
+
+// lockAndRead locks the conversations ids, reads beside them, and keeps
+// what it read in x.ahead; a conversation that does not exist is left out.
+func (x *tx) lockAndRead(ctx context.Context, ids []string, wants []clientLookup) error {
+	safe := plain(ids...)
+	wc, wr, wu, wm := make([]string, 0, len(wants)), make([]string, 0, len(wants)), make([]string, 0, len(wants)), make([]string, 0, len(wants))
+	for _, w := range wants {
+		wc, wr, wu, wm = append(wc, w.conversationID), append(wr, w.key.role), append(wu, w.key.id), append(wm, w.key.clientMsgID)
+		safe = safe && plain(w.conversationID, w.key.role, w.key.id, w.key.clientMsgID)
+	}
+	br := x.t.send(ctx, safe, stmt{sqlForUpdate, []any{ids}}, stmt{sqlBesideLock, []any{ids, wc, wr, wu, wm}})
+	defer br.Close()
+	if err := x.t.drain(br); err != nil {
+		return err
+	}
+	rows, err := br.Query()
+	if err != nil {
+		return dbError(err, "read conversation")
+	}
+	read := make(map[string]*ahead, len(ids))
+	for rows.Next() {
+		c, err := scanConversation(rows)
+		if err != nil {
+			rows.Close()
+			return dbError(err, "read conversation")
+		}
+		read[c.ID] = &ahead{c: c, parts: []desk.Participant{}, clocks: []desk.SLAClock{}, lock: &lockState{}}
+	}
+	if err := rows.Err(); err != nil {
+		return dbError(err, "read conversation")
+	}
+	if rows, err = br.Query(); err != nil {
+		return dbError(err, "read participants")
+	}
+	for rows.Next() {
+		var id, kind, a, b, c, u, m string
+		var n *int64
+		var t *time.Time
+		var f bool
+		if err := rows.Scan(&id, &kind, &a, &b, &c, &n, &t, &f, &u, &m); err != nil {
+			rows.Close()
+			return dbError(err, "read participants")
+		}
+		r := read[id]
+		if r == nil {
+			continue
+		}
+		switch {
+		case kind == "p":
+			r.parts = append(r.parts, desk.Participant{Role: desk.Role(a), ID: b, Name: c, Active: f, LastReadSeq: *n, JoinedAt: t.UTC()})
+		case kind == "c":
+			r.clocks = append(r.clocks, desk.SLAClock{Kind: a, Data: []byte(b), DueAt: t})
+		case kind == "e":
+			k := clientKey{b, u, m}
+			r.lock.note(k, true)
+			if r.lock.found == nil {
+				r.lock.found = map[clientKey]desk.ConvEvent{}
+			}
+			r.lock.found[k] = desk.ConvEvent{
+				ConversationID: id, Seq: *n, Type: desk.EventType(a), Data: []byte(c),
+				Actor: desk.Principal{Role: desk.Role(b), ID: u}, Private: f, ClientMsgID: m, CreatedAt: t.UTC(),
+			}
+		case n == nil:
+			r.lock.none = true
+		default:
+			r.lock.maxSeq = *n
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return dbError(err, "read participants")
+	}
+	for _, w := range wants {
+		if r := read[w.conversationID]; r != nil {
+			if _, found := r.lock.found[w.key]; !found {
+				r.lock.note(w.key, false)
+			}
+		}
+	}
+	if x.ahead == nil {
+		x.ahead = make(map[string]*ahead, len(read))
+	}
+	for id, r := range read {
+		x.ahead[id] = r
+	}
+	return nil
+}
+
 // ConversationForUpdate reads a conversation and locks its row until the
 // transaction ends: a second writer to it waits here, then reads what the
 // first committed. Its participants, service-level clocks and highest
-// event seq come back in the same round trip; Participants and SLAClocks
-// answer from them, and AppendEvent and the saves need not wait for an
-// answer they can foresee.
+// event seq come back in the same round trip, or were read with the lock
+// by LockAhead; Participants and SLAClocks answer from them, and
+// AppendEvent and the saves need not wait for an answer they can foresee.
 func (x *tx) ConversationForUpdate(ctx context.Context, id string) (desk.Conversation, error) {
 	if x.t.failed != nil {
 		return desk.Conversation{}, x.t.failed
 	}
-	var k clientKey
+	var wants []clientLookup
 	if w := x.want; w != nil && w.conversationID == id {
-		k = w.key
+		wants = append(wants, *w)
 	}
 	x.want = nil
-	br := x.t.send(ctx, plain(id, k.role, k.id, k.clientMsgID),
-		stmt{sqlForUpdate, []any{id}}, stmt{sqlBesideLock, []any{id, k.role, k.id, k.clientMsgID}})
-	defer br.Close()
-	if err := x.t.drain(br); err != nil {
-		return desk.Conversation{}, err
+	r := x.held[id]
+	if r == nil {
+		r = x.ahead[id]
 	}
-	c, err := scanConversation(br.QueryRow())
-	if errors.Is(err, pgx.ErrNoRows) {
-		return desk.Conversation{}, desk.Errorf(desk.ENotFound, "conversation not found")
-	}
-	if err != nil {
-		return desk.Conversation{}, dbError(err, "read conversation")
-	}
-	rows, err := br.Query()
-	if err != nil {
-		return desk.Conversation{}, dbError(err, "read participants")
-	}
-	parts, clocks := []desk.Participant{}, []desk.SLAClock{}
-	l := &lockState{}
-	for rows.Next() {
-		var kind, a, b, c string
-		var n *int64
-		var t *time.Time
-		var f bool
-		if err := rows.Scan(&kind, &a, &b, &c, &n, &t, &f); err != nil {
-			rows.Close()
-			return desk.Conversation{}, dbError(err, "read participants")
+	if r == nil {
+		if err := x.lockAndRead(ctx, []string{id}, wants); err != nil {
+			return desk.Conversation{}, err
 		}
-		switch {
-		case kind == "p":
-			parts = append(parts, desk.Participant{Role: desk.Role(a), ID: b, Name: c, Active: f, LastReadSeq: *n, JoinedAt: t.UTC()})
-		case kind == "c":
-			clocks = append(clocks, desk.SLAClock{Kind: a, Data: []byte(b), DueAt: t})
-		case kind == "e":
-			l.note(k, true)
-			if l.found == nil {
-				l.found = map[clientKey]desk.ConvEvent{}
-			}
-			l.found[k] = desk.ConvEvent{
-				ConversationID: id, Seq: *n, Type: desk.EventType(a), Data: []byte(c),
-				Actor: desk.Principal{Role: desk.Role(k.role), ID: k.id}, Private: f, ClientMsgID: k.clientMsgID, CreatedAt: t.UTC(),
-			}
-		case n == nil:
-			l.none = true
-		default:
-			l.maxSeq = *n
+		if r = x.ahead[id]; r == nil {
+			return desk.Conversation{}, desk.Errorf(desk.ENotFound, "conversation not found")
 		}
 	}
-	if err := rows.Err(); err != nil {
-		return desk.Conversation{}, dbError(err, "read participants")
+	delete(x.ahead, id)
+	if x.held == nil {
+		x.held = map[string]*ahead{}
 	}
-	if _, found := l.found[k]; k.clientMsgID != "" && !found {
-		l.note(k, false)
-	}
-	x.lock(id, l)
+	x.held[id] = r
+	x.lock(id, r.lock)
 	if x.parts == nil {
 		x.parts, x.clocks = map[string][]desk.Participant{}, map[string][]desk.SLAClock{}
 	}
-	x.parts[id], x.clocks[id] = parts, clocks
+	// Copies: held changes as this transaction writes.
+	x.parts[id], x.clocks[id] = slices.Clone(r.parts), slices.Clone(r.clocks)
+	c := r.c
+	c.Tags = slices.Clone(c.Tags)
 	return c, nil
 }
 
@@ -270,6 +391,7 @@ func (x *tx) EventByClientMsgID(ctx context.Context, conversationID string, acto
 // errors: in PostgreSQL a failed statement aborts the whole transaction,
 // while the contract (and SQLite) lets the caller carry on after one.
 func (x *tx) CreateConversation(ctx context.Context, c desk.Conversation) error {
+	x.unread(c.ID)
 	tag, err := x.t.Exec(ctx, `
 		INSERT INTO conversations (`+convColumns+`)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
@@ -302,6 +424,13 @@ func (x *tx) NextNumber(ctx context.Context, name string) (int64, error) {
 // SaveConversation writes c's mutable fields. A conversation this
 // transaction locked is there to update, so the write is not waited for.
 func (x *tx) SaveConversation(ctx context.Context, c desk.Conversation) error {
+	x.unread(c.ID)
+	if h := x.held[c.ID]; h != nil {
+		// What the UPDATE below sets, as it will read back.
+		h.c.Status, h.c.AssigneeID, h.c.Seq, h.c.UpdatedAt = c.Status, c.AssigneeID, c.Seq, dbTime(c.UpdatedAt)
+		h.c.QueuedAt, h.c.ResolvedAt, h.c.PublicSeq, h.c.BroadcastSeq = dbTimePtr(c.QueuedAt), dbTimePtr(c.ResolvedAt), c.PublicSeq, c.BroadcastSeq
+		h.c.Priority, h.c.Type, h.c.Tags = c.Priority, c.Type, decodeTags(encodeTags(c.Tags))
+	}
 	sql := `
 		UPDATE conversations
 		SET status = $2, assignee_id = $3, seq = $4, updated_at = $5, queued_at = $6, resolved_at = $7,
@@ -335,6 +464,15 @@ func updated(tag pgconn.CommandTag) error {
 // waited for.
 func (x *tx) SaveParticipant(ctx context.Context, conversationID string, p desk.Participant) error {
 	delete(x.parts, conversationID)
+	x.unread(conversationID)
+	if h := x.held[conversationID]; h != nil {
+		i := slices.IndexFunc(h.parts, func(q desk.Participant) bool { return q.Role == p.Role && q.ID == p.ID })
+		if i >= 0 {
+			h.parts[i].Active, h.parts[i].LastReadSeq = p.Active, p.LastReadSeq
+		} else {
+			delete(x.held, conversationID) // a newcomer's name and place are read again
+		}
+	}
 	sql := `
 		INSERT INTO participants (conversation_id, role, user_id, active, last_read_seq, joined_at)
 		VALUES ($1, $2, $3, $4, $5, $6)
@@ -356,6 +494,7 @@ func (x *tx) SaveParticipant(ctx context.Context, conversationID string, p desk.
 // conflict, and if it failed all the same, the call that sends it would
 // say so and the transaction would fail (see Savepoint).
 func (x *tx) AppendEvent(ctx context.Context, ev desk.ConvEvent) error {
+	x.unread(ev.ConversationID)
 	args := []any{ev.ConversationID, ev.Seq, ev.Type, []byte(ev.Data), ev.Actor.Role, ev.Actor.ID,
 		ev.Private, ev.ClientMsgID, dbTime(ev.CreatedAt)}
 	if x.deferrable(ev) {
@@ -424,7 +563,7 @@ func (x *tx) SaveEmployee(ctx context.Context, e desk.Employee) error {
 		ON CONFLICT (id) DO UPDATE SET name = excluded.name, department = excluded.department,
 			position = excluded.position, updated_at = excluded.updated_at`,
 		e.ID, e.Name, e.Department, e.Position, dbTime(e.UpdatedAt))
-	x.parts = nil // participants carry names
+	x.parts, x.ahead, x.held = nil, nil, nil // participants carry names
 	return dbError(err, "save employee")
 }
 
