@@ -465,13 +465,21 @@ func updated(tag pgconn.CommandTag) error {
 func (x *tx) SaveParticipant(ctx context.Context, conversationID string, p desk.Participant) error {
 	delete(x.parts, conversationID)
 	x.unread(conversationID)
+	known := false // stored, as this transaction knows under the lock
 	if h := x.held[conversationID]; h != nil {
 		i := slices.IndexFunc(h.parts, func(q desk.Participant) bool { return q.Role == p.Role && q.ID == p.ID })
-		if i >= 0 {
+		if known = i >= 0; known {
 			h.parts[i].Active, h.parts[i].LastReadSeq = p.Active, p.LastReadSeq
 		} else {
 			delete(x.held, conversationID) // a newcomer's name and place are read again
 		}
+	}
+	if known && plain(conversationID, string(p.Role), p.ID) {
+		// An UPDATE, not the upsert: PostgreSQL's upsert probes the index
+		// twice. Not finding the row would mean the lock did not hold.
+		x.t.enqueue(queued{sql: sqlUpdateParticipant, args: []any{conversationID, p.Role, p.ID, p.Active, p.LastReadSeq},
+			doing: "save participant", check: participantUpdated})
+		return nil
 	}
 	sql := `
 		INSERT INTO participants (conversation_id, role, user_id, active, last_read_seq, joined_at)
@@ -485,6 +493,16 @@ func (x *tx) SaveParticipant(ctx context.Context, conversationID string, p desk.
 	}
 	_, err := x.t.Exec(ctx, sql, args...)
 	return dbError(err, "save participant")
+}
+
+const sqlUpdateParticipant = `UPDATE participants SET active = $4, last_read_seq = $5
+	WHERE conversation_id = $1 AND role = $2 AND user_id = $3`
+
+func participantUpdated(tag pgconn.CommandTag) error {
+	if tag.RowsAffected() != 1 {
+		return desk.Errorf(desk.EInternal, "participant changed under the conversation's lock")
+	}
+	return nil
 }
 
 // AppendEvent stores ev; a taken seq or client id is EConflict (found
