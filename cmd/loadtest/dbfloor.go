@@ -236,11 +236,13 @@ func runDBFloor(ctx context.Context, c dbFloorConfig, out io.Writer) error {
 }
 
 // seedFloor creates the conversations, open and claimed, with their two
-// participants.
+// participants. Each has a reference number and the employee's client id,
+// as every conversation the desk creates does: on PostgreSQL a message's
+// update of the row writes an entry in their unique indexes too.
 func seedFloor(ctx context.Context, pool *pgxpool.Pool, tag string, n int) ([]floorConv, error) {
 	_, err := pool.Exec(ctx, `
-		INSERT INTO conversations (id, employee_id, subject, category, status, assignee_id, seq, client_msg_id, created_at, updated_at)
-		SELECT 'fl-' || $1 || '-' || i, 'fl-emp-' || $1 || '-' || i, 'floor', 'other', 'open', 'fl-agent', 2, '', now(), now()
+		INSERT INTO conversations (id, employee_id, subject, category, status, assignee_id, seq, client_msg_id, ref, created_at, updated_at)
+		SELECT 'fl-' || $1 || '-' || i, 'fl-emp-' || $1 || '-' || i, 'floor', 'other', 'open', 'fl-agent', 2, 'create', 'FL-' || $1 || '-' || i, now(), now()
 		FROM generate_series(0, $2 - 1) AS i`, tag, n)
 	if err != nil {
 		return nil, fmt.Errorf("seed conversations: %w", err)

@@ -105,8 +105,8 @@ func seedSQLiteFloor(ctx context.Context, w *sql.DB, tag string, n int) ([]floor
 	for i := range convs {
 		cv := floorConv{id: fmt.Sprintf("fl-%s-%d", tag, i), employee: fmt.Sprintf("fl-emp-%s-%d", tag, i), seq: 2}
 		convs[i] = cv
-		if _, err := tx.ExecContext(ctx, `INSERT INTO conversations (id, employee_id, subject, category, status, assignee_id, seq, client_msg_id, created_at, updated_at)
-			VALUES (?, ?, 'floor', 'other', 'open', 'fl-agent', 2, '', ?, ?)`, cv.id, cv.employee, now, now); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO conversations (id, employee_id, subject, category, status, assignee_id, seq, client_msg_id, ref, created_at, updated_at)
+			VALUES (?, ?, 'floor', 'other', 'open', 'fl-agent', 2, 'create', ?, ?, ?)`, cv.id, cv.employee, cv.id, now, now); err != nil {
 			return nil, fmt.Errorf("seed conversations: %w", err)
 		}
 		for _, p := range [][2]string{{"employee", cv.employee}, {"agent", "fl-agent"}} {

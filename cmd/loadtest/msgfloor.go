@@ -204,7 +204,8 @@ func (f *msgFloor) create(w http.ResponseWriter, r *http.Request) {
 	json.NewEncoder(w).Encode(map[string]string{"id": cv.id})
 }
 
-// seed1 stores a new conversation with its employee and agent.
+// seed1 stores a new conversation with its employee and agent, with a
+// reference number and a client id as the desk's have (see seedFloor).
 func (f *msgFloor) seed1(ctx context.Context, cv *mfConv) error {
 	now := time.Now()
 	switch {
@@ -214,8 +215,8 @@ func (f *msgFloor) seed1(ctx context.Context, cv *mfConv) error {
 			return err
 		}
 		defer tx.Rollback()
-		if _, err := tx.ExecContext(ctx, `INSERT INTO conversations (id, employee_id, subject, category, status, assignee_id, seq, client_msg_id, created_at, updated_at)
-			VALUES (?, ?, 'floor', 'other', 'open', 'fl-agent', 1, '', ?, ?)`, cv.id, cv.employee, now.UnixMilli(), now.UnixMilli()); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO conversations (id, employee_id, subject, category, status, assignee_id, seq, client_msg_id, ref, created_at, updated_at)
+			VALUES (?, ?, 'floor', 'other', 'open', 'fl-agent', 1, 'create', ?, ?, ?)`, cv.id, cv.employee, cv.id, now.UnixMilli(), now.UnixMilli()); err != nil {
 			return err
 		}
 		for _, p := range [][2]string{{"employee", cv.employee}, {"agent", "fl-agent"}} {
@@ -227,8 +228,8 @@ func (f *msgFloor) seed1(ctx context.Context, cv *mfConv) error {
 		return tx.Commit()
 	case f.pg != nil:
 		_, err := f.pg.Exec(ctx, `WITH c AS (
-			INSERT INTO conversations (id, employee_id, subject, category, status, assignee_id, seq, client_msg_id, created_at, updated_at)
-			VALUES ($1, $2, 'floor', 'other', 'open', 'fl-agent', 1, '', now(), now()))
+			INSERT INTO conversations (id, employee_id, subject, category, status, assignee_id, seq, client_msg_id, ref, created_at, updated_at)
+			VALUES ($1, $2, 'floor', 'other', 'open', 'fl-agent', 1, 'create', $1, now(), now()))
 			INSERT INTO participants (conversation_id, role, user_id, active, last_read_seq, joined_at)
 			VALUES ($1, 'employee', $2, true, 1, now()), ($1, 'agent', 'fl-agent', true, 1, now())`, cv.id, cv.employee)
 		return err

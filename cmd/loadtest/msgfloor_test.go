@@ -9,13 +9,15 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/servicedesk/servicedesk/internal/store/postgres/pgtest"
 )
 
 // TestMsgFloor runs a short "loadtest messages" against the message floor,
-// bare and on SQLite: every message must come back acked and delivered,
+// bare, on SQLite and on PostgreSQL: every message must come back acked and delivered,
 // which is what makes its figures a floor for the desk's.
 func TestMsgFloor(t *testing.T) {
-	for _, store := range []string{"memory", "sqlite"} {
+	for _, store := range []string{"memory", "sqlite", "postgres"} {
 		t.Run(store, func(t *testing.T) {
 			ln, err := net.Listen("tcp", "127.0.0.1:0")
 			if err != nil {
@@ -24,8 +26,11 @@ func TestMsgFloor(t *testing.T) {
 			addr := ln.Addr().String()
 			ln.Close()
 			args := []string{"msgfloor", "--addr", addr}
-			if store == "sqlite" {
+			switch store {
+			case "sqlite":
 				args = append(args, "--db", filepath.Join(t.TempDir(), "floor.db"))
+			case "postgres":
+				args = append(args, "--database-url", pgtest.URL(t))
 			}
 			ctx, cancel := context.WithCancel(context.Background())
 			done := make(chan error, 1)
