@@ -258,9 +258,10 @@ func (c *Conn) startWriterLocked() {
 // queued the frames and found no writer running (the connection's own
 // reader, the pinger), or by one of the delivery's (Hub.Deliver). It
 // writes what the socket takes without waiting, as a bare server's loop
-// would, and leaves the rest to a writer goroutine. On a fan-out to 10,000 reading clients almost every frame
-// ends here: a goroutine per socket per event, and its write deadline,
-// were a seventh of the server's CPU (docs/benchmarks.md, issue 14).
+// would, and leaves the rest to a writer goroutine. On a fan-out to
+// 10,000 reading clients almost every frame ends here: a goroutine per
+// socket per event, and its write deadline, were a seventh of the
+// server's CPU (docs/benchmarks.md, issue 14).
 func (c *Conn) writeInline() {
 	c.mu.Lock()
 	if c.closing != nil || c.done || len(c.queue) == 0 {

@@ -61,11 +61,11 @@ type tx struct {
 	want *clientLookup
 	// ahead holds conversations locked and read by LockAhead, for their
 	// first ConversationForUpdate; a write to one drops it (see unread).
-	ahead map[string]*ahead
+	ahead map[string]*lockedConv
 	// held holds the conversations locked here since the last rollback,
 	// as this transaction wrote them: a second command on one in the same
 	// batch loads it from here. A write it cannot mirror drops it.
-	held map[string]*ahead
+	held map[string]*lockedConv
 }
 
 // clientLookup is one client id to look up in a conversation.
@@ -170,9 +170,10 @@ const (
 	sqlDefaultPlans = `SET LOCAL plan_cache_mode TO DEFAULT`
 )
 
-// ahead is one conversation as locked and read by lockAndRead, for its
-// next ConversationForUpdate.
-type ahead struct {
+// lockedConv is one conversation as locked and read by lockAndRead (in
+// x.ahead, for its first ConversationForUpdate), then as this transaction
+// wrote it (in x.held).
+type lockedConv struct {
 	c      desk.Conversation
 	parts  []desk.Participant
 	clocks []desk.SLAClock
@@ -254,14 +255,14 @@ func (x *tx) lockAndRead(ctx context.Context, ids []string, wants []clientLookup
 	if err != nil {
 		return dbError(err, "read conversation")
 	}
-	read := make(map[string]*ahead, len(ids))
+	read := make(map[string]*lockedConv, len(ids))
 	for rows.Next() {
 		c, err := scanConversation(rows)
 		if err != nil {
 			rows.Close()
 			return dbError(err, "read conversation")
 		}
-		read[c.ID] = &ahead{c: c, parts: []desk.Participant{}, clocks: []desk.SLAClock{}, lock: &lockState{}}
+		read[c.ID] = &lockedConv{c: c, parts: []desk.Participant{}, clocks: []desk.SLAClock{}, lock: &lockState{}}
 	}
 	if err := rows.Err(); err != nil {
 		return dbError(err, "read conversation")
@@ -314,7 +315,7 @@ func (x *tx) lockAndRead(ctx context.Context, ids []string, wants []clientLookup
 		}
 	}
 	if x.ahead == nil {
-		x.ahead = make(map[string]*ahead, len(read))
+		x.ahead = make(map[string]*lockedConv, len(read))
 	}
 	for id, r := range read {
 		x.ahead[id] = r
@@ -351,7 +352,7 @@ func (x *tx) ConversationForUpdate(ctx context.Context, id string) (desk.Convers
 	}
 	delete(x.ahead, id)
 	if x.held == nil {
-		x.held = map[string]*ahead{}
+		x.held = map[string]*lockedConv{}
 	}
 	x.held[id] = r
 	x.lock(id, r.lock)

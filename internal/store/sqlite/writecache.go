@@ -33,13 +33,12 @@ const (
 // It is the committed state plus what the open transaction wrote, and is
 // kept so by the transaction: SaveConversation, SaveParticipant and
 // SaveSLAClock update what they wrote (as the statement does, column for
-// column), a savepoint
-// rolled back drops what was read or written in it, and a transaction that
-// does not commit empties the cache. Any other write to conversations,
-// participants, clocks or the names joined into them (agents, employees) must drop
-// what it touches (forget, forgetEmployee) if it runs in Update; outside
-// Update it is seen by the counters above, and the next transaction starts
-// from an empty cache.
+// column), a savepoint rolled back drops what was read or written in it,
+// and a transaction that does not commit empties the cache. Any other
+// write to conversations, participants, clocks or the names joined into
+// them (agents, employees) must drop what it touches (forget,
+// forgetEmployee) if it runs in Update; outside Update it is seen by the
+// counters above, and the next transaction starts from an empty cache.
 //
 // Only one transaction uses it at a time: Update holds mu while its
 // transaction is open (the write pool's single connection serialises them
