@@ -151,6 +151,7 @@ func (db *DB) StaffMembers(ctx context.Context) ([]staff.Member, error) {
 
 // SetAgentName renames an agent (disabled ones too).
 func (db *DB) SetAgentName(ctx context.Context, id, name string) error {
+	defer db.convs.clear() // participants carry names
 	return db.setAgent(ctx, `UPDATE agents SET name = $1 WHERE id = $2`, name, id)
 }
 

@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"sync/atomic"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -15,7 +16,7 @@ func OpenUnmigrated(url string) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &DB{pool: pool, reader: reader{q: pool}}, nil
+	return newDB(pool), nil
 }
 
 // Analyze gathers the planner's statistics now, as autovacuum would soon
@@ -48,7 +49,7 @@ func OpenCounting(ctx context.Context, url string) (*DB, *atomic.Int64, error) {
 		pool.Close()
 		return nil, nil, err
 	}
-	return &DB{pool: pool, reader: reader{q: pool}}, &trips.n, nil
+	return newDB(pool), &trips.n, nil
 }
 
 type tripCounter struct{ n atomic.Int64 }
@@ -64,3 +65,6 @@ func (c *tripCounter) TraceBatchStart(ctx context.Context, _ *pgx.Conn, _ pgx.Tr
 }
 func (c *tripCounter) TraceBatchQuery(context.Context, *pgx.Conn, pgx.TraceBatchQueryData) {}
 func (c *tripCounter) TraceBatchEnd(context.Context, *pgx.Conn, pgx.TraceBatchEndData)     {}
+
+// SetCacheClock makes the conversation cache age its entries by now.
+func (db *DB) SetCacheClock(now func() time.Time) { db.convs.now = now }

@@ -46,6 +46,13 @@ type DB struct {
 	// agentDocsMax overrides defaultAgentDocsMax (search.go) when set, so
 	// tests can send a small desk down the path a large one takes.
 	agentDocsMax int
+	// convs is what this node's writers last knew of the conversations
+	// they wrote (see convCache).
+	convs *convCache
+}
+
+func newDB(pool *pgxpool.Pool) *DB {
+	return &DB{pool: pool, reader: reader{q: pool}, convs: newConvCache()}
 }
 
 // Open connects to the database at url (postgres://user:pass@host:5432/db,
@@ -78,7 +85,7 @@ func Open(ctx context.Context, url string) (*DB, error) {
 		pool.Close()
 		return nil, dbError(err, "apply migrations")
 	}
-	return &DB{pool: pool, reader: reader{q: pool}}, nil
+	return newDB(pool), nil
 }
 
 // Ping checks that the server answers.

@@ -56,6 +56,7 @@ func (db *DB) PurgeConversation(ctx context.Context, id string, resolvedBefore t
 // DeleteEmployee forgets an employee's profile and whether cards reach
 // them.
 func (db *DB) DeleteEmployee(ctx context.Context, id string) error {
+	defer db.convs.clear() // participants carry names
 	return db.exec(ctx, "delete employee", id, "",
 		`DELETE FROM employees WHERE id = $1`,
 		`DELETE FROM notification_blocks WHERE recipient_role = 'employee' AND recipient_id = $1`,

@@ -44,6 +44,7 @@ func scanSLAClocks(rows pgx.Rows) ([]desk.SLAClock, error) {
 func (x *tx) SaveSLAClock(ctx context.Context, conversationID string, c desk.SLAClock) error {
 	delete(x.clocks, conversationID)
 	x.unread(conversationID)
+	x.wrote(conversationID, false)
 	delete(x.held, conversationID)
 	breached := 0
 	if c.Breached {

@@ -9,6 +9,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/servicedesk/servicedesk/internal/desk"
@@ -31,17 +32,19 @@ func (db *DB) Update(ctx context.Context, fn func(tx desk.ConversationTx) error)
 	// A no-op after Commit. With ctx already done it fails, and pgx then
 	// discards the connection rather than pool it mid-transaction.
 	defer t.Rollback(ctx)
-	x := &tx{t: &pipe{t: t}}
+	x := &tx{t: &pipe{t: t}, cache: db.convs}
 	x.reader = reader{q: x.t}
 	if err := fn(x); err != nil {
 		return err
 	}
+	x.touchWritten()
 	if err := x.t.flush(ctx); err != nil {
 		return err
 	}
 	if err := t.Commit(ctx); err != nil {
 		return dbError(err, "commit")
 	}
+	x.remember()
 	return nil
 }
 
@@ -66,6 +69,16 @@ type tx struct {
 	// as this transaction wrote them: a second command on one in the same
 	// batch loads it from here. A write it cannot mirror drops it.
 	held map[string]*lockedConv
+	// cache is the node's conversations across transactions (see
+	// convCache); xid is this transaction's id, read with its first lock,
+	// which is the xmin of every row it writes outside savepoints.
+	cache *convCache
+	xid   string
+	// rowWritten are the conversations whose row this transaction wrote
+	// (since the last rollback); satWritten those whose participants,
+	// clocks or events it wrote. names: it wrote an employee.
+	rowWritten, satWritten map[string]bool
+	names                  bool
 }
 
 // clientLookup is one client id to look up in a conversation.
@@ -94,6 +107,17 @@ func (l *lockState) free(k clientKey) bool {
 	return !taken && (known || l.none)
 }
 
+// carried is what of l a later transaction may trust: what is known of
+// client ids grows with every message, so only whether none is taken is
+// kept.
+func (l *lockState) carried() *lockState {
+	none := l.none
+	for _, taken := range l.ids {
+		none = none && !taken
+	}
+	return &lockState{maxSeq: l.maxSeq, none: none}
+}
+
 func (l *lockState) note(k clientKey, taken bool) {
 	if l.ids == nil {
 		l.ids = map[clientKey]bool{}
@@ -107,7 +131,60 @@ func (l *lockState) note(k clientKey, taken bool) {
 // savepoint, and nothing written since to what it read (see unread) is
 // left to roll back.
 func (x *tx) forget() {
-	x.locked, x.parts, x.clocks, x.want, x.held = nil, nil, nil, nil, nil
+	x.locked, x.parts, x.clocks, x.want, x.held, x.rowWritten = nil, nil, nil, nil, nil, nil
+}
+
+// wrote notes a write to a conversation's row (row) or to what hangs off
+// it.
+func (x *tx) wrote(conversationID string, row bool) {
+	m := &x.satWritten
+	if row {
+		m = &x.rowWritten
+	}
+	if *m == nil {
+		*m = map[string]bool{}
+	}
+	(*m)[conversationID] = true
+}
+
+// touchWritten writes the row of every conversation whose participants,
+// clocks or events this transaction wrote without writing the row (the
+// domain's writes always write both today): the row's version is what
+// tells every node's convCache that the conversation changed.
+func (x *tx) touchWritten() {
+	for id := range x.satWritten {
+		if !x.rowWritten[id] {
+			x.t.enqueue(queued{sql: `UPDATE conversations SET id = id WHERE id = $1`, args: []any{id}, doing: "touch conversation"})
+		}
+	}
+}
+
+// remember hands the node's cache, once committed, what this transaction
+// knows of the conversations it locked: as it wrote them (held), keyed by
+// its own id where it wrote the row, or as it read them (ahead, unused).
+func (x *tx) remember() {
+	if x.cache == nil {
+		return
+	}
+	if x.names {
+		x.cache.clear()
+		return
+	}
+	if x.xid == "" {
+		return
+	}
+	for id, r := range x.ahead {
+		r.lock = r.lock.carried()
+		x.cache.put(id, r, r.xmin)
+	}
+	for id, r := range x.held {
+		v := r.xmin
+		if x.rowWritten[id] {
+			v = x.xid
+		}
+		r.lock = r.lock.carried()
+		x.cache.put(id, r, v)
+	}
 }
 
 // unread drops what LockAhead read of a conversation this transaction is
@@ -123,15 +200,17 @@ func (x *tx) lock(id string, l *lockState) {
 
 // The statements that lock conversations and read beside them: the lock
 // (in one order, so two transactions locking several cannot deadlock each
-// other), then in one statement what a writer asks next of each
+// other), which returns each row with its version (xmin: the transaction
+// that wrote it), then in one statement what a writer asks next of each
 // (participants, service-level clocks, the highest event seq and the events
 // stored with the client ids asked for). Being a statement of its own, the
 // read runs once the locks are granted and sees what their previous
-// holders committed. $2–$5 are the client ids to look up: conversation,
-// role, actor and client id, side by side; an empty client id is none, as
-// in EventByClientMsgID.
+// holders committed. $1 of the read is the conversations not cached (see
+// convCache); $2–$5 are the client ids to look up: conversation, role,
+// actor and client id, side by side; an empty client id is none, as in
+// EventByClientMsgID.
 const (
-	sqlForUpdate  = `SELECT ` + convColumns + ` FROM conversations WHERE id = ANY($1) ORDER BY id FOR UPDATE`
+	sqlForUpdate  = `SELECT ` + convColumns + `, xmin::text FROM conversations WHERE id = ANY($1) ORDER BY id FOR UPDATE`
 	sqlBesideLock = `
 		SELECT * FROM (
 			SELECT p.conversation_id AS id, 'p' AS k, p.role AS a, p.user_id AS b,
@@ -146,6 +225,10 @@ const (
 			SELECT i.id, 'm', '', '', '', (SELECT max(seq) FROM events e WHERE e.conversation_id = i.id), NULL, false, '', ''
 			FROM unnest($1::text[]) AS i(id)
 			UNION ALL
+			` + besideClientIDs + `
+		) beside
+		ORDER BY id, k, t, a, b COLLATE "C"`
+	besideClientIDs = `
 			SELECT e.conversation_id, 'e', e.type, e.actor_role, e.data::text, e.seq, e.created_at, e.private, e.actor_id, e.client_msg_id
 			FROM unnest($2::text[], $3::text[], $4::text[], $5::text[]) AS w(id, role, actor, cmid)
 			CROSS JOIN LATERAL (
@@ -153,10 +236,12 @@ const (
 				WHERE e.conversation_id = w.id AND e.actor_role = w.role AND e.actor_id = w.actor
 				  AND e.client_msg_id = w.cmid AND e.client_msg_id <> ''
 				LIMIT 1
-			) e
-		) beside
-		ORDER BY id, k, t, a, b COLLATE "C"`
+			) e`
 )
+
+// sqlClientIDs is the read beside the lock when every conversation is
+// cached: the client ids alone, without the union and its sort.
+var sqlClientIDs = strings.NewReplacer("$2", "$1", "$3", "$2", "$4", "$3", "$5", "$4").Replace(besideClientIDs)
 
 // The two statements above run with generic plans: PostgreSQL otherwise
 // kept planning them afresh for each batch's number of conversations (a
@@ -178,6 +263,9 @@ type lockedConv struct {
 	parts  []desk.Participant
 	clocks []desk.SLAClock
 	lock   *lockState
+	xmin   string    // the row's version when locked
+	readAt time.Time // when parts and clocks were read
+	gen    uint64    // the cache's generation then
 }
 
 // LookUpWithLock asks the next ConversationForUpdate of conversationID to
@@ -235,15 +323,35 @@ func (x *tx) LockAhead(ctx context.Context, hints []desk.LockHint) error {
 
 // lockAndRead locks the conversations ids, reads beside them, and keeps
 // what it read in x.ahead; a conversation that does not exist is left out.
+// For a conversation the node's cache holds, only the row is read: if it
+// is the version the cache was left with, the participants, clocks and
+// seqs are the cache's; if not, they are read in a second round trip.
 func (x *tx) lockAndRead(ctx context.Context, ids []string, wants []clientLookup) error {
+	now, gen := x.cache.clock(), x.cache.generation()
+	cached := map[string]cachedConv{}
+	read := make([]string, 0, len(ids)) // those read beside the lock
+	for _, id := range ids {
+		if e, ok := x.cache.take(id, now); ok {
+			cached[id] = e
+		} else {
+			read = append(read, id)
+		}
+	}
 	safe := plain(ids...)
 	wc, wr, wu, wm := make([]string, 0, len(wants)), make([]string, 0, len(wants)), make([]string, 0, len(wants)), make([]string, 0, len(wants))
 	for _, w := range wants {
 		wc, wr, wu, wm = append(wc, w.conversationID), append(wr, w.key.role), append(wu, w.key.id), append(wm, w.key.clientMsgID)
 		safe = safe && plain(w.conversationID, w.key.role, w.key.id, w.key.clientMsgID)
 	}
-	br := x.t.send(ctx, safe, stmt{sqlGenericPlans, nil}, stmt{sqlForUpdate, []any{ids}},
-		stmt{sqlBesideLock, []any{ids, wc, wr, wu, wm}}, stmt{sqlDefaultPlans, nil})
+	beside := stmt{sqlBesideLock, []any{read, wc, wr, wu, wm}}
+	if len(read) == 0 {
+		beside = stmt{sqlClientIDs, []any{wc, wr, wu, wm}}
+	}
+	stmts := []stmt{{sqlGenericPlans, nil}, {sqlForUpdate, []any{ids}}, beside, {sqlDefaultPlans, nil}}
+	if x.xid == "" {
+		stmts = append(stmts, stmt{sqlXID, nil})
+	}
+	br := x.t.send(ctx, safe, stmts...)
 	defer br.Close()
 	if err := x.t.drain(br); err != nil {
 		return err
@@ -255,29 +363,107 @@ func (x *tx) lockAndRead(ctx context.Context, ids []string, wants []clientLookup
 	if err != nil {
 		return dbError(err, "read conversation")
 	}
-	read := make(map[string]*lockedConv, len(ids))
+	got := make(map[string]*lockedConv, len(ids))
 	for rows.Next() {
-		c, err := scanConversation(rows)
+		var xmin string
+		c, err := scanConversation(rows, &xmin)
 		if err != nil {
 			rows.Close()
 			return dbError(err, "read conversation")
 		}
-		read[c.ID] = &lockedConv{c: c, parts: []desk.Participant{}, clocks: []desk.SLAClock{}, lock: &lockState{}}
+		got[c.ID] = &lockedConv{c: c, parts: []desk.Participant{}, clocks: []desk.SLAClock{}, lock: &lockState{}, xmin: xmin, readAt: now, gen: gen}
 	}
 	if err := rows.Err(); err != nil {
 		return dbError(err, "read conversation")
 	}
-	if rows, err = br.Query(); err != nil {
-		return dbError(err, "read participants")
+	found, err := scanBeside(br, got)
+	if err != nil {
+		return err
 	}
+	if _, err := br.Exec(); err != nil {
+		return dbError(err, "read conversation")
+	}
+	if x.xid == "" {
+		if err := br.QueryRow().Scan(&x.xid); err != nil {
+			return dbError(err, "read transaction id")
+		}
+	}
+	var stale []string
+	for id, e := range cached {
+		r := got[id]
+		switch {
+		case r == nil:
+		case r.xmin == e.xmin:
+			r.parts, r.clocks, r.lock, r.readAt, r.gen = e.lc.parts, e.lc.clocks, e.lc.lock, e.lc.readAt, e.lc.gen
+		default:
+			stale = append(stale, id)
+		}
+	}
+	if len(stale) > 0 {
+		// Written by someone else since: read as if not cached.
+		if err := br.Close(); err != nil {
+			return dbError(err, "read conversation")
+		}
+		br := x.t.send(ctx, true, stmt{sqlGenericPlans, nil},
+			stmt{sqlBesideLock, []any{stale, []string{}, []string{}, []string{}, []string{}}}, stmt{sqlDefaultPlans, nil})
+		defer br.Close()
+		if err := x.t.drain(br); err != nil {
+			return err
+		}
+		if _, err := br.Exec(); err != nil {
+			return dbError(err, "read participants")
+		}
+		if _, err := scanBeside(br, got); err != nil {
+			return err
+		}
+	}
+	for _, f := range found {
+		if r := got[f.ConversationID]; r != nil {
+			k := clientKey{string(f.Actor.Role), f.Actor.ID, f.ClientMsgID}
+			r.lock.note(k, true)
+			if r.lock.found == nil {
+				r.lock.found = map[clientKey]desk.ConvEvent{}
+			}
+			r.lock.found[k] = f
+		}
+	}
+	for _, w := range wants {
+		if r := got[w.conversationID]; r != nil {
+			if _, found := r.lock.found[w.key]; !found {
+				r.lock.note(w.key, false)
+			}
+		}
+	}
+	if x.ahead == nil {
+		x.ahead = make(map[string]*lockedConv, len(got))
+	}
+	for id, r := range got {
+		x.ahead[id] = r
+	}
+	return nil
+}
+
+// sqlXID reads the transaction's id, which the rows it writes carry as
+// their xmin.
+const sqlXID = `SELECT pg_current_xact_id()::xid::text`
+
+// scanBeside reads sqlBesideLock's rows into the conversations read: their
+// participants, clocks and highest seq. It returns the events found for
+// the client ids asked for.
+func scanBeside(br pgx.BatchResults, read map[string]*lockedConv) ([]desk.ConvEvent, error) {
+	rows, err := br.Query()
+	if err != nil {
+		return nil, dbError(err, "read participants")
+	}
+	defer rows.Close()
+	var found []desk.ConvEvent
 	for rows.Next() {
 		var id, kind, a, b, c, u, m string
 		var n *int64
 		var t *time.Time
 		var f bool
 		if err := rows.Scan(&id, &kind, &a, &b, &c, &n, &t, &f, &u, &m); err != nil {
-			rows.Close()
-			return dbError(err, "read participants")
+			return nil, dbError(err, "read participants")
 		}
 		r := read[id]
 		if r == nil {
@@ -289,15 +475,10 @@ func (x *tx) lockAndRead(ctx context.Context, ids []string, wants []clientLookup
 		case kind == "c":
 			r.clocks = append(r.clocks, desk.SLAClock{Kind: a, Data: []byte(b), DueAt: t})
 		case kind == "e":
-			k := clientKey{b, u, m}
-			r.lock.note(k, true)
-			if r.lock.found == nil {
-				r.lock.found = map[clientKey]desk.ConvEvent{}
-			}
-			r.lock.found[k] = desk.ConvEvent{
+			found = append(found, desk.ConvEvent{
 				ConversationID: id, Seq: *n, Type: desk.EventType(a), Data: []byte(c),
 				Actor: desk.Principal{Role: desk.Role(b), ID: u}, Private: f, ClientMsgID: m, CreatedAt: t.UTC(),
-			}
+			})
 		case n == nil:
 			r.lock.none = true
 		default:
@@ -305,22 +486,9 @@ func (x *tx) lockAndRead(ctx context.Context, ids []string, wants []clientLookup
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return dbError(err, "read participants")
+		return nil, dbError(err, "read participants")
 	}
-	for _, w := range wants {
-		if r := read[w.conversationID]; r != nil {
-			if _, found := r.lock.found[w.key]; !found {
-				r.lock.note(w.key, false)
-			}
-		}
-	}
-	if x.ahead == nil {
-		x.ahead = make(map[string]*lockedConv, len(read))
-	}
-	for id, r := range read {
-		x.ahead[id] = r
-	}
-	return nil
+	return found, nil
 }
 
 // ConversationForUpdate reads a conversation and locks its row until the
@@ -410,6 +578,7 @@ func (x *tx) EventByClientMsgID(ctx context.Context, conversationID string, acto
 // while the contract (and SQLite) lets the caller carry on after one.
 func (x *tx) CreateConversation(ctx context.Context, c desk.Conversation) error {
 	x.unread(c.ID)
+	x.wrote(c.ID, true)
 	tag, err := x.t.Exec(ctx, `
 		INSERT INTO conversations (`+convColumns+`)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
@@ -443,6 +612,7 @@ func (x *tx) NextNumber(ctx context.Context, name string) (int64, error) {
 // transaction locked is there to update, so the write is not waited for.
 func (x *tx) SaveConversation(ctx context.Context, c desk.Conversation) error {
 	x.unread(c.ID)
+	x.wrote(c.ID, true)
 	if h := x.held[c.ID]; h != nil {
 		// What the UPDATE below sets, as it will read back.
 		h.c.Status, h.c.AssigneeID, h.c.Seq, h.c.UpdatedAt = c.Status, c.AssigneeID, c.Seq, dbTime(c.UpdatedAt)
@@ -483,6 +653,7 @@ func updated(tag pgconn.CommandTag) error {
 func (x *tx) SaveParticipant(ctx context.Context, conversationID string, p desk.Participant) error {
 	delete(x.parts, conversationID)
 	x.unread(conversationID)
+	x.wrote(conversationID, false)
 	known := false // stored, as this transaction knows under the lock
 	if h := x.held[conversationID]; h != nil {
 		i := slices.IndexFunc(h.parts, func(q desk.Participant) bool { return q.Role == p.Role && q.ID == p.ID })
@@ -531,6 +702,7 @@ func participantUpdated(tag pgconn.CommandTag) error {
 // say so and the transaction would fail (see Savepoint).
 func (x *tx) AppendEvent(ctx context.Context, ev desk.ConvEvent) error {
 	x.unread(ev.ConversationID)
+	x.wrote(ev.ConversationID, false)
 	args := []any{ev.ConversationID, ev.Seq, ev.Type, []byte(ev.Data), ev.Actor.Role, ev.Actor.ID,
 		ev.Private, ev.ClientMsgID, dbTime(ev.CreatedAt)}
 	if x.deferrable(ev) {
@@ -600,6 +772,7 @@ func (x *tx) SaveEmployee(ctx context.Context, e desk.Employee) error {
 			position = excluded.position, updated_at = excluded.updated_at`,
 		e.ID, e.Name, e.Department, e.Position, dbTime(e.UpdatedAt))
 	x.parts, x.ahead, x.held = nil, nil, nil // participants carry names
+	x.names = true
 	return dbError(err, "save employee")
 }
 

@@ -1,0 +1,111 @@
+package postgres
+
+import (
+	"sync"
+	"time"
+)
+
+// convCache keeps, across transactions, what this node's writers last
+// knew of the conversations they wrote: participants (with names),
+// service-level clocks and what is known of the events' seqs and client
+// ids. A transaction that locks a conversation uses it instead of reading
+// them again when the locked row is the version the cached transaction
+// left (its xmin): nobody, on this node or another, wrote the
+// conversation since, because every transaction that writes a
+// conversation's participants, clocks or events writes its row too (see
+// tx.touchWritten). The row itself is always read fresh, with the lock.
+//
+// Names are the exception: they live in agents and employees, whose
+// writes do not move conversations. A rename through this node clears the
+// cache; one through another node reaches this node's writes within
+// cacheTTL, the age of its names past which an entry is not used.
+type convCache struct {
+	mu sync.Mutex
+	m  map[string]cachedConv
+	// gen counts clears: what was read before one is not put after it.
+	gen uint64
+	now func() time.Time
+}
+
+// cachedConv is one conversation as a committed transaction left it.
+type cachedConv struct {
+	lc   *lockedConv
+	xmin string // the row version that transaction left
+	at   time.Time
+}
+
+const (
+	cacheTTL = 5 * time.Second
+	// cacheMax bounds the entries; past it, the expired go, and if that is
+	// not enough, all.
+	cacheMax = 50_000
+)
+
+func newConvCache() *convCache { return &convCache{m: map[string]cachedConv{}, now: time.Now} }
+
+// clock is the time entries are aged by.
+func (c *convCache) clock() time.Time {
+	if c == nil {
+		return time.Now()
+	}
+	return c.now()
+}
+
+// take removes and returns id's entry if it is fresh: a transaction that
+// takes one owns it, and puts it back only if it commits.
+func (c *convCache) take(id string, now time.Time) (cachedConv, bool) {
+	if c == nil {
+		return cachedConv{}, false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.m[id]
+	if !ok {
+		return cachedConv{}, false
+	}
+	delete(c.m, id)
+	return e, now.Sub(e.at) < cacheTTL
+}
+
+// generation is the number of clears so far; a transaction reading
+// conversations notes it.
+func (c *convCache) generation() uint64 {
+	if c == nil {
+		return 0
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.gen
+}
+
+// put keeps what a committed transaction left, unless names changed since
+// it was read (lc.gen).
+func (c *convCache) put(id string, lc *lockedConv, xmin string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if lc.gen != c.gen {
+		return
+	}
+	if len(c.m) >= cacheMax {
+		for k, e := range c.m {
+			if c.now().Sub(e.at) >= cacheTTL {
+				delete(c.m, k)
+			}
+		}
+		if len(c.m) >= cacheMax {
+			clear(c.m)
+		}
+	}
+	c.m[id] = cachedConv{lc: lc, xmin: xmin, at: lc.readAt}
+}
+
+// clear forgets everything: names changed.
+func (c *convCache) clear() {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	clear(c.m)
+	c.gen++
+}
