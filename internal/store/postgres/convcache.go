@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"hash/fnv"
 	"sync"
 	"time"
 )
@@ -64,7 +65,16 @@ func (c *convCache) take(id string, now time.Time) (cachedConv, bool) {
 		return cachedConv{}, false
 	}
 	delete(c.m, id)
-	return e, now.Sub(e.at) < cacheTTL
+	return e, now.Sub(e.at) < ttl(id)
+}
+
+// ttl is id's age limit, between half of cacheTTL and all of it: entries
+// read together (a desk's first messages after a restart) then expire
+// spread out rather than in one wave of full reads.
+func ttl(id string) time.Duration {
+	h := fnv.New32a()
+	h.Write([]byte(id))
+	return cacheTTL/2 + time.Duration(h.Sum32()%1024)*(cacheTTL/2)/1024
 }
 
 // generation is the number of clears so far; a transaction reading

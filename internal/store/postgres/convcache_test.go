@@ -172,6 +172,28 @@ func TestConversationCache(t *testing.T) {
 	check("message through node b", load(a, "k5"), 4, 4, "One", 2)
 	check("message through node a", load(a, ""), 5, 5, "One", 1)
 
+	// A row written under a savepoint carries the savepoint's id, which
+	// the cache would not recognise: it is not cached, and the next load
+	// reads in one round trip rather than finding it stale in two.
+	err = a.Update(ctx, func(tx desk.ConversationTx) error {
+		return tx.Savepoint(ctx, func() error {
+			c, err := tx.ConversationForUpdate(ctx, id)
+			if err != nil {
+				return err
+			}
+			c.Priority = "high"
+			if err := tx.SaveConversation(ctx, c); err != nil {
+				return err
+			}
+			_, err = tx.Events(ctx, id, 0, 1, true) // sends the write, under a savepoint
+			return err
+		})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	check("written under a savepoint", load(a, ""), 5, 5, "One", 1)
+
 	// Renames: through node a at once, through node b once the cache's
 	// names are older than its limit.
 	if err := a.SetAgentName(ctx, agent.ID, "Two"); err != nil {

@@ -38,6 +38,9 @@ type pipe struct {
 	// does); nil once rolled back.
 	failed      error
 	failedDepth int
+	// everSet: a savepoint was set, so rows written since may carry its
+	// subtransaction's id, not the transaction's.
+	everSet bool
 }
 
 // queued is one statement waiting for the next round trip. check, when
@@ -116,6 +119,7 @@ func (p *pipe) setLevels(depth int) {
 		if !p.levels[l] {
 			p.levels[l] = true
 			p.sent = append(p.sent, queued{sql: "SAVEPOINT sp", doing: "savepoint", depth: l})
+			p.everSet = true
 		}
 	}
 }

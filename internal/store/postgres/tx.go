@@ -180,6 +180,11 @@ func (x *tx) remember() {
 	for id, r := range x.held {
 		v := r.xmin
 		if x.rowWritten[id] {
+			if x.t.everSet {
+				// The row's xmin may be a savepoint's: a version this
+				// node would not recognise, costing a second round trip.
+				continue
+			}
 			v = x.xid
 		}
 		r.lock = r.lock.carried()
