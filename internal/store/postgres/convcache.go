@@ -22,17 +22,12 @@ import (
 // cacheTTL, the age of its names past which an entry is not used.
 type convCache struct {
 	mu sync.Mutex
-	m  map[string]cachedConv
+	// m holds each conversation as a committed transaction left it, its
+	// xmin the row version that transaction left.
+	m map[string]*lockedConv
 	// gen counts clears: what was read before one is not put after it.
 	gen uint64
 	now func() time.Time
-}
-
-// cachedConv is one conversation as a committed transaction left it.
-type cachedConv struct {
-	lc   *lockedConv
-	xmin string // the row version that transaction left
-	at   time.Time
 }
 
 const (
@@ -42,30 +37,19 @@ const (
 	cacheMax = 50_000
 )
 
-func newConvCache() *convCache { return &convCache{m: map[string]cachedConv{}, now: time.Now} }
-
-// clock is the time entries are aged by.
-func (c *convCache) clock() time.Time {
-	if c == nil {
-		return time.Now()
-	}
-	return c.now()
-}
+func newConvCache() *convCache { return &convCache{m: map[string]*lockedConv{}, now: time.Now} }
 
 // take removes and returns id's entry if it is fresh: a transaction that
 // takes one owns it, and puts it back only if it commits.
-func (c *convCache) take(id string, now time.Time) (cachedConv, bool) {
-	if c == nil {
-		return cachedConv{}, false
-	}
+func (c *convCache) take(id string, now time.Time) (*lockedConv, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	e, ok := c.m[id]
+	lc, ok := c.m[id]
 	if !ok {
-		return cachedConv{}, false
+		return nil, false
 	}
 	delete(c.m, id)
-	return e, now.Sub(e.at) < ttl(id)
+	return lc, now.Sub(lc.readAt) < ttl(id)
 }
 
 // ttl is id's age limit, between half of cacheTTL and all of it: entries
@@ -80,9 +64,6 @@ func ttl(id string) time.Duration {
 // generation is the number of clears so far; a transaction reading
 // conversations notes it.
 func (c *convCache) generation() uint64 {
-	if c == nil {
-		return 0
-	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.gen
@@ -90,15 +71,16 @@ func (c *convCache) generation() uint64 {
 
 // put keeps what a committed transaction left, unless names changed since
 // it was read (lc.gen).
-func (c *convCache) put(id string, lc *lockedConv, xmin string) {
+func (c *convCache) put(id string, lc *lockedConv) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if lc.gen != c.gen {
 		return
 	}
 	if len(c.m) >= cacheMax {
+		now := c.now()
 		for k, e := range c.m {
-			if c.now().Sub(e.at) >= cacheTTL {
+			if now.Sub(e.readAt) >= ttl(k) {
 				delete(c.m, k)
 			}
 		}
@@ -106,14 +88,11 @@ func (c *convCache) put(id string, lc *lockedConv, xmin string) {
 			clear(c.m)
 		}
 	}
-	c.m[id] = cachedConv{lc: lc, xmin: xmin, at: lc.readAt}
+	c.m[id] = lc
 }
 
 // clear forgets everything: names changed.
 func (c *convCache) clear() {
-	if c == nil {
-		return
-	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	clear(c.m)

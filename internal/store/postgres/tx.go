@@ -163,9 +163,6 @@ func (x *tx) touchWritten() {
 // knows of the conversations it locked: as it wrote them (held), keyed by
 // its own id where it wrote the row, or as it read them (ahead, unused).
 func (x *tx) remember() {
-	if x.cache == nil {
-		return
-	}
 	if x.names {
 		x.cache.clear()
 		return
@@ -175,20 +172,19 @@ func (x *tx) remember() {
 	}
 	for id, r := range x.ahead {
 		r.lock = r.lock.carried()
-		x.cache.put(id, r, r.xmin)
+		x.cache.put(id, r)
 	}
 	for id, r := range x.held {
-		v := r.xmin
 		if x.rowWritten[id] {
 			if x.t.everSet {
 				// The row's xmin may be a savepoint's: a version this
 				// node would not recognise, costing a second round trip.
 				continue
 			}
-			v = x.xid
+			r.xmin = x.xid
 		}
 		r.lock = r.lock.carried()
-		x.cache.put(id, r, v)
+		x.cache.put(id, r)
 	}
 }
 
@@ -268,7 +264,7 @@ type lockedConv struct {
 	parts  []desk.Participant
 	clocks []desk.SLAClock
 	lock   *lockState
-	xmin   string    // the row's version when locked
+	xmin   string    // the row's version: when locked, then as committed
 	readAt time.Time // when parts and clocks were read
 	gen    uint64    // the cache's generation then
 }
@@ -332,8 +328,8 @@ func (x *tx) LockAhead(ctx context.Context, hints []desk.LockHint) error {
 // is the version the cache was left with, the participants, clocks and
 // seqs are the cache's; if not, they are read in a second round trip.
 func (x *tx) lockAndRead(ctx context.Context, ids []string, wants []clientLookup) error {
-	now, gen := x.cache.clock(), x.cache.generation()
-	cached := map[string]cachedConv{}
+	now, gen := x.cache.now(), x.cache.generation()
+	cached := map[string]*lockedConv{}
 	read := make([]string, 0, len(ids)) // those read beside the lock
 	for _, id := range ids {
 		if e, ok := x.cache.take(id, now); ok {
@@ -399,7 +395,7 @@ func (x *tx) lockAndRead(ctx context.Context, ids []string, wants []clientLookup
 		switch {
 		case r == nil:
 		case r.xmin == e.xmin:
-			r.parts, r.clocks, r.lock, r.readAt, r.gen = e.lc.parts, e.lc.clocks, e.lc.lock, e.lc.readAt, e.lc.gen
+			r.parts, r.clocks, r.lock, r.readAt, r.gen = e.parts, e.clocks, e.lock, e.readAt, e.gen
 		default:
 			stale = append(stale, id)
 		}
