@@ -2,11 +2,13 @@ package postgres_test
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/servicedesk/servicedesk/internal/desk"
 	"github.com/servicedesk/servicedesk/internal/store/postgres"
@@ -19,8 +21,18 @@ import (
 // message, or a read position alone) or another writer is seen at once;
 // a rename through the node at once, and through another within the
 // cache's age limit.
+//
+// Both ways of using the cache are run: taking a batch the cache holds
+// whole on trust, checked with its writes and run again under the lock
+// when the check fails (the default), and reading the rows with the lock
+// first, then the cache where the row is the version it holds.
 func TestConversationCache(t *testing.T) {
 	skipWithoutPostgres(t)
+	t.Run("speculating", func(t *testing.T) { testConversationCache(t, true) })
+	t.Run("locking first", func(t *testing.T) { testConversationCache(t, false) })
+}
+
+func testConversationCache(t *testing.T, speculate bool) {
 	ctx := t.Context()
 	url := pgtest.URL(t)
 	a, trips, err := postgres.OpenCounting(ctx, url)
@@ -28,6 +40,7 @@ func TestConversationCache(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(a.Close)
+	a.SetSpeculation(speculate)
 	var mu sync.Mutex
 	now := time.Now()
 	a.SetCacheClock(func() time.Time { mu.Lock(); defer mu.Unlock(); return now })
@@ -77,13 +90,15 @@ func TestConversationCache(t *testing.T) {
 		c         desk.Conversation
 		empRead   int64
 		agentName string
-		trips     int64
-		retry     bool // the client id was found taken
+		trips     int64 // in the run that was committed
+		runs      int   // 2: the speculation failed and the batch ran again
+		retry     bool  // the client id was found taken
 	}
 	load := func(db *postgres.DB, send string) seen {
 		t.Helper()
 		var s seen
 		err := db.Update(ctx, func(tx desk.ConversationTx) error {
+			s.runs++
 			before := trips.Load()
 			if err := tx.(interface {
 				LockAhead(context.Context, []desk.LockHint) error
@@ -129,18 +144,27 @@ func TestConversationCache(t *testing.T) {
 		}
 		return s
 	}
-	check := func(step string, s seen, seq, empRead int64, name string, trips int64) {
+	// cost is what a load should cost: round trips before its writes and
+	// runs, speculating and locking first.
+	type cost struct{ trips, runs int64 }
+	read, cached, stale := cost{1, 1}, cost{1, 1}, cost{2, 1}
+	if speculate {
+		cached, stale = cost{0, 1}, cost{1, 2}
+	}
+	check := func(step string, s seen, seq, empRead int64, name string, want cost) {
 		t.Helper()
-		if s.c.Seq != seq || s.empRead != empRead || s.agentName != name || s.trips != trips {
-			t.Errorf("%s: seq %d, employee read up to %d, agent named %q, %d round trips; want %d, %d, %q, %d",
-				step, s.c.Seq, s.empRead, s.agentName, s.trips, seq, empRead, name, trips)
+		if s.c.Seq != seq || s.empRead != empRead || s.agentName != name || s.trips != want.trips || int64(s.runs) != want.runs {
+			t.Errorf("%s: seq %d, employee read up to %d, agent named %q, %d round trips, %d runs; want %d, %d, %q, %d, %d",
+				step, s.c.Seq, s.empRead, s.agentName, s.trips, s.runs, seq, empRead, name, want.trips, want.runs)
 		}
 	}
 
-	check("first load", load(a, "k2"), 1, 1, "One", 1)
-	check("cached", load(a, "k3"), 2, 2, "One", 1)
+	check("first load", load(a, "k2"), 1, 1, "One", read)
+	check("cached", load(a, "k3"), 2, 2, "One", cached)
 	if s := load(a, "k2"); !s.retry {
 		t.Errorf("a retry's client id was not found with the conversation cached")
+	} else if speculate && s.runs != 2 {
+		t.Errorf("a retry's client id taken for free: %d runs, want 2 (the unique index refuses, and the batch runs again)", s.runs)
 	}
 
 	// Only the row's version tells: a change that does not move the row
@@ -148,11 +172,11 @@ func TestConversationCache(t *testing.T) {
 	if _, err := raw.Exec(ctx, `UPDATE participants SET last_read_seq = 99 WHERE role = 'employee'`); err != nil {
 		t.Fatal(err)
 	}
-	check("participants changed behind the row", load(a, ""), 3, 3, "One", 1)
+	check("participants changed behind the row", load(a, ""), 3, 3, "One", cached)
 	if _, err := raw.Exec(ctx, `UPDATE conversations SET id = id`); err != nil {
 		t.Fatal(err)
 	}
-	check("row moved by another writer", load(a, ""), 3, 99, "One", 2)
+	check("row moved by another writer", load(a, ""), 3, 99, "One", stale)
 
 	// Another node moves a read position alone: the store writes the row
 	// with it, and node a reads the conversation again.
@@ -165,12 +189,12 @@ func TestConversationCache(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	check("read position written through node b", load(a, ""), 3, 2, "One", 2)
+	check("read position written through node b", load(a, ""), 3, 2, "One", stale)
 
 	// A message through node b, then one through node a: seqs follow on.
 	load(b, "k4")
-	check("message through node b", load(a, "k5"), 4, 4, "One", 2)
-	check("message through node a", load(a, ""), 5, 5, "One", 1)
+	check("message through node b", load(a, "k5"), 4, 4, "One", stale)
+	check("message through node a", load(a, ""), 5, 5, "One", cached)
 
 	// A row written under a savepoint carries the savepoint's id, which
 	// the cache would not recognise: it is not cached, and the next load
@@ -192,22 +216,22 @@ func TestConversationCache(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	check("written under a savepoint", load(a, ""), 5, 5, "One", 1)
+	check("written under a savepoint", load(a, ""), 5, 5, "One", read)
 
 	// Renames: through node a at once, through node b once the cache's
 	// names are older than its limit.
 	if err := a.SetAgentName(ctx, agent.ID, "Two"); err != nil {
 		t.Fatal(err)
 	}
-	check("renamed through node a", load(a, ""), 5, 5, "Two", 1)
+	check("renamed through node a", load(a, ""), 5, 5, "Two", read)
 	if err := b.SetAgentName(ctx, agent.ID, "Three"); err != nil {
 		t.Fatal(err)
 	}
-	check("renamed through node b, soon after", load(a, ""), 5, 5, "Two", 1)
+	check("renamed through node b, soon after", load(a, ""), 5, 5, "Two", cached)
 	mu.Lock()
 	now = now.Add(6 * time.Second)
 	mu.Unlock()
-	check("renamed through node b, later", load(a, ""), 5, 5, "Three", 1)
+	check("renamed through node b, later", load(a, ""), 5, 5, "Three", read)
 
 	var events int
 	if err := raw.QueryRow(ctx, `SELECT count(*) FROM events WHERE conversation_id = $1`, id).Scan(&events); err != nil {
@@ -215,5 +239,212 @@ func TestConversationCache(t *testing.T) {
 	}
 	if events != 5 {
 		t.Errorf("%d events stored, want 5", events)
+	}
+}
+
+// TestSpeculationRerunsTheBatch: when a batch taken from the cache guesses
+// wrong inside a command's savepoint (a retry's client id taken for free,
+// its insert refused by the unique index once the savepoint is set), the
+// whole batch runs again under the lock, rather than the command failing
+// alone as a conflict.
+func TestSpeculationRerunsTheBatch(t *testing.T) {
+	skipWithoutPostgres(t)
+	ctx := t.Context()
+	db, err := postgres.Open(ctx, pgtest.URL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(db.Close)
+	emp := desk.Principal{Role: desk.RoleEmployee, ID: "e-rerun"}
+	at := time.Now().UTC().Truncate(time.Millisecond)
+	id := "cv_rerun"
+	err = db.Update(ctx, func(tx desk.ConversationTx) error {
+		c := desk.Conversation{ID: id, EmployeeID: emp.ID, Subject: "s", Category: "other", Status: desk.StatusOpen,
+			Seq: 0, CreatedAt: at, UpdatedAt: at, Priority: "normal", Type: "incident"}
+		return tx.CreateConversation(ctx, c)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// send runs one command as the writer does: the batch's lock ahead,
+	// then the command in a savepoint, whose own failure is its answer.
+	type outcome struct {
+		retry bool
+		err   error // the command's
+		runs  int
+	}
+	// With awaited, the command also waits for a statement's answer after
+	// its insert: the savepoint is set and the insert goes out inside it.
+	// (A row written under a savepoint is not cached: the commands before
+	// the retry do without.)
+	send := func(clientMsgID string, awaited bool) outcome {
+		t.Helper()
+		var o outcome
+		err := db.Update(ctx, func(tx desk.ConversationTx) error {
+			o.runs++
+			if err := tx.(interface {
+				LockAhead(context.Context, []desk.LockHint) error
+			}).LockAhead(ctx, []desk.LockHint{{ConversationID: id, Actor: emp, ClientMsgID: clientMsgID}}); err != nil {
+				return err
+			}
+			var runErr error
+			err := tx.Savepoint(ctx, func() error {
+				runErr = func() error {
+					c, err := tx.ConversationForUpdate(ctx, id)
+					if err != nil {
+						return err
+					}
+					if _, err := tx.EventByClientMsgID(ctx, id, emp, clientMsgID); err == nil {
+						o.retry = true
+						return nil
+					}
+					c.Seq++
+					if err := tx.AppendEvent(ctx, desk.ConvEvent{ConversationID: id, Seq: c.Seq, Type: desk.EventMessage,
+						Data: []byte(`{"body":"hi"}`), Actor: emp, ClientMsgID: clientMsgID, CreatedAt: at}); err != nil {
+						return err
+					}
+					if awaited {
+						if _, err := tx.NextNumber(ctx, "rerun"); err != nil {
+							return err
+						}
+					}
+					return tx.SaveConversation(ctx, c)
+				}()
+				return runErr
+			})
+			if err != nil && err != runErr {
+				return err
+			}
+			o.err = err
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return o
+	}
+	send("k1", false)
+	send("k2", false) // cached from here on
+	before := db.Reruns()
+	if o := send("k1", true); !o.retry || o.err != nil || o.runs != 2 {
+		t.Errorf("retry with the conversation cached: found %v, command error %v, %d runs; want the original, no error, 2 runs", o.retry, o.err, o.runs)
+	}
+	if n := db.Reruns() - before; n != 1 {
+		t.Errorf("%d reruns counted, want 1", n)
+	}
+	if o := send("k3", false); o.retry || o.err != nil || o.runs != 1 {
+		t.Errorf("a new message after: retry %v, command error %v, %d runs; want a new message in one run", o.retry, o.err, o.runs)
+	}
+}
+
+// TestSpeculationMixedBatch: in a batch of a cached and an uncached
+// conversation, only the uncached is read (one round trip) and the cached
+// is taken on trust; when the cached one turns out written since, the
+// batch runs again.
+func TestSpeculationMixedBatch(t *testing.T) {
+	skipWithoutPostgres(t)
+	ctx := t.Context()
+	url := pgtest.URL(t)
+	db, trips, err := postgres.OpenCounting(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(db.Close)
+	raw, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { raw.Close(context.Background()) })
+	emp := desk.Principal{Role: desk.RoleEmployee, ID: "e-mixed"}
+	at := time.Now().UTC().Truncate(time.Millisecond)
+	ids := []string{"cv_mixed_a", "cv_mixed_b", "cv_mixed_c"}
+	err = db.Update(ctx, func(tx desk.ConversationTx) error {
+		for _, id := range ids {
+			c := desk.Conversation{ID: id, EmployeeID: emp.ID, Subject: "s", Category: "other", Status: desk.StatusOpen,
+				CreatedAt: at, UpdatedAt: at, Priority: "normal", Type: "incident"}
+			if err := tx.CreateConversation(ctx, c); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// touch loads the conversations ids in one batch and writes each, as
+	// the writer does; it returns the round trips before the writes, of
+	// the run that committed, and the runs. probe, if set, runs after the
+	// batch's lock ahead.
+	var probe func()
+	touch := func(ids ...string) (int64, int) {
+		t.Helper()
+		var n int64
+		runs := 0
+		err := db.Update(ctx, func(tx desk.ConversationTx) error {
+			runs++
+			before := trips.Load()
+			var hints []desk.LockHint
+			for _, id := range ids {
+				hints = append(hints, desk.LockHint{ConversationID: id, Actor: emp})
+			}
+			if err := tx.(interface {
+				LockAhead(context.Context, []desk.LockHint) error
+			}).LockAhead(ctx, hints); err != nil {
+				return err
+			}
+			if probe != nil {
+				probe()
+			}
+			var cs []desk.Conversation
+			for _, id := range ids {
+				c, err := tx.ConversationForUpdate(ctx, id)
+				if err != nil {
+					return err
+				}
+				cs = append(cs, c)
+			}
+			n = trips.Load() - before
+			for _, c := range cs {
+				c.UpdatedAt = time.Now().UTC()
+				if err := tx.SaveConversation(ctx, c); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n, runs
+	}
+	touch(ids[0]) // a is cached from here on
+	// locked reports whether another session finds the row locked.
+	locked := func(id string) bool {
+		_, err := raw.Exec(ctx, `SELECT 1 FROM conversations WHERE id = $1 FOR UPDATE NOWAIT`, id)
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) && pgErr.Code == "55P03" {
+			return true
+		}
+		if err != nil {
+			t.Fatalf("lock from another session: %v", err)
+		}
+		return false
+	}
+	probe = func() {
+		// b's read carried a's lock, queued ahead of it.
+		if a, b := locked(ids[0]), locked(ids[1]); !a || !b {
+			t.Errorf("after the lock ahead, a locked %v, b locked %v; want both", a, b)
+		}
+	}
+	n, runs := touch(ids[0], ids[1])
+	probe = nil
+	if n != 1 || runs != 1 {
+		t.Errorf("a cached, b not: %d round trips, %d runs; want 1, 1", n, runs)
+	}
+	if _, err := raw.Exec(ctx, `UPDATE conversations SET id = id WHERE id = $1`, ids[0]); err != nil {
+		t.Fatal(err)
+	}
+	if n, runs := touch(ids[0], ids[2]); n != 1 || runs != 2 {
+		t.Errorf("a cached but written since, c not cached: %d round trips, %d runs; want 1, 2", n, runs)
 	}
 }

@@ -68,3 +68,12 @@ func (c *tripCounter) TraceBatchEnd(context.Context, *pgx.Conn, pgx.TraceBatchEn
 
 // SetCacheClock makes the conversation cache age its entries by now.
 func (db *DB) SetCacheClock(now func() time.Time) { db.convs.now = now }
+
+// SetSpeculation turns on or off (it is on by default) the writer's taking
+// of cached conversations without reading them first, for tests of the
+// path that reads them under the lock.
+func (db *DB) SetSpeculation(on bool) { db.noSpeculation = !on }
+
+// Reruns is how many transactions ran again after their speculation
+// failed.
+func (db *DB) Reruns() int64 { return db.reruns.Load() }

@@ -41,6 +41,10 @@ type pipe struct {
 	// everSet: a savepoint was set, so rows written since may carry its
 	// subtransaction's id, not the transaction's.
 	everSet bool
+	// strict: any statement that fails fails the transaction, not only
+	// its savepoint (the transaction took something on trust, and will be
+	// run again; see tx.speculateOn).
+	strict bool
 }
 
 // queued is one statement waiting for the next round trip. check, when
@@ -136,6 +140,9 @@ func (p *pipe) drain(br pgx.BatchResults) error {
 			err, depth = q.check(tag), 0
 		}
 		if err != nil {
+			if p.strict {
+				depth = 0
+			}
 			if p.failed == nil {
 				p.failed, p.failedDepth = dbError(err, q.doing), depth
 			}

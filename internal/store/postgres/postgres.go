@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -49,6 +50,10 @@ type DB struct {
 	// convs is what this node's writers last knew of the conversations
 	// they wrote (see convCache).
 	convs *convCache
+	// noSpeculation turns tx.speculate off (tests of the locking path);
+	// reruns counts the transactions run again after speculating wrong.
+	noSpeculation bool
+	reruns        atomic.Int64
 }
 
 func newDB(pool *pgxpool.Pool) *DB {

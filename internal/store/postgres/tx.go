@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -24,7 +25,26 @@ import (
 // sent with the next statement that needs an answer, and savepoints are
 // set only when something needs undoing (see pipe, tx.deferrable and
 // tx.Savepoint): a message costs two round trips, not ten.
+//
+// A batch whose conversations are all in the node's cache takes them on
+// trust and has them checked with its writes (see tx.speculateOn). If that
+// transaction fails, for whatever reason, fn is run once more in a new
+// one that reads everything under the lock, and that one's outcome is
+// returned: fn must be safe to run again, as the writer's batches are.
 func (db *DB) Update(ctx context.Context, fn func(tx desk.ConversationTx) error) error {
+	err := db.update(ctx, fn, !db.noSpeculation)
+	if errors.Is(err, errSpeculated) && ctx.Err() == nil {
+		db.reruns.Add(1)
+		err = db.update(ctx, fn, false)
+	}
+	return err
+}
+
+// errSpeculated marks the failure of a transaction that took conversations
+// on trust: it is run again without.
+var errSpeculated = errors.New("speculative transaction failed")
+
+func (db *DB) update(ctx context.Context, fn func(tx desk.ConversationTx) error, speculate bool) error {
 	t, err := db.pool.Begin(ctx)
 	if err != nil {
 		return dbError(err, "begin transaction")
@@ -32,19 +52,41 @@ func (db *DB) Update(ctx context.Context, fn func(tx desk.ConversationTx) error)
 	// A no-op after Commit. With ctx already done it fails, and pgx then
 	// discards the connection rather than pool it mid-transaction.
 	defer t.Rollback(ctx)
-	x := &tx{t: &pipe{t: t}, cache: db.convs}
+	x := &tx{t: &pipe{t: t}, cache: db.convs, speculate: speculate}
 	x.reader = reader{q: x.t}
-	if err := fn(x); err != nil {
-		return err
+	err = fn(x)
+	if err == nil {
+		x.touchWritten()
+		err = x.finish(ctx)
 	}
-	x.touchWritten()
-	if err := x.t.flush(ctx); err != nil {
+	if err != nil {
+		if x.speculated {
+			return fmt.Errorf("%w: %w", errSpeculated, err)
+		}
 		return err
 	}
 	if err := t.Commit(ctx); err != nil {
 		return dbError(err, "commit")
 	}
 	x.remember()
+	return nil
+}
+
+// finish sends what is queued. A transaction that took its conversations
+// on trust has not read its own id yet (see lockAndRead): it asks for it
+// in the same round trip, for remember.
+func (x *tx) finish(ctx context.Context) error {
+	if !x.speculated || x.xid != "" || len(x.rowWritten) == 0 {
+		return x.t.flush(ctx)
+	}
+	br := x.t.send(ctx, true, stmt{sqlXID, nil})
+	defer br.Close()
+	if err := x.t.drain(br); err != nil {
+		return err
+	}
+	if err := br.QueryRow().Scan(&x.xid); err != nil {
+		return x.t.fail(dbError(err, "read transaction id"))
+	}
 	return nil
 }
 
@@ -79,6 +121,10 @@ type tx struct {
 	// clocks or events it wrote. names: it wrote an employee.
 	rowWritten, satWritten map[string]bool
 	names                  bool
+	// speculate: this transaction may take a batch's conversations from
+	// the cache without reading them first; speculated: it did (see
+	// speculateOn).
+	speculate, speculated bool
 }
 
 // clientLookup is one client id to look up in a conversation.
@@ -167,7 +213,9 @@ func (x *tx) remember() {
 		x.cache.clear()
 		return
 	}
-	if x.xid == "" {
+	if x.xid == "" && len(x.rowWritten) > 0 {
+		// Nothing locked to key written rows by (a transaction that only
+		// created conversations holds none).
 		return
 	}
 	for id, r := range x.ahead {
@@ -244,7 +292,7 @@ const (
 // cached: the client ids alone, without the union and its sort.
 var sqlClientIDs = strings.NewReplacer("$2", "$1", "$3", "$2", "$4", "$3", "$5", "$4").Replace(besideClientIDs)
 
-// The two statements above run with generic plans: PostgreSQL otherwise
+// The two statements above, and sqlLockCached, run with generic plans: PostgreSQL otherwise
 // kept planning them afresh for each batch's number of conversations (a
 // fifth to half of their executions, 0.5 ms each), and written with
 // lateral joins their generic plans are as good (pg_stat_statements at
@@ -319,7 +367,7 @@ func (x *tx) LockAhead(ctx context.Context, hints []desk.LockHint) error {
 	if len(ids) == 0 {
 		return nil
 	}
-	return x.lockAndRead(ctx, ids, wants)
+	return x.lockAndRead(ctx, ids, wants, x.speculate)
 }
 
 // lockAndRead locks the conversations ids, reads beside them, and keeps
@@ -327,7 +375,9 @@ func (x *tx) LockAhead(ctx context.Context, hints []desk.LockHint) error {
 // For a conversation the node's cache holds, only the row is read: if it
 // is the version the cache was left with, the participants, clocks and
 // seqs are the cache's; if not, they are read in a second round trip.
-func (x *tx) lockAndRead(ctx context.Context, ids []string, wants []clientLookup) error {
+// With trust, the conversations the cache holds are not read at all (see
+// speculateOn).
+func (x *tx) lockAndRead(ctx context.Context, ids []string, wants []clientLookup, trust bool) error {
 	now, gen := x.cache.now(), x.cache.generation()
 	cached := map[string]*lockedConv{}
 	read := make([]string, 0, len(ids)) // those read beside the lock
@@ -337,6 +387,21 @@ func (x *tx) lockAndRead(ctx context.Context, ids []string, wants []clientLookup
 		} else {
 			read = append(read, id)
 		}
+	}
+	if trust && len(cached) > 0 {
+		// The cached are taken on trust; only the rest are read now.
+		trusted := make([]string, 0, len(cached))
+		for _, id := range ids {
+			if cached[id] != nil {
+				trusted = append(trusted, id)
+			}
+		}
+		x.speculateOn(trusted, cached, wants)
+		if len(read) == 0 {
+			return nil
+		}
+		ids, cached = read, nil
+		wants = slices.DeleteFunc(slices.Clone(wants), func(w clientLookup) bool { return !slices.Contains(read, w.conversationID) })
 	}
 	safe := plain(ids...)
 	wc, wr, wu, wm := make([]string, 0, len(wants)), make([]string, 0, len(wants)), make([]string, 0, len(wants)), make([]string, 0, len(wants))
@@ -444,6 +509,60 @@ func (x *tx) lockAndRead(ctx context.Context, ids []string, wants []clientLookup
 	return nil
 }
 
+// speculateOn takes the conversations ids as the cache holds them, without
+// a round trip: their lock, and the check that each row is still the
+// version the cache was left with, are queued to go out ahead of the
+// batch's writes (sqlLockCached). Client ids looked up are taken to be
+// free: a retry's insert then fails on the unique index. Either failure,
+// or any other, fails the whole transaction (pipe.strict), and Update runs
+// the batch again, reading under the lock; so does a deadlock with
+// another node's locks, which the statement takes in the same order as
+// sqlForUpdate but after locks taken earlier in the transaction.
+//
+// What is trusted is what the lock would have confirmed: the participants,
+// clocks and seqs of a row nobody wrote since. The one thing the lock
+// cannot confirm, that a client id is free, the unique index does.
+func (x *tx) speculateOn(ids []string, cached map[string]*lockedConv, wants []clientLookup) {
+	xmins := make([]string, len(ids))
+	for i, id := range ids {
+		xmins[i] = cached[id].xmin
+	}
+	n := int64(len(ids))
+	x.t.enqueue(queued{sql: sqlGenericPlans, doing: "plan generically"})
+	x.t.enqueue(queued{sql: sqlLockCached, args: []any{ids, xmins}, doing: "lock cached conversations",
+		check: func(tag pgconn.CommandTag) error {
+			if tag.RowsAffected() != n {
+				return errStale
+			}
+			return nil
+		}})
+	x.t.enqueue(queued{sql: sqlDefaultPlans, doing: "plan by default"})
+	for _, w := range wants {
+		if r := cached[w.conversationID]; r != nil {
+			r.lock.note(w.key, false)
+		}
+	}
+	if x.ahead == nil {
+		x.ahead = make(map[string]*lockedConv, len(cached))
+	}
+	for id, r := range cached {
+		x.ahead[id] = r
+	}
+	x.speculated, x.t.strict = true, true
+}
+
+// sqlLockCached locks conversations taken from the cache and returns those
+// still at the cached version: $1 the ids, $2 their xmins, side by side.
+// A row written meanwhile is re-checked once its writer commits, and left
+// out.
+const sqlLockCached = `SELECT c.id FROM conversations c
+	JOIN unnest($1::text[], $2::text[]) AS w(id, xmin) ON c.id = w.id
+	WHERE c.xmin = w.xmin::xid
+	ORDER BY c.id FOR UPDATE OF c`
+
+// errStale is a conversation taken from the cache found written since.
+var errStale = errors.New("a cached conversation was written since")
+
 // sqlXID reads the transaction's id, which the rows it writes carry as
 // their xmin.
 const sqlXID = `SELECT pg_current_xact_id()::xid::text`
@@ -512,7 +631,7 @@ func (x *tx) ConversationForUpdate(ctx context.Context, id string) (desk.Convers
 		r = x.ahead[id]
 	}
 	if r == nil {
-		if err := x.lockAndRead(ctx, []string{id}, wants); err != nil {
+		if err := x.lockAndRead(ctx, []string{id}, wants, false); err != nil {
 			return desk.Conversation{}, err
 		}
 		if r = x.ahead[id]; r == nil {
