@@ -33,6 +33,12 @@ const pragmas = "_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_pragma=fo
 // checkpoint: a few seconds of the heaviest writing we measured.
 const walSizeLimit = 64 << 20
 
+// writeCacheKiB sizes the writer's page cache (as a negative cache_size:
+// KiB, not pages). SQLite's default, 2 MiB, is less than the indexes a
+// batch of messages touches, so the writer read pages back from the file
+// with a system call each (a fifth of its time at 14,000 messages/s).
+const writeCacheKiB = -64 << 10
+
 // maxReaders caps the read pool. WAL lets readers run beside the writer, so
 // more than one pays off; beyond a few per CPU they only queue in SQLite.
 var maxReaders = max(4, runtime.NumCPU())
@@ -79,7 +85,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	// once left a 156 MB WAL (ten times the database) for good.
 	write, err := sql.Open("sqlite", path+"?"+pragmas+
 		"&_txlock=immediate&_pragma=synchronous(NORMAL)&_pragma=temp_store(MEMORY)&_pragma=wal_autocheckpoint(0)"+
-		fmt.Sprintf("&_pragma=journal_size_limit(%d)", walSizeLimit))
+		fmt.Sprintf("&_pragma=journal_size_limit(%d)&_pragma=cache_size(%d)", walSizeLimit, writeCacheKiB))
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
 	}
