@@ -2,13 +2,11 @@ package postgres_test
 
 import (
 	"context"
-	"errors"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/servicedesk/servicedesk/internal/desk"
 	"github.com/servicedesk/servicedesk/internal/store/postgres"
@@ -344,21 +342,11 @@ func TestSpeculationRerunsTheBatch(t *testing.T) {
 func TestSpeculationMixedBatch(t *testing.T) {
 	skipWithoutPostgres(t)
 	ctx := t.Context()
-	url := pgtest.URL(t)
-	db, trips, err := postgres.OpenCounting(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(db.Close)
-	raw, err := pgx.Connect(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { raw.Close(context.Background()) })
+	db, trips, raw := openWithSession(t)
 	emp := desk.Principal{Role: desk.RoleEmployee, ID: "e-mixed"}
 	at := time.Now().UTC().Truncate(time.Millisecond)
 	ids := []string{"cv_mixed_a", "cv_mixed_b", "cv_mixed_c"}
-	err = db.Update(ctx, func(tx desk.ConversationTx) error {
+	err := db.Update(ctx, func(tx desk.ConversationTx) error {
 		for _, id := range ids {
 			c := desk.Conversation{ID: id, EmployeeID: emp.ID, Subject: "s", Category: "other", Status: desk.StatusOpen,
 				CreatedAt: at, UpdatedAt: at, Priority: "normal", Type: "incident"}
@@ -418,21 +406,9 @@ func TestSpeculationMixedBatch(t *testing.T) {
 		return n, runs
 	}
 	touch(ids[0]) // a is cached from here on
-	// locked reports whether another session finds the row locked.
-	locked := func(id string) bool {
-		_, err := raw.Exec(ctx, `SELECT 1 FROM conversations WHERE id = $1 FOR UPDATE NOWAIT`, id)
-		var pgErr *pgconn.PgError
-		if errors.As(err, &pgErr) && pgErr.Code == "55P03" {
-			return true
-		}
-		if err != nil {
-			t.Fatalf("lock from another session: %v", err)
-		}
-		return false
-	}
 	probe = func() {
 		// b's read carried a's lock, queued ahead of it.
-		if a, b := locked(ids[0]), locked(ids[1]); !a || !b {
+		if a, b := lockedElsewhere(t, raw, ids[0]), lockedElsewhere(t, raw, ids[1]); !a || !b {
 			t.Errorf("after the lock ahead, a locked %v, b locked %v; want both", a, b)
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"reflect"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -93,30 +94,8 @@ func TestMessageRoundTrips(t *testing.T) {
 func TestBatchLockedAhead(t *testing.T) {
 	skipWithoutPostgres(t)
 	ctx := t.Context()
-	url := pgtest.URL(t)
-	db, trips, err := postgres.OpenCounting(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(db.Close)
-	other, err := pgx.Connect(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { other.Close(context.Background()) })
-	// locked reports whether another session finds the conversation's row
-	// locked.
-	locked := func(id string) bool {
-		_, err := other.Exec(ctx, `SELECT 1 FROM conversations WHERE id = $1 FOR UPDATE NOWAIT`, id)
-		var pgErr *pgconn.PgError
-		if errors.As(err, &pgErr) && pgErr.Code == "55P03" {
-			return true
-		}
-		if err != nil {
-			t.Fatalf("lock from another session: %v", err)
-		}
-		return false
-	}
+	db, trips, other := openWithSession(t)
+	locked := func(id string) bool { return lockedElsewhere(t, other, id) }
 
 	emp := desk.Principal{Role: desk.RoleEmployee, ID: "e-ahead"}
 	at := time.Now().UTC().Truncate(time.Millisecond)
@@ -129,7 +108,7 @@ func TestBatchLockedAhead(t *testing.T) {
 			Actor: emp, ClientMsgID: clientMsgID, CreatedAt: at}
 	}
 	a, b, c := conv("cv_ahead_a"), conv("cv_ahead_b"), conv("cv_ahead_c")
-	err = db.Update(ctx, func(tx desk.ConversationTx) error {
+	err := db.Update(ctx, func(tx desk.ConversationTx) error {
 		for _, x := range []desk.Conversation{a, b, c} {
 			if err := tx.CreateConversation(ctx, x); err != nil {
 				return err
@@ -297,4 +276,38 @@ func TestBatchLockedAhead(t *testing.T) {
 	if err != nil || len(seqs) != 2 {
 		t.Errorf("a's events = %v, %v; want seqs 1 and 2", seqs, err)
 	}
+}
+
+// openWithSession opens a fresh database counting round trips (see
+// OpenCounting) and a raw session of its own on it, for what the store
+// would not do.
+func openWithSession(t *testing.T) (*postgres.DB, *atomic.Int64, *pgx.Conn) {
+	t.Helper()
+	url := pgtest.URL(t)
+	db, trips, err := postgres.OpenCounting(t.Context(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(db.Close)
+	raw, err := pgx.Connect(t.Context(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { raw.Close(context.Background()) })
+	return db, trips, raw
+}
+
+// lockedElsewhere reports whether the session other finds conversation
+// id's row locked.
+func lockedElsewhere(t *testing.T, other *pgx.Conn, id string) bool {
+	t.Helper()
+	_, err := other.Exec(t.Context(), `SELECT 1 FROM conversations WHERE id = $1 FOR UPDATE NOWAIT`, id)
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "55P03" {
+		return true
+	}
+	if err != nil {
+		t.Fatalf("lock from another session: %v", err)
+	}
+	return false
 }
