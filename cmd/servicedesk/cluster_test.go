@@ -303,6 +303,9 @@ func TestCluster(t *testing.T) {
 	if !strings.Contains(m.String(), `servicedesk_bus_trip_seconds_count{node="c"}`) {
 		t.Error("node c does not report the bus trip time")
 	}
+	if !strings.Contains(m.String(), `servicedesk_store_reruns_total{node="c"}`) {
+		t.Error("node c does not report its writer's reruns")
+	}
 }
 
 func assertOnce(t *testing.T, v *seqReader) {

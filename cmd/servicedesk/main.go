@@ -281,6 +281,9 @@ func newNode(ctx context.Context, cfg config.Config, log *slog.Logger) (*node, e
 	n.health.Routes(mux)
 	// Metrics tell who is connected and how busy the desk is: on the public
 	// port only with the API key; without one, only on --metrics-addr.
+	if r, ok := n.db.(interface{ Reruns() int64 }); ok {
+		n.obs.StoreReruns(r.Reruns)
+	}
 	if cfg.APIKey != "" {
 		mux.Handle("GET /metrics", api.RequireKey(n.obs.Handler()))
 	}

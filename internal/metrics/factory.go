@@ -14,6 +14,10 @@ func (f factory) counter(name, help string) prometheus.Counter {
 	return c
 }
 
+func (f factory) counterFunc(name, help string, value func() float64) {
+	f.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help, ConstLabels: f.labels}, value))
+}
+
 func (f factory) counterVec(name, help string, labels ...string) *prometheus.CounterVec {
 	c := prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help, ConstLabels: f.labels}, labels)
 	f.reg.MustRegister(c)

@@ -20,6 +20,7 @@ import (
 // Metrics holds every collector of one node.
 type Metrics struct {
 	registry    *prometheus.Registry
+	factory     factory // for collectors registered later (StoreReruns)
 	connections *prometheus.GaugeVec
 	handshakes  *prometheus.CounterVec
 	framesIn    *prometheus.CounterVec
@@ -44,6 +45,7 @@ func New(node string) *Metrics {
 	f := factory{reg: reg, labels: prometheus.Labels{"node": node}}
 	return &Metrics{
 		registry: reg,
+		factory:  f,
 		connections: f.gaugeVec("servicedesk_connections",
 			"Live WebSocket connections by kind (agent, employee).", "kind"),
 		handshakes: f.counterVec("servicedesk_handshakes_total",
@@ -65,6 +67,16 @@ func New(node string) *Metrics {
 		store: f.histogramVec("servicedesk_store_seconds",
 			"Storage latency by operation (commit, token_lookup, events, list).", "op"),
 	}
+}
+
+// StoreReruns reports, through reruns, how many of the writer's batches
+// ran again under the lock after taking a conversation on trust that
+// another node had written meanwhile (PostgreSQL; see postgres.DB.Update).
+// Many of them mean nodes writing the same conversations at once.
+func (m *Metrics) StoreReruns(reruns func() int64) {
+	m.factory.counterFunc("servicedesk_store_reruns_total",
+		"Writer batches run again under the lock after a cached conversation was found written since.",
+		func() float64 { return float64(reruns()) })
 }
 
 // Handler serves the metrics in Prometheus' text format.

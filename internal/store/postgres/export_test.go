@@ -73,7 +73,3 @@ func (db *DB) SetCacheClock(now func() time.Time) { db.convs.now = now }
 // of cached conversations without reading them first, for tests of the
 // path that reads them under the lock.
 func (db *DB) SetSpeculation(on bool) { db.noSpeculation = !on }
-
-// Reruns is how many transactions ran again after their speculation
-// failed.
-func (db *DB) Reruns() int64 { return db.reruns.Load() }

@@ -40,6 +40,10 @@ func (db *DB) Update(ctx context.Context, fn func(tx desk.ConversationTx) error)
 	return err
 }
 
+// Reruns is how many batches this DB ran again after taking a
+// conversation on trust that was written since (see Update).
+func (db *DB) Reruns() int64 { return db.reruns.Load() }
+
 // errSpeculated marks the failure of a transaction that took conversations
 // on trust: it is run again without.
 var errSpeculated = errors.New("speculative transaction failed")
