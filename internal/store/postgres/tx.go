@@ -26,11 +26,11 @@ import (
 // set only when something needs undoing (see pipe, tx.deferrable and
 // tx.Savepoint): a message costs two round trips, not ten.
 //
-// A batch whose conversations are all in the node's cache takes them on
-// trust and has them checked with its writes (see tx.speculateOn). If that
-// transaction fails, for whatever reason, fn is run once more in a new
-// one that reads everything under the lock, and that one's outcome is
-// returned: fn must be safe to run again, as the writer's batches are.
+// A batch takes the conversations the node's cache holds on trust and has
+// them checked with its writes (see tx.speculateOn). If that transaction
+// fails, for whatever reason, fn is run once more in a new one that reads
+// everything under the lock, and that one's outcome is returned: fn must
+// be safe to run again, as the writer's batches are.
 func (db *DB) Update(ctx context.Context, fn func(tx desk.ConversationTx) error) error {
 	err := db.update(ctx, fn, !db.noSpeculation)
 	if errors.Is(err, errSpeculated) && ctx.Err() == nil {
@@ -77,7 +77,7 @@ func (db *DB) update(ctx context.Context, fn func(tx desk.ConversationTx) error,
 }
 
 // finish sends what is queued. A transaction that took its conversations
-// on trust has not read its own id yet (see lockAndRead): it asks for it
+// on trust may not have read its own id yet (see speculateOn): it asks for it
 // in the same round trip, for remember.
 func (x *tx) finish(ctx context.Context) error {
 	if !x.speculated || x.xid != "" || len(x.rowWritten) == 0 {
@@ -296,13 +296,14 @@ const (
 // cached: the client ids alone, without the union and its sort.
 var sqlClientIDs = strings.NewReplacer("$2", "$1", "$3", "$2", "$4", "$3", "$5", "$4").Replace(besideClientIDs)
 
-// The two statements above, and sqlLockCached, run with generic plans: PostgreSQL otherwise
-// kept planning them afresh for each batch's number of conversations (a
-// fifth to half of their executions, 0.5 ms each), and written with
-// lateral joins their generic plans are as good (pg_stat_statements at
-// 4,000 messages/s: 0.054 – 0.097 ms per message for the read, planning
-// included, against 0.125). Only they: the rest of the transaction keeps
-// the server's choice.
+// The two statements above, and sqlLockCached, run with generic plans:
+// PostgreSQL otherwise kept planning them afresh for each batch's number
+// of conversations (a fifth to half of their executions, 0.5 ms each), and
+// written with lateral joins their generic plans are as good
+// (pg_stat_statements at 4,000 messages/s: 0.054 – 0.097 ms per message
+// for the read, planning included, against 0.125; sqlLockCached's custom
+// plans cost 0.029 ms a batch). Only they: the rest of the transaction
+// keeps the server's choice.
 const (
 	sqlGenericPlans = `SET LOCAL plan_cache_mode = force_generic_plan`
 	sqlDefaultPlans = `SET LOCAL plan_cache_mode TO DEFAULT`
