@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -405,8 +406,8 @@ func (x *tx) lockAndRead(ctx context.Context, ids []string, wants []clientLookup
 		if len(read) == 0 {
 			return nil
 		}
+		wants = slices.DeleteFunc(slices.Clone(wants), func(w clientLookup) bool { return cached[w.conversationID] != nil })
 		ids, cached = read, nil
-		wants = slices.DeleteFunc(slices.Clone(wants), func(w clientLookup) bool { return !slices.Contains(read, w.conversationID) })
 	}
 	safe := plain(ids...)
 	wc, wr, wu, wm := make([]string, 0, len(wants)), make([]string, 0, len(wants)), make([]string, 0, len(wants)), make([]string, 0, len(wants))
@@ -505,13 +506,17 @@ func (x *tx) lockAndRead(ctx context.Context, ids []string, wants []clientLookup
 			}
 		}
 	}
-	if x.ahead == nil {
-		x.ahead = make(map[string]*lockedConv, len(got))
-	}
-	for id, r := range got {
-		x.ahead[id] = r
-	}
+	x.keepAhead(got)
 	return nil
+}
+
+// keepAhead keeps conversations locked or taken for the batch, for their
+// first ConversationForUpdate.
+func (x *tx) keepAhead(m map[string]*lockedConv) {
+	if x.ahead == nil {
+		x.ahead = make(map[string]*lockedConv, len(m))
+	}
+	maps.Copy(x.ahead, m)
 }
 
 // speculateOn takes the conversations ids as the cache holds them, without
@@ -547,12 +552,7 @@ func (x *tx) speculateOn(ids []string, cached map[string]*lockedConv, wants []cl
 			r.lock.note(w.key, false)
 		}
 	}
-	if x.ahead == nil {
-		x.ahead = make(map[string]*lockedConv, len(cached))
-	}
-	for id, r := range cached {
-		x.ahead[id] = r
-	}
+	x.keepAhead(cached)
 	x.speculated, x.t.strict = true, true
 }
 
