@@ -220,9 +220,18 @@ func TestBrowserTeams(t *testing.T) {
 	s.agentSignsIn()
 	admin := s.agent
 	admin.click(t, "#admin-open")
+	// The tabs stay where they are whatever the tab shows: a dialog that
+	// re-centred on its content moved them under a click aimed at them
+	// while the first tab was still loading.
+	tabsTop := `document.querySelector('.admin-tabs').getBoundingClientRect().top`
+	admin.waitUntil(t, "the agents listed", `document.querySelectorAll('#admin-agents tbody tr').length >= 2`)
+	top := evalJS[float64](t, admin, tabsTop)
 	admin.click(t, "[data-admin-tab=teams]")
 	admin.waitUntil(t, "the team form", visibleJS("#admin-team-form")+
 		` && document.querySelectorAll('#team-members input').length >= 1 && document.querySelector('#team-categories input[value=network]')`)
+	if moved := evalJS[float64](t, admin, tabsTop); moved != top {
+		t.Errorf("the admin tabs moved from %v to %v px when the teams tab opened", top, moved)
+	}
 	admin.typeText(t, "#team-name", "网络组")
 	admin.choose(t, "#team-routing", "auto")
 	evalJS[bool](t, admin, `(() => { document.querySelector('#team-members input').click(); document.querySelector('#team-categories input[value=network]').click(); return true; })()`)
