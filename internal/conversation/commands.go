@@ -605,9 +605,16 @@ func (s *Service) Read(ctx context.Context, actor desk.Principal, conversationID
 // looks at a bounded window: a long stretch of receipts alone is not worth
 // reading through.
 func onlyReceipts(ctx context.Context, tx desk.ConversationTx, id string, from, to int64, withPrivate bool, own desk.Principal) (bool, error) {
-	events, err := tx.Events(ctx, id, from, 32, withPrivate)
-	if err != nil {
-		return false, err
+	var events []desk.ConvEvent
+	k, known := tx.(eventKnower)
+	if known {
+		events, known = k.KnownEvents(id, from, 32, withPrivate)
+	}
+	if !known {
+		var err error
+		if events, err = tx.Events(ctx, id, from, 32, withPrivate); err != nil {
+			return false, err
+		}
 	}
 	for _, ev := range events {
 		if ev.Seq > to {
@@ -618,6 +625,14 @@ func onlyReceipts(ctx context.Context, tx desk.ConversationTx, id string, from, 
 		}
 	}
 	return len(events) > 0 || from < to, nil
+}
+
+// eventKnower is a transaction that may know, without a round trip, the
+// events after a seq of a conversation it loaded (PostgreSQL's, from what
+// its node wrote last): as Events would return them, but with their seq,
+// type, actor and privacy only. ok is false when it does not know them all.
+type eventKnower interface {
+	KnownEvents(conversationID string, afterSeq int64, limit int, includePrivate bool) (events []desk.ConvEvent, ok bool)
 }
 
 // RecordEmployee stores an employee's profile (from the WeCom directory at

@@ -390,3 +390,50 @@ func TestRetryAfterLeaving(t *testing.T) {
 		}
 	})
 }
+
+// TestReplyReadsFirst: a reply says first that its sender read what came
+// since they last did, unless that is receipts (or their own) alone. On
+// PostgreSQL the writer answers this from what its node last wrote, not
+// by reading the events; the outcome must be the same.
+func TestReplyReadsFirst(t *testing.T) {
+	stores(t, func(t *testing.T, h *harness) {
+		ctx := context.Background()
+		c := h.create()
+		if _, err := h.svc.Claim(ctx, a1, c.ID); err != nil {
+			t.Fatal(err)
+		}
+		created, msg, claimed, read, note := string(desk.EventCreated), string(desk.EventMessage), string(desk.EventClaimed),
+			string(desk.EventRead), string(desk.EventNote)
+		send := func(who desk.Principal, body string) {
+			t.Helper()
+			if _, _, err := h.svc.Send(ctx, who, c.ID, body, ""); err != nil {
+				t.Fatal(err)
+			}
+		}
+		send(a1, "您好")  // the agent read the request when claiming: no receipt
+		send(emp, "谢谢") // after the agent's message: read first
+		send(emp, "还有") // nothing new: no receipt
+		if _, err := h.svc.Note(ctx, a1, c.ID, "private"); err != nil {
+			t.Fatal(err)
+		}
+		send(emp, "在吗")                                              // a note the employee cannot see is not new to them
+		send(a1, "在")                                                // after the employee's messages: read first
+		if _, err := h.svc.Read(ctx, emp, c.ID, 1<<40); err != nil { // up to the end
+			t.Fatal(err)
+		}
+		send(a1, "好了") // since: the employee's receipt alone
+		evs, err := h.svc.Events(ctx, a1, c.ID, 0, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, ev := range evs {
+			got = append(got, ev.Actor.ID+" "+string(ev.Type))
+		}
+		want := []string{"e1 " + created, "e1 " + msg, "a1 " + claimed, "a1 " + msg, "e1 " + read, "e1 " + msg, "e1 " + msg,
+			"a1 " + note, "e1 " + msg, "a1 " + read, "a1 " + msg, "e1 " + read, "a1 " + msg}
+		if !slices.Equal(got, want) {
+			t.Errorf("history\n got %v\nwant %v", got, want)
+		}
+	})
+}

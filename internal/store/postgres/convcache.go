@@ -18,8 +18,10 @@ import (
 //
 // Names are the exception: they live in agents and employees, whose
 // writes do not move conversations. A rename through this node clears the
-// cache; one through another node reaches this node's writes within
-// cacheTTL, the age of its names past which an entry is not used.
+// cache. One through another node is seen by a transaction taking entries
+// on trust, which checks the version of each name's row too
+// (sqlNamesCached); a transaction locking first, which cannot, reads again
+// an entry whose names are older than cacheTTL.
 type convCache struct {
 	mu sync.Mutex
 	// m holds each conversation as a committed transaction left it, its
@@ -39,13 +41,14 @@ const (
 
 func newConvCache() *convCache { return &convCache{m: map[string]*lockedConv{}, now: time.Now} }
 
-// take removes and returns id's entry if it is fresh: a transaction that
-// takes one owns it, and puts it back only if it commits.
+// take removes and returns id's entry, and whether its names are younger
+// than its age limit: a transaction that takes one owns it, and puts it
+// back only if it commits.
 func (c *convCache) take(id string, now time.Time) (*lockedConv, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	lc, ok := c.m[id]
-	if !ok {
+	lc := c.m[id]
+	if lc == nil {
 		return nil, false
 	}
 	delete(c.m, id)

@@ -2,6 +2,7 @@ package postgres_test
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -17,8 +18,8 @@ import (
 // participants, clocks and seqs from its cache only while the locked row
 // is the version its last write left. A write through another node (a
 // message, or a read position alone) or another writer is seen at once;
-// a rename through the node at once, and through another within the
-// cache's age limit.
+// a rename through the node at once, and through another at once when
+// taking the batch on trust (else within the cache's age limit).
 //
 // Both ways of using the cache are run: taking a batch the cache holds
 // whole on trust, checked with its writes and run again under the lock
@@ -216,8 +217,9 @@ func testConversationCache(t *testing.T, speculate bool) {
 	}
 	check("written under a savepoint", load(a, ""), 5, 5, "One", read)
 
-	// Renames: through node a at once, through node b once the cache's
-	// names are older than its limit.
+	// Renames: through node a at once. Through node b: at once when the
+	// batch is taken on trust, which checks the names' rows; locking
+	// first, once the cache's names are older than its limit.
 	if err := a.SetAgentName(ctx, agent.ID, "Two"); err != nil {
 		t.Fatal(err)
 	}
@@ -225,11 +227,31 @@ func testConversationCache(t *testing.T, speculate bool) {
 	if err := b.SetAgentName(ctx, agent.ID, "Three"); err != nil {
 		t.Fatal(err)
 	}
-	check("renamed through node b, soon after", load(a, ""), 5, 5, "Two", cached)
-	mu.Lock()
-	now = now.Add(6 * time.Second)
-	mu.Unlock()
-	check("renamed through node b, later", load(a, ""), 5, 5, "Three", read)
+	later := func() {
+		mu.Lock()
+		now = now.Add(6 * time.Second)
+		mu.Unlock()
+	}
+	if !speculate {
+		check("renamed through node b, soon after", load(a, ""), 5, 5, "Two", cached)
+		later()
+		check("renamed through node b, later", load(a, ""), 5, 5, "Three", read)
+	} else {
+		check("renamed through node b", load(a, ""), 5, 5, "Three", stale)
+		// Names checked, an entry serves past the locking path's limit.
+		later()
+		check("cached, past the age limit", load(a, ""), 5, 5, "Three", cached)
+		// The employee's profile, written through node b where it had
+		// none, is seen too.
+		err := b.Update(ctx, func(tx desk.ConversationTx) error {
+			return tx.SaveEmployee(ctx, desk.Employee{ID: emp.ID, Name: "Emp", UpdatedAt: at})
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		check("employee written through node b", load(a, ""), 5, 5, "Three", stale)
+		check("employee written through node b, then", load(a, ""), 5, 5, "Three", cached)
+	}
 
 	var events int
 	if err := raw.QueryRow(ctx, `SELECT count(*) FROM events WHERE conversation_id = $1`, id).Scan(&events); err != nil {
@@ -423,4 +445,140 @@ func TestSpeculationMixedBatch(t *testing.T) {
 	if n, runs := touch(ids[0], ids[2]); n != 1 || runs != 2 {
 		t.Errorf("a cached but written since, c not cached: %d round trips, %d runs; want 1, 2", n, runs)
 	}
+}
+
+// TestKnownEvents: a transaction tells the events after a seq of a
+// conversation it locked without reading them, as Events would list them
+// but without their data: the last few are read with the lock, and kept
+// with what this node writes (the cache carries them); not when the events
+// asked for are older than those kept.
+func TestKnownEvents(t *testing.T) {
+	skipWithoutPostgres(t)
+	ctx := t.Context()
+	url := pgtest.URL(t)
+	a, trips, err := postgres.OpenCounting(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(a.Close)
+	b, err := postgres.Open(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(b.Close)
+	emp := desk.Principal{Role: desk.RoleEmployee, ID: "e-known"}
+	agent := desk.Principal{Role: desk.RoleAgent, ID: "a-known"}
+	id := "cv_known"
+	at := time.Now().UTC().Truncate(time.Millisecond)
+	err = a.Update(ctx, func(tx desk.ConversationTx) error {
+		c := desk.Conversation{ID: id, EmployeeID: emp.ID, Subject: "s", Category: "other", Status: desk.StatusOpen,
+			Seq: 1, CreatedAt: at, UpdatedAt: at, Priority: "normal", Type: "incident"}
+		if err := tx.CreateConversation(ctx, c); err != nil {
+			return err
+		}
+		return tx.AppendEvent(ctx, desk.ConvEvent{ConversationID: id, Seq: 1, Type: desk.EventMessage,
+			Data: []byte(`{"body":"hi"}`), Actor: emp, CreatedAt: at})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	type knower interface {
+		KnownEvents(conversationID string, afterSeq int64, limit int, includePrivate bool) ([]desk.ConvEvent, bool)
+	}
+	// write locks the conversation as the writer does, asks what is known
+	// after each of afters (with private events, and without), checks it
+	// against Events, then appends n events, every third one private.
+	type answer struct {
+		ok    bool
+		seqs  []int64
+		trips int64 // round trips the questions took
+	}
+	write := func(db *postgres.DB, n int, afters ...int64) (with, without []answer) {
+		t.Helper()
+		err := db.Update(ctx, func(tx desk.ConversationTx) error {
+			with, without = nil, nil
+			if err := tx.(interface {
+				LockAhead(context.Context, []desk.LockHint) error
+			}).LockAhead(ctx, []desk.LockHint{{ConversationID: id, Actor: agent}}); err != nil {
+				return err
+			}
+			c, err := tx.ConversationForUpdate(ctx, id)
+			if err != nil {
+				return err
+			}
+			for _, after := range afters {
+				for _, private := range []bool{true, false} {
+					before := trips.Load()
+					evs, ok := tx.(knower).KnownEvents(id, after, 32, private)
+					ans := answer{ok: ok, trips: trips.Load() - before}
+					for _, ev := range evs {
+						ans.seqs = append(ans.seqs, ev.Seq)
+					}
+					if ok {
+						stored, err := tx.Events(ctx, id, after, 32, private)
+						if err != nil {
+							return err
+						}
+						if len(stored) != len(evs) {
+							t.Errorf("after %d: known %v, stored %d events", after, ans.seqs, len(stored))
+						}
+						for i := range min(len(stored), len(evs)) {
+							s, k := stored[i], evs[i]
+							if s.Seq != k.Seq || s.Type != k.Type || s.Actor != k.Actor || s.Private != k.Private {
+								t.Errorf("after %d: known %+v, stored %+v", after, k, s)
+							}
+						}
+					}
+					if private {
+						with = append(with, ans)
+					} else {
+						without = append(without, ans)
+					}
+				}
+			}
+			for range n {
+				c.Seq++
+				ev := desk.ConvEvent{ConversationID: id, Seq: c.Seq, Type: desk.EventMessage, Data: []byte(`{"body":"x"}`),
+					Actor: agent, Private: c.Seq%3 == 0, CreatedAt: at}
+				if err := tx.AppendEvent(ctx, ev); err != nil {
+					return err
+				}
+			}
+			return tx.SaveConversation(ctx, c)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return with, without
+	}
+	want := func(step string, got answer, ok bool, seqs ...int64) {
+		t.Helper()
+		if got.ok != ok || !slices.Equal(got.seqs, seqs) || got.trips != 0 {
+			t.Errorf("%s: known %v %v in %d round trips; want %v %v in none", step, got.ok, got.seqs, got.trips, ok, seqs)
+		}
+	}
+
+	// Read afresh: the last events are read with the lock.
+	w, _ := write(a, 2, 0, 1)
+	want("read afresh, after 0", w[0], true, 1)
+	want("read afresh, after the last", w[1], true)
+	// Written through this node: known, the private ones left out on asking.
+	w, wo := write(a, 8, 1, 2, 3)
+	want("after 1", w[0], true, 2, 3)
+	want("after 1, without private", wo[0], true, 2)
+	want("after 2", w[1], true, 3)
+	want("after 3", w[2], true)
+	// Eight more since: the last eight are kept, no more.
+	w, wo = write(a, 0, 2, 3, 4)
+	want("older than those kept", w[0], false)
+	want("after 3, eight later", w[1], true, 4, 5, 6, 7, 8, 9, 10, 11)
+	want("after 4, without private", wo[2], true, 5, 7, 8, 10, 11)
+	// Another node wrote since: read again with the lock, the last eight
+	// with it.
+	write(b, 1)
+	w, wo = write(a, 0, 3, 4, 11)
+	want("written through node b, older than those read", w[0], false)
+	want("written through node b", w[1], true, 5, 6, 7, 8, 9, 10, 11, 12)
+	want("written through node b, without private", wo[1], true, 5, 7, 8, 10, 11)
+	want("written through node b, after 11", w[2], true, 12)
 }

@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -148,7 +149,19 @@ type lockState struct {
 	ids  map[clientKey]bool // client ids known taken (true) or free (false)
 	// found are the events read for client ids taken before the lock.
 	found map[clientKey]desk.ConvEvent
+	// recent are the last events written while locked, here or by the
+	// transactions this node's cache carried it from: seq, type, actor
+	// and privacy, not data (see KnownEvents).
+	recent []desk.ConvEvent
 }
+
+// recentMax bounds lockState.recent: enough for what a reply must know
+// of the events since its sender last read (the other side's message and
+// receipt, typically), little enough for every cached conversation.
+const (
+	recentMax    = 8
+	recentMaxSQL = "8"
+)
 
 // clientKey is what events_client_msg makes unique within a conversation.
 type clientKey struct{ role, id, clientMsgID string }
@@ -166,7 +179,7 @@ func (l *lockState) carried() *lockState {
 	for _, taken := range l.ids {
 		none = none && !taken
 	}
-	return &lockState{maxSeq: l.maxSeq, none: none}
+	return &lockState{maxSeq: l.maxSeq, none: none, recent: slices.Clone(l.recent)}
 }
 
 func (l *lockState) note(k clientKey, taken bool) {
@@ -256,8 +269,12 @@ func (x *tx) lock(id string, l *lockState) {
 // (in one order, so two transactions locking several cannot deadlock each
 // other), which returns each row with its version (xmin: the transaction
 // that wrote it), then in one statement what a writer asks next of each
-// (participants, service-level clocks, the highest event seq and the events
-// stored with the client ids asked for). Being a statement of its own, the
+// (participants, service-level clocks, the highest event seq, the last
+// events' kinds (see KnownEvents) and the events stored with the client
+// ids asked for). A participant's row carries the
+// version of the agent or employee its name comes from (in u; ” when there
+// is none), which tells a cached name still current (sqlNamesCached). Being
+// a statement of its own, the
 // read runs once the locks are granted and sees what their previous
 // holders committed. $1 of the read is the conversations not cached (see
 // convCache); $2–$5 are the client ids to look up: conversation, role,
@@ -267,17 +284,26 @@ const (
 	sqlForUpdate  = `SELECT ` + convColumns + `, xmin::text FROM conversations WHERE id = ANY($1) ORDER BY id FOR UPDATE`
 	sqlBesideLock = `
 		SELECT * FROM (
-			SELECT p.conversation_id AS id, 'p' AS k, p.role AS a, p.user_id AS b,
-				COALESCE((SELECT a.name FROM agents a WHERE p.role = 'agent' AND a.id = p.user_id),
-					(SELECT e.name FROM employees e WHERE p.role = 'employee' AND e.id = p.user_id), '') AS c,
-				p.last_read_seq AS n, p.joined_at AS t, p.active AS f, '' AS u, '' AS m
+			SELECT p.conversation_id AS id, 'p' AS k, p.role AS a, p.user_id AS b, COALESCE(nm.name, '') AS c,
+				p.last_read_seq AS n, p.joined_at AS t, p.active AS f, COALESCE(nm.v, '') AS u, '' AS m
 			FROM unnest($1::text[]) AS i(id) CROSS JOIN LATERAL (SELECT * FROM participants p WHERE p.conversation_id = i.id OFFSET 0) p
+			LEFT JOIN LATERAL (
+				SELECT a.name, a.xmin::text AS v FROM agents a WHERE p.role = 'agent' AND a.id = p.user_id
+				UNION ALL
+				SELECT e.name, e.xmin::text FROM employees e WHERE p.role = 'employee' AND e.id = p.user_id
+				LIMIT 1
+			) nm ON true
 			UNION ALL
 			SELECT s.conversation_id, 'c', s.kind, s.clock, '', 0, s.due_at, false, '', ''
 			FROM unnest($1::text[]) AS i(id) CROSS JOIN LATERAL (SELECT * FROM sla_clocks s WHERE s.conversation_id = i.id OFFSET 0) s
 			UNION ALL
 			SELECT i.id, 'm', '', '', '', (SELECT max(seq) FROM events e WHERE e.conversation_id = i.id), NULL, false, '', ''
 			FROM unnest($1::text[]) AS i(id)
+			UNION ALL
+			SELECT e.conversation_id, 'r', e.type, e.actor_role, '', e.seq, NULL, e.private, e.actor_id, ''
+			FROM unnest($1::text[]) AS i(id) CROSS JOIN LATERAL (
+				SELECT * FROM events e WHERE e.conversation_id = i.id ORDER BY e.seq DESC LIMIT ` + recentMaxSQL + `
+			) e
 			UNION ALL
 			` + besideClientIDs + `
 		) beside
@@ -321,7 +347,18 @@ type lockedConv struct {
 	xmin   string    // the row's version: when locked, then as committed
 	readAt time.Time // when parts and clocks were read
 	gen    uint64    // the cache's generation then
+	// names holds, for each of parts, the version of the agent or
+	// employee row its name was read from.
+	names []nameVersion
 }
+
+// nameVersion is the version (xmin; ” for no row) of the row a
+// participant's name was read from.
+type nameVersion struct{ role, id, v string }
+
+// checkable reports whether every participant's name has its version, so
+// that sqlNamesCached can tell whether it is still current.
+func (lc *lockedConv) checkable() bool { return len(lc.names) == len(lc.parts) }
 
 // LookUpWithLock asks the next ConversationForUpdate of conversationID to
 // look up, in the same round trip, the event actor stored with
@@ -388,7 +425,10 @@ func (x *tx) lockAndRead(ctx context.Context, ids []string, wants []clientLookup
 	cached := map[string]*lockedConv{}
 	read := make([]string, 0, len(ids)) // those read beside the lock
 	for _, id := range ids {
-		if e, ok := x.cache.take(id, now); ok {
+		// An entry past its age may hold a name changed through another
+		// node: it is taken on trust, with its names checked, but not by the
+		// locking path, which has no such check and reads it again.
+		if e, fresh := x.cache.take(id, now); e != nil && (fresh || trust && e.checkable()) {
 			cached[id] = e
 		} else {
 			read = append(read, id)
@@ -466,7 +506,7 @@ func (x *tx) lockAndRead(ctx context.Context, ids []string, wants []clientLookup
 		switch {
 		case r == nil:
 		case r.xmin == e.xmin:
-			r.parts, r.clocks, r.lock, r.readAt, r.gen = e.parts, e.clocks, e.lock, e.readAt, e.gen
+			r.parts, r.clocks, r.lock, r.readAt, r.gen, r.names = e.parts, e.clocks, e.lock, e.readAt, e.gen, e.names
 		default:
 			stale = append(stale, id)
 		}
@@ -531,7 +571,9 @@ func (x *tx) keepAhead(m map[string]*lockedConv) {
 //
 // What is trusted is what the lock would have confirmed: the participants,
 // clocks and seqs of a row nobody wrote since. The one thing the lock
-// cannot confirm, that a client id is free, the unique index does.
+// cannot confirm, that a client id is free, the unique index does; the
+// participants' names, which live outside the row, sqlNamesCached checks,
+// so an entry is taken whatever its age.
 func (x *tx) speculateOn(ids []string, cached map[string]*lockedConv, wants []clientLookup) {
 	xmins := make([]string, len(ids))
 	for i, id := range ids {
@@ -546,6 +588,15 @@ func (x *tx) speculateOn(ids []string, cached map[string]*lockedConv, wants []cl
 			}
 			return nil
 		}})
+	if roles, people, versions := namesOf(ids, cached); len(people) > 0 {
+		x.t.enqueue(queued{sql: sqlNamesCached, args: []any{roles, people, versions}, doing: "check cached names",
+			check: func(tag pgconn.CommandTag) error {
+				if tag.RowsAffected() != 0 {
+					return errStale
+				}
+				return nil
+			}})
+	}
 	x.t.enqueue(queued{sql: sqlDefaultPlans, doing: "plan by default"})
 	for _, w := range wants {
 		if r := cached[w.conversationID]; r != nil {
@@ -564,6 +615,30 @@ const sqlLockCached = `SELECT c.id FROM conversations c
 	JOIN unnest($1::text[], $2::text[]) AS w(id, xmin) ON c.id = w.id
 	WHERE c.xmin = w.xmin::xid
 	ORDER BY c.id FOR UPDATE OF c`
+
+// sqlNamesCached returns the participants taken from the cache whose
+// name's row is no longer the version read: $1 – $3 their roles, ids and
+// versions, side by side. Names live outside the conversation, so its
+// row's version does not tell a rename through another node.
+const sqlNamesCached = `SELECT w.id FROM unnest($1::text[], $2::text[], $3::text[]) AS w(role, id, v)
+	WHERE w.v <> COALESCE(
+		(SELECT a.xmin::text FROM agents a WHERE w.role = 'agent' AND a.id = w.id),
+		(SELECT e.xmin::text FROM employees e WHERE w.role = 'employee' AND e.id = w.id), '')`
+
+// namesOf lists, once each, the name versions of the cached conversations
+// ids, side by side for sqlNamesCached.
+func namesOf(ids []string, cached map[string]*lockedConv) (roles, people, versions []string) {
+	seen := map[nameVersion]bool{}
+	for _, id := range ids {
+		for _, n := range cached[id].names {
+			if !seen[n] {
+				seen[n] = true
+				roles, people, versions = append(roles, n.role), append(people, n.id), append(versions, n.v)
+			}
+		}
+	}
+	return roles, people, versions
+}
 
 // errStale is a conversation taken from the cache found written since.
 var errStale = errors.New("a cached conversation was written since")
@@ -597,12 +672,17 @@ func scanBeside(br pgx.BatchResults, read map[string]*lockedConv) ([]desk.ConvEv
 		switch {
 		case kind == "p":
 			r.parts = append(r.parts, desk.Participant{Role: desk.Role(a), ID: b, Name: c, Active: f, LastReadSeq: *n, JoinedAt: t.UTC()})
+			r.names = append(r.names, nameVersion{a, b, u})
 		case kind == "c":
 			r.clocks = append(r.clocks, desk.SLAClock{Kind: a, Data: []byte(b), DueAt: t})
 		case kind == "e":
 			found = append(found, desk.ConvEvent{
 				ConversationID: id, Seq: *n, Type: desk.EventType(a), Data: []byte(c),
 				Actor: desk.Principal{Role: desk.Role(b), ID: u}, Private: f, ClientMsgID: m, CreatedAt: t.UTC(),
+			})
+		case kind == "r":
+			r.lock.recent = append(r.lock.recent, desk.ConvEvent{
+				ConversationID: id, Seq: *n, Type: desk.EventType(a), Actor: desk.Principal{Role: desk.Role(b), ID: u}, Private: f,
 			})
 		case n == nil:
 			r.lock.none = true
@@ -612,6 +692,9 @@ func scanBeside(br pgx.BatchResults, read map[string]*lockedConv) ([]desk.ConvEv
 	}
 	if err := rows.Err(); err != nil {
 		return nil, dbError(err, "read participants")
+	}
+	for _, r := range read {
+		slices.SortFunc(r.lock.recent, func(p, q desk.ConvEvent) int { return cmp.Compare(p.Seq, q.Seq) })
 	}
 	return found, nil
 }
@@ -873,9 +956,50 @@ func (x *tx) appended(ev desk.ConvEvent) {
 		return
 	}
 	l.maxSeq = max(l.maxSeq, ev.Seq)
+	if len(l.recent) == recentMax {
+		l.recent = slices.Delete(l.recent, 0, 1)
+	}
+	l.recent = append(l.recent, desk.ConvEvent{ConversationID: ev.ConversationID, Seq: ev.Seq, Type: ev.Type, Actor: ev.Actor, Private: ev.Private})
 	if ev.ClientMsgID != "" {
 		l.note(clientKey{string(ev.Actor.Role), ev.Actor.ID, ev.ClientMsgID}, true)
 	}
+}
+
+// KnownEvents answers Events for a conversation this transaction locked
+// from what it knows without reading: the events after afterSeq, each
+// with its seq, type, actor and privacy but not its data, when the last
+// events written under the lock cover them all (ok), in the order and
+// numbers Events would return. A reply asks what came since its sender
+// last read (see conversation's onlyReceipts): usually the other side's
+// message and receipt, written through this node, so no round trip.
+func (x *tx) KnownEvents(conversationID string, afterSeq int64, limit int, includePrivate bool) (events []desk.ConvEvent, ok bool) {
+	l := x.locked[conversationID]
+	if l == nil {
+		return nil, false
+	}
+	if afterSeq >= l.maxSeq {
+		return nil, true
+	}
+	r := l.recent
+	// Every seq from afterSeq+1 to maxSeq must be there: seqs written
+	// under one lock follow on, and a gap is something not seen here.
+	if len(r) == 0 || r[0].Seq > afterSeq+1 || r[len(r)-1].Seq != l.maxSeq {
+		return nil, false
+	}
+	for i := 1; i < len(r); i++ {
+		if r[i].Seq != r[i-1].Seq+1 {
+			return nil, false
+		}
+	}
+	for _, ev := range r {
+		if ev.Seq > afterSeq && (includePrivate || !ev.Private) {
+			if limit > 0 && len(events) == limit {
+				break
+			}
+			events = append(events, ev)
+		}
+	}
+	return events, true
 }
 
 // plain reports whether PostgreSQL's text takes every s: valid UTF-8
