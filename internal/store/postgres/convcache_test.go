@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -33,21 +34,11 @@ func TestConversationCache(t *testing.T) {
 
 func testConversationCache(t *testing.T, speculate bool) {
 	ctx := t.Context()
-	url := pgtest.URL(t)
-	a, trips, err := postgres.OpenCounting(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(a.Close)
+	a, trips, b, url := twoNodes(t)
 	a.SetSpeculation(speculate)
 	var mu sync.Mutex
 	now := time.Now()
 	a.SetCacheClock(func() time.Time { mu.Lock(); defer mu.Unlock(); return now })
-	b, err := postgres.Open(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(b.Close)
 	raw, err := pgx.Connect(ctx, url)
 	if err != nil {
 		t.Fatal(err)
@@ -262,6 +253,24 @@ func testConversationCache(t *testing.T, speculate bool) {
 	}
 }
 
+// twoNodes opens two stores on one fresh database (url), as two nodes of a
+// desk: a counts its round trips.
+func twoNodes(t *testing.T) (a *postgres.DB, trips *atomic.Int64, b *postgres.DB, url string) {
+	t.Helper()
+	url = pgtest.URL(t)
+	a, trips, err := postgres.OpenCounting(t.Context(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(a.Close)
+	b, err = postgres.Open(t.Context(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(b.Close)
+	return a, trips, b, url
+}
+
 // TestSpeculationRerunsTheBatch: when a batch taken from the cache guesses
 // wrong inside a command's savepoint (a retry's client id taken for free,
 // its insert refused by the unique index once the savepoint is set), the
@@ -455,22 +464,12 @@ func TestSpeculationMixedBatch(t *testing.T) {
 func TestKnownEvents(t *testing.T) {
 	skipWithoutPostgres(t)
 	ctx := t.Context()
-	url := pgtest.URL(t)
-	a, trips, err := postgres.OpenCounting(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(a.Close)
-	b, err := postgres.Open(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(b.Close)
+	a, trips, b, _ := twoNodes(t)
 	emp := desk.Principal{Role: desk.RoleEmployee, ID: "e-known"}
 	agent := desk.Principal{Role: desk.RoleAgent, ID: "a-known"}
 	id := "cv_known"
 	at := time.Now().UTC().Truncate(time.Millisecond)
-	err = a.Update(ctx, func(tx desk.ConversationTx) error {
+	err := a.Update(ctx, func(tx desk.ConversationTx) error {
 		c := desk.Conversation{ID: id, EmployeeID: emp.ID, Subject: "s", Category: "other", Status: desk.StatusOpen,
 			Seq: 1, CreatedAt: at, UpdatedAt: at, Priority: "normal", Type: "incident"}
 		if err := tx.CreateConversation(ctx, c); err != nil {
