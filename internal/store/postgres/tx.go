@@ -152,7 +152,16 @@ type lockState struct {
 	// recent are the last events written while locked, here or by the
 	// transactions this node's cache carried it from: seq, type, actor
 	// and privacy, not data (see KnownEvents).
-	recent []desk.ConvEvent
+	recent []eventKind
+}
+
+// eventKind is what lockState.recent keeps of an event: what a reply asks
+// of those it missed, small enough to keep for every cached conversation.
+type eventKind struct {
+	seq     int64
+	typ     desk.EventType
+	actor   desk.Principal
+	private bool
 }
 
 // recentMax bounds lockState.recent: enough for what a reply must know
@@ -681,9 +690,7 @@ func scanBeside(br pgx.BatchResults, read map[string]*lockedConv) ([]desk.ConvEv
 				Actor: desk.Principal{Role: desk.Role(b), ID: u}, Private: f, ClientMsgID: m, CreatedAt: t.UTC(),
 			})
 		case kind == "r":
-			r.lock.recent = append(r.lock.recent, desk.ConvEvent{
-				ConversationID: id, Seq: *n, Type: desk.EventType(a), Actor: desk.Principal{Role: desk.Role(b), ID: u}, Private: f,
-			})
+			r.lock.recent = append(r.lock.recent, eventKind{*n, desk.EventType(a), desk.Principal{Role: desk.Role(b), ID: u}, f})
 		case n == nil:
 			r.lock.none = true
 		default:
@@ -694,7 +701,7 @@ func scanBeside(br pgx.BatchResults, read map[string]*lockedConv) ([]desk.ConvEv
 		return nil, dbError(err, "read participants")
 	}
 	for _, r := range read {
-		slices.SortFunc(r.lock.recent, func(p, q desk.ConvEvent) int { return cmp.Compare(p.Seq, q.Seq) })
+		slices.SortFunc(r.lock.recent, func(p, q eventKind) int { return cmp.Compare(p.seq, q.seq) })
 	}
 	return found, nil
 }
@@ -959,7 +966,7 @@ func (x *tx) appended(ev desk.ConvEvent) {
 	if len(l.recent) == recentMax {
 		l.recent = slices.Delete(l.recent, 0, 1)
 	}
-	l.recent = append(l.recent, desk.ConvEvent{ConversationID: ev.ConversationID, Seq: ev.Seq, Type: ev.Type, Actor: ev.Actor, Private: ev.Private})
+	l.recent = append(l.recent, eventKind{ev.Seq, ev.Type, ev.Actor, ev.Private})
 	if ev.ClientMsgID != "" {
 		l.note(clientKey{string(ev.Actor.Role), ev.Actor.ID, ev.ClientMsgID}, true)
 	}
@@ -983,20 +990,20 @@ func (x *tx) KnownEvents(conversationID string, afterSeq int64, limit int, inclu
 	r := l.recent
 	// Every seq from afterSeq+1 to maxSeq must be there: seqs written
 	// under one lock follow on, and a gap is something not seen here.
-	if len(r) == 0 || r[0].Seq > afterSeq+1 || r[len(r)-1].Seq != l.maxSeq {
+	if len(r) == 0 || r[0].seq > afterSeq+1 || r[len(r)-1].seq != l.maxSeq {
 		return nil, false
 	}
 	for i := 1; i < len(r); i++ {
-		if r[i].Seq != r[i-1].Seq+1 {
+		if r[i].seq != r[i-1].seq+1 {
 			return nil, false
 		}
 	}
-	for _, ev := range r {
-		if ev.Seq > afterSeq && (includePrivate || !ev.Private) {
+	for _, k := range r {
+		if k.seq > afterSeq && (includePrivate || !k.private) {
 			if limit > 0 && len(events) == limit {
 				break
 			}
-			events = append(events, ev)
+			events = append(events, desk.ConvEvent{ConversationID: conversationID, Seq: k.seq, Type: k.typ, Actor: k.actor, Private: k.private})
 		}
 	}
 	return events, true
