@@ -1,10 +1,6 @@
 package postgres
 
-import (
-	"hash/fnv"
-	"sync"
-	"time"
-)
+import "sync"
 
 // convCache keeps, across transactions, what this node's writers last
 // knew of the conversations they wrote: participants (with names),
@@ -18,10 +14,8 @@ import (
 //
 // Names are the exception: they live in agents and employees, whose
 // writes do not move conversations. A rename through this node clears the
-// cache. One through another node is seen by a transaction taking entries
-// on trust, which checks the version of each name's row too
-// (sqlNamesCached); a transaction locking first, which cannot, reads again
-// an entry whose names are older than cacheTTL.
+// cache; one through another node is seen by the check of each name's row
+// version that goes with every use of an entry (sqlNamesCached).
 type convCache struct {
 	mu sync.Mutex
 	// m holds each conversation as a committed transaction left it, its
@@ -29,39 +23,22 @@ type convCache struct {
 	m map[string]*lockedConv
 	// gen counts clears: what was read before one is not put after it.
 	gen uint64
-	now func() time.Time
 }
 
-const (
-	cacheTTL = 5 * time.Second
-	// cacheMax bounds the entries; past it, the expired go, and if that is
-	// not enough, all.
-	cacheMax = 50_000
-)
+// cacheMax bounds the entries; past it, all go: a desk writing to more
+// conversations than that at once gains little from keeping them.
+const cacheMax = 50_000
 
-func newConvCache() *convCache { return &convCache{m: map[string]*lockedConv{}, now: time.Now} }
+func newConvCache() *convCache { return &convCache{m: map[string]*lockedConv{}} }
 
-// take removes and returns id's entry, and whether its names are younger
-// than its age limit: a transaction that takes one owns it, and puts it
-// back only if it commits.
-func (c *convCache) take(id string, now time.Time) (*lockedConv, bool) {
+// take removes and returns id's entry, if any: a transaction that takes
+// one owns it, and puts it back only if it commits.
+func (c *convCache) take(id string) *lockedConv {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	lc := c.m[id]
-	if lc == nil {
-		return nil, false
-	}
 	delete(c.m, id)
-	return lc, now.Sub(lc.readAt) < ttl(id)
-}
-
-// ttl is id's age limit, between half of cacheTTL and all of it: entries
-// read together (a desk's first messages after a restart) then expire
-// spread out rather than in one wave of full reads.
-func ttl(id string) time.Duration {
-	h := fnv.New32a()
-	h.Write([]byte(id))
-	return cacheTTL/2 + time.Duration(h.Sum32()%1024)*(cacheTTL/2)/1024
+	return lc
 }
 
 // generation is the number of clears so far; a transaction reading
@@ -81,15 +58,7 @@ func (c *convCache) put(id string, lc *lockedConv) {
 		return
 	}
 	if len(c.m) >= cacheMax {
-		now := c.now()
-		for k, e := range c.m {
-			if now.Sub(e.readAt) >= ttl(k) {
-				delete(c.m, k)
-			}
-		}
-		if len(c.m) >= cacheMax {
-			clear(c.m)
-		}
+		clear(c.m)
 	}
 	c.m[id] = lc
 }

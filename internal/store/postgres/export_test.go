@@ -3,7 +3,6 @@ package postgres
 import (
 	"context"
 	"sync/atomic"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -65,9 +64,6 @@ func (c *tripCounter) TraceBatchStart(ctx context.Context, _ *pgx.Conn, _ pgx.Tr
 }
 func (c *tripCounter) TraceBatchQuery(context.Context, *pgx.Conn, pgx.TraceBatchQueryData) {}
 func (c *tripCounter) TraceBatchEnd(context.Context, *pgx.Conn, pgx.TraceBatchEndData)     {}
-
-// SetCacheClock makes the conversation cache age its entries by now.
-func (db *DB) SetCacheClock(now func() time.Time) { db.convs.now = now }
 
 // SetSpeculation turns on or off (it is on by default) the writer's taking
 // of cached conversations without reading them first, for tests of the

@@ -353,9 +353,8 @@ type lockedConv struct {
 	parts  []desk.Participant
 	clocks []desk.SLAClock
 	lock   *lockState
-	xmin   string    // the row's version: when locked, then as committed
-	readAt time.Time // when parts and clocks were read
-	gen    uint64    // the cache's generation then
+	xmin   string // the row's version: when locked, then as committed
+	gen    uint64 // the cache's generation when parts and clocks were read
 	// names holds, for each of parts, the version of the agent or
 	// employee row its name was read from.
 	names []nameVersion
@@ -425,19 +424,18 @@ func (x *tx) LockAhead(ctx context.Context, hints []desk.LockHint) error {
 // lockAndRead locks the conversations ids, reads beside them, and keeps
 // what it read in x.ahead; a conversation that does not exist is left out.
 // For a conversation the node's cache holds, only the row is read: if it
-// is the version the cache was left with, the participants, clocks and
-// seqs are the cache's; if not, they are read in a second round trip.
+// is the version the cache was left with, and so are its participants'
+// agent and employee rows (sqlNamesCached, in the same round trip), the
+// participants, clocks and seqs are the cache's; if not, they are read in
+// a second round trip.
 // With trust, the conversations the cache holds are not read at all (see
 // speculateOn).
 func (x *tx) lockAndRead(ctx context.Context, ids []string, wants []clientLookup, trust bool) error {
-	now, gen := x.cache.now(), x.cache.generation()
+	gen := x.cache.generation()
 	cached := map[string]*lockedConv{}
 	read := make([]string, 0, len(ids)) // those read beside the lock
 	for _, id := range ids {
-		// An entry past its age may hold a name changed through another
-		// node: it is taken on trust, with its names checked, but not by the
-		// locking path, which has no such check and reads it again.
-		if e, fresh := x.cache.take(id, now); e != nil && (fresh || trust && e.checkable()) {
+		if e := x.cache.take(id); e != nil && e.checkable() {
 			cached[id] = e
 		} else {
 			read = append(read, id)
@@ -468,7 +466,13 @@ func (x *tx) lockAndRead(ctx context.Context, ids []string, wants []clientLookup
 	if len(read) == 0 {
 		beside = stmt{sqlClientIDs, []any{wc, wr, wu, wm}}
 	}
-	stmts := []stmt{{sqlGenericPlans, nil}, {sqlForUpdate, []any{ids}}, beside, {sqlDefaultPlans, nil}}
+	stmts := []stmt{{sqlGenericPlans, nil}, {sqlForUpdate, []any{ids}}, beside}
+	// The names of those cached are checked after the lock, as the rows.
+	roles, people, versions := namesOf(slices.Collect(maps.Keys(cached)), cached)
+	if len(people) > 0 {
+		stmts = append(stmts, stmt{sqlNamesCached, []any{roles, people, versions}})
+	}
+	stmts = append(stmts, stmt{sqlDefaultPlans, nil})
 	if x.xid == "" {
 		stmts = append(stmts, stmt{sqlXID, nil})
 	}
@@ -492,7 +496,7 @@ func (x *tx) lockAndRead(ctx context.Context, ids []string, wants []clientLookup
 			rows.Close()
 			return dbError(err, "read conversation")
 		}
-		got[c.ID] = &lockedConv{c: c, parts: []desk.Participant{}, clocks: []desk.SLAClock{}, lock: &lockState{}, xmin: xmin, readAt: now, gen: gen}
+		got[c.ID] = &lockedConv{c: c, parts: []desk.Participant{}, clocks: []desk.SLAClock{}, lock: &lockState{}, xmin: xmin, gen: gen}
 	}
 	if err := rows.Err(); err != nil {
 		return dbError(err, "read conversation")
@@ -500,6 +504,24 @@ func (x *tx) lockAndRead(ctx context.Context, ids []string, wants []clientLookup
 	found, err := scanBeside(br, got)
 	if err != nil {
 		return err
+	}
+	renamed := map[desk.Principal]bool{}
+	if len(people) > 0 {
+		rows, err := br.Query()
+		if err != nil {
+			return dbError(err, "check cached names")
+		}
+		for rows.Next() {
+			var p desk.Principal
+			if err := rows.Scan(&p.Role, &p.ID); err != nil {
+				rows.Close()
+				return dbError(err, "check cached names")
+			}
+			renamed[p] = true
+		}
+		if err := rows.Err(); err != nil {
+			return dbError(err, "check cached names")
+		}
 	}
 	if _, err := br.Exec(); err != nil {
 		return dbError(err, "read conversation")
@@ -514,14 +536,14 @@ func (x *tx) lockAndRead(ctx context.Context, ids []string, wants []clientLookup
 		r := got[id]
 		switch {
 		case r == nil:
-		case r.xmin == e.xmin:
-			r.parts, r.clocks, r.lock, r.readAt, r.gen, r.names = e.parts, e.clocks, e.lock, e.readAt, e.gen, e.names
+		case r.xmin == e.xmin && !slices.ContainsFunc(e.names, func(n nameVersion) bool { return renamed[desk.Principal{Role: desk.Role(n.role), ID: n.id}] }):
+			r.parts, r.clocks, r.lock, r.gen, r.names = e.parts, e.clocks, e.lock, e.gen, e.names
 		default:
 			stale = append(stale, id)
 		}
 	}
 	if len(stale) > 0 {
-		// Written by someone else since: read as if not cached.
+		// Written or renamed by someone else since: read as if not cached.
 		if err := br.Close(); err != nil {
 			return dbError(err, "read conversation")
 		}
@@ -581,8 +603,7 @@ func (x *tx) keepAhead(m map[string]*lockedConv) {
 // What is trusted is what the lock would have confirmed: the participants,
 // clocks and seqs of a row nobody wrote since. The one thing the lock
 // cannot confirm, that a client id is free, the unique index does; the
-// participants' names, which live outside the row, sqlNamesCached checks,
-// so an entry is taken whatever its age.
+// participants' names, which live outside the row, sqlNamesCached checks.
 func (x *tx) speculateOn(ids []string, cached map[string]*lockedConv, wants []clientLookup) {
 	xmins := make([]string, len(ids))
 	for i, id := range ids {
@@ -629,7 +650,7 @@ const sqlLockCached = `SELECT c.id FROM conversations c
 // name's row is no longer the version read: $1 – $3 their roles, ids and
 // versions, side by side. Names live outside the conversation, so its
 // row's version does not tell a rename through another node.
-const sqlNamesCached = `SELECT w.id FROM unnest($1::text[], $2::text[], $3::text[]) AS w(role, id, v)
+const sqlNamesCached = `SELECT w.role, w.id FROM unnest($1::text[], $2::text[], $3::text[]) AS w(role, id, v)
 	WHERE w.v <> COALESCE(
 		(SELECT a.xmin::text FROM agents a WHERE w.role = 'agent' AND a.id = w.id),
 		(SELECT e.xmin::text FROM employees e WHERE w.role = 'employee' AND e.id = w.id), '')`
