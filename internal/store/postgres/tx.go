@@ -280,12 +280,11 @@ func (x *tx) lock(id string, l *lockState) {
 // that wrote it), then in one statement what a writer asks next of each
 // (participants, service-level clocks, the highest event seq, the last
 // events' kinds (see KnownEvents) and the events stored with the client
-// ids asked for). A participant's row carries the
-// version of the agent or employee its name comes from (in u; ” when there
-// is none), which tells a cached name still current (sqlNamesCached). Being
-// a statement of its own, the
-// read runs once the locks are granted and sees what their previous
-// holders committed. $1 of the read is the conversations not cached (see
+// ids asked for). A participant's row carries the version of the agent or
+// employee row its name comes from (in u, empty when there is none), which
+// tells a cached name still current (sqlNamesCached). Being a statement of
+// its own, the read runs once the locks are granted and sees what their
+// previous holders committed. $1 of the read is the conversations not cached (see
 // convCache); $2–$5 are the client ids to look up: conversation, role,
 // actor and client id, side by side; an empty client id is none, as in
 // EventByClientMsgID.
@@ -360,7 +359,7 @@ type lockedConv struct {
 	names []nameVersion
 }
 
-// nameVersion is the version (xmin; ” for no row) of the row a
+// nameVersion is the version (xmin, empty for no row) of the row a
 // participant's name was read from.
 type nameVersion struct{ role, id, v string }
 
