@@ -15,10 +15,7 @@ import (
 func TestMentions(t *testing.T) {
 	stores(t, func(t *testing.T, h *harness) {
 		ctx := context.Background()
-		c := h.create()
-		if _, err := h.svc.Claim(ctx, a1, c.ID); err != nil {
-			t.Fatal(err)
-		}
+		c := h.claimed(a1)
 		if _, err := h.svc.Get(ctx, a2, c.ID); desk.ErrorCode(err) != desk.EForbidden {
 			t.Fatalf("a2 reads it before any mention: %v", err)
 		}

@@ -91,6 +91,16 @@ func (h *harness) create() desk.Conversation {
 	return c
 }
 
+// claimed is a new conversation, claimed by agent.
+func (h *harness) claimed(agent desk.Principal) desk.Conversation {
+	h.t.Helper()
+	c := h.create()
+	if _, err := h.svc.Claim(context.Background(), agent, c.ID); err != nil {
+		h.t.Fatal(err)
+	}
+	return c
+}
+
 func wantCode(t *testing.T, err error, code string) {
 	t.Helper()
 	if got := desk.ErrorCode(err); got != code {
@@ -286,10 +296,7 @@ func TestEventsArePublishedInOrderToTheRightPeople(t *testing.T) {
 func TestHandedOverViewStaysLive(t *testing.T) {
 	stores(t, func(t *testing.T, h *harness) {
 		ctx := context.Background()
-		c := h.create()
-		if _, err := h.svc.Claim(ctx, a1, c.ID); err != nil {
-			t.Fatal(err)
-		}
+		c := h.claimed(a1)
 		if _, err := h.svc.Transfer(ctx, a1, c.ID, a2.ID); err != nil {
 			t.Fatal(err)
 		}
@@ -320,10 +327,7 @@ func TestHandedOverViewStaysLive(t *testing.T) {
 func TestRetryAfterResolved(t *testing.T) {
 	stores(t, func(t *testing.T, h *harness) {
 		ctx := context.Background()
-		c := h.create()
-		if _, err := h.svc.Claim(ctx, a1, c.ID); err != nil {
-			t.Fatal(err)
-		}
+		c := h.claimed(a1)
 		first, created, err := h.svc.Send(ctx, emp, c.ID, "好了，谢谢", "e1-last")
 		if err != nil || !created {
 			t.Fatalf("send: %v %v", created, err)
@@ -354,10 +358,7 @@ func TestRetryAfterResolved(t *testing.T) {
 func TestRetryAfterLeaving(t *testing.T) {
 	stores(t, func(t *testing.T, h *harness) {
 		ctx := context.Background()
-		c := h.create()
-		if _, err := h.svc.Claim(ctx, a1, c.ID); err != nil {
-			t.Fatal(err)
-		}
+		c := h.claimed(a1)
 		first, created, err := h.svc.Send(ctx, a1, c.ID, "重置好了", "r1")
 		if err != nil || !created {
 			t.Fatalf("send: %v %v", created, err)
@@ -398,10 +399,7 @@ func TestRetryAfterLeaving(t *testing.T) {
 func TestReplyReadsFirst(t *testing.T) {
 	stores(t, func(t *testing.T, h *harness) {
 		ctx := context.Background()
-		c := h.create()
-		if _, err := h.svc.Claim(ctx, a1, c.ID); err != nil {
-			t.Fatal(err)
-		}
+		c := h.claimed(a1)
 		created, msg, claimed, read, note := string(desk.EventCreated), string(desk.EventMessage), string(desk.EventClaimed),
 			string(desk.EventRead), string(desk.EventNote)
 		send := func(who desk.Principal, body string) {
