@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -167,10 +168,7 @@ type eventKind struct {
 // recentMax bounds lockState.recent: enough for what a reply must know
 // of the events since its sender last read (the other side's message and
 // receipt, typically), little enough for every cached conversation.
-const (
-	recentMax    = 8
-	recentMaxSQL = "8"
-)
+const recentMax = 8
 
 // clientKey is what events_client_msg makes unique within a conversation.
 type clientKey struct{ role, id, clientMsgID string }
@@ -284,11 +282,12 @@ func (x *tx) lock(id string, l *lockState) {
 // employee row its name comes from (in u, empty when there is none), which
 // tells a cached name still current (sqlNamesCached). Being a statement of
 // its own, the read runs once the locks are granted and sees what their
-// previous holders committed. $1 of the read is the conversations not cached (see
-// convCache); $2–$5 are the client ids to look up: conversation, role,
-// actor and client id, side by side; an empty client id is none, as in
-// EventByClientMsgID.
-const (
+// previous holders committed. $1 of the read is the conversations not
+// cached (see convCache); $2–$5 are the client ids to look up:
+// conversation, role, actor and client id, side by side; an empty client
+// id is none, as in EventByClientMsgID. (Variables only because the read's
+// LIMIT is recentMax.)
+var (
 	sqlForUpdate  = `SELECT ` + convColumns + `, xmin::text FROM conversations WHERE id = ANY($1) ORDER BY id FOR UPDATE`
 	sqlBesideLock = `
 		SELECT * FROM (
@@ -310,7 +309,7 @@ const (
 			UNION ALL
 			SELECT e.conversation_id, 'r', e.type, e.actor_role, '', e.seq, NULL, e.private, e.actor_id, ''
 			FROM unnest($1::text[]) AS i(id) CROSS JOIN LATERAL (
-				SELECT * FROM events e WHERE e.conversation_id = i.id ORDER BY e.seq DESC LIMIT ` + recentMaxSQL + `
+				SELECT * FROM events e WHERE e.conversation_id = i.id ORDER BY e.seq DESC LIMIT ` + strconv.Itoa(recentMax) + `
 			) e
 			UNION ALL
 			` + besideClientIDs + `
@@ -467,7 +466,7 @@ func (x *tx) lockAndRead(ctx context.Context, ids []string, wants []clientLookup
 	}
 	stmts := []stmt{{sqlGenericPlans, nil}, {sqlForUpdate, []any{ids}}, beside}
 	// The names of those cached are checked after the lock, as the rows.
-	roles, people, versions := namesOf(slices.Collect(maps.Keys(cached)), cached)
+	roles, people, versions := namesOf(cached)
 	if len(people) > 0 {
 		stmts = append(stmts, stmt{sqlNamesCached, []any{roles, people, versions}})
 	}
@@ -504,8 +503,9 @@ func (x *tx) lockAndRead(ctx context.Context, ids []string, wants []clientLookup
 	if err != nil {
 		return err
 	}
-	renamed := map[desk.Principal]bool{}
+	var renamed map[desk.Principal]bool
 	if len(people) > 0 {
+		renamed = map[desk.Principal]bool{}
 		rows, err := br.Query()
 		if err != nil {
 			return dbError(err, "check cached names")
@@ -617,7 +617,7 @@ func (x *tx) speculateOn(ids []string, cached map[string]*lockedConv, wants []cl
 			}
 			return nil
 		}})
-	if roles, people, versions := namesOf(ids, cached); len(people) > 0 {
+	if roles, people, versions := namesOf(cached); len(people) > 0 {
 		x.t.enqueue(queued{sql: sqlNamesCached, args: []any{roles, people, versions}, doing: "check cached names",
 			check: func(tag pgconn.CommandTag) error {
 				if tag.RowsAffected() != 0 {
@@ -654,12 +654,12 @@ const sqlNamesCached = `SELECT w.role, w.id FROM unnest($1::text[], $2::text[], 
 		(SELECT a.xmin::text FROM agents a WHERE w.role = 'agent' AND a.id = w.id),
 		(SELECT e.xmin::text FROM employees e WHERE w.role = 'employee' AND e.id = w.id), '')`
 
-// namesOf lists, once each, the name versions of the cached conversations
-// ids, side by side for sqlNamesCached.
-func namesOf(ids []string, cached map[string]*lockedConv) (roles, people, versions []string) {
+// namesOf lists, once each, the name versions of the cached
+// conversations, side by side for sqlNamesCached.
+func namesOf(cached map[string]*lockedConv) (roles, people, versions []string) {
 	seen := map[nameVersion]bool{}
-	for _, id := range ids {
-		for _, n := range cached[id].names {
+	for _, lc := range cached {
+		for _, n := range lc.names {
 			if !seen[n] {
 				seen[n] = true
 				roles, people, versions = append(roles, n.role), append(people, n.id), append(versions, n.v)
