@@ -108,7 +108,7 @@ func (r *drainRun) setupEmployees(ctx context.Context, out io.Writer, ready []bo
 					fail("create", err)
 					continue
 				}
-				if err := rc.claim(ctx, r.msgToken, conv); err != nil {
+				if _, err := rc.claim(ctx, r.msgToken, conv); err != nil {
 					fail("claim", err)
 					continue
 				}

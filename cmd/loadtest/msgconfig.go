@@ -24,6 +24,7 @@ type msgConfig struct {
 	dialTimeout   time.Duration
 	drainTimeout  time.Duration
 	settle        time.Duration
+	readClaim     bool
 	verify        int
 	pid           int
 	watchComm     string
@@ -52,6 +53,7 @@ func parseMsgConfig(args []string, stderr io.Writer) (msgConfig, error) {
 	fs.DurationVar(&c.dialTimeout, "dial-timeout", 10*time.Second, "limit for one handshake or one REST call")
 	fs.DurationVar(&c.drainTimeout, "drain-timeout", 10*time.Second, "how long after the last send acks and deliveries may still arrive; later ones count as lost")
 	fs.DurationVar(&c.settle, "settle", 2*time.Second, "pause between setup and sending, so setup traffic (queue positions) dies down")
+	fs.BoolVar(&c.readClaim, "read-claim", false, "each employee marks its conversation read up to the claim during setup, as the H5 page does when it shows the claim; without it each employee's first message also carries the read receipt of the claim, all in the first 1/(rate per conversation) s of sending")
 	fs.IntVar(&c.verify, "verify", 10, "conversations whose stored history is read back and counted at the end; 0 skips")
 	fs.IntVar(&c.pid, "pid", 0, "server process id, for its CPU time during the run; 0 skips")
 	fs.StringVar(&c.watchComm, "watch-comm", "", "also report the CPU time of every process with this command name (e.g. postgres)")
@@ -100,6 +102,15 @@ func (c msgConfig) total() int64 { return int64(c.rate * c.duration.Seconds()) }
 
 // flags renders the parameters the figures depend on, for the report.
 func (c msgConfig) flags() string {
-	return fmt.Sprintf("--conversations %d --rate %.0f --duration %s --agent-conns %d --concurrency %d --sources %d --settle %s --drain-timeout %s --verify %d",
-		c.conversations, c.rate, c.duration, c.agentConns, c.concurrency, c.sources, c.settle, c.drainTimeout, c.verify)
+	return fmt.Sprintf("--conversations %d --rate %.0f --duration %s --agent-conns %d --concurrency %d --sources %d --settle %s --drain-timeout %s --verify %d%s",
+		c.conversations, c.rate, c.duration, c.agentConns, c.concurrency, c.sources, c.settle, c.drainTimeout, c.verify, readClaimFlag(c.readClaim))
+}
+
+// readClaimFlag names --read-claim in the parameters line when it is on:
+// runs without it print what they always did.
+func readClaimFlag(on bool) string {
+	if on {
+		return " --read-claim"
+	}
+	return ""
 }

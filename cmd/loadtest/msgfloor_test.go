@@ -51,11 +51,11 @@ func TestMsgFloor(t *testing.T) {
 			}
 			var out bytes.Buffer
 			err = run(context.Background(), []string{"messages", "--url", "ws://" + addr, "--conversations", "5",
-				"--rate", "50", "--duration", "1s", "--settle", "0s", "--drain-timeout", "5s", "--verify", "0"}, &out, io.Discard)
+				"--rate", "50", "--duration", "1s", "--settle", "0s", "--drain-timeout", "5s", "--verify", "0", "--read-claim"}, &out, io.Discard)
 			if err != nil {
 				t.Fatalf("messages: %v\n%s", err, out.String())
 			}
-			for _, want := range []string{"acked: 50/50, not acked 0", "delivered to the agent: 50/50", "lost 0", "echoes to the sending employee: 50/50"} {
+			for _, want := range []string{"acked: 50/50, not acked 0", "delivered to the agent: 50/50", "lost 0", "echoes to the sending employee: 50/50", "setup failures: none", "--read-claim"} {
 				if !strings.Contains(out.String(), want) {
 					t.Errorf("the run's output lacks %q:\n%s", want, out.String())
 				}

@@ -115,9 +115,14 @@ func (c *restClient) createConversation(ctx context.Context, token, subject, bod
 	return out.ID, err
 }
 
-// claim makes the agent the conversation's assignee.
-func (c *restClient) claim(ctx context.Context, token, conversationID string) error {
-	return c.call(ctx, "POST", "/api/conversations/"+conversationID+"/claim", token, nil, nil)
+// claim makes the agent the conversation's assignee and returns the seq
+// of its last event, the claim.
+func (c *restClient) claim(ctx context.Context, token, conversationID string) (int64, error) {
+	var out struct {
+		Seq int64 `json:"seq"`
+	}
+	err := c.call(ctx, "POST", "/api/conversations/"+conversationID+"/claim", token, nil, &out)
+	return out.Seq, err
 }
 
 // storedEvent is the part of a stored event the persistence check reads.

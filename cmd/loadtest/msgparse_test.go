@@ -3,6 +3,8 @@ package main
 import (
 	"encoding/json"
 	"testing"
+
+	"github.com/servicedesk/servicedesk/internal/wire"
 )
 
 func TestParseDelivery(t *testing.T) {
@@ -83,6 +85,22 @@ func TestMessageFrame(t *testing.T) {
 	}
 	if n := testing.AllocsPerRun(100, func() { frame = appendMessage(frame[:0], []byte(`{"x":"`), 42, 1) }); n != 0 {
 		t.Errorf("appendMessage allocates %v times", n)
+	}
+}
+
+// TestReadFrame: --read-claim's frame is the protocol's read frame.
+func TestReadFrame(t *testing.T) {
+	var f struct {
+		Type           string `json:"type"`
+		ConversationID string `json:"conversation_id"`
+		Seq            int64  `json:"seq"`
+	}
+	frame := readFrame("cv_1", 3)
+	if err := json.Unmarshal(frame, &f); err != nil {
+		t.Fatalf("%s: %v", frame, err)
+	}
+	if f.Type != wire.TypeRead || f.ConversationID != "cv_1" || f.Seq != 3 {
+		t.Errorf("frame decodes to %+v", f)
 	}
 }
 

@@ -95,6 +95,11 @@ func messagePrefix(conv, tag string, i int) []byte {
 	return fmt.Appendf(nil, `{"type":"message","conversation_id":%q,"client_msg_id":"lt-%s-%d-`, conv, tag, i)
 }
 
+// readFrame marks conversation conv read up to seq.
+func readFrame(conv string, seq int64) []byte {
+	return fmt.Appendf(nil, `{"type":"read","conversation_id":%q,"seq":%d}`, conv, seq)
+}
+
 // appendMessage appends message k with its send time in the body, without
 // allocating.
 func appendMessage(b, prefix []byte, k, sentNS int64) []byte {

@@ -148,7 +148,14 @@ func (r *msgRun) setupEmployee(ctx context.Context, rc *restClient, d *websocket
 		e.ws.Close()
 		return nil
 	}
-	if timed(stepClaim, func() error { return rc.claim(ctx, agent.token, e.conv) }) != nil {
+	if timed(stepClaim, func() error {
+		seq, err := rc.claim(ctx, agent.token, e.conv)
+		if err != nil || !r.cfg.readClaim {
+			return err
+		}
+		// The sender writes to e.ws only after setup has ended.
+		return e.ws.WriteMessage(websocket.TextMessage, readFrame(e.conv, seq))
+	}) != nil {
 		e.abandoned.Store(true)
 		e.ws.Close()
 		return nil
