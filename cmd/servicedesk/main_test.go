@@ -66,6 +66,20 @@ func startAppEnv(t *testing.T, getenv func(string) string, dbPath string, extra 
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+	// Listening is not yet ready: with --redis-url the bus subscribes
+	// after the listener opens, and until it has, sockets are turned away
+	// with 1013. Tests start sending when a load balancer would.
+	for statusOf(t, a.url+"/readyz") != http.StatusOK {
+		select {
+		case err := <-a.done:
+			t.Fatalf("server exited: %v\n%s", err, errs)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("server did not become ready:\n%s", errs)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 	t.Cleanup(func() { a.stop() })
 	return a
 }
