@@ -51,35 +51,30 @@ func startAppEnv(t *testing.T, getenv func(string) string, dbPath string, extra 
 	// start (migrations, the first PostgreSQL schema) has taken over 10 s.
 	// It only decides how long a server that cannot start takes to fail.
 	deadline := time.Now().Add(60 * time.Second)
-	for {
-		if m := re.FindStringSubmatch(out.String()); m != nil {
-			a.url = m[1]
-			break
+	await := func(what string, done func() bool) {
+		for !done() {
+			select {
+			case err := <-a.done:
+				t.Fatalf("server exited: %v\n%s", err, errs)
+			default:
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("server did not %s:\n%s", what, errs)
+			}
+			time.Sleep(10 * time.Millisecond)
 		}
-		select {
-		case err := <-a.done:
-			t.Fatalf("server exited: %v\n%s", err, errs)
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("server did not start:\n%s", errs)
-		}
-		time.Sleep(10 * time.Millisecond)
 	}
+	await("start", func() bool {
+		m := re.FindStringSubmatch(out.String())
+		if m != nil {
+			a.url = m[1]
+		}
+		return m != nil
+	})
 	// Listening is not yet ready: with --redis-url the bus subscribes
 	// after the listener opens, and until it has, sockets are turned away
 	// with 1013. Tests start sending when a load balancer would.
-	for statusOf(t, a.url+"/readyz") != http.StatusOK {
-		select {
-		case err := <-a.done:
-			t.Fatalf("server exited: %v\n%s", err, errs)
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("server did not become ready:\n%s", errs)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	await("become ready", func() bool { return statusOf(t, a.url+"/readyz") == http.StatusOK })
 	t.Cleanup(func() { a.stop() })
 	return a
 }
